@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Set up and run Loa on a fresh machine that has only Python 3.11+.
+
+    python3 dev.py run     # create .venv, install Loa, start the station (embedded default)
+    python3 dev.py test    # create .venv, install Loa with test extras, run the whole test suite
+
+Extra arguments go to the command: `python3 dev.py test -k normalizer`, `python3 dev.py run --port 8080`.
+Only the standard library is used here, so it works before anything is installed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("LOA_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _stamp(extras: str) -> str:
+    # Reinstall only when the declared dependencies change: a second run starts in a second.
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    return digest
+
+
+def ensure_venv(extras: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Loa cần Python 3.11 trở lên (đang có {sys.version.split()[0]}). / Loa needs Python 3.11+.")
+    if not PYTHON.exists():
+        print(f"Tạo môi trường ảo / creating virtual environment: {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp_file = VENV / ".loa-install-stamp"
+    wanted = _stamp(extras)
+    have = stamp_file.read_text().strip() if stamp_file.exists() else ""
+    # The test install is a superset of the plain one, so `run` after `test` installs nothing.
+    if have in {wanted, _stamp("test")} and (extras == "" or have == wanted):
+        return
+    print("Cài đặt Loa và các gói cần thiết / installing Loa and its dependencies…", flush=True)
+    spec = f".[{extras}]" if extras else "."
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", spec], check=True, cwd=ROOT)
+    stamp_file.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        ensure_venv("")
+        return subprocess.call([str(BIN / "loa"), "demo", *rest], cwd=ROOT)
+    ensure_venv("test")
+    return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
