@@ -1,0 +1,83 @@
+"""Which engines this station has, built from its settings, and the order `auto` tries them in."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from content.tts.base import EngineError, TtsEngine
+from content.tts.espeak_engine import EspeakEngine
+from content.tts.gtts_engine import GttsEngine
+from content.tts.piper_engine import PiperEngine, PiperVoiceFile
+
+AUTO = "auto"
+AUTO_ORDER = ("gtts", "piper", "espeak")  # best first; espeak is the offline floor that always works
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    """TTS settings. `from_env` reads LOA_TTS_ONLINE, LOA_GTTS_TLD, LOA_GTTS_TIMEOUT, LOA_PIPER_VOICES_DIR,
+    LOA_PIPER_MODEL (+ optional LOA_PIPER_CONFIG) and LOA_ESPEAK_PITCH."""
+
+    online: bool = True  # False: never contact Google (stations without an uplink, or by policy)
+    gtts_tld: str = "com.vn"
+    gtts_timeout_s: float = 10.0
+    gtts_max_attempts: int = 4
+    gtts_cooldown_s: float = 60.0
+    piper_voices: tuple[PiperVoiceFile, ...] = ()
+    piper_voices_dir: Path | None = None
+    espeak_pitch: int = 50
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "TtsConfig":
+        env = os.environ if environ is None else environ
+        voices: tuple[PiperVoiceFile, ...] = ()
+        if env.get("LOA_PIPER_MODEL"):
+            voices = (PiperVoiceFile.from_model(env["LOA_PIPER_MODEL"], env.get("LOA_PIPER_CONFIG") or None),)
+        return cls(
+            online=env.get("LOA_TTS_ONLINE", "1").strip().lower() not in ("0", "false", "no", "off"),
+            gtts_tld=env.get("LOA_GTTS_TLD", "com.vn"),
+            gtts_timeout_s=float(env.get("LOA_GTTS_TIMEOUT", "10")),
+            piper_voices=voices,
+            piper_voices_dir=Path(env["LOA_PIPER_VOICES_DIR"]) if env.get("LOA_PIPER_VOICES_DIR") else None,
+            espeak_pitch=int(env.get("LOA_ESPEAK_PITCH", "50")),
+        )
+
+
+class EngineRegistry:
+    def __init__(self, engines: Iterable[TtsEngine]) -> None:
+        self._engines: dict[str, TtsEngine] = {}
+        for engine in engines:
+            if engine.name == AUTO:
+                raise ValueError("'auto' is reserved for the fallback chain")
+            self._engines[engine.name] = engine
+
+    @classmethod
+    def from_config(cls, config: TtsConfig | None = None, cache_dir: str | os.PathLike | None = None
+                    ) -> "EngineRegistry":
+        """The three standard engines. `cache_dir` holds gTTS's chunk cache (under `gtts-chunks/`)."""
+        cfg = config or TtsConfig()
+        gtts = GttsEngine(
+            enabled=cfg.online, tld=cfg.gtts_tld, timeout=cfg.gtts_timeout_s,
+            max_attempts=cfg.gtts_max_attempts, cooldown_s=cfg.gtts_cooldown_s,
+            chunk_cache_dir=Path(cache_dir) / "gtts-chunks" if cache_dir is not None else None,
+        )
+        piper = PiperEngine(cfg.piper_voices, cfg.piper_voices_dir)
+        return cls([gtts, piper, EspeakEngine(pitch=cfg.espeak_pitch)])
+
+    def names(self) -> list[str]:
+        """Concrete engine names, in `auto`'s order first (then any extra engines)."""
+        ordered = [n for n in AUTO_ORDER if n in self._engines]
+        return ordered + [n for n in self._engines if n not in ordered]
+
+    def auto_chain(self) -> list[TtsEngine]:
+        return [self._engines[n] for n in AUTO_ORDER if n in self._engines]
+
+    def get(self, name: str) -> TtsEngine:
+        try:
+            return self._engines[name]
+        except KeyError:
+            known = ", ".join([AUTO, *self.names()])
+            raise EngineError(f"Không có bộ đọc {name!r}; các bộ đọc có: {known} / "
+                              f"Unknown engine {name!r}; known engines: {known}") from None
