@@ -1,0 +1,75 @@
+"""`loa agent`: run the village agent. Registered on the `loa` Typer app by loa/cli/main.py.
+
+Imports only the agent side, lazily, so a village box needs neither the server nor its dependencies.
+"""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("agent")
+    def agent(
+        station: str = typer.Option(..., "--station", help="URL của đài / the station's base URL"),
+        data_dir: Path = typer.Option(..., "--data-dir", help="Thư mục dữ liệu / where the agent keeps its state"),
+        enroll_code: Optional[str] = typer.Option(None, "--enroll-code", help="Mã do cán bộ tạo / a cadre's code"),
+        enroll_only: bool = typer.Option(False, "--enroll-only", help="Chỉ đăng ký rồi thoát / enroll and exit"),
+        station_key_id: Optional[str] = typer.Option(None, "--station-key-id", help="Mã khóa đài mong đợi / expected key id"),
+        sink: str = typer.Option("alsa", "--sink", help="alsa (ffmpeg → ALSA) | file (record only)"),
+        ffmpeg: str = typer.Option("ffmpeg", "--ffmpeg", help="Đường dẫn ffmpeg / ffmpeg binary"),
+        alsa_device: str = typer.Option("default", "--alsa-device"),
+        cache_mb: int = typer.Option(2000, "--cache-mb", help="Giới hạn bộ nhớ đệm / audio cache limit (MB)"),
+        volume: int = typer.Option(100, "--volume", min=0, max=100, help="Âm lượng tại chỗ / local volume"),
+        hook_before: Optional[str] = typer.Option(None, "--hook-before", help="Lệnh trước chương trình (bật loa)"),
+        hook_after: Optional[str] = typer.Option(None, "--hook-after", help="Lệnh sau chương trình (tắt loa)"),
+        no_push: bool = typer.Option(False, "--no-push", help="Không nghe SSE/MQTT / poll only"),
+    ) -> None:
+        """Chạy thiết bị đầu cuối ở thôn / run the village loudspeaker agent."""
+        import threading
+
+        from broadcaster.agent.enroll import enroll
+        from broadcaster.agent.nudges import MqttListener, sse_loop
+        from broadcaster.agent.runner import Agent
+        from broadcaster.agent.sinks import FfmpegSink, FileSink
+        from broadcaster.agent.state import AgentState
+
+        state = AgentState(data_dir)
+        if state.credentials() is None or enroll_code:
+            creds = enroll(data_dir, station, code=enroll_code, expected_key_id=station_key_id,
+                           show=lambda line: typer.echo(line))
+            typer.echo(f"Đã đăng ký / enrolled as {creds['device_id']} (thôn / village {creds.get('village_id')})")
+        if enroll_only:
+            return
+        if sink == "file":
+            chosen = FileSink(data_dir / "sink.jsonl")
+        elif sink == "alsa":
+            chosen = FfmpegSink(ffmpeg, ("-f", "alsa", alsa_device))
+        else:
+            raise typer.BadParameter("--sink: alsa | file")
+        runner = Agent(data_dir, chosen, cache_limit=cache_mb * 1024 * 1024, local_volume=volume,
+                       hook_before=shlex.split(hook_before) if hook_before else None,
+                       hook_after=shlex.split(hook_after) if hook_after else None)
+        stop = threading.Event()
+        mqtt = None
+        if not no_push:
+            conf = runner.creds.get("mqtt")
+            if conf:
+                mqtt = MqttListener(conf["url"], conf["username"], runner.creds["token"], conf["topics"],
+                                    runner.on_nudge)
+                mqtt.start()
+            else:
+                threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop), daemon=True).start()
+        try:
+            runner.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            if mqtt:
+                mqtt.stop()
+        if runner.revoked:
+            typer.echo("Thiết bị đã bị thu hồi / this device was revoked", err=True)
+            raise typer.Exit(3)

@@ -1,0 +1,200 @@
+"""HTTP to the station (httpx): bearer token, timeouts, retries with backoff, conditional GET, resumable audio,
+and a clock sample from every reply (docs/device-protocol.md §3, §5, §9)."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+import httpx
+
+from broadcaster.agent.clock import ClockEstimator
+from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class StationError(Exception):
+    """A reply the device cannot use. `code` is the protocol error code (or a transport code)."""
+
+    def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status, self.retry_after = code, message, status, retry_after
+
+
+class DeviceRevoked(StationError):
+    pass
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StationClient:
+    def __init__(self, base_url: str, token: str | None = None, *, estimator: ClockEstimator | None = None,
+                 raw_now: Callable[[], datetime] = _utc_now, retries: int = 3, backoff: float = 1.0,
+                 max_backoff: float = 300.0, timeout: httpx.Timeout | None = None,
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 user_agent: str = "loa-agent") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.estimator = estimator or ClockEstimator()
+        self.raw_now = raw_now
+        self.retries, self.backoff, self.max_backoff, self.sleep = retries, backoff, max_backoff, sleep
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout or httpx.Timeout(10.0, read=30.0),
+                                 transport=transport, headers={"User-Agent": user_agent})
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _observe(self, t0: datetime, t1: datetime, response: httpx.Response) -> None:
+        self.estimator.add_reply(t0, t1, response.headers.get("date"), response.headers.get(SERVER_TIME_HEADER))
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        base = min(self.max_backoff, self.backoff * (2 ** attempt))
+        delay = base * random.uniform(0.8, 1.2)
+        return max(delay, retry_after or 0.0)
+
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), stream: bool = False,
+                headers: dict[str, str] | None = None, json_body: Any = None) -> httpx.Response:
+        """One call with retries on transport errors and 429/5xx; other failures raise StationError at once."""
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            t0 = self.raw_now()
+            try:
+                req = self.http.build_request(method, path, headers=self._headers(headers), json=json_body)
+                response = self.http.send(req, stream=stream)
+            except httpx.TransportError as exc:
+                last = StationError("unreachable", f"Không kết nối được đài / station unreachable: {exc!r}")
+                if attempt < self.retries:
+                    self.sleep(self._delay(attempt, None))
+                continue
+            self._observe(t0, self.raw_now(), response)
+            if response.status_code in ok:
+                return response
+            if stream:
+                response.read()
+                response.close()
+            error = self._error(response)
+            if response.status_code in RETRY_STATUS and attempt < self.retries:
+                last = error
+                self.sleep(self._delay(attempt, error.retry_after))
+                continue
+            raise error
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _error(response: httpx.Response) -> StationError:
+        code, message = f"http_{response.status_code}", response.reason_phrase
+        try:
+            body = response.json()
+            # The station answers RFC 9457 problem+json with a stable top-level `code`.
+            code = str(body["code"])
+            message = str(body.get("message_vi") or body.get("detail") or message)
+            if body.get("message_en"):
+                message += " / " + str(body["message_en"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        retry_after = None
+        if "retry-after" in response.headers:
+            try:
+                retry_after = float(response.headers["retry-after"])
+            except ValueError:
+                retry_after = None
+        cls = DeviceRevoked if code == "device_revoked" else StationError
+        return cls(code, message, response.status_code, retry_after)
+
+    # -- endpoints ---------------------------------------------------------------------------------------
+    def get_manifest(self, etag: str | None) -> tuple[dict | None, str | None]:
+        """(envelope, etag), or (None, etag) when unchanged (304)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self.request("GET", f"{API_PREFIX}/manifest", ok=(200, 304), headers=headers)
+        new_etag = response.headers.get("etag", etag)
+        if response.status_code == 304:
+            return None, new_etag
+        return response.json(), new_etag
+
+    def audio_fetcher(self, url: str) -> Callable[[int], tuple[int, Iterator[bytes]]]:
+        """A fetcher for AudioStore.fetch: GET with `Range: bytes=N-`; tells where the body really starts."""
+
+        def fetch(offset: int) -> tuple[int, Iterator[bytes]]:
+            # identity: Range offsets and the hash refer to the file's own bytes, never a compressed form
+            headers = {"Accept-Encoding": "identity"}
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
+            response = self.request("GET", url, ok=(200, 206), stream=True, headers=headers)
+            start = 0
+            if response.status_code == 206:
+                content_range = response.headers.get("content-range", "")
+                try:
+                    start = int(content_range.split()[1].split("-")[0])
+                except (IndexError, ValueError):
+                    response.close()
+                    raise StationError("invalid_reply", f"Content-Range lạ / bad Content-Range {content_range!r}")
+
+            def chunks() -> Iterator[bytes]:
+                try:
+                    # iter_raw without a chunk size: every byte received is written, even if the link drops next
+                    yield from response.iter_raw()
+                finally:
+                    response.close()
+
+            return start, chunks()
+
+        return fetch
+
+    def heartbeat(self, payload: dict) -> dict:
+        return self.request("POST", f"{API_PREFIX}/heartbeat", json_body=payload).json()
+
+    def upload_plays(self, records: list[dict]) -> int:
+        body = self.request("POST", f"{API_PREFIX}/plays", json_body={"records": records}).json()
+        return int(body["acked_through"])
+
+    def get_keys(self) -> dict:
+        return self.request("GET", f"{API_PREFIX}/keys").json()
+
+    def enroll_start(self, info: dict) -> dict:
+        return self.request("POST", f"{API_PREFIX}/enroll/start", ok=(200, 201), json_body=info).json()
+
+    def enroll_poll(self, enrollment_id: str, poll_secret: str) -> dict | None:
+        """Credentials once a cadre confirmed, None while pending."""
+        response = self.request("POST", f"{API_PREFIX}/enroll/poll", ok=(200, 202),
+                                json_body={"enrollment_id": enrollment_id, "poll_secret": poll_secret})
+        return response.json() if response.status_code == 200 else None
+
+    def enroll_claim(self, code: str, info: dict) -> dict:
+        return self.request("POST", f"{API_PREFIX}/enroll/claim", json_body={"code": code, **info}).json()
+
+    def events(self, read_timeout: float = 60.0) -> Iterator[dict]:
+        """Server-Sent Events: yields the JSON data of each `sync` event until the stream ends."""
+        headers = self._headers({"Accept": "text/event-stream"})
+        timeout = httpx.Timeout(10.0, read=read_timeout)
+        with self.http.stream("GET", f"{API_PREFIX}/events", headers=headers, timeout=timeout) as response:
+            if response.status_code != 200:
+                response.read()
+                raise self._error(response)
+            event, data = "message", []
+            for line in response.iter_lines():
+                if line == "":
+                    if data and event == "sync":
+                        try:
+                            yield json.loads("\n".join(data))
+                        except ValueError:
+                            pass
+                    event, data = "message", []
+                elif line.startswith(":"):
+                    continue
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())

@@ -1,0 +1,79 @@
+"""Listeners for "sync now" nudges: Server-Sent Events from the station, or MQTT through a broker.
+
+A nudge carries only a version and an emergency flag; the listener calls `on_nudge(version, emergency)` and the
+agent decides whether to sync. Both reconnect forever with backoff until `stop` is set.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+from typing import Callable
+from urllib.parse import urlparse
+
+from broadcaster.agent.client import DeviceRevoked, StationClient
+
+OnNudge = Callable[[str, bool], None]
+
+
+def sse_loop(client: StationClient, on_nudge: OnNudge, stop: threading.Event,
+             on_error: Callable[[str], None] = lambda msg: None) -> None:
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            for event in client.events():
+                delay = 1.0
+                on_nudge(str(event.get("version", "")), bool(event.get("emergency", False)))
+                if stop.is_set():
+                    return
+        except DeviceRevoked:
+            return
+        except Exception as exc:  # noqa: BLE001 — any failure: wait and reconnect
+            on_error(f"sse: {exc!r}")
+        stop.wait(delay * random.uniform(0.8, 1.2))
+        delay = min(30.0, delay * 2)
+
+
+class MqttListener:
+    """Subscribes to the device's and the village's retained sync topics (paho-mqtt, optional)."""
+
+    def __init__(self, url: str, username: str, password: str, topics: list[str], on_nudge: OnNudge,
+                 client_id: str | None = None) -> None:
+        import paho.mqtt.client as mqtt  # optional dependency: imported only when MQTT is configured
+
+        parsed = urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.topics = topics
+        self.on_nudge = on_nudge
+        self.seen: dict[str, str] = {}
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username)
+        self.client.username_pw_set(username, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(1, 30)
+        self.connected = threading.Event()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        if not reason_code.is_failure:
+            client.subscribe([(t, 1) for t in self.topics])
+            self.connected.set()
+
+    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+        try:
+            body = json.loads(message.payload.decode("utf-8"))
+            version = str(body.get("version", ""))
+        except (ValueError, AttributeError):
+            return
+        # A village nudge counts once per version; the retained copy after a reconnect costs one 304 at most.
+        if self.seen.get(message.topic) == version:
+            return
+        self.seen[message.topic] = version
+        self.on_nudge(version, bool(body.get("emergency", False)))
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=60)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,298 @@
+"""What to play now: a pure decision function over (manifest, now, state), and the loop that applies it.
+
+`decide` returns one action at a time; the loop applies it and asks again until the answer is "wait until T".
+Rules (docs/device-protocol.md §4): handled entries never restart; an entry is due from its start until
+start + grace (emergency: until its end); the highest level wins, ties to the earliest start; a higher level
+pre-empts a lower one (logged interrupted); nothing due → fallback inside its window, else silence.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Protocol
+
+from broadcaster.agent.clock import Clock
+from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.sinks import Sink, SinkItem
+from broadcaster.protocol.manifest import Entry, Manifest
+from broadcaster.protocol.wire import LEVELS, format_time
+
+GRACE = timedelta(seconds=120)
+
+
+@dataclass
+class Playing:
+    entry: Entry
+    started_at: datetime
+    is_fallback: bool = False
+
+    @property
+    def level(self) -> int:
+        return LEVELS["fallback"] if self.is_fallback else self.entry.level
+
+
+@dataclass
+class PlayerState:
+    current: Playing | None = None
+    handled: set[str] = field(default_factory=set)
+    # Entries that ended before the device's first run are not this device's business (not logged skipped).
+    not_before: datetime | None = None
+
+
+class Store(Protocol):
+    def locate(self, sha256: str) -> Path | None: ...
+
+    def touch(self, sha256: str) -> None: ...
+
+
+# -- actions -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    entry: Entry
+    interrupt: Playing | None = None
+
+
+@dataclass(frozen=True)
+class StartFallback:
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    entry: Entry
+    reason: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    until: datetime | None
+
+
+Action = Start | StartFallback | Stop | Skip | Wait
+
+
+def deadline(entry: Entry, grace: timedelta = GRACE) -> datetime:
+    return entry.end if entry.priority == "emergency" else entry.start + grace
+
+
+def decide(manifest: Manifest | None, now: datetime, state: PlayerState, available: Callable[[Entry], bool],
+           grace: timedelta = GRACE) -> Action:
+    current = state.current
+    if manifest is None:
+        return Stop("no_manifest") if current else Wait(None)
+    if current is not None:
+        # The station withdrew what is playing (a cancelled item, a replaced fallback): stop it now.
+        if current.is_fallback and current.entry != manifest.fallback:
+            return Stop("fallback_changed")
+        if not current.is_fallback and not any(e.play_id == current.entry.play_id and e.sha256 == current.entry.sha256
+                                               for e in manifest.entries):
+            return Stop("cancelled")
+    pending = [e for e in manifest.entries if e.play_id not in state.handled and e.start <= now
+               and (state.not_before is None or e.end > state.not_before)]
+    for e in pending:
+        if manifest.muted and e.priority != "emergency":
+            return Skip(e, "muted")
+        if now > deadline(e, grace) and not (current and current.entry.play_id == e.play_id):
+            return Skip(e, "missed_start" if available(e) else "content_missing")
+    due = [e for e in pending if available(e)]
+    best = min(due, key=lambda e: (-e.level, e.start, e.play_id)) if due else None
+    if best is not None and (current is None or best.level > current.level):
+        return Start(best, interrupt=current)
+    if current is not None:
+        if current.is_fallback and not _fallback_open(manifest, now, available):
+            return Stop("fallback_window_closed")
+        return Wait(_next_change(manifest, now, state, grace))
+    if _fallback_open(manifest, now, available):
+        return StartFallback(manifest.fallback)  # type: ignore[arg-type]
+    return Wait(_next_change(manifest, now, state, grace))
+
+
+def _fallback_open(manifest: Manifest, now: datetime, available: Callable[[Entry], bool]) -> bool:
+    fb = manifest.fallback
+    return bool(fb and not manifest.muted and fb.start <= now < fb.end and available(fb))
+
+
+def _next_change(manifest: Manifest, now: datetime, state: PlayerState, grace: timedelta) -> datetime | None:
+    """The next instant the decision can change without a sink event: a start, a grace deadline, a window edge."""
+    times: list[datetime] = []
+    for e in manifest.entries:
+        if e.play_id in state.handled or (state.not_before is not None and e.end <= state.not_before):
+            continue
+        if e.start > now:
+            times.append(e.start)
+        elif deadline(e, grace) >= now:
+            times.append(deadline(e, grace) + timedelta(milliseconds=1))
+    if manifest.fallback:
+        times += [t for t in (manifest.fallback.start, manifest.fallback.end) if t > now]
+    return min(times) if times else None
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+class Player:
+    """Applies `decide` to a sink, logs every scheduled item's outcome, runs hook commands around programmes."""
+
+    def __init__(self, sink: Sink, playlog: PlayLog, clock: Clock, store: Store, *,
+                 grace: timedelta = GRACE, local_volume: int = 100, hook_before: list[str] | None = None,
+                 hook_after: list[str] | None = None, not_before: datetime | None = None,
+                 report: Callable[[str, str], None] = lambda code, detail: None) -> None:
+        self.sink, self.playlog, self.clock, self.store = sink, playlog, clock, store
+        self.grace = grace
+        self.local_volume = local_volume
+        self.hook_before, self.hook_after = hook_before, hook_after
+        self.report = report
+        self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before)
+        self.line_open = False  # whether the "before" hook ran (amplifier on)
+        self.manifest: Manifest | None = None
+        self.wake = threading.Event()
+        self._lock = threading.RLock()
+
+    def set_manifest(self, manifest: Manifest | None) -> None:
+        with self._lock:
+            self.manifest = manifest
+        self.wake.set()
+
+    def available(self, entry: Entry) -> bool:
+        if entry.kind != "audio":
+            return True
+        return entry.sha256 is not None and self.store.locate(entry.sha256) is not None
+
+    # one step: absorb sink events, then apply actions until the answer is Wait
+    def step(self) -> datetime | None:
+        with self._lock:
+            now = self.clock.now()
+            self._poll_sink(now)
+            for _ in range(10_000):
+                action = decide(self.manifest, now, self.state, self.available, self.grace)
+                if isinstance(action, Wait):
+                    if self.state.current is None and self.line_open:
+                        self.line_open = False
+                        if self.hook_after:
+                            self._hook(self.hook_after, None)
+                    return self._earliest(action.until)
+                self._apply(action, now)
+            raise RuntimeError("player made no progress")
+
+    def _earliest(self, until: datetime | None) -> datetime | None:
+        ends = [t for t in (until, self._current_end()) if t is not None]
+        return min(ends) if ends else None
+
+    def _current_end(self) -> datetime | None:
+        cur = self.state.current
+        if cur is None:
+            return None
+        if cur.entry.kind == "silence":
+            return cur.started_at + timedelta(seconds=cur.entry.duration)
+        return self.sink.expected_end()
+
+    def _poll_sink(self, now: datetime) -> None:
+        cur = self.state.current
+        if cur is None:
+            return
+        if cur.entry.kind == "silence":
+            end = cur.started_at + timedelta(seconds=cur.entry.duration)
+            if now >= end:
+                if cur.is_fallback:
+                    self.state.current = None
+                else:
+                    self._finish(cur, end, "played", None)
+            return
+        status = self.sink.poll(now)
+        if status.state == "finished":
+            if cur.is_fallback:
+                self.state.current = None  # loops: decide starts it again
+            else:
+                self._finish(cur, status.at or now, "played", None)
+        elif status.state == "failed":
+            if cur.is_fallback:
+                self.report("sink_failed", f"fallback: {status.detail}")
+                self.state.current = None
+            else:
+                self.report("sink_failed", status.detail)
+                self._finish(cur, status.at or now, "failed", "sink_error:" + status.detail[:200])
+
+    def _finish(self, cur: Playing, at: datetime, result: str, reason: str | None) -> None:
+        self._log(cur.entry, cur.started_at, at, result, reason)
+        self.state.current = None
+
+    def _log(self, e: Entry, start: datetime | None, end: datetime | None, result: str, reason: str | None) -> None:
+        self.state.handled.add(e.play_id)
+        self.playlog.append(play_id=e.play_id, sha256=e.sha256, title=e.title, priority=e.priority,
+                            planned_start=format_time(e.start), actual_start=format_time(start) if start else None,
+                            actual_end=format_time(end) if end else None, result=result, reason=reason)
+
+    def _apply(self, action: Action, now: datetime) -> None:
+        if isinstance(action, Skip):
+            self._log(action.entry, None, None, "skipped", action.reason)
+        elif isinstance(action, Stop):
+            cur = self.state.current
+            self.sink.stop(now)
+            self.state.current = None
+            if cur and not cur.is_fallback:
+                self._log(cur.entry, cur.started_at, now, "interrupted", action.reason)
+        elif isinstance(action, StartFallback):
+            self._start(action.entry, now, fallback=True)
+        elif isinstance(action, Start):
+            if action.interrupt is not None:
+                self.sink.stop(now)
+                if not action.interrupt.is_fallback:
+                    self._log(action.interrupt.entry, action.interrupt.started_at, now, "interrupted",
+                              "preempted_by:" + action.entry.play_id)
+                self.state.current = None
+            self._start(action.entry, now, fallback=False)
+
+    def _start(self, e: Entry, now: datetime, fallback: bool) -> None:
+        if not self.line_open:
+            self.line_open = True
+            if self.hook_before:
+                self._hook(self.hook_before, e)
+        self.state.current = Playing(e, now, fallback)
+        if e.kind == "silence":
+            return
+        volume = 0 if (self.manifest and self.manifest.muted and e.priority != "emergency") else \
+            round((self.manifest.volume if self.manifest else 100) * self.local_volume / 100)
+        source = e.url
+        if e.kind == "audio" and e.sha256:
+            source = str(self.store.locate(e.sha256))
+            self.store.touch(e.sha256)  # LRU: recently played files are evicted last
+        self.sink.start(SinkItem(e.play_id, e.kind, source, e.duration, volume, e.title, e.sha256, e.priority), now)
+
+    def _hook(self, command: list[str], e: Entry | None) -> None:
+        """Amplifier relay and the like: a short command with the item in its environment; failures reported."""
+        env = {**os.environ, "LOA_HOOK": "before" if e else "after"}
+        if e is not None:
+            env.update(LOA_PLAY_ID=e.play_id, LOA_TITLE=e.title, LOA_PRIORITY=e.priority)
+        try:
+            done = subprocess.run(command, env=env, timeout=15, capture_output=True)
+            if done.returncode != 0:
+                self.report("hook_failed", f"{command[0]} exit {done.returncode}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.report("hook_failed", f"{command[0]}: {exc}")
+
+    # -- drivers -------------------------------------------------------------------------------------
+    def run_until(self, end: datetime) -> None:
+        """Drive the loop on the player's clock until `end` (virtual clock: instantly)."""
+        while self.clock.now() < end:
+            until = self.step()
+            target = end if until is None or until > end else until
+            self.clock.sleep_until(target, None)
+        self.step()
+
+    def run(self, stop: threading.Event, max_sleep: float = 1.0) -> None:
+        """The real loop: wakes at the next change, on a new manifest, or at least every `max_sleep` s."""
+        while not stop.is_set():
+            until = self.step()
+            self.wake.clear()
+            cap = self.clock.now() + timedelta(seconds=max_sleep)
+            self.clock.sleep_until(cap if until is None or until > cap else until, self.wake)
+        with self._lock:
+            if self.state.current:
+                self.sink.stop(self.clock.now())

@@ -1,0 +1,252 @@
+"""The agent's main loop: sync on startup, on a nudge and periodically; heartbeat; upload plays; play.
+
+Every network step may fail: the player keeps going on the last good manifest, and the next step retries.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from broadcaster.agent import AGENT_VERSION
+from broadcaster.agent.client import DeviceRevoked, StationClient, StationError
+from broadcaster.agent.clock import Clock, SystemClock
+from broadcaster.agent.player import Player
+from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.sinks import Sink
+from broadcaster.agent.state import AgentState
+from broadcaster.agent.store import AudioStore, CacheError
+from broadcaster.agent.verify import Verifier
+from broadcaster.protocol.manifest import Manifest
+from broadcaster.protocol.wire import format_time
+
+
+class NotEnrolled(RuntimeError):
+    pass
+
+
+class Agent:
+    def __init__(self, data_dir: str | os.PathLike, sink: Sink, *, clock: Clock | None = None,
+                 client: StationClient | None = None, cache_limit: int = 2_000_000_000,
+                 sync_every: float = 300.0, heartbeat_every: float = 60.0, **player_options: Any) -> None:
+        self.data_dir = Path(data_dir)
+        self.state = AgentState(self.data_dir)
+        creds = self.state.credentials()
+        if not creds:
+            raise NotEnrolled("Thiết bị chưa đăng ký / the device is not enrolled: run with --enroll-code or enroll first")
+        self.creds = creds
+        self.clock = clock or SystemClock()
+        self.client = client or StationClient(creds["station_url"], creds["token"],
+                                              estimator=getattr(self.clock, "estimator", None),
+                                              raw_now=getattr(self.clock, "raw_now"))
+        self.events: list[dict[str, str]] = []
+        self._events_lock = threading.Lock()
+        self.store = AudioStore(self.data_dir / "audio", limit_bytes=cache_limit)
+        self.playlog = PlayLog(self.data_dir / "log")
+        self.verifier = Verifier(self.state.pinned_keys(), creds["device_id"], self.report)
+        self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
+                             not_before=self.state.first_run_at(self.clock.now()), **player_options)
+        self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
+        self.manifest: Manifest | None = None
+        self.etag: str | None = None
+        self.nudge = threading.Event()
+        self.emergency = threading.Event()
+        self.revoked = False
+        self.started = time.monotonic()
+        self._last_offset = 0.0
+        self._load_last_good()
+
+    # -- reporting ---------------------------------------------------------------------------------------
+    def report(self, code: str, detail: str) -> None:
+        with self._events_lock:
+            self.events = (self.events + [{"at": format_time(self.clock.now()), "code": code, "detail": detail}])[-100:]
+
+    def _load_last_good(self) -> None:
+        """Offline start: the persisted envelope is re-verified (a file edited on disk is refused too)."""
+        envelope, etag = self.state.load_manifest()
+        if envelope is None:
+            return
+        manifest = self.verifier.manifest(envelope, self.clock.now())
+        if manifest is not None:
+            self.manifest, self.etag = manifest, etag
+            self.player.set_manifest(manifest)
+
+    # -- sync ----------------------------------------------------------------------------------------------
+    def on_nudge(self, version: str, emergency: bool) -> None:
+        if emergency:
+            self.emergency.set()
+        if not self.manifest or version != self.manifest.version or emergency:
+            self.nudge.set()
+
+    def sync(self) -> bool:
+        """Fetch the manifest if changed, verify it, fetch missing audio, switch. True if a new one was taken."""
+        envelope, etag = self.client.get_manifest(self.etag if self.manifest else None)
+        self._check_clock()
+        changed = False
+        if envelope is not None:
+            if isinstance(envelope, dict) and envelope.get("key_id") not in self.verifier.pinned:
+                self._refresh_keys()  # rotation: learn the new key from a key set signed by a pinned one
+            manifest = self.verifier.manifest(envelope, self.clock.now())
+            if manifest is not None:
+                # Switch at once: entries whose file is still missing wait (within their grace) for the download.
+                self.state.save_manifest(envelope, etag)
+                changed = self.manifest is None or manifest.version != (self.manifest.version if self.manifest else None)
+                self.manifest, self.etag = manifest, etag
+                self.player.set_manifest(manifest)
+        self.fetch_missing()
+        return changed
+
+    def _refresh_keys(self) -> None:
+        try:
+            keys = self.verifier.keyset(self.client.get_keys())
+        except StationError as exc:
+            if isinstance(exc, DeviceRevoked):
+                raise
+            return
+        if keys:
+            self.state.save_pinned_keys(keys)
+
+    def verify_cache(self) -> list[str]:
+        """Re-hash every file the manifest needs (SD cards rot): a corrupt one is deleted, reported and fetched
+        again. Returns the hashes removed."""
+        if self.manifest is None:
+            return []
+        bad = [sha for sha in sorted(self.manifest.needed_hashes())
+               if self.store.locate(sha) is not None and not self.verifier.audio(self.store, sha)]
+        if bad:
+            self.player.wake.set()
+        return bad
+
+    def fetch_missing(self) -> list[str]:
+        """Download missing files, the soonest (and emergency) first. Returns the hashes still missing."""
+        if self.manifest is None:
+            return []
+        m = self.manifest
+        sizes = m.sizes()
+        needed = set(sizes)
+        order: dict[str, tuple[int, datetime]] = {}
+        for e in list(m.entries) + ([m.fallback] if m.fallback else []):
+            if e.kind == "audio" and e.sha256:
+                key = (-e.level if e.priority == "emergency" else 0, e.start)
+                order[e.sha256] = min(order.get(e.sha256, key), key)
+        urls = {e.sha256: e.url for e in list(m.entries) + ([m.fallback] if m.fallback else []) if e.sha256}
+        still = []
+        for sha in sorted(self.store.missing(sizes), key=lambda s: order[s]):
+            try:
+                self.store.fetch(sha, sizes[sha], self.client.audio_fetcher(urls[sha]), needed=needed)
+            except CacheError as exc:
+                if exc.code != "download_incomplete":
+                    self.report(exc.code, f"{sha}: {exc.message}")
+                still.append(sha)
+            except StationError as exc:
+                if isinstance(exc, DeviceRevoked):
+                    raise
+                if exc.status == 416:  # our .part is longer than the station's file: start again from 0
+                    self.store.part_path(sha).unlink(missing_ok=True)
+                self.report("download_failed", f"{sha}: {exc.code}")
+                still.append(sha)
+            except Exception as exc:  # noqa: BLE001 — a dropped link mid-body; the .part resumes next time
+                self.report("download_failed", f"{sha}: {exc!r}")
+                still.append(sha)
+        self.player.wake.set()
+        return still
+
+    def _check_clock(self) -> None:
+        offset = self.client.estimator.offset
+        if abs(offset - self._last_offset) > 1.0:
+            self.report("clock_corrected", f"{self._last_offset:+.3f}s -> {offset:+.3f}s")
+        self._last_offset = offset
+
+    # -- status --------------------------------------------------------------------------------------------
+    def heartbeat_payload(self) -> dict[str, Any]:
+        cur = self.player.state.current
+        m = self.manifest
+        with self._events_lock:
+            events = list(self.events)
+        return {
+            "sent_at": format_time(self.clock.now()),
+            "local_time": format_time(self.clock.raw_now()),  # type: ignore[attr-defined]
+            "clock_offset_s": round(self.client.estimator.offset, 3),
+            "agent_version": AGENT_VERSION,
+            "manifest_version": m.version if m else None,
+            "playing": None if cur is None else {
+                "play_id": cur.entry.play_id, "sha256": cur.entry.sha256, "title": cur.entry.title,
+                "priority": "fallback" if cur.is_fallback else cur.entry.priority,
+                "started_at": format_time(cur.started_at)},
+            "volume": m.volume if m else None, "muted": m.muted if m else None,
+            "local_volume": self.player.local_volume,
+            "cache": {"used_bytes": self.store.used_bytes(), "limit_bytes": self.store.limit_bytes,
+                      "files": len(self.store.files()), "missing": self.store.missing(m.sizes()) if m else []},
+            "disk_free_bytes": self.store.disk_free(),
+            "temperature_c": read_temperature(),
+            "uptime_s": int(time.monotonic() - self.started),
+            "playlog": {"last_seq": self.playlog.last_seq, "acked_seq": self.playlog.acked_seq},
+            "events": events,
+            "hardware": platform.machine(),
+        }
+
+    def heartbeat(self) -> dict[str, Any]:
+        payload = self.heartbeat_payload()
+        reply = self.client.heartbeat(payload)
+        with self._events_lock:  # delivered: drop the events this heartbeat carried
+            self.events = [e for e in self.events if e not in payload["events"]]
+        if self.manifest is None or reply.get("manifest_version") not in (None, self.manifest.version):
+            self.nudge.set()
+        return reply
+
+    def upload_plays(self) -> int:
+        return self.playlog.upload(self.client.upload_plays)
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def revoke_locally(self) -> None:
+        """The station said device_revoked: forget the credential and manifest, go silent."""
+        self.revoked = True
+        self.state.forget()
+        self.manifest = None
+        self.player.set_manifest(None)
+
+    def network_round(self, do_heartbeat: bool) -> None:
+        """Sync, heartbeat, upload: each step on its own, so one failing endpoint does not block the others."""
+        steps = [self.sync] + ([self.heartbeat] if do_heartbeat else []) + [self.upload_plays]
+        for step in steps:
+            try:
+                step()
+            except DeviceRevoked:
+                self.revoke_locally()
+                return
+            except StationError as exc:
+                self.report("offline" if exc.code == "unreachable" else exc.code, exc.message[:200])
+                if exc.code == "unreachable":
+                    return  # no point trying the other endpoints now
+
+    def run(self, stop: threading.Event) -> None:
+        """Player on its own thread; this thread syncs on startup, on nudges and periodically."""
+        player_thread = threading.Thread(target=self.player.run, args=(stop,), name="loa-player", daemon=True)
+        player_thread.start()
+        self.verify_cache()
+        last_sync = last_beat = float("-inf")
+        while not stop.is_set() and not self.revoked:
+            now = time.monotonic()
+            beat = now - last_beat >= self.heartbeat_every
+            if self.nudge.is_set() or beat or now - last_sync >= self.sync_every:
+                self.nudge.clear()
+                self.emergency.clear()
+                self.network_round(do_heartbeat=beat)
+                last_sync = now
+                if beat:
+                    last_beat = now
+            self.nudge.wait(timeout=1.0)
+        stop.set()
+        player_thread.join(timeout=10)
+
+
+def read_temperature() -> float | None:
+    path = Path("/sys/class/thermal/thermal_zone0/temp")
+    try:
+        return round(int(path.read_text().strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None

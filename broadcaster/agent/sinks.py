@@ -1,0 +1,172 @@
+"""Where sound goes. `FfmpegSink` plays through ffmpeg to ALSA on real hardware; `FileSink` records what would
+have sounded, with timestamps, for tests and simulations (optionally copying the audio it "played")."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from broadcaster.protocol.wire import format_time
+
+
+@dataclass(frozen=True)
+class SinkItem:
+    play_id: str
+    kind: str                # audio | relay
+    source: str              # a local file path, or the stream URL for a relay
+    duration: float          # seconds; a relay is cut at this length
+    volume: int              # 0–100, station volume × local volume
+    title: str = ""
+    sha256: str | None = None
+    priority: str = "normal"
+
+
+@dataclass(frozen=True)
+class SinkStatus:
+    state: str               # idle | playing | finished | failed
+    at: datetime | None = None
+    detail: str = ""
+
+
+class Sink(Protocol):
+    def start(self, item: SinkItem, now: datetime) -> None: ...
+
+    def stop(self, now: datetime) -> None: ...
+
+    def poll(self, now: datetime) -> SinkStatus: ...
+
+    def expected_end(self) -> datetime | None: ...
+
+
+class FileSink:
+    """Records start/end/stop events to a JSONL file; playback "lasts" the item's duration on the given clock.
+    A file that is missing or empty when started counts as a failure, as a real decoder would report."""
+
+    def __init__(self, log_path: str | os.PathLike, copy_dir: str | os.PathLike | None = None) -> None:
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.copy_dir = Path(copy_dir) if copy_dir else None
+        self._item: SinkItem | None = None
+        self._started: datetime | None = None
+        self._failed: str | None = None
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def _write(self, event: str, at: datetime, **fields: object) -> None:
+        record = {"event": event, "at": format_time(at), **fields}
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def start(self, item: SinkItem, now: datetime) -> None:
+        with self._lock:
+            self._item, self._started, self._failed = item, now, None
+            self.count += 1
+            if item.kind == "audio":
+                src = Path(item.source)
+                if not src.exists() or src.stat().st_size == 0:
+                    self._failed = "file_unreadable"
+                elif self.copy_dir is not None:
+                    self.copy_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, self.copy_dir / f"{self.count:06d}-{item.play_id}")
+            self._write("start", now, play_id=item.play_id, kind=item.kind, source=item.source,
+                        sha256=item.sha256, title=item.title, priority=item.priority,
+                        duration=item.duration, volume=item.volume)
+
+    def stop(self, now: datetime) -> None:
+        with self._lock:
+            if self._item is not None:
+                self._write("stop", now, play_id=self._item.play_id)
+            self._item = self._started = None
+
+    def expected_end(self) -> datetime | None:
+        if self._item is None or self._started is None:
+            return None
+        return self._started + timedelta(seconds=self._item.duration)
+
+    def poll(self, now: datetime) -> SinkStatus:
+        with self._lock:
+            if self._item is None:
+                return SinkStatus("idle")
+            if self._failed:
+                item, self._item = self._item, None
+                self._write("failed", now, play_id=item.play_id, detail=self._failed)
+                return SinkStatus("failed", now, self._failed)
+            end = self._started + timedelta(seconds=self._item.duration)
+            if now >= end:
+                self._write("end", end, play_id=self._item.play_id)
+                self._item = None
+                return SinkStatus("finished", end)
+            return SinkStatus("playing")
+
+
+class FfmpegSink:
+    """`ffmpeg -i <file or url> -af volume=… -f alsa default`. One process per item; stop = terminate."""
+
+    def __init__(self, ffmpeg: str = "ffmpeg", output: tuple[str, ...] = ("-f", "alsa", "default"),
+                 realtime: bool = False) -> None:
+        self.ffmpeg = ffmpeg
+        self.output = output
+        # ALSA paces playback itself; for other outputs (tests, null) `-re` makes ffmpeg keep real time.
+        self.realtime = realtime
+        self._proc: subprocess.Popen | None = None
+        self._item: SinkItem | None = None
+        self._started: datetime | None = None
+
+    def command(self, item: SinkItem) -> list[str]:
+        args = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        if self.realtime:
+            args.append("-re")
+        if item.kind == "relay":
+            args += ["-t", f"{item.duration:.3f}"]
+        args += ["-i", item.source, "-vn", "-af", f"volume={max(0, min(100, item.volume)) / 100:.2f}"]
+        return args + list(self.output)
+
+    def start(self, item: SinkItem, now: datetime) -> None:
+        self.stop(now)
+        self._item, self._started = item, now
+        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+
+    def stop(self, now: datetime) -> None:
+        proc, self._proc, self._item = self._proc, None, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc is not None and proc.stderr:
+            proc.stderr.close()
+
+    def expected_end(self) -> datetime | None:
+        if self._item is None or self._started is None:
+            return None
+        return self._started + timedelta(seconds=self._item.duration)
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def poll(self, now: datetime) -> SinkStatus:
+        if self._proc is None:
+            return SinkStatus("idle")
+        code = self._proc.poll()
+        if code is None:
+            return SinkStatus("playing")
+        proc, self._proc, self._item = self._proc, None, None
+        err = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        if code == 0:
+            return SinkStatus("finished", now)
+        return SinkStatus("failed", now, f"ffmpeg exit {code}: {err[-300:]}")

@@ -1,0 +1,60 @@
+"""Canonical JSON, time stamps and key ids: the byte-exact rules both ends must agree on."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+API_PREFIX = "/api/device/v1"
+MANIFEST_SCHEMA = "loa.manifest/1"
+SERVER_TIME_HEADER = "X-Loa-Server-Time"
+
+# The priority ladder. "silence" is the idle state; a higher number pre-empts a lower one.
+LEVELS: dict[str, int] = {"silence": 0, "fallback": 1, "normal": 2, "priority": 3, "emergency": 4}
+KINDS = ("audio", "relay", "silence")
+RESULTS = ("played", "skipped", "interrupted", "failed")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8 (no \\u escapes), no NaN: the bytes a signature covers."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def format_time(value: datetime) -> str:
+    """UTC with a Z suffix; milliseconds only when non-zero, so the text is stable for a given instant."""
+    if value.tzinfo is None:
+        raise ValueError("Thời gian thiếu múi giờ / naive datetime: " + value.isoformat())
+    utc = value.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = utc.microsecond // 1000
+    if millis:
+        text += f".{millis:03d}"
+    return text + "Z"
+
+
+def parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("Thời gian thiếu múi giờ / time without offset: " + text)
+    return value.astimezone(timezone.utc)
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def key_id_for(public_raw: bytes) -> str:
+    """First 16 hex characters of SHA-256 over the 32 raw Ed25519 public-key bytes."""
+    if len(public_raw) != 32:
+        raise ValueError("Khóa công khai phải dài 32 byte / an Ed25519 public key is 32 bytes")
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def is_sha256(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
