@@ -1,0 +1,224 @@
+"""In-process loudness meters (ITU-R BS.1770 / EBU R128), checked against ffmpeg's `ebur128` in the tests.
+
+- integrated loudness: BS.1770-4 gating (400 ms blocks every 100 ms, gates −70 LUFS and −10 LU) on
+  pyloudnorm's K-weighting filters (run as one scipy `sosfilt`), with the blocks summed from 100 ms bins
+  by numpy instead of pyloudnorm's Python loop: the same numbers as pyloudnorm (to 1e-9 LU), several times
+  faster; the tests compare with pyloudnorm and with ffmpeg's ebur128;
+- loudness range: EBU Tech 3342 (3 s windows, 10 Hz, gates −70 LUFS and −20 LU, 10th–95th percentile)
+  on the same K-weighted signal;
+- true peak: 4x oversampling then the largest magnitude, as BS.1770 Annex 2 and ffmpeg do. Done in chunks so
+  ten minutes of audio never needs a gigabyte of float64. (Where a pass through ffmpeg happens anyway, the
+  pipeline takes the true peak from ffmpeg's ebur128 instead: content.audio.ebur128.)
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyloudnorm
+from scipy import signal
+
+from content.types import Pcm
+
+_SILENT = -120.0  # what we report instead of −inf, so facts stay JSON numbers
+_CHUNK = 1 << 18
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float
+    true_peak_dbtp: float
+    loudness_range_lu: float
+
+
+@functools.cache
+def _k_sos(rate: int) -> np.ndarray:
+    """pyloudnorm's two K-weighting biquads (shelf + high-pass) for `rate`, as one second-order-section array.
+
+    Run by scipy's `sosfilt` they give the same samples as pyloudnorm's own filtering (to 1e-12) 4x faster.
+    """
+    stages = pyloudnorm.Meter(rate)._filters.values()
+    return np.array([np.concatenate([st.b / st.a[0], st.a / st.a[0]]) for st in stages], dtype=np.float64)
+
+
+def bin_power(power: np.ndarray, hop: int) -> np.ndarray:
+    """Sums of `power` over consecutive `hop`-sample bins (the last one may be partial), in float64."""
+    full = len(power) // hop
+    bins = power[: full * hop].reshape(full, hop).sum(axis=1, dtype=np.float64)
+    if full * hop < len(power):
+        bins = np.append(bins, power[full * hop:].sum(dtype=np.float64))
+    return bins
+
+
+def _windows_from_bins(bins: np.ndarray, n: int, rate: int, window_s: float, hop_s: float) -> np.ndarray:
+    window, hop = int(round(window_s * rate)), int(round(hop_s * rate))
+    per = int(round(window_s / hop_s))
+    cbins = np.concatenate(([0.0], np.cumsum(bins)))
+    if window_s < 1.0:
+        count = int(round((n / rate - window_s) / hop_s)) + 1
+        starts = np.arange(count)
+        sums = cbins[np.minimum(starts + per, len(bins))] - cbins[starts]
+    else:
+        starts = np.arange(n // hop - per + 1)
+        sums = cbins[starts + per] - cbins[starts]
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10 * np.log10(sums / window)
+
+
+def _binnable(rate: int) -> bool:
+    return abs(0.1 * rate - round(0.1 * rate)) < 1e-6
+
+
+def _window_loudness(power: np.ndarray, rate: int, window_s: float, hop_s: float) -> np.ndarray:
+    """Loudness of each `window_s` window every `hop_s` over the summed K-weighted channel power.
+
+    Gating blocks (400 ms) follow pyloudnorm: round((T − 0.4) / 0.1) + 1 of them, the last one possibly cut
+    short by the end of the audio. Short-term windows (3 s, for LRA) are whole ones only, as in ffmpeg.
+    Windows are built from 100 ms bin sums, so ten minutes cost one pass over the samples, not one per window.
+    """
+    window, hop = int(round(window_s * rate)), int(round(hop_s * rate))
+    n = len(power)
+    if n < window:
+        return np.array([], dtype=np.float64)
+    if _binnable(rate):
+        return _windows_from_bins(bin_power(power, hop), n, rate, window_s, hop_s)
+    csum = np.concatenate(([0.0], np.cumsum(power, dtype=np.float64)))  # no whole 100 ms: window by window
+    starts = np.arange(0, n - window + 1, hop)
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10 * np.log10((csum[starts + window] - csum[starts]) / window)
+
+
+def _power_mean_lufs(values: np.ndarray) -> float:
+    return float(-0.691 + 10 * np.log10(np.mean(10 ** ((values + 0.691) / 10))))
+
+
+def integrated_from_power(power: np.ndarray, rate: int) -> float:
+    return _gate(_window_loudness(power, rate, 0.4, 0.1))
+
+
+def integrated_from_bins(bins: np.ndarray, n: int, rate: int) -> float:
+    """Integrated loudness from 100 ms sums of K-weighted power (`bin_power`) of `n` samples."""
+    if n < int(0.4 * rate) + 1:
+        return _SILENT
+    return _gate(_windows_from_bins(bins, n, rate, 0.4, 0.1))
+
+
+def _gate(blocks: np.ndarray) -> float:
+    blocks = blocks[blocks >= -70.0]
+    if blocks.size == 0:
+        return _SILENT
+    gated = blocks[blocks > _power_mean_lufs(blocks) - 10.0]
+    return _power_mean_lufs(gated) if gated.size else _SILENT
+
+
+def _range_from_power(power: np.ndarray, rate: int) -> float:
+    short_term = _window_loudness(power, rate, 3.0, 0.1)
+    st = short_term[short_term > -70.0]
+    if st.size == 0:
+        return 0.0
+    st = st[st > _power_mean_lufs(st) - 20.0]
+    if st.size == 0:
+        return 0.0
+    lo, hi = np.percentile(st, [10, 95])
+    return float(hi - lo)
+
+
+def k_weighted_power(pcm: Pcm) -> np.ndarray:
+    """Per-sample K-weighted power summed over channels (gains are 1 for L/R/C), as float32.
+
+    Filtered in float64 chunks carrying the filter state, so thirty minutes of audio need one float32 array,
+    not several float64 copies of it.
+    """
+    x = pcm.samples if pcm.samples.ndim == 2 else pcm.samples[:, None]
+    sos = _k_sos(pcm.rate)
+    power = np.zeros(len(x), dtype=np.float32)
+    for c in range(x.shape[1]):
+        state = np.zeros((sos.shape[0], 2))
+        for start in range(0, len(x), _CHUNK):
+            y, state = signal.sosfilt(sos, x[start:start + _CHUNK, c].astype(np.float64), zi=state)
+            power[start:start + _CHUNK] += (y * y).astype(np.float32)
+    return power
+
+
+def integrated_lufs(pcm: Pcm) -> float:
+    """Gated integrated loudness; −120 for silence or audio shorter than one 400 ms block."""
+    if len(pcm.samples) < int(0.4 * pcm.rate) + 1:
+        return _SILENT
+    return integrated_from_power(k_weighted_power(pcm), pcm.rate)
+
+
+def loudness_range_lu(pcm: Pcm) -> float:
+    """EBU Tech 3342 loudness range from 3 s short-term windows every 100 ms."""
+    return _range_from_power(k_weighted_power(pcm), pcm.rate)
+
+
+def _true_peak_envelope_1d(x: np.ndarray) -> np.ndarray:
+    """For one channel: the largest 4x-oversampled magnitude around each input sample."""
+    env = np.empty(len(x), dtype=np.float32)
+    pad = 64  # overlap so each chunk's filter edges see their real neighbours
+    for start in range(0, len(x), _CHUNK):
+        lo, hi = max(0, start - pad), min(len(x), start + _CHUNK + pad)
+        stop = min(len(x), start + _CHUNK)
+        seg = x[lo:hi].astype(np.float32, copy=False)  # float32 halves the time; peaks agree to 0.001 dB
+        up = np.abs(signal.resample_poly(seg, 4, 1))
+        inner = up[(start - lo) * 4: (stop - lo) * 4].reshape(-1, 4).max(axis=1)
+        env[start:stop] = np.maximum(inner, np.abs(x[start:stop]))
+    return env
+
+
+def true_peak_blocks(pcm: Pcm, block_s: float = 0.01) -> np.ndarray:
+    """True peak (linear) of each `block_s` block, after 4x polyphase oversampling of every channel.
+
+    The encode loop uses the per-block values to find the few places a lossy codec pushed over the ceiling.
+    """
+    x = pcm.samples
+    channels = [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
+    env = _true_peak_envelope_1d(np.ascontiguousarray(channels[0]))
+    for ch in channels[1:]:
+        env = np.maximum(env, _true_peak_envelope_1d(np.ascontiguousarray(ch)))
+    block = max(1, int(round(block_s * pcm.rate)))
+    full = len(env) // block * block
+    out = env[:full].reshape(-1, block).max(axis=1).astype(np.float64)
+    if full < len(env):
+        out = np.append(out, float(env[full:].max()))
+    return out
+
+
+def true_peak_dbtp(pcm: Pcm) -> float:
+    """Largest magnitude after 4x polyphase oversampling, in dBTP (−120 for digital silence)."""
+    x = pcm.samples if pcm.samples.ndim == 2 else pcm.samples[:, None]
+    if len(x) == 0:
+        return _SILENT
+    pad = 64
+    peak = float(np.max(np.abs(x)))
+    for c in range(x.shape[1]):
+        ch = np.ascontiguousarray(x[:, c], dtype=np.float32)
+        for start in range(0, len(ch), _CHUNK):
+            lo, stop = max(0, start - pad), min(len(ch), start + _CHUNK)
+            up = signal.resample_poly(ch[lo: stop + pad], 4, 1)
+            # Keep only this chunk's own span: the padded edges ring where the segment was cut.
+            peak = max(peak, float(np.max(np.abs(up[(start - lo) * 4: (stop - lo) * 4]))))
+    return 20 * math.log10(peak) if peak > 0 else _SILENT
+
+
+def sample_peak_db(pcm: Pcm) -> float:
+    peak = float(np.max(np.abs(pcm.samples))) if len(pcm.samples) else 0.0
+    return 20 * math.log10(peak) if peak > 0 else _SILENT
+
+
+def loudness_and_range(pcm: Pcm) -> tuple[float, float]:
+    """Integrated loudness and loudness range, K-weighting the signal once."""
+    if len(pcm.samples) < int(0.4 * pcm.rate) + 1:
+        return _SILENT, 0.0
+    power = k_weighted_power(pcm)
+    return integrated_from_power(power, pcm.rate), _range_from_power(power, pcm.rate)
+
+
+def measure(pcm: Pcm) -> Loudness:
+    """All three figures, K-weighting the signal once."""
+    if len(pcm.samples) < int(0.4 * pcm.rate) + 1:
+        return Loudness(_SILENT, true_peak_dbtp(pcm), 0.0)
+    power = k_weighted_power(pcm)
+    return Loudness(integrated_from_power(power, pcm.rate), true_peak_dbtp(pcm), _range_from_power(power, pcm.rate))
