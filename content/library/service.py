@@ -1,0 +1,311 @@
+"""The content library's rules: who sees and edits what, and the approval flow.
+
+    draft ──submit──▶ submitted ──approve──▶ approved ──▶ archived
+      ▲                   │                      │
+      └──── edit ◀── rejected (reason) ◀─────────┘ (editing an approved item sends it back to draft)
+
+Only a cadre who is not the author approves or rejects. Only approved, unexpired items with audio air
+(`is_airable`). Texts are rendered in the background: creating or re-wording a text item enqueues a render job.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from content.library.languages import normalize_tag
+from content.library.models import ContentItem, RenderState, Source, Status
+from content.library.schemas import ItemFilter, ItemMeta, ItemUpdate, TextItemCreate
+from content.types import AudioFacts
+from loa.accounts.principal import Principal
+from loa.audit import service as audit
+from loa.errors import Conflict, Invalid, NotFound, PermissionDenied
+from loa.jobs import service as jobs
+from loa.jobs.models import Job
+from loa.org.service import get_commune, village_in_commune
+
+RENDER_JOB = "content.render_text"
+_ACTIONS = {Status.submitted: "content.submit", Status.approved: "content.approve",
+            Status.rejected: "content.reject", Status.archived: "content.archive"}
+EDITORS = ("cadre", "secretary", "village_head")
+
+
+def is_airable(item: ContentItem, now: datetime) -> bool:
+    """May this item go to a loudspeaker at `now`? Approved, with audio, and not expired."""
+    return (
+        item.status == Status.approved.value
+        and item.audio_sha256 is not None
+        and item.render_state == RenderState.ready.value
+        and (item.expires_at is None or now < item.expires_at)
+    )
+
+
+def _missing() -> NotFound:
+    return NotFound("content_not_found", "Không tìm thấy nội dung", "Content item not found")
+
+
+def _visible(actor: Principal, item: ContentItem) -> bool:
+    if actor.is_admin:
+        return True
+    role = actor.role_in(item.commune_id)
+    if role is None:
+        return False
+    if role == "village_head":
+        # A village head sees what is for their village, what they wrote, and commune-wide approved items.
+        return (item.village_id == actor.village_in(item.commune_id) or item.author_id == actor.user_id
+                or (item.village_id is None and item.status == Status.approved.value))
+    return True
+
+
+def get_item(session: Session, actor: Principal, item_id: int) -> ContentItem:
+    item = session.get(ContentItem, item_id)
+    if item is None or not _visible(actor, item):
+        raise _missing()
+    return item
+
+
+def _search_text(item: ContentItem) -> str:
+    return " ".join(filter(None, [item.title, item.text, item.transcript])).casefold()[:41000]
+
+
+def _check_links(session: Session, actor: Principal, item: ContentItem) -> None:
+    if actor.role_in(item.commune_id) == "village_head" and not actor.is_admin:
+        item.village_id = actor.village_in(item.commune_id)  # a village head only asks for their own village
+    village_in_commune(session, item.commune_id, item.village_id)
+    if item.pair_item_id is not None:
+        other = session.get(ContentItem, item.pair_item_id)
+        if other is None or other.commune_id != item.commune_id or not _visible(actor, other):
+            raise _missing()
+        if other.id == item.id or other.language == item.language:
+            raise Invalid("pair_invalid", "Cặp song ngữ phải là hai nội dung khác ngôn ngữ",
+                          "A bilingual pair needs two items in different languages")
+
+
+def _new_item(session: Session, actor: Principal, commune_id: int, meta: ItemMeta, now: datetime,
+              **fields: Any) -> ContentItem:
+    get_commune(session, actor, commune_id)
+    actor.require_role(commune_id, *EDITORS)
+    item = ContentItem(commune_id=commune_id, title=meta.title.strip(), kind=meta.kind.value,
+                       language=normalize_tag(meta.language), expires_at=meta.expires_at,
+                       village_id=meta.village_id, pair_item_id=meta.pair_item_id, author_id=actor.user_id,
+                       status=Status.draft.value, created_at=now, updated_at=now, **fields)
+    _check_links(session, actor, item)
+    item.search_text = _search_text(item)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def _enqueue_render(session: Session, actor: Principal, item: ContentItem, now: datetime) -> Job:
+    item.render_generation += 1
+    item.render_state, item.render_error = RenderState.pending.value, None
+    session.add(item)
+    return jobs.enqueue(session, RENDER_JOB, {"item_id": item.id, "generation": item.render_generation}, now,
+                        commune_id=item.commune_id, created_by=actor.user_id, object_type="content",
+                        object_id=item.id)
+
+
+def create_text_item(session: Session, actor: Principal, commune_id: int, data: TextItemCreate,
+                     now: datetime) -> tuple[ContentItem, Job]:
+    item = _new_item(session, actor, commune_id, data, now, source=Source.text.value, text=data.text,
+                     engine=data.engine, voice=data.voice, speed=data.speed)
+    job = _enqueue_render(session, actor, item, now)
+    audit.record(session, actor, "content.create", "content", item.id, now, commune_id=commune_id,
+                 source="text", job_id=job.id)
+    return item, job
+
+
+def _set_audio(item: ContentItem, facts: AudioFacts) -> None:
+    item.audio_sha256, item.audio_format = facts.sha256, facts.format
+    item.duration_s, item.size_bytes = facts.duration_s, facts.size_bytes
+    item.integrated_lufs, item.true_peak_dbtp = facts.integrated_lufs, facts.true_peak_dbtp
+    item.loudness_range_lu = facts.loudness_range_lu
+    item.render_state, item.render_error = RenderState.ready.value, None
+
+
+def create_recording_item(session: Session, actor: Principal, commune_id: int, meta: ItemMeta, facts: AudioFacts,
+                          now: datetime, transcript: str | None = None,
+                          original_filename: str | None = None) -> ContentItem:
+    item = _new_item(session, actor, commune_id, meta, now, source=Source.recording.value, transcript=transcript,
+                     original_filename=original_filename)
+    _set_audio(item, facts)
+    item.search_text = _search_text(item)
+    session.add(item)
+    audit.record(session, actor, "content.create", "content", item.id, now, commune_id=commune_id,
+                 source="recording", sha256=facts.sha256)
+    return item
+
+
+def check_can_create(session: Session, actor: Principal, commune_id: int, meta: ItemMeta) -> None:
+    """Every check of a new item, run before an upload is read and mastered: a refusal costs no CPU and
+    leaves no audio in the store."""
+    get_commune(session, actor, commune_id)
+    actor.require_role(commune_id, *EDITORS)
+    probe = ContentItem(commune_id=commune_id, title=meta.title, kind=meta.kind.value,
+                        language=normalize_tag(meta.language), village_id=meta.village_id,
+                        pair_item_id=meta.pair_item_id, source=Source.recording.value, author_id=actor.user_id,
+                        created_at=datetime.now().astimezone(), updated_at=datetime.now().astimezone())
+    _check_links(session, actor, probe)
+
+
+def audio_in_use(session: Session, sha256: str) -> bool:
+    return session.exec(select(ContentItem.id).where(ContentItem.audio_sha256 == sha256).limit(1)).first() is not None
+
+
+def apply_render(session: Session, item_id: int, generation: int, facts: AudioFacts | None, now: datetime,
+                 error: str | None = None) -> bool:
+    """Stores a finished render unless the item changed meanwhile (a newer render job owns it). Idempotent."""
+    item = session.get(ContentItem, item_id)
+    if item is None or item.render_generation != generation:
+        return False
+    if facts is not None:
+        _set_audio(item, facts)
+    else:
+        item.render_state, item.render_error = RenderState.failed.value, (error or "")[:2000]
+    item.updated_at = now
+    session.add(item)
+    return True
+
+
+def list_items(session: Session, actor: Principal, commune_id: int, f: ItemFilter) -> tuple[list[ContentItem], int]:
+    get_commune(session, actor, commune_id)
+    query = select(ContentItem).where(ContentItem.commune_id == commune_id)
+    if actor.role_in(commune_id) == "village_head" and not actor.is_admin:
+        mine = actor.village_in(commune_id)
+        query = query.where(sa.or_(
+            ContentItem.village_id == mine, ContentItem.author_id == actor.user_id,
+            sa.and_(ContentItem.village_id.is_(None), ContentItem.status == Status.approved.value),
+        ))
+    if f.status:
+        query = query.where(ContentItem.status == f.status.value)
+    if f.kind:
+        query = query.where(ContentItem.kind == f.kind.value)
+    if f.language:
+        query = query.where(ContentItem.language == normalize_tag(f.language))
+    if f.village_id is not None:
+        query = query.where(ContentItem.village_id == f.village_id)
+    for word in (f.q or "").casefold().split():
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(ContentItem.search_text.like(f"%{escaped}%", escape="\\"))
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(ContentItem.updated_at.desc(), ContentItem.id.desc())
+                        .offset(f.offset).limit(f.limit))
+    return list(rows), int(total)
+
+
+def _require_editor(actor: Principal, item: ContentItem) -> None:
+    role = actor.require_role(item.commune_id, *EDITORS)
+    if role == "village_head" and item.author_id != actor.user_id:
+        raise PermissionDenied("not_author", "Chỉ người soạn được sửa nội dung này",
+                               "Only the author can change this item")
+
+
+def update_item(session: Session, actor: Principal, item_id: int, patch: ItemUpdate,
+                now: datetime) -> tuple[ContentItem, Job | None]:
+    item = get_item(session, actor, item_id)
+    _require_editor(actor, item)
+    if item.status == Status.archived.value:
+        raise Conflict("content_archived", "Nội dung đã lưu trữ, không sửa được", "Archived items cannot change")
+    changes = patch.model_dump(exclude_unset=True)
+    if "language" in changes and changes["language"] is not None:
+        changes["language"] = normalize_tag(changes["language"])
+    if "kind" in changes and changes["kind"] is not None:
+        changes["kind"] = changes["kind"].value
+    for required in ("title", "kind", "language"):
+        if required in changes and changes[required] is None:
+            raise Invalid("field_required", f"Không được để trống {required}", f"{required} cannot be empty")
+    render_fields = {"text", "engine", "voice", "speed"} & changes.keys()
+    if render_fields and item.source != Source.text.value:
+        raise Invalid("not_a_text_item", "Bản ghi âm không có văn bản để đọc lại",
+                      "A recording has no text to re-render")
+    if "text" in changes and changes["text"] is None:
+        raise Invalid("field_required", "Không được để trống văn bản", "The text cannot be empty")
+    changed = {k: v for k, v in changes.items() if getattr(item, k) != v}
+    if not changed:
+        return item, None
+    for key, value in changed.items():
+        setattr(item, key, value)
+    _check_links(session, actor, item)
+    previous = item.status
+    if item.status in (Status.approved.value, Status.submitted.value, Status.rejected.value):
+        item.status = Status.draft.value  # an edited item must be approved again
+        item.reviewed_by = item.reviewed_at = item.submitted_at = None
+    item.search_text = _search_text(item)
+    item.updated_at = now
+    session.add(item)
+    job = None
+    if {"text", "engine", "voice", "speed"} & changed.keys():
+        item.audio_sha256 = None  # the old audio no longer matches the words
+        job = _enqueue_render(session, actor, item, now)
+    audit.record(session, actor, "content.update", "content", item.id, now, commune_id=item.commune_id,
+                 fields=sorted(changed), previous_status=previous if previous != item.status else None)
+    return item, job
+
+
+def _transition(session: Session, actor: Principal, item: ContentItem, to: Status, now: datetime,
+                **detail: Any) -> ContentItem:
+    previous = item.status
+    item.status, item.updated_at = to.value, now
+    session.add(item)
+    audit.record(session, actor, _ACTIONS[to], "content", item.id, now, commune_id=item.commune_id, previous_status=previous, **detail)
+    return item
+
+
+def _conflict_state(item: ContentItem, action_vi: str, action_en: str) -> Conflict:
+    return Conflict("invalid_transition", f"Không thể {action_vi} nội dung đang ở trạng thái {item.status}",
+                    f"Cannot {action_en} an item in status {item.status}", current_status=item.status)
+
+
+def _require_audio(item: ContentItem) -> None:
+    if item.render_state != RenderState.ready.value or not item.audio_sha256:
+        raise Conflict("audio_not_ready", "Âm thanh chưa sẵn sàng (đang tạo hoặc lỗi)",
+                       "The audio is not ready (still rendering or failed)")
+
+
+def submit(session: Session, actor: Principal, item_id: int, now: datetime) -> ContentItem:
+    item = get_item(session, actor, item_id)
+    _require_editor(actor, item)
+    if item.status not in (Status.draft.value, Status.rejected.value):
+        raise _conflict_state(item, "gửi duyệt", "submit")
+    _require_audio(item)
+    item.submitted_at, item.reject_reason = now, None
+    return _transition(session, actor, item, Status.submitted, now)
+
+
+def _review(session: Session, actor: Principal, item_id: int, action_vi: str, action_en: str) -> ContentItem:
+    item = get_item(session, actor, item_id)
+    actor.require_role(item.commune_id, "cadre")
+    if item.author_id == actor.user_id:
+        raise PermissionDenied("self_review", "Người soạn không được tự duyệt nội dung của mình",
+                               "The author cannot review their own item")
+    if item.status != Status.submitted.value:
+        raise _conflict_state(item, action_vi, action_en)
+    return item
+
+
+def approve(session: Session, actor: Principal, item_id: int, now: datetime) -> ContentItem:
+    item = _review(session, actor, item_id, "duyệt", "approve")
+    _require_audio(item)
+    if item.expires_at is not None and item.expires_at <= now:
+        raise Conflict("content_expired", "Nội dung đã hết hạn", "The item has expired")
+    item.reviewed_by, item.reviewed_at = actor.user_id, now
+    return _transition(session, actor, item, Status.approved, now, sha256=item.audio_sha256)
+
+
+def reject(session: Session, actor: Principal, item_id: int, reason: str, now: datetime) -> ContentItem:
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("reason_required", "Phải ghi lý do từ chối", "A reason is required to reject")
+    item = _review(session, actor, item_id, "từ chối", "reject")
+    item.reviewed_by, item.reviewed_at, item.reject_reason = actor.user_id, now, reason
+    return _transition(session, actor, item, Status.rejected, now, reason=reason)
+
+
+def archive(session: Session, actor: Principal, item_id: int, now: datetime) -> ContentItem:
+    item = get_item(session, actor, item_id)
+    actor.require_role(item.commune_id, "cadre", "secretary")
+    if item.status == Status.archived.value:
+        raise _conflict_state(item, "lưu trữ", "archive")
+    return _transition(session, actor, item, Status.archived, now)

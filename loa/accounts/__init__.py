@@ -1,0 +1,1 @@
+"""Users, commune memberships with roles, passwords, sessions and API tokens."""

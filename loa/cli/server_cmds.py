@@ -1,0 +1,87 @@
+"""`loa serve`, `loa admin create` and `loa db upgrade`. The server side is imported inside each command, so
+`loa agent` on a village box never loads FastAPI or SQLAlchemy."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import typer
+
+DATA_DIR_HELP = "Thư mục dữ liệu / data directory (default: $LOA_DATA_DIR or ./data)"
+
+
+def register(app: typer.Typer) -> None:
+    admin = typer.Typer(help="Tài khoản / accounts", no_args_is_help=True)
+    db = typer.Typer(help="Cơ sở dữ liệu / database", no_args_is_help=True)
+    app.add_typer(admin, name="admin")
+    app.add_typer(db, name="db")
+
+    @app.command()
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Địa chỉ lắng nghe / listen address"),
+        port: int = typer.Option(8000, help="Cổng / port"),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    ) -> None:
+        """Chạy máy chủ đài / run the station server (SQLite + audio in the data dir, worker in-process)."""
+        import uvicorn
+
+        from api.app import create_app
+        from loa.settings import Settings
+
+        settings = Settings.load(data_dir)
+        typer.echo(f"Loa: {settings.resolved_data_dir} · http://{host}:{port}/docs", err=True)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+    @admin.command("create")
+    def admin_create(
+        username: str = typer.Argument(..., help="Tên đăng nhập / username"),
+        password: Optional[str] = typer.Option(None, help="Mật khẩu (bỏ trống để nhập ẩn) / password (prompted)"),
+        role: str = typer.Option("admin", help="admin | cadre | secretary | village_head"),
+        commune: Optional[int] = typer.Option(None, help="Mã xã cho vai trò của xã / commune id for commune roles"),
+        village: Optional[int] = typer.Option(None, help="Mã thôn cho trưởng thôn / village id for a village head"),
+        display_name: str = typer.Option("", help="Tên hiển thị / display name"),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    ) -> None:
+        """Tạo tài khoản / create an account (the first admin comes from here or the setup token)."""
+        from loa.accounts.auth import CLI
+        from loa.accounts.service import add_membership, create_user
+        from loa.db import make_engine, session_scope, upgrade
+        from loa.errors import DomainError
+        from loa.settings import Settings
+
+        if role not in ("admin", "cadre", "secretary", "village_head"):
+            raise typer.BadParameter("role: admin | cadre | secretary | village_head")
+        if role != "admin" and commune is None:
+            raise typer.BadParameter("--commune is needed for a commune role / cần --commune")
+        if password is None:
+            password = typer.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
+        settings = Settings.load(data_dir)
+        engine = make_engine(settings.db_url)
+        try:
+            upgrade(engine)
+            now = datetime.now(settings.tz)
+            with session_scope(engine) as session:
+                user = create_user(session, CLI, username, password, now, display_name, is_admin=(role == "admin"))
+                if role != "admin":
+                    add_membership(session, CLI, user.id, commune, role, now, village)
+                user_id = user.id
+        except DomainError as exc:
+            typer.echo(f"Lỗi / error [{exc.code}]: {exc.message_vi} / {exc.message_en}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            engine.dispose()
+        typer.echo(f"Đã tạo / created: {username} (id {user_id}, {role})")
+
+    @db.command("upgrade")
+    def db_upgrade(data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
+        """Nâng cấp lược đồ / apply database migrations (also done at every server start)."""
+        from loa.db import make_engine, upgrade
+        from loa.settings import Settings
+
+        settings = Settings.load(data_dir)
+        engine = make_engine(settings.db_url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        typer.echo(f"OK: {engine.url.render_as_string(hide_password=True)}")

@@ -1,0 +1,1 @@
+"""Persistent background jobs with leases, retries and backoff; an in-process worker thread."""

@@ -1,0 +1,1 @@
+"""Organisation: province → commune (a station) → village (a zone) → device (a loudspeaker cluster)."""
