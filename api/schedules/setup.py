@@ -1,0 +1,45 @@
+"""Wiring of the schedules domain into the app: the ScheduleService, its routers, and the StationScheduler.
+
+The scheduler runs in this process when `start_scheduler` says so, else when LOA_SCHEDULER_ENABLED says so,
+else wherever the job worker runs in-process (so `loa serve` runs it and the tests, whose worker is off, do
+not). Run it in exactly one process: set LOA_SCHEDULER_ENABLED=false on API processes when a dedicated
+`loa scheduler` runs."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from schedules.service import ScheduleService, register, unregister
+
+
+def install(app: FastAPI, start_scheduler: bool | None, run_worker: bool) -> None:
+    from api.schedules.emergency import router as emergency_router
+    from api.schedules.router import router as schedules_router
+
+    settings = app.state.settings
+    app.state.schedules = ScheduleService(app.state.engine, timedelta(hours=settings.scheduler_horizon_hours))
+    if start_scheduler is None:
+        start_scheduler = settings.scheduler_enabled if settings.scheduler_enabled is not None else run_worker
+    app.state.run_scheduler = start_scheduler
+    app.state.scheduler = None
+    app.include_router(schedules_router)
+    app.include_router(emergency_router)
+
+
+def startup(app: FastAPI) -> None:
+    from schedules.jobs import StationJobs
+
+    register(app.state.schedules)
+    if app.state.run_scheduler:
+        settings = app.state.settings
+        jobs = StationJobs(app.state.engine, app.state.schedules, settings.device_offline_after_seconds)
+        app.state.scheduler = jobs.scheduler(app.state.clock, settings.timezone)
+        app.state.scheduler.start()
+
+
+def shutdown(app: FastAPI) -> None:
+    if app.state.scheduler is not None:
+        app.state.scheduler.shutdown(wait=True)
+        app.state.scheduler = None
+    unregister(app.state.schedules)

@@ -1,0 +1,167 @@
+"""The scheduler's jobs on the database: the real callables behind `StationScheduler`.
+
+Each takes `now` and is idempotent ("make it so", never "append"):
+- materialize_all: the stored 72-hour timetable of every device equals the pure function of the rules;
+- render_pending: a pending text whose render job was lost gets one again; queued emergencies whose audio is
+  ready start; with a worker attached (`loa scheduler --run-jobs`), due render jobs run here too;
+- expire_content: schedules whose items expired or were archived get a notice for the cadre (once) and
+  their communes are re-materialized;
+- mark_offline: devices silent for longer than the threshold become offline;
+- nightly_report: per commune and local date, overwritten by a rerun.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from content.library.models import ContentItem, RenderState, Source, Status
+from loa.accounts.principal import SYSTEM
+from loa.audit import service as audit
+from loa.db import session_scope
+from loa.jobs import service as job_queue
+from loa.jobs.models import Job
+from loa.org.models import Commune, Device
+from schedules import mapping
+from schedules.cap_service import RENDER_JOB as CAP_RENDER_JOB
+from schedules.cap_service import start_ready
+from schedules.scheduler import Clock, JobPlan, StationScheduler
+from schedules.service import ScheduleService
+from schedules.store import content_notice
+from schedules.tables import CapAlertRow, EmergencyRow, NightlyReport, ScheduleNotice, ScheduleRule, TimetablePlay
+
+log = logging.getLogger("loa.schedules.jobs")
+CONTENT_RENDER_JOB = "content.render_text"
+ONLINE_STATES = ("online", "playing")
+
+
+class StationJobs:
+    def __init__(self, engine: Engine, service: ScheduleService, offline_after_s: float = 180.0,
+                 worker=None) -> None:
+        self.engine = engine
+        self.service = service
+        self.offline_after = timedelta(seconds=offline_after_s)
+        self.worker = worker  # optional loa.jobs.worker.Worker that runs render jobs in this process
+
+    # ------------------------------------------------------------ jobs
+
+    def materialize_all(self, now: datetime) -> set[int]:
+        return self.service.materialize_all(now)
+
+    def render_pending(self, now: datetime) -> dict:
+        requeued = self._requeue_lost_renders(now)
+        ran = self.worker.run_until_idle(now, limit=20) if self.worker is not None else 0
+        started = start_ready(self.engine, now)
+        return {"requeued": requeued, "ran": ran, "started_emergencies": started}
+
+    def _requeue_lost_renders(self, now: datetime) -> list[int]:
+        with session_scope(self.engine) as s:
+            pending = s.exec(select(ContentItem).where(ContentItem.render_state == RenderState.pending.value,
+                                                       ContentItem.source == Source.text.value)).all()
+            if not pending:
+                return []
+            known = set()
+            for j in s.exec(select(Job).where(Job.kind.in_([CONTENT_RENDER_JOB, CAP_RENDER_JOB]))):
+                known.add((int(j.payload.get("item_id", 0)), int(j.payload.get("generation", -1))))
+            requeued = []
+            for item in pending:
+                if (item.id, item.render_generation) in known:
+                    continue
+                job_queue.enqueue(s, CONTENT_RENDER_JOB, {"item_id": item.id, "generation": item.render_generation},
+                                  now, commune_id=item.commune_id, object_type="content", object_id=item.id)
+                requeued.append(item.id)
+            return requeued
+
+    def expire_content(self, now: datetime) -> list[int]:
+        """Tell the cadre (once per schedule and item) when a scheduled item expired or was archived."""
+        communes: set[int] = set()
+        with session_scope(self.engine) as s:
+            rules = s.exec(select(ScheduleRule).where(ScheduleRule.cancelled_at.is_(None))).all()
+            live = [r for r in rules if r.valid_until is None or r.valid_until > now]
+            library = mapping.Library.load(s, [c for r in live for c in mapping.content_ids(r.programme)])
+            for r in live:
+                for cid in dict.fromkeys(mapping.content_ids(r.programme)):
+                    item = library.items.get(cid)
+                    gone = item is None or item.status == Status.archived.value or (
+                        item.expires_at is not None and item.expires_at <= now)
+                    if not gone:
+                        continue
+                    at = item.expires_at if item is not None and item.expires_at and item.expires_at <= now else now
+                    if content_notice(s, r.commune_id, mapping.schedule_key(r.id), r.title, item, cid, at, now):
+                        audit.record(s, SYSTEM, "schedule.content_gone", "schedule", r.id, now,
+                                     commune_id=r.commune_id, content_id=cid,
+                                     status=item.status if item else None)
+                        communes.add(r.commune_id)
+        for c in sorted(communes):
+            self.service.materialize_commune(c, now)
+        return sorted(communes)
+
+    def mark_offline(self, now: datetime) -> list[int]:
+        limit = now - self.offline_after
+        with session_scope(self.engine) as s:
+            stale = list(s.exec(select(Device.id).where(
+                Device.status.in_(ONLINE_STATES),
+                sa.or_(Device.last_seen.is_(None), Device.last_seen < limit))))
+            if stale:
+                s.execute(sa.update(Device).where(Device.id.in_(stale), Device.status.in_(ONLINE_STATES))
+                          .values(status="offline"))
+            return stale
+
+    def nightly_report(self, now: datetime) -> dict[int, dict]:
+        out = {}
+        with session_scope(self.engine) as s:
+            for commune in s.exec(select(Commune).order_by(Commune.id)):
+                day = now.astimezone(ZoneInfo(commune.timezone)).date()
+                data = _day_counts(s, commune, day)
+                row = s.exec(select(NightlyReport).where(NightlyReport.commune_id == commune.id,
+                                                         NightlyReport.day == day.isoformat())).first()
+                if row is None:
+                    row = NightlyReport(commune_id=commune.id, day=day.isoformat(), created_at=now)
+                row.data, row.created_at = data, now
+                s.add(row)
+                out[commune.id] = data
+        return out
+
+    # ------------------------------------------------------------ the scheduler
+
+    def scheduler(self, clock: Clock, timezone: str, plan: JobPlan = JobPlan()) -> StationScheduler:
+        return StationScheduler(materialize_all=self.materialize_all, render_pending=self.render_pending,
+                                expire_content=self.expire_content, mark_offline=self.mark_offline,
+                                nightly_report=self.nightly_report, clock=clock, timezone=timezone, plan=plan)
+
+    def run_all_once(self, now: datetime) -> dict:
+        """Every job once, in a sensible order (`loa scheduler --once`)."""
+        return {"render_pending": self.render_pending(now), "expire_content": self.expire_content(now),
+                "materialize": sorted(self.materialize_all(now)), "mark_offline": self.mark_offline(now)}
+
+
+def _day_counts(s, commune: Commune, day) -> dict:
+    tz = ZoneInfo(commune.timezone)
+    start = datetime.combine(day, time(0), tz)
+    end = start + timedelta(days=1)
+    plays = s.exec(select(TimetablePlay).where(TimetablePlay.commune_id == commune.id,
+                                               TimetablePlay.start >= start, TimetablePlay.start < end)).all()
+    by_priority = Counter(mapping.PRIORITY_NAMES.get(p.priority, str(p.priority)) for p in plays)
+    devices = Counter(s.exec(select(Device.status).where(Device.commune_id == commune.id)))
+
+    def count(model, column, *extra) -> int:
+        q = select(sa.func.count()).select_from(model).where(model.commune_id == commune.id, column >= start,
+                                                             column < end, *extra)
+        return int(s.exec(q).one())
+
+    return {
+        "plays": len(plays),
+        "plays_by_priority": dict(sorted(by_priority.items())),
+        "interrupted": sum(1 for p in plays if p.interrupted),
+        "airtime_s": round(sum((p.end - p.start).total_seconds() for p in plays), 1),
+        "devices": dict(sorted(devices.items())),
+        "emergencies_started": count(EmergencyRow, EmergencyRow.started_at),
+        "cap_alerts": count(CapAlertRow, CapAlertRow.received_at),
+        "notices": count(ScheduleNotice, ScheduleNotice.created_at),
+        "schedules_created": count(ScheduleRule, ScheduleRule.created_at),
+    }

@@ -1,0 +1,231 @@
+"""The materialized timetable in the database: plays for the next 72 hours per device, and versions.
+
+`materialize_commune` writes the pure `materialize(...)` result for one commune:
+- rows are keyed by (device, rule, planned start) with a unique constraint: a run twice, or after a
+  restart, finds every row equal and writes nothing;
+- only rows that are not over yet (end > now) are compared; finished plays are history and left alone;
+- a play that started and is no longer planned (its rule was cancelled, an emergency pre-empted it) is
+  cut at `now` and marked interrupted, never deleted: it did air;
+- a device's `version` changes iff one of its rows was inserted, changed, cut or deleted. The new version
+  hashes the previous one with the new plays, so returning to an earlier timetable is still a change.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from loa.db import is_postgres
+from schedules.mapping import load_commune_world, parse_key
+from schedules.model import DropReason, Play
+from schedules.tables import DeviceTimetable, ScheduleNotice, TimetablePlay
+from schedules.timetable import Timetable, materialize
+
+HORIZON = timedelta(hours=72)
+_LOCK_BASE = 7_400_000  # PostgreSQL advisory lock namespace: one materialization per commune at a time
+
+
+@dataclass
+class MaterializeResult:
+    commune_id: int
+    changed: set[int] = field(default_factory=set)
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    cut: int = 0
+    notices: int = 0
+
+
+def segments_json(play: Play) -> list[dict]:
+    return [{"offset_s": s.offset_s, "duration_s": s.duration_s, "kind": s.kind.value, "content_id": s.content_id,
+             "sha256": s.sha256, "title": s.title, "language": s.language, "url": s.url} for s in play.segments]
+
+
+def _values(play: Play) -> dict:
+    return {"start": play.start, "end": play.end, "priority": int(play.priority), "title": play.title[:300],
+            "rule_version": play.rule_version, "interrupted": play.interrupted, "segments": segments_json(play)}
+
+
+def _same(row: TimetablePlay, values: dict) -> bool:
+    return all(getattr(row, k) == v for k, v in values.items())
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc)
+
+
+def _version(previous: str | None, plays: list[dict]) -> str:
+    h = hashlib.sha256((previous or "").encode())
+    h.update(json.dumps(plays, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def materialize_commune(session: Session, commune_id: int, now: datetime,
+                        horizon: timedelta = HORIZON) -> tuple[MaterializeResult, Timetable]:
+    """Bring the stored timetable of one commune to `materialize(rules, now .. now + horizon)`."""
+    if is_postgres(session.get_bind()):
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_BASE + commune_id})
+    world = load_commune_world(session, commune_id, now)
+    tt = materialize(world.rules, world.topology, now, now + horizon, now, world.settings, world.airable)
+    result = MaterializeResult(commune_id)
+    existing = session.exec(select(TimetablePlay).where(TimetablePlay.commune_id == commune_id,
+                                                        TimetablePlay.end > now)).all()
+    stored = {(r.device_id, r.rule_key, _utc(r.planned_start)): r for r in existing}
+    wanted: dict[tuple[int, str, datetime], Play] = {}
+    for device_key, plays in tt.plays.items():
+        for p in plays:
+            wanted[(int(device_key), p.rule_id, _utc(p.planned_start))] = p
+
+    for key, play in wanted.items():
+        values = _values(play)
+        row = stored.get(key)
+        if row is None:
+            session.add(TimetablePlay(commune_id=commune_id, device_id=key[0], rule_key=key[1],
+                                      planned_start=play.planned_start, updated_at=now, **values))
+            result.inserted += 1
+        elif not _same(row, values):
+            for k, v in values.items():
+                setattr(row, k, v)
+            row.updated_at = now
+            session.add(row)
+            result.updated += 1
+        else:
+            continue
+        result.changed.add(key[0])
+    for key, row in stored.items():
+        if key in wanted:
+            continue
+        if row.start < now:  # it is on air: it aired until now
+            row.end, row.interrupted, row.updated_at = now, True, now
+            session.add(row)
+            result.cut += 1
+        else:
+            session.delete(row)
+            result.deleted += 1
+        result.changed.add(key[0])
+    session.flush()
+    _store_versions(session, commune_id, world.devices, tt, result, now)
+    result.notices = _dropped_notices(session, commune_id, tt, world.library.items, now)
+    return result, tt
+
+
+def _store_versions(session: Session, commune_id: int, devices, tt: Timetable, result: MaterializeResult,
+                    now: datetime) -> None:
+    versions = {v.device_id: v for v in session.exec(select(DeviceTimetable).where(
+        DeviceTimetable.commune_id == commune_id))}
+    for device_id in devices:
+        row = versions.get(device_id)
+        if row is not None and device_id not in result.changed:
+            row.computed_at = now
+            session.add(row)
+            continue
+        plays = [{"rule": p.rule_id, "planned": p.planned_start.isoformat(), **_values(p)}
+                 for p in tt.plays.get(str(device_id), ())]
+        if row is None:
+            row = DeviceTimetable(device_id=device_id, commune_id=commune_id, version="", updated_at=now,
+                                  computed_at=now)
+        row.version = _version(row.version, plays)
+        row.updated_at = row.computed_at = now
+        session.add(row)
+        result.changed.add(device_id)
+
+
+_REASON_VI = {"expired": "đã hết hạn", "archived": "đã lưu trữ", "unapproved": "chưa được duyệt",
+              "no_audio": "chưa có âm thanh", "missing": "không còn"}
+_REASON_EN = {"expired": "has expired", "archived": "was archived", "unapproved": "is not approved",
+              "no_audio": "has no audio yet", "missing": "no longer exists"}
+
+
+def unavailable_reason(item, at: datetime) -> str:
+    if item is None:
+        return "missing"
+    if item.status == "archived":
+        return "archived"
+    if item.expires_at is not None and item.expires_at <= at:
+        return "expired"
+    if item.status != "approved":
+        return "unapproved"
+    return "no_audio"
+
+
+def add_notice(session: Session, commune_id: int, dedupe_key: str, kind: str, vi: str, en: str, now: datetime,
+               schedule_id: int | None = None, emergency_id: int | None = None,
+               content_item_id: int | None = None) -> bool:
+    """Insert a notice once (by `dedupe_key`); True if it is new."""
+    if session.exec(select(ScheduleNotice.id).where(ScheduleNotice.dedupe_key == dedupe_key)).first():
+        return False
+    session.add(ScheduleNotice(commune_id=commune_id, dedupe_key=dedupe_key[:200], kind=kind, message_vi=vi[:1000],
+                               message_en=en[:1000], schedule_id=schedule_id, emergency_id=emergency_id,
+                               content_item_id=content_item_id, created_at=now))
+    session.flush()
+    return True
+
+
+def content_notice(session: Session, commune_id: int, rule_key: str, rule_title: str, item, content_id: int,
+                   at: datetime, now: datetime) -> bool:
+    """Tell the cadre that a schedule's item will not air (expired, archived, …) and why."""
+    reason = unavailable_reason(item, at)
+    kind_of, ident = parse_key(rule_key)
+    title = item.title if item is not None else f"#{content_id}"
+    vi = (f"Nội dung «{title}» {_REASON_VI[reason]}: lịch «{rule_title}» không phát nội dung này nữa "
+          f"(từ {at.strftime('%d/%m/%Y %H:%M')})")
+    en = (f"Item «{title}» {_REASON_EN[reason]}: schedule «{rule_title}» no longer airs it "
+          f"(from {at.isoformat()})")
+    kind = {"expired": "content_expired", "archived": "content_archived"}.get(reason, "content_unavailable")
+    return add_notice(session, commune_id, f"{kind}:{rule_key}:{content_id}", kind, vi, en, now,
+                      schedule_id=ident if kind_of == "schedule" else None,
+                      emergency_id=ident if kind_of == "emergency" else None, content_item_id=content_id)
+
+
+def _dropped_notices(session: Session, commune_id: int, tt: Timetable, items: dict, now: datetime) -> int:
+    seen: set[tuple[str, str]] = set()
+    titles: dict[str, str] = {}
+    count = 0
+    for drops in tt.dropped.values():
+        for d in drops:
+            if d.reason not in (DropReason.NOT_AIRABLE, DropReason.ITEM_REMOVED):
+                continue
+            for cid in d.content_ids:
+                if (d.rule_id, cid) in seen:
+                    continue
+                seen.add((d.rule_id, cid))
+                if d.rule_id not in titles:
+                    titles[d.rule_id] = _rule_title(session, d.rule_id)
+                count += content_notice(session, commune_id, d.rule_id, titles[d.rule_id], items.get(int(cid)),
+                                        int(cid), d.planned_start, now)
+    return count
+
+
+def _rule_title(session: Session, rule_key: str) -> str:
+    from schedules.tables import EmergencyRow, ScheduleRule
+
+    kind, ident = parse_key(rule_key)
+    row = session.get(ScheduleRule if kind == "schedule" else EmergencyRow, ident)
+    return row.title if row is not None else rule_key
+
+
+# ---------------------------------------------------------------- reading, for the broadcaster
+
+
+def changed_devices_since(session: Session, since: datetime, commune_id: int | None = None) -> dict[int, str]:
+    """device id → version, for devices whose timetable changed after `since`."""
+    query = select(DeviceTimetable).where(DeviceTimetable.updated_at > since)
+    if commune_id is not None:
+        query = query.where(DeviceTimetable.commune_id == commune_id)
+    return {r.device_id: r.version for r in session.exec(query)}
+
+
+def device_version(session: Session, device_id: int) -> str | None:
+    row = session.get(DeviceTimetable, device_id)
+    return row.version if row else None
+
+
+def device_plays(session: Session, device_id: int, start: datetime, end: datetime) -> list[TimetablePlay]:
+    """Stored plays of a device overlapping [start, end), by start time (what the manifest is built from)."""
+    return list(session.exec(select(TimetablePlay).where(
+        TimetablePlay.device_id == device_id, TimetablePlay.start < end, TimetablePlay.end > start,
+    ).order_by(TimetablePlay.start, TimetablePlay.id)))
