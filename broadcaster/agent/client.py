@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from broadcaster.agent.clock import ClockEstimator
-from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER
+from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, SERVER_TIME_HEADER
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
@@ -71,7 +71,12 @@ class StationClient:
         for attempt in range(self.retries + 1):
             t0 = self.raw_now()
             try:
-                req = self.http.build_request(method, path, headers=self._headers(headers), json=json_body)
+                extra = dict(headers or {})
+                content = None
+                if json_body is not None:  # compact JSON: a 3G link pays for every space
+                    content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                    extra["Content-Type"] = "application/json"
+                req = self.http.build_request(method, path, headers=self._headers(extra), content=content)
                 response = self.http.send(req, stream=stream)
             except httpx.TransportError as exc:
                 last = StationError("unreachable", f"Không kết nối được đài / station unreachable: {exc!r}")
@@ -154,7 +159,12 @@ class StationClient:
         return fetch
 
     def heartbeat(self, payload: dict) -> dict:
-        return self.request("POST", f"{API_PREFIX}/heartbeat", json_body=payload).json()
+        """§6: `204` with the station's manifest version in `X-Loa-Manifest-Version` (a `200` JSON reply from an
+        older station is understood too). Returns {"manifest_version": …}."""
+        response = self.request("POST", f"{API_PREFIX}/heartbeat", ok=(200, 204), json_body=payload)
+        if response.status_code == 204:
+            return {"manifest_version": response.headers.get(MANIFEST_VERSION_HEADER) or None}
+        return response.json()
 
     def upload_plays(self, records: list[dict]) -> int:
         body = self.request("POST", f"{API_PREFIX}/plays", json_body={"records": records}).json()

@@ -12,6 +12,7 @@ from typing import Callable
 from urllib.parse import urlparse
 
 from broadcaster.agent.client import DeviceRevoked, StationClient
+from broadcaster.protocol.mqttloop import MqttLoop
 
 OnNudge = Callable[[str, bool], None]
 
@@ -38,7 +39,7 @@ class MqttListener:
     """Subscribes to the device's and the village's retained sync topics (paho-mqtt, optional)."""
 
     def __init__(self, url: str, username: str, password: str, topics: list[str], on_nudge: OnNudge,
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, loop: MqttLoop | None = None) -> None:
         import paho.mqtt.client as mqtt  # optional dependency: imported only when MQTT is configured
 
         parsed = urlparse(url)
@@ -50,8 +51,12 @@ class MqttListener:
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(1, 30)
+        self.client.on_disconnect = lambda *a: self.connected.clear()
         self.connected = threading.Event()
+        # One network thread shared by every listener of the process (simulations run a thousand), never
+        # paho's select()-based loop_start (broken for sockets numbered above 1024: see mqttloop.py).
+        self.loop = loop or MqttLoop()
+        self._own_loop = loop is None
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if not reason_code.is_failure:
@@ -71,9 +76,9 @@ class MqttListener:
         self.on_nudge(version, bool(body.get("emergency", False)))
 
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=60)
-        self.client.loop_start()
+        self.loop.add(self.client, self.host, self.port, keepalive=60)
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.loop.remove(self.client)
+        if self._own_loop:
+            self.loop.stop()

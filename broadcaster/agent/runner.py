@@ -25,6 +25,16 @@ from broadcaster.protocol.manifest import Manifest
 from broadcaster.protocol.wire import format_time
 
 
+# docs/device-protocol.md §6: a heartbeat every 5 minutes, and at once when what is playing changes or there is
+# a problem to report; the station marks a device offline after three missed beats (15 minutes). The reply
+# carries the manifest version, so no separate periodic manifest poll is needed: a safety sync runs hourly.
+HEARTBEAT_EVERY_S = 300.0
+SYNC_EVERY_S = 3600.0
+FULL_BEAT_EVERY_S = 3600.0  # a beat with every field at least this often (disk, uptime, temperature drift)
+MIN_BEAT_GAP_S = 10.0       # status-change beats: at most one per 10 s
+VOLATILE = ("local_time", "clock_offset_s", "disk_free_bytes", "temperature_c", "uptime_s")
+
+
 class NotEnrolled(RuntimeError):
     pass
 
@@ -32,7 +42,8 @@ class NotEnrolled(RuntimeError):
 class Agent:
     def __init__(self, data_dir: str | os.PathLike, sink: Sink, *, clock: Clock | None = None,
                  client: StationClient | None = None, cache_limit: int = 2_000_000_000,
-                 sync_every: float = 300.0, heartbeat_every: float = 60.0, **player_options: Any) -> None:
+                 sync_every: float = SYNC_EVERY_S, heartbeat_every: float = HEARTBEAT_EVERY_S,
+                 **player_options: Any) -> None:
         self.data_dir = Path(data_dir)
         self.state = AgentState(self.data_dir)
         creds = self.state.credentials()
@@ -58,6 +69,10 @@ class Agent:
         self.revoked = False
         self.started = time.monotonic()
         self._last_offset = 0.0
+        self._acked_beat: dict[str, Any] | None = None  # the last status the station acknowledged
+        self._full_beat_at = float("-inf")
+        self._beat_status: tuple[Any, ...] | None = None
+        self._last_sync = self._last_beat = float("-inf")
         self._load_last_good()
 
     # -- reporting ---------------------------------------------------------------------------------------
@@ -189,11 +204,47 @@ class Agent:
             "hardware": platform.machine(),
         }
 
-    def heartbeat(self) -> dict[str, Any]:
-        payload = self.heartbeat_payload()
+    def lean_payload(self, full: dict[str, Any], elapsed: float) -> dict[str, Any]:
+        """§6: `sent_at` and `manifest_version` always; every other field only when it differs from the last
+        acknowledged beat (the station keeps the previous value of an omitted field); the slowly drifting
+        ones (`VOLATILE`) only in the hourly full beat, except a clock offset that moved by more than 0.5 s."""
+        acked = self._acked_beat
+        if acked is None or elapsed - self._full_beat_at >= FULL_BEAT_EVERY_S:
+            return full
+        lean = {"sent_at": full["sent_at"], "manifest_version": full["manifest_version"]}
+        for key, value in full.items():
+            if key in lean or key in VOLATILE or key == "events":
+                continue
+            if acked.get(key) != value:
+                lean[key] = value
+        if full["events"]:
+            lean["events"] = full["events"]
+        if abs(full["clock_offset_s"] - acked.get("clock_offset_s", 0.0)) > 0.5:
+            lean["clock_offset_s"] = full["clock_offset_s"]
+        return lean
+
+    def quick_status(self) -> tuple[Any, ...]:
+        """What makes a beat due at once: the item playing changed, or there is a problem to report."""
+        cur = self.player.state.current
+        with self._events_lock:
+            pending = bool(self.events)
+        return (None if cur is None else cur.entry.play_id, pending)
+
+    def heartbeat(self, elapsed: float | None = None) -> dict[str, Any]:
+        """Send a heartbeat (lean when possible). `elapsed`: seconds on the caller's clock (monotonic)."""
+        elapsed = time.monotonic() if elapsed is None else elapsed
+        status = self.quick_status()
+        full = self.heartbeat_payload()
+        payload = self.lean_payload(full, elapsed)
         reply = self.client.heartbeat(payload)
+        acked = dict(full)
+        if payload is not full:  # the station now holds: the previous values, updated with what was sent
+            acked = {**(self._acked_beat or {}), **{k: v for k, v in full.items() if k in payload}}
+        else:
+            self._full_beat_at = elapsed
+        self._acked_beat, self._beat_status = acked, status
         with self._events_lock:  # delivered: drop the events this heartbeat carried
-            self.events = [e for e in self.events if e not in payload["events"]]
+            self.events = [e for e in self.events if e not in full["events"]]
         if self.manifest is None or reply.get("manifest_version") not in (None, self.manifest.version):
             self.nudge.set()
         return reply
@@ -209,9 +260,9 @@ class Agent:
         self.manifest = None
         self.player.set_manifest(None)
 
-    def network_round(self, do_heartbeat: bool) -> None:
+    def network_round(self, do_heartbeat: bool, now: float | None = None) -> None:
         """Sync, heartbeat, upload: each step on its own, so one failing endpoint does not block the others."""
-        steps = [self.sync] + ([self.heartbeat] if do_heartbeat else []) + [self.upload_plays]
+        steps = [self.sync] + ([lambda: self.heartbeat(now)] if do_heartbeat else []) + [self.upload_plays]
         for step in steps:
             try:
                 step()
@@ -223,22 +274,45 @@ class Agent:
                 if exc.code == "unreachable":
                     return  # no point trying the other endpoints now
 
+    def network_step(self, now: float) -> bool:
+        """One turn of the network schedule at `now` (seconds, any monotonic clock): sync on a nudge or when the
+        safety interval passed, heartbeat when due or when the status changed. Returns True if it did anything."""
+        beat = now - self._last_beat >= self.heartbeat_every or (
+            self.quick_status() != self._beat_status and now - self._last_beat >= MIN_BEAT_GAP_S)
+        sync = self.nudge.is_set() or now - self._last_sync >= self.sync_every
+        if sync:
+            self.nudge.clear()
+            self.emergency.clear()
+            self.network_round(do_heartbeat=beat, now=now)
+            self._last_sync = now
+        elif beat:
+            self._guarded(lambda: self.heartbeat(now))
+            self._guarded(self.upload_plays)
+        else:
+            return False
+        if beat:
+            self._last_beat = now
+            if self.nudge.is_set():  # the beat's reply named a newer manifest: fetch it now
+                self.network_step(now)
+        return True
+
+    def _guarded(self, step) -> bool:  # noqa: ANN001
+        try:
+            step()
+            return True
+        except DeviceRevoked:
+            self.revoke_locally()
+        except StationError as exc:
+            self.report("offline" if exc.code == "unreachable" else exc.code, exc.message[:200])
+        return False
+
     def run(self, stop: threading.Event) -> None:
-        """Player on its own thread; this thread syncs on startup, on nudges and periodically."""
+        """Player on its own thread; this thread syncs on startup, on nudges, on heartbeat replies and hourly."""
         player_thread = threading.Thread(target=self.player.run, args=(stop,), name="loa-player", daemon=True)
         player_thread.start()
         self.verify_cache()
-        last_sync = last_beat = float("-inf")
         while not stop.is_set() and not self.revoked:
-            now = time.monotonic()
-            beat = now - last_beat >= self.heartbeat_every
-            if self.nudge.is_set() or beat or now - last_sync >= self.sync_every:
-                self.nudge.clear()
-                self.emergency.clear()
-                self.network_round(do_heartbeat=beat)
-                last_sync = now
-                if beat:
-                    last_beat = now
+            self.network_step(time.monotonic())
             self.nudge.wait(timeout=1.0)
         stop.set()
         player_thread.join(timeout=10)

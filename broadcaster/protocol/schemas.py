@@ -65,9 +65,9 @@ PLAYS_REQUEST = _obj(["records"], {"records": {"type": "array", "maxItems": 500,
 PLAYS_REPLY = _obj(["acked_through"], {"acked_through": {"type": "integer", "minimum": 0}})
 
 EVENT = _obj(["at", "code", "detail"], {"at": TIME, "code": {"type": "string"}, "detail": {"type": "string"}})
+# Only sent_at and manifest_version are required: an omitted field is unchanged since the previous heartbeat.
 HEARTBEAT = _obj(
-    ["sent_at", "local_time", "clock_offset_s", "agent_version", "manifest_version", "playing", "cache",
-     "disk_free_bytes", "playlog", "events"],
+    ["sent_at", "manifest_version"],
     {"sent_at": TIME, "local_time": TIME, "clock_offset_s": {"type": "number"}, "agent_version": {"type": "string"},
      "manifest_version": {"type": ["string", "null"]},
      "playing": {"anyOf": [{"type": "null"}, _obj(["play_id", "sha256", "title", "priority", "started_at"], {
@@ -82,8 +82,6 @@ HEARTBEAT = _obj(
      "uptime_s": {"type": "integer"}, "hardware": {"type": "string"},
      "playlog": _obj(["last_seq", "acked_seq"], {"last_seq": {"type": "integer"}, "acked_seq": {"type": "integer"}}),
      "events": {"type": "array", "items": ref("Event")}})
-HEARTBEAT_REPLY = _obj(["server_time", "manifest_version"], {
-    "server_time": TIME, "manifest_version": {"type": ["string", "null"]}}, extra=True)
 
 DEVICE_INFO = {"agent_version": {"type": "string"}, "hardware": {"type": "string"}, "hostname": {"type": "string"}}
 ENROLL_START = _obj(["agent_version"], DEVICE_INFO)
@@ -112,7 +110,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "SignedManifest": SIGNED_MANIFEST, "Manifest": MANIFEST, "Entry": ENTRY, "KeySet": KEYSET,
     "EnrollStart": ENROLL_START, "EnrollStarted": ENROLL_STARTED, "EnrollPoll": ENROLL_POLL,
     "EnrollClaim": ENROLL_CLAIM, "Credentials": CREDENTIALS, "Heartbeat": HEARTBEAT,
-    "HeartbeatReply": HEARTBEAT_REPLY, "PlayRecord": PLAY_RECORD, "PlaysRequest": PLAYS_REQUEST,
+"PlayRecord": PLAY_RECORD, "PlaysRequest": PLAYS_REQUEST,
     "PlaysReply": PLAYS_REPLY, "Event": EVENT, "Nudge": NUDGE, "Error": ERROR,
 }
 

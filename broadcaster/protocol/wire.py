@@ -10,6 +10,7 @@ from typing import Any
 API_PREFIX = "/api/device/v1"
 MANIFEST_SCHEMA = "loa.manifest/1"
 SERVER_TIME_HEADER = "X-Loa-Server-Time"
+MANIFEST_VERSION_HEADER = "X-Loa-Manifest-Version"  # the heartbeat reply (§6)
 
 # The priority ladder. "silence" is the idle state; a higher number pre-empts a lower one.
 LEVELS: dict[str, int] = {"silence": 0, "fallback": 1, "normal": 2, "priority": 3, "emergency": 4}

@@ -1,0 +1,36 @@
+"""The device auth dependency ("one dependency for auth, one for device auth"): a device token reaches only
+/api/device/v1, and a cadre's token never resolves here."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from broadcaster.station import deviceauth
+from broadcaster.station.deviceauth import DeviceIdentity
+from broadcaster.station.secrets import token_hash
+
+
+def device_authenticated(request: Request) -> DeviceIdentity:
+    """From the process's identity cache when fresh (see broadcaster/station/identities.py), else the database,
+    whose answer is cached. Revoked and unknown tokens are never cached: they raise here every time."""
+    st = request.app.state
+    header = request.headers.get("authorization")
+    cache = getattr(st, "identities", None)
+    token = deviceauth.token_from_header(header)
+    if cache is None or token is None:
+        with st.engine.connect() as conn:
+            return deviceauth.resolve(conn, header)
+    if cache.due():
+        cache.changes(st.engine)
+    h = token_hash(token)
+    ident = cache.get(h)
+    if ident is None:
+        started = cache.monotonic()
+        with st.engine.connect() as conn:
+            ident = deviceauth.resolve(conn, header)
+        cache.put(h, ident, loaded_at=started)
+    return ident
+
+
+DeviceAuth = Annotated[DeviceIdentity, Depends(device_authenticated)]

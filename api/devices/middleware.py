@@ -1,0 +1,36 @@
+"""X-Loa-Server-Time on every device reply (errors included): the device's clock estimate (§9) needs it."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER
+
+
+def _millis(now: datetime) -> str:
+    from datetime import timezone
+
+    utc = now.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+class ServerTime:
+    def __init__(self, app: ASGIApp, clock: Callable[[], datetime]) -> None:
+        self.app, self.clock = app, clock
+        self.header = SERVER_TIME_HEADER.lower().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((self.header, _millis(self.clock()).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)

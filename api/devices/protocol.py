@@ -1,0 +1,163 @@
+"""/api/device/v1: the endpoints a loudspeaker box talks to (docs/device-protocol.md). Device auth only."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.content.audio import serve_audio
+from api.deps import client_ip
+from api.devices.deps import DeviceAuth
+from api.devices.fastpath import etag_matches
+from api.devices.schemas import EnrollClaimIn, EnrollPollIn, EnrollStartIn, HeartbeatIn, PlaysIn, PlaysOut
+from api.errors import responses as R
+from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, format_time, is_sha256
+from broadcaster.station import enrollment, manifests, plays, status
+from loa.db import session_scope
+from loa.errors import NotFound
+from loa.org.models import Device
+
+router = APIRouter(prefix=API_PREFIX, tags=["device protocol"])
+
+
+def _state(request: Request):
+    return request.app.state
+
+
+def _audio_missing() -> NotFound:
+    return NotFound("not_found", "Không có tệp âm thanh này cho thiết bị", "No such audio for this device")
+
+
+# -- enrollment (no auth) ---------------------------------------------------------------------------------
+@router.post("/enroll/start", status_code=201, responses=R(422, 429))
+def enroll_start(body: EnrollStartIn, request: Request) -> dict[str, Any]:
+    st = _state(request)
+    with session_scope(st.engine) as s:
+        return enrollment.start(s, body.model_dump(), st.clock())
+
+
+@router.post("/enroll/poll", responses={202: {"description": "pending"}, **R(404, 410, 422)})
+def enroll_poll(body: EnrollPollIn, request: Request) -> Response:
+    st = _state(request)
+    with session_scope(st.engine) as s:
+        creds = enrollment.poll(s, st.broadcaster, body.enrollment_id, body.poll_secret, st.clock())
+    if creds is None:
+        return JSONResponse({"status": "pending"}, status_code=202)
+    _after_enrollment(request)
+    return JSONResponse(creds)
+
+
+@router.post("/enroll/claim", responses=R(404, 422, 429))
+def enroll_claim(body: EnrollClaimIn, request: Request) -> dict[str, Any]:
+    st = _state(request)
+    with session_scope(st.engine) as s:
+        creds = enrollment.claim(s, st.broadcaster, body.code, body.model_dump(exclude={"code"}),
+                                 client_ip(request), st.clock())
+    _after_enrollment(request)
+    return creds
+
+
+def _after_enrollment(request: Request) -> None:
+    hook = getattr(request.app.state, "on_device_enrolled", None)
+    if hook is not None:
+        hook()
+
+
+# -- manifest, audio, keys ---------------------------------------------------------------------------------
+_etag_matches = etag_matches  # one rule for the route and the fast path (api/devices/fastpath.py)
+
+
+@router.get("/manifest", responses={200: {"description": "signed manifest envelope"}, 304: {"description": "unchanged"},
+                                    **R(401, 404)})
+def get_manifest(ident: DeviceAuth, request: Request) -> Response:
+    st = _state(request)
+    now = st.clock()
+    entry = manifests.cached_for(st.broadcaster, ident, now)
+    if entry is None:
+        entry = manifests.current_retrying(st.engine, st.broadcaster, ident, now)
+    headers = {"ETag": entry.etag, "Cache-Control": "no-cache"}
+    if _etag_matches(request.headers.get("if-none-match"), entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)
+
+
+@router.get("/audio/{sha256}", responses={200: {"description": "audio bytes"}, 206: {"description": "a range"},
+                                          **R(401, 404, 416)})
+def get_audio(sha256: str, ident: DeviceAuth, request: Request) -> Response:
+    from content.store import AudioStore, StoreError
+
+    st = _state(request)
+    if not is_sha256(sha256):
+        raise _audio_missing()
+    with session_scope(st.engine) as s:
+        allowed = manifests.may_fetch(s, ident.device_id, sha256, st.clock())
+    if not allowed:
+        raise _audio_missing()
+    try:
+        path = AudioStore(st.broadcaster.audio_dir).path_for(sha256)
+    except StoreError:
+        raise _audio_missing() from None
+    response = serve_audio(request, path, sha256)
+    # Private: the file is this device's business; immutable: its name is its hash.
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+@router.get("/keys", responses=R(401))
+def get_keys(ident: DeviceAuth, request: Request) -> dict[str, Any]:
+    st = _state(request)
+    return st.broadcaster.keyring.signed_keyset(st.clock())
+
+
+# -- status and proof of play ------------------------------------------------------------------------------
+@router.post("/heartbeat", status_code=204, response_class=Response,
+             responses={204: {"description": "received; `X-Loa-Manifest-Version` names the current manifest"},
+                        **R(401, 422)})
+def heartbeat(body: HeartbeatIn, ident: DeviceAuth, request: Request) -> Response:
+    """§6: no body in the reply, 5 minutes apart from every device: the version rides in a header and the
+    time in `X-Loa-Server-Time`. Fields the device left out are unchanged since its previous heartbeat."""
+    st = _state(request)
+    now = st.clock()
+    with session_scope(st.engine) as s:
+        status.heartbeat(s, ident, body.model_dump(exclude_unset=True), now)
+    headers = {}
+    if ident.village_id is not None:
+        entry = manifests.cached_for(st.broadcaster, ident, now)
+        headers[MANIFEST_VERSION_HEADER] = (entry or manifests.current_retrying(st.engine, st.broadcaster, ident,
+                                                                              now)).version
+    return Response(status_code=204, headers=headers)
+
+
+@router.post("/plays", response_model=PlaysOut, responses=R(401, 413, 422))
+def upload_plays(body: PlaysIn, ident: DeviceAuth, request: Request) -> PlaysOut:
+    st = _state(request)
+    records = [r.model_dump(mode="json") for r in body.records]
+    with session_scope(st.engine) as s:
+        acked = plays.ingest(s, ident, records, st.clock())
+    return PlaysOut(acked_through=acked)
+
+
+# -- nudges ------------------------------------------------------------------------------------------------
+@router.get("/events", responses={200: {"description": "text/event-stream of `sync` events"}, **R(401)})
+async def events(ident: DeviceAuth, request: Request) -> StreamingResponse:
+    st = _state(request)
+
+    def current() -> dict[str, Any]:
+        now = st.clock()
+        if ident.village_id is None:
+            return {"version": "", "emergency": False, "at": format_time(now)}
+        with session_scope(st.engine) as s:
+            device = s.get(Device, ident.device_id)
+            entry = manifests.current(s, st.broadcaster, device, ident.uid,
+                                      manifests.timetable_version(s, ident.device_id), now)
+        return {"version": entry.version, "emergency": entry.emergency, "at": format_time(now)}
+
+    async def first() -> dict[str, Any]:
+        return await run_in_threadpool(current)
+
+    ping = getattr(st, "sse_ping_s", 20.0)
+    return StreamingResponse(st.sse_hub.stream(ident.device_id, first, ping), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+

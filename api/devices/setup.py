@@ -1,0 +1,66 @@
+"""Wiring the broadcaster into the API app: routers, the server-time header, the process-wide station
+context (keys, manifest cache), the SSE hub, the nudger, the MQTT publisher and the schedules subscription."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from api.devices.manage import router as manage_router
+from api.devices.fastpath import ManifestFastPath
+from api.devices.middleware import ServerTime
+from api.devices.protocol import router as protocol_router
+from broadcaster.signing import KeyRing
+from broadcaster.station.context import StationContext
+from broadcaster.station.identities import IdentityCache
+from broadcaster.station.manifests import ManifestCache
+from broadcaster.station.nudges import Nudger
+from broadcaster.station.push.sse import SseHub
+
+log = logging.getLogger("loa.broadcaster")
+
+
+def install(app: FastAPI) -> None:
+    st = app.state
+    settings = st.settings
+    st.broadcaster = StationContext(
+        keyring=KeyRing(settings.resolved_data_dir / "keys"), audio_dir=settings.audio_dir,
+        mqtt_device_url=settings.mqtt_device_url or settings.mqtt_url,
+        offline_after_s=settings.device_offline_after_s, timezone=settings.timezone, cache=ManifestCache(),
+        identities=IdentityCache())
+    st.identities = st.broadcaster.identities
+    st.sse_hub = SseHub()
+    st.mqtt = None
+    st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
+                       background=not settings.device_nudge_sync)
+    app.add_middleware(ManifestFastPath, state=st)  # inside ServerTime: fast replies carry the time header too
+    app.add_middleware(ServerTime, clock=lambda: st.clock())
+    app.include_router(protocol_router)
+    app.include_router(manage_router)
+
+
+def startup(app: FastAPI) -> None:
+    st = app.state
+    st.broadcaster.active_key()  # create the signing key now, not in the first device request
+    if st.settings.mqtt_url:
+        from broadcaster.station.push.mqtt import MqttPublisher
+
+        st.mqtt = MqttPublisher(st.settings.mqtt_url, st.settings.mqtt_username, st.settings.mqtt_password)
+        if not st.mqtt.start():
+            log.warning("MQTT broker %s not reachable yet; nudges are queued until it is", st.settings.mqtt_url)
+        st.nudger.mqtt = st.mqtt
+    subscribe(app)
+
+
+def subscribe(app: FastAPI) -> None:
+    """Listen to the schedules service's timetable changes (idempotent: call again once it exists)."""
+    service = getattr(app.state, "schedules", None)
+    if service is not None and app.state.nudger.timetable_changed not in service.on_timetable_changed:
+        service.on_timetable_changed.append(app.state.nudger.timetable_changed)
+
+
+def shutdown(app: FastAPI) -> None:
+    st = app.state
+    st.nudger.stop()
+    if st.mqtt is not None:
+        st.mqtt.stop()

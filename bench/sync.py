@@ -1,0 +1,343 @@
+"""Device sync benchmark (issue 5). One JSON line per figure (format: .helpers/COMMON.md).
+
+1. Manifest requests per second for 10,000 enrolled devices (mostly `304`s: each device sends the ETag it has;
+   1 % send none and get the 200 body) on ONE API process (uvicorn, real HTTP on 127.0.0.1), beside a bare
+   Starlette endpoint answering a fixed 304 in the same kind of uvicorn process, driven by the same client
+   (asyncio, keep-alive connections) in the same run. Target: at least half the bare rate.
+2. Bytes one device receives over a typical day (every HTTP reply it gets: sync every 5 min, heartbeat every
+   60 s, plays upload, audio) against the unique audio it aired. The real agent (broadcaster/agent) on a
+   virtual clock against the real station; target ≤ 1.05×.
+
+A typical day here: the morning (06:00) and evening (17:00) programmes of 15 minutes each, different audio each
+time (real Opus files made by ffmpeg, 24 kbit/s speech bitrate, the store's format), plus one 2-minute notice
+at 11:00 that repeats at 11:30.
+
+Usage: .venv/bin/python bench/sync.py [--devices 10000] [--seconds 10] [--skip-bytes]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def emit(figure, value, unit, target, baseline_name=None, baseline_value=None, **extra):
+    line = {"figure": figure, "value": value, "unit": unit, "target": target}
+    if baseline_name:
+        line["baseline"] = {"name": baseline_name, "value": baseline_value}
+    line.update(extra)
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
+# -- a station world ------------------------------------------------------------------------------------------
+def opus_file(path: Path, seconds: float, freq: int) -> None:
+    from content.audio.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"sine=frequency={freq}:duration={seconds}", "-f", "lavfi", "-i",
+                    f"anoisesrc=d={seconds}:c=pink:a=0.05", "-filter_complex", "amix=inputs=2", "-ac", "1",
+                    "-c:a", "libopus", "-b:a", "24k", str(path)], check=True)
+
+
+def make_world(data_dir: Path, now: datetime, devices: int, villages: int,
+               programmes: list[tuple[str, float, int]]) -> dict:
+    """Commune, villages, approved items (real Opus files), enrolled devices; returns ids and credentials."""
+    from broadcaster.signing import KeyRing
+    from broadcaster.station import enrollment
+    from broadcaster.station.context import StationContext
+    from broadcaster.station.models import Enrollment
+    from content.library.models import ContentItem
+    from content.store import AudioStore
+    from loa.accounts.auth import CLI
+    from loa.accounts.service import create_user
+    from loa.db import make_engine, session_scope, upgrade
+    from loa.org import service as org
+    from loa.org.models import Device
+
+    engine = make_engine(f"sqlite:///{data_dir / 'loa.db'}")
+    upgrade(engine)
+    store = AudioStore(data_dir / "audio")
+    ctx = StationContext(KeyRing(data_dir / "keys"), data_dir / "audio")
+    out = {"items": [], "creds": [], "device_ids": [], "engine": engine}
+    with session_scope(engine) as s:
+        p = org.create_province(s, CLI, "Lào Cai", now)
+        c = org.create_commune(s, CLI, p.id, "Cốc San", now)
+        vs = [org.create_village(s, CLI, c.id, f"Thôn {i}", now).id for i in range(villages)]
+        user = create_user(s, CLI, "bench", "mat-khau-rat-dai", now, is_admin=True)
+        tmp = Path(tempfile.mkdtemp())
+        for i, (title, seconds, freq) in enumerate(programmes):
+            f = tmp / f"{i}.ogg"
+            opus_file(f, seconds, freq)
+            size = f.stat().st_size
+            sha = store.put_file(f, "ogg", move=True)
+            item = ContentItem(commune_id=c.id, title=title, kind="recording", language="vi", source="upload",
+                               audio_sha256=sha, audio_format="ogg-opus", duration_s=seconds, size_bytes=size,
+                               render_state="ready", status="approved", author_id=user.id, created_at=now,
+                               updated_at=now)
+            s.add(item)
+            s.flush()
+            out["items"].append((item.id, sha, size, seconds))
+        out["commune"], out["villages"] = c.id, vs
+    batch = 500
+    for start in range(0, devices, batch):
+        with session_scope(engine) as s:
+            for i in range(start, min(devices, start + batch)):
+                d = Device(commune_id=out["commune"], village_id=out["villages"][i % villages], name=f"Cụm {i}",
+                           created_at=now)
+                s.add(d)
+                s.flush()
+                e = Enrollment(public_id=f"enr_b{i}", kind="cadre", code_hash=f"{i:064d}", device_id=d.id,
+                               created_at=now, expires_at=now, status="consumed", agent_version="0.1.0")
+                out["creds"].append(enrollment.issue_credentials(s, ctx, d, e, now))
+                out["device_ids"].append(d.id)
+    return out
+
+
+def add_rule(engine, commune_id: int, item_ids: list[int], at: datetime, title: str, rrule: str | None = None,
+             times: tuple[str, ...] = ()) -> None:
+    from loa.db import session_scope
+    from schedules.tables import ScheduleRule
+
+    with session_scope(engine) as s:
+        s.add(ScheduleRule(commune_id=commune_id, title=title, priority="normal", at=None if rrule else at,
+                           rrule=rrule, dtstart=at if rrule else None, times=list(times), target_commune=True,
+                           programme=[{"type": "item", "content_id": i} for i in item_ids],
+                           created_at=at - timedelta(days=2), updated_at=at - timedelta(days=2)))
+
+
+# -- 1. manifest requests per second -----------------------------------------------------------------------------
+BARE = '''
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+async def manifest(request):
+    return Response(status_code=304, headers={"ETag": '"m-0123456789abcdef0123"', "Cache-Control": "no-cache"})
+app = Starlette(routes=[Route("/api/device/v1/manifest", manifest)])
+'''
+
+STATION = '''
+from api.app import create_app
+from loa.settings import Settings
+app = create_app(Settings(data_dir={data!r}, worker_enabled=False, print_setup_token=False))
+'''
+
+
+def serve(module_src: str, port: int, workdir: Path) -> subprocess.Popen:
+    (workdir / f"app_{port}.py").write_text(module_src)
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", f"app_{port}:app", "--host", "127.0.0.1", "--port",
+                             str(port), "--log-level", "warning", "--no-access-log"], cwd=workdir,
+                            env={**os.environ, "PYTHONPATH": f"{workdir}:{Path(__file__).resolve().parent.parent}"})
+    deadline = time.monotonic() + 60
+    import socket
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+async def _conn_loop(port: int, requests: list[tuple[str, str | None]], counter: dict, deadline: float,
+                     limit: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = random.randrange(len(requests))
+    try:
+        while time.monotonic() < deadline and counter["n"] < limit:
+            token, etag = requests[i % len(requests)]
+            i += 1
+            head = f"GET /api/device/v1/manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            if etag:
+                head += f"If-None-Match: {etag}\r\n"
+            writer.write((head + "\r\n").encode())
+            status = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if length:
+                await reader.readexactly(length)
+            code = int(status.split()[1])
+            counter[code] = counter.get(code, 0) + 1
+            counter["n"] += 1
+    finally:
+        writer.close()
+
+
+def drive(port: int, requests: list[tuple[str, str | None]], seconds: float, connections: int = 32,
+          limit: int = 2_000_000) -> tuple[float, dict]:
+    counter = {"n": 0}
+
+    async def main():
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*[_conn_loop(port, requests, counter, deadline, limit) for _ in range(connections)])
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    return counter["n"] / (time.perf_counter() - t0), counter
+
+
+def manifest_rate(devices: int, seconds: float) -> None:
+    import httpx
+
+    from tests.broadcaster_station.live import free_port
+
+    now = datetime.now(TZ)
+    root = Path(tempfile.mkdtemp(prefix="loa-bench-sync-"))
+    world = make_world(root, now, devices, max(1, devices // 10), [("Bản tin", 60.0, 440)])
+    item = world["items"][0][0]
+    add_rule(world["engine"], world["commune"], [item], now.replace(hour=6, minute=0, second=0, microsecond=0),
+             "Bản tin sáng chiều", rrule="FREQ=DAILY", times=("06:00", "11:00", "17:00"))
+    from schedules.service import ScheduleService
+
+    t = time.perf_counter()
+    ScheduleService(world["engine"]).materialize_commune(world["commune"], now, notify=False)
+    materialize_s = time.perf_counter() - t
+    world["engine"].dispose()
+    port, bare_port = free_port(), free_port()
+    station = serve(STATION.format(data=str(root)), port, root)
+    bare = serve(BARE, bare_port, root)
+    try:
+        # every device fetches its manifest once (builds and signs 10,000 manifests), keeping the ETag
+        t = time.perf_counter()
+        etags = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for c in world["creds"]:
+                r = client.get("/api/device/v1/manifest", headers={"Authorization": f"Bearer {c['token']}"})
+                r.raise_for_status()
+                etags.append(r.headers["etag"])
+        first_s = time.perf_counter() - t
+        reqs = [(c["token"], e if i % 100 else None) for i, (c, e) in enumerate(zip(world["creds"], etags))]
+        drive(port, reqs, 1.0)  # warm the connections and the process cache
+        drive(bare_port, reqs, 1.0)
+        rate, counts = drive(port, reqs, seconds)
+        bare_rate, _ = drive(bare_port, reqs, seconds)
+    finally:
+        for p in (station, bare):
+            p.terminate()
+            p.wait(10)
+    emit("manifest requests per second, 10,000 devices (99 % 304), one uvicorn process", round(rate),
+         "req/s", f">= {round(bare_rate / 2)} (half the bare rate)", "bare Starlette 304 endpoint, same client",
+         round(bare_rate), ratio=round(rate / bare_rate, 3), statuses={str(k): v for k, v in counts.items() if k != "n"},
+         devices=devices, first_sync_all_devices_s=round(first_s, 1), materialize_s=round(materialize_s, 1))
+
+
+# -- 2. bytes per device per day ---------------------------------------------------------------------------------
+def bytes_per_day() -> None:
+    import httpx
+
+    from api.app import create_app
+    from broadcaster.agent.simulation import Fleet
+    from loa.settings import Settings
+    from schedules.service import ScheduleService
+    from tests.broadcaster_station.live import LinkedClock, LiveStation
+
+    start = datetime(2026, 11, 23, 0, 0, tzinfo=TZ)
+    root = Path(tempfile.mkdtemp(prefix="loa-bench-bytes-"))
+    progs = [("Chương trình sáng", 900.0, 330), ("Chương trình chiều", 900.0, 550), ("Thông báo", 120.0, 770)]
+    world = make_world(root, start, 1, 1, progs)
+    (morning, _, _, _), (evening, _, _, _), (notice, _, _, _) = world["items"]
+    add_rule(world["engine"], world["commune"], [morning], start.replace(hour=6), "Sáng")
+    add_rule(world["engine"], world["commune"], [evening], start.replace(hour=17), "Chiều")
+    add_rule(world["engine"], world["commune"], [notice], start.replace(hour=11), "Thông báo 1")
+    add_rule(world["engine"], world["commune"], [notice], start.replace(hour=11, minute=30), "Thông báo 2")
+    svc = ScheduleService(world["engine"])
+    svc.materialize_commune(world["commune"], start, notify=False)
+    clock = LinkedClock(start)
+    settings = Settings(data_dir=root, worker_enabled=False, print_setup_token=False)
+    station = LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
+    counted = {"bytes": 0, "requests": 0}
+    by_path: dict[str, int] = {}
+
+    class Counting(httpx.BaseTransport):
+        def __init__(self, inner):
+            self.inner = inner
+
+        def handle_request(self, request):
+            response = self.inner.handle_request(request)
+            counted["requests"] += 1
+            kind = request.url.path.rsplit("/", 2)[-2 if "/audio/" in request.url.path else -1]
+            head = len(b"HTTP/1.1 200 OK\r\n") + sum(len(k) + len(v) + 4 for k, v in response.headers.raw) + 2
+            counted["bytes"] += head
+            by_path[kind] = by_path.get(kind, 0) + head
+            inner_stream = response.stream
+
+            class Stream(httpx.SyncByteStream):
+                def __iter__(self):
+                    for chunk in inner_stream:
+                        counted["bytes"] += len(chunk)
+                        by_path[kind] = by_path.get(kind, 0) + len(chunk)
+                        yield chunk
+
+                def close(self):
+                    inner_stream.close()
+
+            response.stream = Stream()
+            return response
+
+    try:
+        creds = [{k: v for k, v in c.items()} for c in world["creds"]]
+        fleet = Fleet(root / "agents", station.url, creds, start)
+        clock.follow(fleet.clock)
+        agent = fleet.agents[0]
+        agent.client.http._transport = Counting(agent.client.http._transport)
+        t_sync = start
+        end = start + timedelta(days=1)
+        beats = 0
+        while fleet.clock.now() < end:
+            nxt = min(end, fleet.clock.now() + timedelta(seconds=60))
+            fleet.run_until(nxt)
+            beats += 1
+            if fleet.clock.now() - t_sync >= timedelta(minutes=5) or beats == 1:
+                agent.network_round(do_heartbeat=True)  # sync + heartbeat + plays
+                t_sync = fleet.clock.now()
+            else:
+                agent.heartbeat()
+            # the station re-materializes every few minutes, as the scheduler does (new hours enter the window)
+            if beats % 60 == 0:
+                svc.materialize_commune(world["commune"], fleet.clock.now(), notify=False)
+        played = [r for r in agent.playlog.records() if r["result"] == "played"]
+        aired = {r["sha256"] for r in played}
+        sizes = {sha: size for _, sha, size, _ in world["items"]}
+        unique = sum(sizes[s] for s in aired)
+        fleet.close()
+    finally:
+        station.stop()
+    emit("bytes received by one device over a typical day / unique audio aired", round(counted["bytes"] / unique, 4),
+         "ratio", "<= 1.05", "unique audio bytes aired", unique, device_bytes=counted["bytes"],
+         requests=counted["requests"], plays=len(played), bytes_by_endpoint=by_path,
+         sync_only_ratio=round((by_path.get("manifest", 0) + by_path.get("audio", 0)) / unique, 4))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devices", type=int, default=10_000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--skip-bytes", action="store_true")
+    ap.add_argument("--skip-rate", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_bytes:
+        bytes_per_day()
+    if not args.skip_rate:
+        manifest_rate(min(args.devices, 20_000), min(args.seconds, 60.0))
+
+
+if __name__ == "__main__":
+    main()

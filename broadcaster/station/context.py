@@ -1,0 +1,60 @@
+"""What the station's device side needs besides a database session: signing keys, broker settings, a clock
+and the nudge publishers. One per process (`app.state.broadcaster`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from broadcaster.signing import KeyRing, StationKey
+
+if TYPE_CHECKING:
+    from broadcaster.station.identities import IdentityCache
+    from broadcaster.station.manifests import ManifestCache
+
+
+def commune_slug(commune_id: int) -> str:
+    """The commune's name in MQTT topics and credentials: stable for the commune's life (its code may change)."""
+    return f"c{commune_id}"
+
+
+def village_slug(village_id: int | None) -> str:
+    return f"v{village_id}" if village_id is not None else ""
+
+
+def device_topic(commune_id: int, uid: str) -> str:
+    return f"loa/{commune_slug(commune_id)}/device/{uid}/sync"
+
+
+def village_topic(commune_id: int, village_id: int) -> str:
+    return f"loa/{commune_slug(commune_id)}/village/{village_slug(village_id)}/sync"
+
+
+@dataclass
+class StationContext:
+    keyring: KeyRing
+    audio_dir: Path
+    mqtt_device_url: str | None = None
+    offline_after_s: int = 180
+    timezone: str = "Asia/Ho_Chi_Minh"
+    _active: StationKey | None = field(default=None, repr=False)
+    cache: "ManifestCache | None" = None
+    identities: "IdentityCache | None" = None  # token hash → identity (the manifest fast path)
+
+    def identity_changed(self, device_ids) -> None:  # noqa: ANN001
+        """This process changed these devices (revoked, new timetable, new sound): forget their identities."""
+        if self.identities is not None:
+            self.identities.drop_devices(device_ids)
+
+    def active_key(self) -> StationKey:
+        if self._active is None:
+            self._active = self.keyring.active()
+        return self._active
+
+    def rotated(self) -> None:
+        """Call after KeyRing.rotate(): new manifests use the new key."""
+        self._active = None
+
+    def public_keys(self) -> list[dict[str, str]]:
+        self.active_key()  # a station's first enrollment creates its key: credentials never carry an empty set
+        return [k.public_info() for k in self.keyring.all_keys()]

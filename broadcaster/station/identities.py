@@ -1,0 +1,126 @@
+"""token hash → device identity, in this process, so the common request (a `304` for the manifest) needs no
+database query at all.
+
+Correctness rules (docs/device-protocol.md, "Station internals: the fast path"):
+- In this process a change is seen at once: revocation (`manifests.forget`), a new timetable (the nudger's
+  `timetable_changed`) and a sound change (the nudge that follows it) drop the device's entries.
+- Another API replica's changes are seen within `recheck_s` (default 0.5 s): at most once per interval one
+  request runs `changes()`, four small queries for rows changed since the newest change this process has seen
+  (a timetable's `updated_at`, a credential's or a device's `revoked_at`, a manifest's `built_at`, which every
+  nudge for a volume/mute/village change rewrites), and drops those devices' entries.
+- Every entry is re-read from the database after `ttl_s` (default 1 hour) whatever happens: a change that left
+  no newer timestamp (a station clock set back) cannot stay unseen for longer than that. It must be well above
+  the devices' polling interval, or most requests would miss.
+The database stays the truth: a miss or an expired entry is the one indexed lookup of `deviceauth.resolve`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from broadcaster.station.deviceauth import DeviceIdentity
+from broadcaster.station.models import DeviceCredential, DeviceManifestRow
+from loa.org.models import Device
+from schedules.tables import DeviceTimetable
+
+# (table, device id column, change timestamp column): a row whose stamp is newer than the newest one seen
+# means "this device's identity, placement, sound or timetable may have changed".
+_WATCHED = (
+    (DeviceTimetable.__table__, "device_id", "updated_at"),
+    (DeviceCredential.__table__, "device_id", "revoked_at"),
+    (Device.__table__, "id", "revoked_at"),
+    (DeviceManifestRow.__table__, "device_id", "built_at"),
+)
+
+
+class IdentityCache:
+    def __init__(self, ttl_s: float = 3600.0, recheck_s: float = 0.5, limit: int = 100_000,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self.recheck_s, self.limit, self.monotonic = ttl_s, recheck_s, limit, monotonic
+        self._by_hash: dict[str, tuple[DeviceIdentity, float]] = {}
+        self._hashes: dict[int, set[str]] = {}
+        self._lock = threading.Lock()
+        self._marks: list[datetime | None] | None = None  # newest stamp seen per watched table
+        self._checked = float("-inf")
+        self._checking = threading.Lock()
+        self._dropped: dict[int, float] = {}  # device id → when its entries were last dropped
+        self.hits = self.misses = 0
+
+    # -- the cache -------------------------------------------------------------------------------------------
+    def get(self, token_hash: str) -> DeviceIdentity | None:
+        hit = self._by_hash.get(token_hash)
+        if hit is None or self.monotonic() - hit[1] > self.ttl_s:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return hit[0]
+
+    def put(self, token_hash: str, ident: DeviceIdentity, loaded_at: float | None = None) -> None:
+        """Store what `deviceauth.resolve` found; `loaded_at` = when the lookup *started* (a change committed
+        while it ran is then caught by the next `changes()`)."""
+        loaded_at = self.monotonic() if loaded_at is None else loaded_at
+        with self._lock:
+            if self._dropped.get(ident.device_id, float("-inf")) >= loaded_at:
+                return  # dropped while this lookup ran: what it read may be the old state
+            if len(self._by_hash) >= self.limit and token_hash not in self._by_hash:
+                old_hash = next(iter(self._by_hash))
+                old, _ = self._by_hash.pop(old_hash)
+                self._hashes.get(old.device_id, set()).discard(old_hash)
+            self._by_hash[token_hash] = (ident, loaded_at)
+            self._hashes.setdefault(ident.device_id, set()).add(token_hash)
+
+    def drop_devices(self, device_ids) -> None:  # noqa: ANN001 — any iterable of ints
+        now = self.monotonic()
+        with self._lock:
+            for device_id in device_ids:
+                self._dropped[device_id] = now
+                for h in self._hashes.pop(device_id, ()):
+                    self._by_hash.pop(h, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_hash.clear()
+            self._hashes.clear()
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    # -- other processes' changes --------------------------------------------------------------------------
+    def due(self) -> bool:
+        return self.monotonic() - self._checked >= self.recheck_s
+
+    def changes(self, engine: Engine) -> int:
+        """Drop the entries of devices changed (by anyone) since the last call. Returns how many devices."""
+        if not self._checking.acquire(blocking=False):
+            return 0  # another request is checking right now
+        try:
+            return self._changes(engine)
+        finally:
+            self._checking.release()
+
+    def _changes(self, engine: Engine) -> int:
+        self._checked = self.monotonic()
+        changed: set[int] = set()
+        with engine.connect() as conn:
+            if self._marks is None:  # first call: remember where the tables are; trust nothing cached before
+                self._marks = [conn.execute(sa.select(sa.func.max(t.c[col]))).scalar() for t, _, col in _WATCHED]
+                self.clear()
+                return 0
+            for i, (table, id_col, col) in enumerate(_WATCHED):
+                mark = self._marks[i]
+                query = sa.select(table.c[id_col], table.c[col]).where(table.c[col].is_not(None))
+                if mark is not None:
+                    query = query.where(table.c[col] > mark)
+                for device_id, stamp in conn.execute(query):
+                    changed.add(device_id)
+                    if mark is None or stamp > mark:
+                        mark = stamp
+                self._marks[i] = mark
+        if changed:
+            self.drop_devices(changed)
+        return len(changed)

@@ -1,0 +1,1 @@
+"""Nudge channels: Server-Sent Events inside the API process, MQTT through Mosquitto at scale."""

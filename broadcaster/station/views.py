@@ -1,0 +1,67 @@
+"""What the cadre sees of devices: status with the last report, alerts, proof-of-play history. Scoped by the
+principal (village heads see their own village only; other communes are 404)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from broadcaster.station.models import DeviceAlert, DeviceCredential, DeviceManifestRow, DeviceReport
+from loa.accounts.principal import Principal
+from loa.org import service as org
+from loa.org.models import Device
+
+
+def _visible(actor: Principal, device: Device) -> bool:
+    if actor.is_admin:
+        return True
+    if not actor.sees_commune(device.commune_id):
+        return False
+    if actor.role_in(device.commune_id) == "village_head":
+        return device.village_id == actor.village_in(device.commune_id)
+    return True
+
+
+def status_rows(session: Session, devices: list[Device]) -> list[dict[str, Any]]:
+    ids = [d.id for d in devices]
+    if not ids:
+        return []
+    reports = {r.device_id: r for r in session.exec(select(DeviceReport).where(DeviceReport.device_id.in_(ids)))}
+    uids = dict(session.exec(select(DeviceCredential.device_id, DeviceCredential.uid).where(
+        DeviceCredential.device_id.in_(ids), DeviceCredential.revoked_at.is_(None))).all())
+    versions = dict(session.exec(select(DeviceManifestRow.device_id, DeviceManifestRow.version).where(
+        DeviceManifestRow.device_id.in_(ids))).all())
+    alerts = dict(session.exec(select(DeviceAlert.device_id, func.count()).where(
+        DeviceAlert.device_id.in_(ids), DeviceAlert.open_key.is_not(None)).group_by(DeviceAlert.device_id)).all())
+    out = []
+    for d in devices:
+        r = reports.get(d.id)
+        live = d.status in ("online", "playing", "error")
+        out.append({
+            "id": d.id, "commune_id": d.commune_id, "village_id": d.village_id, "name": d.name,
+            "identity": uids.get(d.id), "status": d.status, "last_seen": d.last_seen, "enrolled_at": d.enrolled_at,
+            "agent_version": d.agent_version, "volume": d.volume, "muted": d.muted,
+            "now_playing": r.playing if r and live else None, "cache": r.cache if r else None,
+            "disk_free_bytes": r.disk_free_bytes if r else None, "clock_offset_s": r.clock_offset_s if r else None,
+            "temperature_c": r.temperature_c if r else None, "manifest_version": versions.get(d.id),
+            "reported_manifest_version": r.manifest_version if r else None, "open_alerts": int(alerts.get(d.id, 0)),
+        })
+    return out
+
+
+def commune_devices(session: Session, actor: Principal, commune_id: int) -> list[Device]:
+    return [d for d in org.list_devices(session, actor, commune_id) if _visible(actor, d)]
+
+
+def alerts(session: Session, actor: Principal, commune_id: int, open_only: bool, since: datetime | None,
+           limit: int = 200) -> list[DeviceAlert]:
+    org.get_commune(session, actor, commune_id)
+    visible = {d.id for d in commune_devices(session, actor, commune_id)}
+    query = select(DeviceAlert).where(DeviceAlert.commune_id == commune_id)
+    if open_only:
+        query = query.where(DeviceAlert.open_key.is_not(None))
+    if since is not None:
+        query = query.where(DeviceAlert.raised_at >= since)
+    rows = session.exec(query.order_by(DeviceAlert.raised_at.desc(), DeviceAlert.id.desc()).limit(limit))
+    return [a for a in rows if a.device_id in visible]
