@@ -1,0 +1,1 @@
+"""The web app: server-rendered pages for cadres and secretaries, and the public pages for residents."""

@@ -1,0 +1,204 @@
+"""Compose (a text read by TTS) and Record (the phone's microphone or a file), plus the two previews:
+the words that will be spoken (the normalizer's output) and a short listen before saving."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from api.deps import Auth, Context, Id
+from api.web.choices import ENGINE_LABELS, KIND_LABELS, SPEEDS, int_or_none, languages, parse_date_end, voices
+from api.web.render import PageRoute, gettext_for, page_lang, render
+from api.web.session import check_csrf, now_of, require_principal
+from content.library import service as library
+from content.library.models import ContentItem, Kind, Status
+from content.library.schemas import ItemMeta, TextItemCreate
+from content.library.upload import check_declared_type, clean_filename, copy_to_temp, master_upload
+from loa.db import session_scope
+from loa.errors import DomainError, Invalid
+from loa.org import service as org
+from sqlmodel import select
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+# The two previews answer JSON / audio to the page's script: their errors stay application/problem+json.
+json_router = APIRouter(include_in_schema=False)
+PREVIEW_CHARS = 1500  # a listen is a sample: the whole text is rendered when saved
+
+
+def spoken_sentences(text: str, voice: str | None) -> list[str]:
+    from content.textnorm import normalize
+    from content.textnorm.normalize import region_for_voice
+
+    return normalize(text, region=region_for_voice(voice)).sentences
+
+
+def _compose_context(request: Request, commune_id: int, user) -> dict:
+    with session_scope(request.app.state.engine) as s:
+        commune = org.get_commune(s, user, commune_id)
+        user.require_role(commune_id, *library.EDITORS)
+        villages = org.list_villages(s, user, commune_id)
+    cache = request.app.state.settings.tts_cache_dir
+    return dict(commune=commune, user=user, villages=villages, kinds=KIND_LABELS, engines=ENGINE_LABELS,
+                voices=voices(str(cache) if cache else None), speeds=SPEEDS, title=gettext_for(request)("Write"))
+
+
+@router.get("/app/c/{commune_id}/compose")
+def compose_page(request: Request, commune_id: Id):
+    user = require_principal(request)
+    return render(request, "compose.html", form={"engine": "auto", "speed": "1.0", "kind": "guidance"},
+                  **_compose_context(request, commune_id, user))
+
+
+@router.post("/app/c/{commune_id}/compose")
+def compose_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max_length=200)],
+                 title: Annotated[str, Form(max_length=300)] = "", text: Annotated[str, Form(max_length=20000)] = "",
+                 kind: Annotated[str, Form(max_length=16)] = "guidance",
+                 engine: Annotated[str, Form(max_length=16)] = "auto",
+                 voice: Annotated[str, Form(max_length=100)] = "", speed: Annotated[float, Form()] = 1.0,
+                 village_id: Annotated[str, Form(max_length=12)] = "",
+                 expires_on: Annotated[str, Form(max_length=10)] = "",
+                 action: Annotated[str, Form(max_length=16)] = "save"):
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    context = _compose_context(request, commune_id, user)
+    form = dict(title=title, text=text, kind=kind, engine=engine, voice=voice, speed=str(speed),
+                village_id=village_id, expires_on=expires_on)
+    if action == "preview":  # without JavaScript, the "show the words" button comes here
+        return render(request, "compose.html", form=form, sentences=spoken_sentences(text, voice or None),
+                      **context)
+    try:
+        body = TextItemCreate(title=title.strip() or text.strip()[:60] or "-", text=text, kind=Kind(kind),
+                              engine=engine, voice=voice or None, speed=speed, village_id=int_or_none(village_id),
+                              expires_at=parse_date_end(expires_on, context["commune"].timezone))
+    except (ValidationError, ValueError):
+        _ = gettext_for(request)
+        return render(request, "compose.html", status=422, form=form, **context,
+                      error=_("Please write the text of the announcement (at most 20,000 characters)."))
+    try:
+        with session_scope(request.app.state.engine) as s:
+            item, _job = library.create_text_item(s, user, commune_id, body, now_of(request))
+            item_id = item.id
+    except DomainError as exc:
+        message = exc.message_en if page_lang(request) == "en" else exc.message_vi
+        return render(request, "compose.html", status=exc.status, form=form, error=message, **context)
+    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+
+
+class WordsBody(BaseModel):
+    text: str = Field(max_length=20000)
+    voice: str | None = Field(default=None, max_length=100)
+
+
+class ListenBody(WordsBody):
+    engine: str = Field(default="auto", max_length=16)
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
+
+
+@json_router.post("/app/c/{commune_id}/compose/words")
+def words(commune_id: Id, body: WordsBody, principal: Auth, ctx: Context) -> dict:
+    """The normalizer's output for the text: exactly the sentences the engine will be given."""
+    principal.require_role(commune_id, *library.EDITORS)
+    return {"sentences": spoken_sentences(body.text, body.voice)}
+
+
+@json_router.post("/app/c/{commune_id}/compose/listen")
+def listen(commune_id: Id, body: ListenBody, principal: Auth, ctx: Context) -> Response:
+    """A short Ogg/Opus sample in the chosen voice (not stored; the saved item is rendered and mastered)."""
+    from content.audio.ffmpeg import run_ffmpeg
+    from content.tts.base import EngineError
+    from content.tts.render import synthesize
+
+    principal.require_role(commune_id, *library.EDITORS)
+    cache = ctx.settings.tts_cache_dir
+    try:
+        speech = synthesize(body.text[:PREVIEW_CHARS], engine=body.engine, voice=body.voice or None,
+                            speed=body.speed, cache_dir=str(cache) if cache else None)
+    except EngineError as exc:
+        vi, _, en = str(exc).partition(" / ")
+        raise Invalid("tts_failed", vi, en or vi) from exc
+    pcm = speech.pcm
+    ogg = run_ffmpeg(["-f", "s16le", "-ar", str(pcm.rate), "-ac", str(pcm.channels), "-i", "pipe:0",
+                      "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", "pipe:1"], stdin=pcm.to_int16_bytes(),
+                     timeout=120)
+    return Response(ogg, media_type="audio/ogg", headers={"Cache-Control": "no-store"})
+
+
+# ---------------------------------------------------------------- record
+
+
+def _record_context(request: Request, commune_id: int, user, pair: int | None) -> dict:
+    with session_scope(request.app.state.engine) as s:
+        commune = org.get_commune(s, user, commune_id)
+        user.require_role(commune_id, *library.EDITORS)
+        villages = org.list_villages(s, user, commune_id)
+        query = (select(ContentItem).where(ContentItem.commune_id == commune_id, ContentItem.language == "vi",
+                                           ContentItem.status != Status.archived.value)
+                 .order_by(ContentItem.id.desc()).limit(50))
+        partners = [i for i in s.exec(query) if library._visible(user, i)]
+    return dict(commune=commune, user=user, villages=villages, kinds=KIND_LABELS, languages=languages(),
+                partners=partners, pair=pair, title=gettext_for(request)("Record"))
+
+
+@router.get("/app/c/{commune_id}/record")
+def record_page(request: Request, commune_id: Id, pair: int | None = None):
+    user = require_principal(request)
+    context = _record_context(request, commune_id, user, pair)
+    village_lang = next((v.default_language for v in context["villages"] if v.default_language != "vi"), "vi")
+    form = {"kind": "guidance", "language": village_lang if pair else "vi", "pair_item_id": str(pair or "")}
+    return render(request, "record.html", form=form, **context)
+
+
+# The path ends in /recordings so the body limit is the upload limit (api/app.py BodyLimit), as for the API.
+@router.post("/app/c/{commune_id}/recordings")
+def record_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max_length=200)],
+                file: Annotated[UploadFile, File()], title: Annotated[str, Form(max_length=300)] = "",
+                transcript: Annotated[str, Form(max_length=20000)] = "",
+                kind: Annotated[str, Form(max_length=16)] = "guidance",
+                language: Annotated[str, Form(max_length=35)] = "vi",
+                village_id: Annotated[str, Form(max_length=12)] = "",
+                pair_item_id: Annotated[str, Form(max_length=12)] = "",
+                expires_on: Annotated[str, Form(max_length=10)] = ""):
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    pair = int_or_none(pair_item_id)
+    context = _record_context(request, commune_id, user, pair)
+    form = dict(title=title, transcript=transcript, kind=kind, language=language, village_id=village_id,
+                pair_item_id=pair_item_id, expires_on=expires_on)
+    _ = gettext_for(request)
+    if not transcript.strip():  # audio always has a transcript: residents who cannot hear read it
+        return render(request, "record.html", status=422, form=form, **context,
+                      error=_("Please write what the recording says (the transcript)."))
+    settings = request.app.state.settings
+    try:
+        meta = ItemMeta(title=title.strip() or transcript.strip()[:60], kind=Kind(kind), language=language,
+                        village_id=int_or_none(village_id), pair_item_id=pair,
+                        expires_at=parse_date_end(expires_on, context["commune"].timezone))
+        with session_scope(request.app.state.engine) as s:
+            library.check_can_create(s, user, commune_id, meta)
+        check_declared_type(file.content_type)
+        tmp = copy_to_temp(file.file, settings.tmp_dir, settings.max_upload_bytes, settings.upload_chunk_bytes)
+        try:
+            facts = master_upload(tmp, settings.audio_dir, settings.max_upload_bytes)
+        finally:
+            tmp.unlink(missing_ok=True)
+        try:
+            with session_scope(request.app.state.engine) as s:
+                item = library.create_recording_item(s, user, commune_id, meta, facts, now_of(request),
+                                                     transcript.strip(), clean_filename(file.filename))
+                item_id = item.id
+        except BaseException:
+            from content.store import AudioStore
+
+            with session_scope(request.app.state.engine) as s:
+                if not library.audio_in_use(s, facts.sha256):
+                    AudioStore(settings.audio_dir).delete(facts.sha256)
+            raise
+    except (ValidationError, ValueError):
+        return render(request, "record.html", status=422, form=form, **context,
+                      error=_("Some fields are not valid: check the title, language and date."))
+    except DomainError as exc:
+        message = exc.message_en if page_lang(request) == "en" else exc.message_vi
+        return render(request, "record.html", status=exc.status, form=form, error=message, **context)
+    return RedirectResponse(f"/app/items/{item_id}", status_code=303)

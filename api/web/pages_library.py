@@ -1,0 +1,128 @@
+"""The library (search, filter, play), one item (its words, audio, state and the actions the user may take)
+and the cadre's approval queue. Every read and every action goes through content.library.service with the
+logged-in Principal, so the rules are the API's own."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlmodel import select
+
+from api.deps import Id
+from api.web.choices import KIND_LABELS, STATUS_LABELS, languages
+from api.web.pages_compose import spoken_sentences
+from api.web.render import PageRoute, gettext_for, render
+from api.web.session import check_csrf, now_of, require_principal, safe_next
+from content.library import service as library
+from content.library.models import ContentItem, RenderState, Source, Status
+from content.library.schemas import ItemFilter
+from loa.accounts.models import User
+from loa.db import session_scope
+from loa.org import service as org
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+PAGE = 30
+
+
+def _names(session, user_ids) -> dict[int, str]:
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return {u.id: (u.display_name or u.username) for u in session.exec(select(User).where(User.id.in_(ids)))}
+
+
+@router.get("/app/c/{commune_id}/library")
+def library_page(request: Request, commune_id: Id, q: str = "", status: str = "", kind: str = "",
+                 language: str = "", village: str = "", page: int = 0):
+    user = require_principal(request)
+    try:
+        f = ItemFilter(q=q.strip() or None, status=status or None, kind=kind or None,
+                       language=language or None, village_id=int(village) if village.isdigit() else None,
+                       limit=PAGE, offset=max(page, 0) * PAGE)
+    except ValidationError:
+        f = ItemFilter(limit=PAGE)
+    with session_scope(request.app.state.engine) as s:
+        commune = org.get_commune(s, user, commune_id)
+        items, total = library.list_items(s, user, commune_id, f)
+        villages = {v.id: v.name for v in org.list_villages(s, user, commune_id)}
+    return render(request, "library.html", commune=commune, user=user, items=items, total=total,
+                  villages=villages, kinds=KIND_LABELS, statuses=STATUS_LABELS, languages=languages(),
+                  filters=dict(q=q, status=status, kind=kind, language=language, village=village),
+                  page=max(page, 0), pages=(total + PAGE - 1) // PAGE, now=now_of(request),
+                  title=gettext_for(request)("Library"))
+
+
+def _actions(user, item: ContentItem, now) -> dict[str, bool]:
+    role = user.role_in(item.commune_id)
+    editor = role in library.EDITORS and (role != "village_head" or item.author_id == user.user_id)
+    reviewer = role == "cadre" and item.author_id != user.user_id
+    ready = item.render_state == RenderState.ready.value and item.audio_sha256 is not None
+    return dict(
+        submit=editor and item.status in (Status.draft.value, Status.rejected.value) and ready,
+        approve=reviewer and item.status == Status.submitted.value,
+        reject=reviewer and item.status == Status.submitted.value,
+        archive=role in ("cadre", "secretary") and item.status != Status.archived.value,
+        pair=editor and item.language == "vi" and item.status != Status.archived.value,
+    )
+
+
+@router.get("/app/items/{item_id}")
+def item_page(request: Request, item_id: Id):
+    user = require_principal(request)
+    now = now_of(request)
+    with session_scope(request.app.state.engine) as s:
+        item = library.get_item(s, user, item_id)
+        commune = org.get_commune(s, user, item.commune_id)
+        pair = None
+        if item.pair_item_id:
+            try:
+                pair = library.get_item(s, user, item.pair_item_id)
+            except Exception:  # not visible to this user: show nothing rather than leak it
+                pair = None
+        partners = [i for i in s.exec(select(ContentItem).where(ContentItem.pair_item_id == item.id))
+                    if library._visible(user, i)]
+        names = _names(s, [item.author_id, item.reviewed_by])
+        village = org.village_in_commune(s, item.commune_id, item.village_id)
+    sentences = spoken_sentences(item.text, item.voice) if item.source == Source.text.value and item.text else []
+    return render(request, "item.html", item=item, commune=commune, user=user, pair=pair, partners=partners,
+                  names=names, village=village, sentences=sentences, actions=_actions(user, item, now),
+                  kinds=KIND_LABELS, statuses=STATUS_LABELS, 
+                  airable=library.is_airable(item, now), now=now, title=item.title)
+
+
+@router.post("/app/items/{item_id}/{action}")
+def item_action(request: Request, item_id: Id, action: str, csrf: Annotated[str, Form(max_length=200)],
+                reason: Annotated[str, Form(max_length=2000)] = "",
+                next: Annotated[str, Form(max_length=500)] = ""):
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    now = now_of(request)
+    steps = {"submit": library.submit, "approve": library.approve, "archive": library.archive}
+    with session_scope(request.app.state.engine) as s:
+        if action == "reject":
+            library.reject(s, user, item_id, reason, now)
+        elif action in steps:
+            steps[action](s, user, item_id, now)
+        else:
+            library.get_item(s, user, item_id)  # 404 for an item of another commune before anything else
+            from loa.errors import NotFound
+
+            raise NotFound("not_found", "Không có thao tác này", "No such action")
+    return RedirectResponse(safe_next(next, f"/app/items/{item_id}"), status_code=303)
+
+
+@router.get("/app/c/{commune_id}/review")
+def review_page(request: Request, commune_id: Id):
+    user = require_principal(request)
+    with session_scope(request.app.state.engine) as s:
+        commune = org.get_commune(s, user, commune_id)
+        user.require_role(commune_id, "cadre")
+        items, total = library.list_items(s, user, commune_id,
+                                          ItemFilter(status=Status.submitted, limit=100))
+        names = _names(s, [i.author_id for i in items])
+        villages = {v.id: v.name for v in org.list_villages(s, user, commune_id)}
+    rows = [(i, spoken_sentences(i.text, i.voice) if i.source == Source.text.value and i.text else []) for i in items]
+    return render(request, "review.html", commune=commune, user=user, rows=rows, total=total, names=names,
+                  villages=villages, kinds=KIND_LABELS, title=gettext_for(request)("Approve"))

@@ -1,0 +1,137 @@
+"""Monthly figures for one village: minutes aired by kind and language, plays completed against planned, and
+each loudspeaker's uptime. Built from what the station records:
+
+- aired: the devices' proof-of-play log (device_plays), one row per item played; a play heard by several
+  loudspeakers of the village counts once for minutes (same item, same planned start);
+- planned: the timetable the rules give for the month up to now (the same pure `materialize` the scheduler
+  stores), one entry per item segment per device, to match the log's one row per item per device;
+- uptime: the time since the device was set up, minus its `offline` alerts (raised → resolved).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from content.library.models import ContentItem
+from loa.org.models import Device, Village
+
+
+@dataclass
+class DeviceUptime:
+    device_id: int
+    name: str
+    percent: float | None  # None: not set up during the month
+    offline_minutes: float
+
+
+@dataclass
+class VillageMonth:
+    village_id: int
+    village: str
+    month: str  # YYYY-MM
+    minutes_by_kind: dict[str, float] = field(default_factory=dict)
+    minutes_by_language: dict[str, float] = field(default_factory=dict)
+    planned: int = 0
+    completed: int = 0
+    interrupted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    uptime: list[DeviceUptime] = field(default_factory=list)
+
+    @property
+    def minutes_total(self) -> float:
+        return sum(self.minutes_by_kind.values())
+
+    @property
+    def completion(self) -> float | None:
+        return self.completed / self.planned if self.planned else None
+
+
+def month_window(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime.combine(date(year, mon, 1), time(0), tz)
+    end = datetime.combine(date(year + (mon == 12), mon % 12 + 1, 1), time(0), tz)
+    return start, end
+
+
+def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> float:
+    return max(0.0, (min(a1, b1) - max(a0, b0)).total_seconds())
+
+
+def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, now: datetime) -> VillageMonth:
+    from broadcaster.station.models import DeviceAlert, PlayRecordRow
+    from schedules import mapping
+    from schedules.timetable import materialize
+
+    start, end = month_window(month, tz)
+    upto = min(end, max(start, now))
+    out = VillageMonth(village.id, village.name, month)
+    devices = list(session.exec(select(Device).where(Device.village_id == village.id).order_by(Device.id)))
+    ids = [d.id for d in devices]
+    records = list(session.exec(select(PlayRecordRow).where(
+        PlayRecordRow.village_id == village.id, PlayRecordRow.planned_start >= start,
+        PlayRecordRow.planned_start < end))) if ids else []
+    items = {i.audio_sha256: i for i in session.exec(select(ContentItem).where(
+        ContentItem.commune_id == village.commune_id,
+        ContentItem.audio_sha256.in_({r.sha256 for r in records if r.sha256})))}
+    heard: dict[tuple, float] = {}
+    for r in records:
+        if r.result == "played":
+            out.completed += 1
+        elif r.result in ("interrupted", "skipped", "failed"):
+            setattr(out, r.result, getattr(out, r.result) + 1)
+        if r.result in ("played", "interrupted") and r.actual_start and r.actual_end:
+            key = (r.sha256, r.planned_start)
+            heard[key] = max(heard.get(key, 0.0), (r.actual_end - r.actual_start).total_seconds())
+    by_kind: dict[str, float] = defaultdict(float)
+    by_lang: dict[str, float] = defaultdict(float)
+    for (sha, _), seconds in heard.items():
+        item = items.get(sha)
+        by_kind[item.kind if item else "other"] += seconds / 60
+        by_lang[item.language if item else "?"] += seconds / 60
+    out.minutes_by_kind = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
+    out.minutes_by_language = dict(sorted(by_lang.items(), key=lambda kv: -kv[1]))
+    if ids and upto > start:
+        world = mapping.load_commune_world(session, village.commune_id, now)
+        tt = materialize(world.rules, world.topology, start, upto, now, world.settings, world.airable)
+        for d in ids:
+            for play in tt.plays.get(str(d), ()):
+                if play.start < upto:
+                    out.planned += sum(1 for s in play.segments if s.kind.value == "item")
+    alerts = list(session.exec(select(DeviceAlert).where(DeviceAlert.device_id.in_(ids), DeviceAlert.kind == "offline",
+                                                         DeviceAlert.raised_at < upto))) if ids else []
+    for d in devices:
+        since = max(start, d.enrolled_at or d.created_at)
+        period = (upto - since).total_seconds()
+        if d.enrolled_at is None or period <= 0:
+            out.uptime.append(DeviceUptime(d.id, d.name, None, 0.0))
+            continue
+        down = sum(_overlap(a.raised_at, a.resolved_at or now, since, upto) for a in alerts if a.device_id == d.id)
+        out.uptime.append(DeviceUptime(d.id, d.name, round(100 * (1 - down / period), 1), round(down / 60, 1)))
+    return out
+
+
+def to_csv(report: VillageMonth) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["village", "month", "metric", "key", "value"])
+    base = [report.village, report.month]
+    for kind, minutes in report.minutes_by_kind.items():
+        w.writerow(base + ["minutes_aired_by_kind", kind, f"{minutes:.1f}"])
+    for lang, minutes in report.minutes_by_language.items():
+        w.writerow(base + ["minutes_aired_by_language", lang, f"{minutes:.1f}"])
+    for name in ("planned", "completed", "interrupted", "skipped", "failed"):
+        w.writerow(base + ["plays", name, getattr(report, name)])
+    for u in report.uptime:
+        w.writerow(base + ["uptime_percent", u.name, "" if u.percent is None else f"{u.percent:.1f}"])
+    return buf.getvalue()
+
+
+def current_month(now: datetime, tz: ZoneInfo) -> str:
+    return now.astimezone(tz).strftime("%Y-%m")
