@@ -45,7 +45,8 @@ def register(app: typer.Typer) -> None:
         if enroll_only:
             return
         if sink == "file":
-            chosen = FileSink(data_dir / "sink.jsonl")
+            # Records what would have sounded, and keeps a copy of each played file to listen to later.
+            chosen = FileSink(data_dir / "sink.jsonl", copy_dir=data_dir / "played")
         elif sink == "alsa":
             chosen = FfmpegSink(ffmpeg, ("-f", "alsa", alsa_device))
         else:
