@@ -17,7 +17,9 @@ from api.web.render import PageRoute, gettext_for, render
 from api.web.session import check_csrf, now_of, require_principal, safe_next
 from content.library import service as library
 from content.library.models import ContentItem, RenderState, Source, Status
+from content.library.packs import import_pack
 from content.library.schemas import ItemFilter
+from content.packs import builtin_packs
 from loa.accounts.models import User
 from loa.db import session_scope
 from loa.org import service as org
@@ -48,6 +50,7 @@ def library_page(request: Request, commune_id: Id, q: str = "", status: str = ""
         items, total = library.list_items(s, user, commune_id, f)
         villages = {v.id: v.name for v in org.list_villages(s, user, commune_id)}
     return render(request, "library.html", commune=commune, user=user, items=items, total=total,
+                  packs=builtin_packs(), can_import=user.role_in(commune_id) in ("cadre", "secretary"),
                   villages=villages, kinds=KIND_LABELS, statuses=STATUS_LABELS, languages=languages(),
                   filters=dict(q=q, status=status, kind=kind, language=language, village=village),
                   page=max(page, 0), pages=(total + PAGE - 1) // PAGE, now=now_of(request),
@@ -90,6 +93,22 @@ def item_page(request: Request, item_id: Id):
                   names=names, village=village, sentences=sentences, actions=_actions(user, item, now),
                   kinds=KIND_LABELS, statuses=STATUS_LABELS, 
                   airable=library.is_airable(item, now), now=now, title=item.title)
+
+
+@router.post("/app/c/{commune_id}/packs/{pack_id}/import")
+def pack_import(request: Request, commune_id: Id, pack_id: str, csrf: Annotated[str, Form(max_length=200)]):
+    """Import a ready-made pack: its announcements arrive as drafts, rendered in the background, to approve."""
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    pack = {p.id: p for p in builtin_packs()}.get(pack_id)
+    with session_scope(request.app.state.engine) as s:
+        org.get_commune(s, user, commune_id)  # 404 outside the user's communes, before anything else
+        if pack is None:
+            from loa.errors import NotFound
+
+            raise NotFound("pack_not_found", "Không có gói bản tin này", "No such announcement pack")
+        import_pack(s, user, commune_id, pack, now_of(request))
+    return RedirectResponse(f"/app/c/{commune_id}/library?status=draft", status_code=303)
 
 
 @router.post("/app/items/{item_id}/{action}")

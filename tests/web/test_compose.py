@@ -125,3 +125,25 @@ def test_record_refusals_leave_nothing(client, world, settings, mastered):
     assert client.get(f"/api/v1/communes/{world.a}/content").json()["total"] == 0
     after = sorted(p.name for p in settings.audio_dir.rglob("*")) if settings.audio_dir.exists() else []
     assert after == before and not list(settings.tmp_dir.glob("upload-*"))
+
+
+def test_library_imports_the_guidance_pack_as_drafts(client, world):
+    from content.packs import builtin_packs
+
+    pack = builtin_packs()[0]
+    token = login(client, "secretary")
+    page = client.get(f"/app/c/{world.a}/library")
+    assert f"/packs/{pack.id}/import" in page.text
+    assert client.post(f"/app/c/{world.a}/packs/{pack.id}/import", data={"csrf": "forged"},
+                       follow_redirects=False).status_code == 403
+    r = client.post(f"/app/c/{world.a}/packs/{pack.id}/import", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
+    items = client.get(f"/api/v1/communes/{world.a}/content?limit=100").json()["items"]
+    assert sorted(i["title"] for i in items) == sorted(e.title for e in pack.items)
+    assert {i["status"] for i in items} == {"draft"}
+    # Another commune's library is not reachable, and a village head sees no import button.
+    assert client.post(f"/app/c/{world.b}/packs/{pack.id}/import", data={"csrf": token},
+                       follow_redirects=False).status_code == 404
+    client.cookies.clear()
+    login(client, "village_head")
+    assert f"/packs/{pack.id}/import" not in client.get(f"/app/c/{world.a}/library").text
