@@ -43,6 +43,22 @@ def _format_for(output: Path, requested: Optional[str]) -> str:
     return "mp3" if output.suffix.lower() == ".mp3" else "ogg-opus"
 
 
+def _with_progress(label: str, work):
+    """Run `work()` under a Rich progress line (spinner, pulsing bar, elapsed time) on standard error:
+    rendering a long directive or mastering a long recording takes seconds. Quiet when stderr is not a
+    terminal, so scripts and --json output stay clean."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return work()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        progress.add_task(label, total=None)
+        return work()
+
+
 def _print_facts(facts, as_json: bool, output: Path) -> None:
     if as_json:
         typer.echo(json.dumps(facts.to_dict(), ensure_ascii=False))
@@ -97,10 +113,10 @@ def register(app: typer.Typer) -> None:
         root = data_dir(data)
         settings = MasteringSettings(format=_format_for(output, fmt), bitrate_kbps=64 if _format_for(output, fmt) == "mp3" else 24)
         try:
-            facts = render_text(
+            facts = _with_progress("Đang đọc và chuẩn hoá / rendering and mastering", lambda: render_text(
                 text, AudioStore(root / "audio"), engine=engine, voice=voice, speed=speed,
                 settings=settings, cache_dir=root / "cache" / "tts",
-            )
+            ))
         except Exception as exc:  # every engine/ingest error carries a bilingual message
             if not _is_user_error(exc):
                 raise
@@ -126,7 +142,8 @@ def register(app: typer.Typer) -> None:
         chosen = _format_for(output, fmt)
         settings = MasteringSettings(format=chosen, bitrate_kbps=64 if chosen == "mp3" else 24)
         try:
-            facts = master_recording(source, AudioStore(root / "audio"), settings)
+            facts = _with_progress("Đang chuẩn hoá bản ghi / mastering the recording",
+                                   lambda: master_recording(source, AudioStore(root / "audio"), settings))
         except Exception as exc:
             if not _is_user_error(exc):
                 raise
