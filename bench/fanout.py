@@ -33,7 +33,14 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync import add_rule, emit, make_world  # noqa: E402  (bench/sync.py: the shared world builder)
+from sync import add_rule, emit, make_world, serve  # noqa: E402  (bench/sync.py: the shared world builder)
+
+STATION_MQTT = '''
+from api.app import create_app
+from loa.settings import Settings
+app = create_app(Settings(data_dir={data!r}, worker_enabled=False, print_setup_token=False,
+                          mqtt_url="mqtt://127.0.0.1:1883"))
+'''
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -43,9 +50,27 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+CHILDREN: list = []  # the station process: ended on every way out
+
+
+def _end_children() -> None:
+    for proc in CHILDREN:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except Exception:  # noqa: BLE001
+                proc.kill()
+
+
 def watchdog(seconds: float) -> None:
     """The bench stops by itself: after `seconds` it prints an error line and exits the process."""
+    import atexit
+
+    atexit.register(_end_children)
+
     def fire():
+        _end_children()
         print(json.dumps({"figure": "emergency -> playing (fan-out)", "value": None, "unit": "s",
                           "error": f"hard time limit of {seconds:.0f} s reached"}), flush=True)
         os._exit(2)
@@ -61,11 +86,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=32)
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--hard-limit", type=float, default=900.0)
+    ap.add_argument("--agents-dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+                    help="where the agents keep their data (default tmpfs: a thousand boxes have a thousand SD "
+                         "cards, not one shared disk whose fsync queue the bench would measure instead)")
     args = ap.parse_args()
     n = min(args.agents, 2000)
     watchdog(min(args.hard_limit, 3600.0))
 
-    from api.app import create_app
     from broadcaster.agent.client import StationClient
     from broadcaster.agent.clock import SystemClock
     from broadcaster.agent.nudges import MqttListener
@@ -73,11 +100,8 @@ def main() -> None:
     from broadcaster.agent.sinks import FileSink
     from broadcaster.agent.state import AgentState
     from broadcaster.protocol.mqttloop import MqttLoop
-    from loa.db import session_scope
-    from loa.settings import Settings
     from schedules.service import ScheduleService
-    from schedules.tables import EmergencyRow
-    from tests.broadcaster_station.live import LiveStation
+    from tests.broadcaster_station.live import free_port
 
     import broadcaster.station.enrollment  # noqa: F401
 
@@ -100,20 +124,20 @@ def main() -> None:
     add_rule(world["engine"], world["commune"], [normal_item], now + timedelta(hours=2), "Bản tin chiều")
     svc = ScheduleService(world["engine"])
     svc.materialize_commune(world["commune"], now, notify=False)
-    settings = Settings(data_dir=root, worker_enabled=False, print_setup_token=False,
-                        mqtt_url="mqtt://127.0.0.1:1883")
-    station = LiveStation(lambda: create_app(settings, start_worker=False)).start()
-    station.app.state.schedules = svc
-    from api.devices import setup
-
-    setup.subscribe(station.app)
+    world["engine"].dispose()
+    # The station in its own uvicorn process, as in real life (not sharing the agents' interpreter lock)
+    port = free_port()
+    station_proc = serve(STATION_MQTT.format(data=str(root)), port, root)
+    CHILDREN.append(station_proc)
+    station_url = f"http://127.0.0.1:{port}"
 
     agents = []
+    agents_root = Path(tempfile.mkdtemp(prefix="loa-fanout-agents-", dir=args.agents_dir))
     for c in world["creds"]:
-        data = root / "agents" / c["device_id"]
-        AgentState(data).save_credentials({**c, "station_url": station.url})
+        data = agents_root / c["device_id"]
+        AgentState(data).save_credentials({**c, "station_url": station_url})
         clock = SystemClock()
-        client = StationClient(station.url, c["token"], estimator=clock.estimator, raw_now=clock.raw_now, retries=2,
+        client = StationClient(station_url, c["token"], estimator=clock.estimator, raw_now=clock.raw_now, retries=2,
                                backoff=0.2)
         agents.append(Agent(data, FileSink(data / "sink.jsonl"), clock=clock, client=client))
     t = time.perf_counter()
@@ -123,6 +147,9 @@ def main() -> None:
 
     work: queue.Queue = queue.Queue()
     playing_at: dict[int, float] = {}
+    nudged_at: dict[int, float] = {}   # first nudge after t0
+    synced_at: dict[int, float] = {}   # first sync finished after t0
+    stepping: set[int] = set()         # synced, waiting for the player to start the emergency
     t0_box = {"t0": None}
     stop = threading.Event()
 
@@ -135,21 +162,39 @@ def main() -> None:
             a = agents[i]
             try:
                 a.sync()
-                a.player.step()
             except Exception as exc:  # noqa: BLE001
                 print("sync failed", repr(exc), file=sys.stderr)
-            cur = a.player.state.current
-            if t0_box["t0"] is not None and cur is not None and cur.entry.priority == "emergency" and i not in playing_at:
-                playing_at[i] = time.perf_counter()
+            if t0_box["t0"] is not None:
+                synced_at.setdefault(i, time.perf_counter())
+                with lock:
+                    stepping.add(i)
 
+    def ticker():
+        """The agents' players: the real agent steps its player on its own thread, waking when something is due;
+        here one thread steps every synced agent until it plays the emergency (every 10 ms)."""
+        while not stop.is_set():
+            with lock:
+                todo = list(stepping)
+            for i in todo:
+                a = agents[i]
+                a.player.step()
+                cur = a.player.state.current
+                if cur is not None and cur.entry.priority == "emergency":
+                    playing_at.setdefault(i, time.perf_counter())
+                    with lock:
+                        stepping.discard(i)
+            time.sleep(0.01)
+
+    lock = threading.Lock()
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.workers)]
+    threads.append(threading.Thread(target=ticker, daemon=True))
     for th in threads:
         th.start()
-    pending: set[int] = set()
-    lock = threading.Lock()
 
     def on_nudge_for(i):
         def on_nudge(version, emergency):
+            if t0_box["t0"] is not None:
+                nudged_at.setdefault(i, time.perf_counter())
             agents[i].on_nudge(version, emergency)
             if agents[i].nudge.is_set():
                 agents[i].nudge.clear()
@@ -197,15 +242,21 @@ def main() -> None:
         time.sleep(0.01)
     raw = [v - tr for v in raw_recv.values()]
 
-    # the emergency
+    # the emergency, as a cadre starts it: the station's own API (it stores, materializes and nudges)
+    import httpx
+
+    cadre = httpx.Client(base_url=station_url, timeout=60)
+    r = cadre.post("/api/v1/auth/token", json={"username": "bench", "password": "mat-khau-rat-dai", "name": "bench"})
+    r.raise_for_status()
+    cadre.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    print("bench: emergency now", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     t0_box["t0"] = t0
-    started = datetime.now(TZ)
-    with session_scope(world["engine"]) as s:
-        s.add(EmergencyRow(commune_id=world["commune"], title="Cảnh báo lũ quét",
-                           programme=[{"type": "item", "content_id": alert_item}], villages=world["villages"],
-                           repeat=1, status="airing", created_at=started, started_at=started))
-    svc.materialize_commune(world["commune"], started)
+    r = cadre.post(f"/api/v1/communes/{world['commune']}/emergencies", json={
+        "title": "Cảnh báo lũ quét", "programme": [{"type": "item", "content_id": alert_item}],
+        "villages": world["villages"], "repeat": 1})
+    materialize_s = time.perf_counter() - t0  # the cadre's request: store + materialize (nudges run after it)
+    r.raise_for_status()
     deadline = time.monotonic() + args.timeout
     while len(playing_at) < len(agents) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -217,7 +268,11 @@ def main() -> None:
     while not all(i.is_published() for i in infos) and time.monotonic() < deadline:
         time.sleep(0.05)
     mqtt_loop.stop()
-    station.stop()
+    station_proc.terminate()
+    station_proc.wait(15)
+    import shutil
+
+    shutil.rmtree(agents_root, ignore_errors=True)
     emit(f"emergency -> playing, p50, {len(agents):,} agents over MQTT", round(statistics.median(lat), 3) if lat else None, "s",
          "p99 < 1.5", f"raw Mosquitto publish->receive p50, same {len(listeners):,} subscribers",
          round(statistics.median(raw), 4) if raw else None, agents=len(agents), playing=len(lat),
@@ -225,7 +280,14 @@ def main() -> None:
          mqtt_connect_all_s=round(connect_s, 1), threads=threads)
     emit(f"emergency -> playing, p99, {len(agents):,} agents over MQTT", round(pct(lat, 99), 3) if lat else None, "s", "< 1.5",
          f"raw Mosquitto publish->receive p99, same {len(listeners):,} subscribers", round(pct(raw, 99), 4) if raw else None,
-         received_raw=len(raw), max_s=round(max(lat), 3) if lat else None)
+         received_raw=len(raw), max_s=round(max(lat), 3) if lat else None,
+         nudged_p50_s=round(statistics.median(v - t0 for v in nudged_at.values()), 3) if nudged_at else None,
+         nudged_p99_s=round(pct([v - t0 for v in nudged_at.values()], 99), 3) if nudged_at else None,
+         synced_p50_s=round(statistics.median(v - t0 for v in synced_at.values()), 3) if synced_at else None,
+         synced_p99_s=round(pct([v - t0 for v in synced_at.values()], 99), 3) if synced_at else None,
+         cadre_request_s=round(materialize_s, 3), nudged=len(nudged_at), synced=len(synced_at),
+         not_playing_events=sorted({e["code"] for i, a in enumerate(agents) if i not in playing_at
+                                    for e in a.events}))
 
 
 if __name__ == "__main__":

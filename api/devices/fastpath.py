@@ -1,23 +1,36 @@
-"""The manifest's fast path: `GET /api/device/v1/manifest` answered on the event loop, before FastAPI.
+"""The device protocol's fast path: the two requests every device makes in bulk, answered on the event loop,
+before FastAPI.
 
-Most manifest requests are a device asking "still version X?" and the answer is `304`. When the device's
-identity is in the process's identity cache (broadcaster/station/identities.py) and its manifest in the
-manifest cache for the same source (timetable version, sound, day, key), this middleware answers at once:
-no thread hop, no dependency resolution, no database query. Anything else (unknown or expired token, a
-revoked device, no cached manifest, a new day) falls through to the regular route, which is the truth and
-fills both caches. The replies are byte-for-byte those of the route (ETag, Cache-Control, body)."""
+- `GET /api/device/v1/manifest`: most are a device asking "still version X?" and the answer is `304`.
+- `GET /api/device/v1/audio/{sha256}` (whole file, no Range): after an emergency every device of the commune
+  fetches the same new file at once.
+
+The device's identity comes from the process's identity cache (broadcaster/station/identities.py); on a miss
+one indexed lookup runs in a worker thread and fills it. Its manifest must be in the manifest cache for its
+current source (timetable version, sound, day, key). Audio is served from memory only when that manifest lists
+the hash (the grant the route checks in the database is a superset: recent manifests too) and the file is
+small; files are immutable (named by their hash), so the memory copy cannot go stale. Anything else (unknown
+or revoked token, no cached manifest, a new day, a Range request, a big file) falls through to the regular
+routes, which are the truth and fill the caches. The replies are byte-for-byte those of the routes."""
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broadcaster.protocol.wire import API_PREFIX
-from broadcaster.station import manifests
+from api.devices.middleware import _millis as millis
+from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER, is_sha256
+from broadcaster.station import deviceauth, manifests
 from broadcaster.station.secrets import TOKEN_PREFIX
+from loa.errors import Unauthenticated
 
-PATH = API_PREFIX + "/manifest"
+MANIFEST = API_PREFIX + "/manifest"
+AUDIO = API_PREFIX + "/audio/"
 _PREFIX = b"bearer " + TOKEN_PREFIX.encode()
+MEDIA_TYPES = {".ogg": b"audio/ogg", ".mp3": b"audio/mpeg"}
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -26,32 +39,124 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(t.strip().removeprefix("W/") == etag for t in header.split(",")) or header.strip() == "*"
 
 
-class ManifestFastPath:
+class SmallFiles:
+    """sha256 → (bytes, media type) of small audio files, least recently used out first, bounded in bytes."""
+
+    def __init__(self, max_file: int = 2 * 1024 * 1024, max_total: int = 64 * 1024 * 1024) -> None:
+        self.max_file, self.max_total = max_file, max_total
+        self._data: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def get(self, audio_dir, sha256: str) -> tuple[bytes, bytes] | None:  # noqa: ANN001
+        with self._lock:
+            hit = self._data.get(sha256)
+            if hit is not None:
+                self._data.move_to_end(sha256)
+                return hit
+        from content.store import AudioStore, StoreError
+
+        try:
+            path = AudioStore(audio_dir).path_for(sha256)
+            if path.stat().st_size > self.max_file:
+                return None
+            data = path.read_bytes()
+        except (StoreError, OSError):
+            return None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return None  # a damaged store file: the route decides what to do
+        entry = (data, MEDIA_TYPES.get(path.suffix, b"application/octet-stream"))
+        with self._lock:
+            if sha256 not in self._data:
+                self._data[sha256] = entry
+                self._total += len(data)
+                while self._total > self.max_total and self._data:
+                    _, (old, _) = self._data.popitem(last=False)
+                    self._total -= len(old)
+        return entry
+
+
+class DeviceFastPath:
+    """Installed outside the whole middleware stack (api/devices/setup.py): the replies it makes skip the
+    framework's layers (error page, telemetry, body limits), so it adds the clock header (§9) itself, and any
+    exception before a reply started hands the request to the full stack."""
+
     def __init__(self, app: ASGIApp, state) -> None:  # noqa: ANN001 — the FastAPI app.state
         self.app, self.state = app, state
+        self.files = SmallFiles()
+        self.time_header = SERVER_TIME_HEADER.lower().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET":
+        path = scope["path"] if scope["type"] == "http" and scope["method"] == "GET" else ""
+        if path != MANIFEST and not path.startswith(AUDIO):
             await self.app(scope, receive, send)
             return
-        auth = inm = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                auth = value
-            elif name == b"if-none-match":
-                inm = value
+        started = False
+
+        async def stamped(message) -> None:  # noqa: ANN001
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"].append((self.time_header, millis(self.state.clock()).encode()))
+            await send(message)
+
+        try:
+            if await self._fast(scope, receive, stamped, path):
+                return
+        except Exception:  # noqa: BLE001 — the full stack answers (and reports) whatever went wrong
+            if started:
+                raise
+        await self.app(scope, receive, send)
+
+    async def _fast(self, scope: Scope, receive: Receive, send: Send, path: str) -> bool:
+        """True if answered here; False: the full stack must answer (nothing was sent)."""
+        headers = dict(scope["headers"])  # one value each is all the fast path needs
+        auth = headers.get(b"authorization")
         st = self.state
         cache = getattr(st, "identities", None)
-        if cache is None or auth is None or auth[:len(_PREFIX)].lower() != _PREFIX:
-            await self.app(scope, receive, send)
-            return
+        if cache is None or auth is None or auth[:len(_PREFIX)].lower() != _PREFIX or b"range" in headers:
+            return False
         if cache.due():
             cache.changes(st.engine)  # at most once per recheck_s: other replicas' changes
-        ident = cache.get(hashlib.sha256(auth[7:].strip()).hexdigest())
+        token = auth[7:].strip()
+        token_hash = hashlib.sha256(token).hexdigest()
+        ident = cache.get(token_hash)
+        if ident is None:
+            ident = await anyio.to_thread.run_sync(self._lookup, cache, token, token_hash)
         entry = manifests.cached_for(st.broadcaster, ident, st.clock()) if ident is not None else None
         if entry is None:
-            await self.app(scope, receive, send)
-            return
+            return False
+        if path == MANIFEST:
+            await self._manifest(entry, headers.get(b"if-none-match"), send)
+            return True
+        sha = path[len(AUDIO):]
+        if not is_sha256(sha) or sha not in entry.hashes or b"if-none-match" in headers:
+            return False
+        hit = await anyio.to_thread.run_sync(self.files.get, st.broadcaster.audio_dir, sha)
+        if hit is None:
+            return False
+        data, media_type = hit
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"etag", f'"{sha}"'.encode()), (b"cache-control", b"private, max-age=31536000, immutable"),
+            (b"accept-ranges", b"bytes"), (b"content-length", str(len(data)).encode()),
+            (b"content-type", media_type)]})
+        await send({"type": "http.response.body", "body": data})
+        return True
+
+    def _lookup(self, cache, token: bytes, token_hash: str):  # noqa: ANN001, ANN202
+        """On a worker thread: the one indexed lookup, cached. None (→ the route answers) for unknown, revoked
+        or odd tokens: errors are the route's business."""
+        started = cache.monotonic()
+        try:
+            with self.state.engine.connect() as conn:
+                ident = deviceauth.resolve(conn, "Bearer " + token.decode("ascii"))
+        except (Unauthenticated, UnicodeDecodeError):
+            return None
+        cache.put(token_hash, ident, loaded_at=started)
+        return ident
+
+    @staticmethod
+    async def _manifest(entry, inm: bytes | None, send: Send) -> None:  # noqa: ANN001
         etag = entry.etag.encode()
         headers = [(b"etag", etag), (b"cache-control", b"no-cache")]
         if inm is not None and etag_matches(inm.decode("latin-1"), entry.etag):
@@ -61,3 +166,6 @@ class ManifestFastPath:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(entry.body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": entry.body})
+
+
+ManifestFastPath = DeviceFastPath  # the name it had when it served the manifest only

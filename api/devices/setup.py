@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from api.devices.manage import router as manage_router
-from api.devices.fastpath import ManifestFastPath
+from api.devices.fastpath import DeviceFastPath
 from api.devices.middleware import ServerTime
 from api.devices.protocol import router as protocol_router
 from broadcaster.signing import KeyRing
@@ -33,7 +33,10 @@ def install(app: FastAPI) -> None:
     st.mqtt = None
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
-    app.add_middleware(ManifestFastPath, state=st)  # inside ServerTime: fast replies carry the time header too
+    # Outermost, before every framework and app middleware: a 304 is most of a station's traffic. It stamps
+    # X-Loa-Server-Time itself; what it does not answer passes on to the full stack unchanged.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: DeviceFastPath(build_stack(), st)
     app.add_middleware(ServerTime, clock=lambda: st.clock())
     app.include_router(protocol_router)
     app.include_router(manage_router)

@@ -43,7 +43,8 @@ class IdentityCache:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s, self.recheck_s, self.limit, self.monotonic = ttl_s, recheck_s, limit, monotonic
         self._by_hash: dict[str, tuple[DeviceIdentity, float]] = {}
-        self._hashes: dict[int, set[str]] = {}
+        self._hashes: dict[int, set[str]] = {}  # device id → token hashes seen (kept after a drop: `refresh`)
+        self._uid_of: dict[str, str] = {}       # token hash → the identity (credential) it belongs to
         self._lock = threading.Lock()
         self._marks: list[datetime | None] | None = None  # newest stamp seen per watched table
         self._checked = float("-inf")
@@ -71,21 +72,33 @@ class IdentityCache:
                 old_hash = next(iter(self._by_hash))
                 old, _ = self._by_hash.pop(old_hash)
                 self._hashes.get(old.device_id, set()).discard(old_hash)
+                self._uid_of.pop(old_hash, None)
             self._by_hash[token_hash] = (ident, loaded_at)
             self._hashes.setdefault(ident.device_id, set()).add(token_hash)
+            self._uid_of[token_hash] = ident.uid
+
+    def refresh(self, ident: DeviceIdentity, loaded_at: float) -> None:
+        """Put back the fresh identity (read at `loaded_at`, after the change) for the tokens of *that same
+        credential* seen before: the nudger does this after rebuilding a manifest, so the devices it nudges
+        find their identity cached. A token of another credential (re-enrolled device) is never touched."""
+        with self._lock:
+            hashes = [h for h in self._hashes.get(ident.device_id, ()) if self._uid_of.get(h) == ident.uid]
+        for h in hashes:
+            self.put(h, ident, loaded_at)
 
     def drop_devices(self, device_ids) -> None:  # noqa: ANN001 — any iterable of ints
         now = self.monotonic()
         with self._lock:
             for device_id in device_ids:
                 self._dropped[device_id] = now
-                for h in self._hashes.pop(device_id, ()):
+                for h in self._hashes.get(device_id, ()):
                     self._by_hash.pop(h, None)
 
     def clear(self) -> None:
         with self._lock:
             self._by_hash.clear()
             self._hashes.clear()
+            self._uid_of.clear()
 
     def __len__(self) -> int:
         return len(self._by_hash)

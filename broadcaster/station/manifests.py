@@ -8,8 +8,11 @@ checks: a device can fetch only the hashes of its own current or recent manifest
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +37,7 @@ class CachedManifest:
     version: str
     emergency: bool
     body: bytes  # the signed envelope as sent
+    hashes: frozenset[str] = frozenset()  # the files it lists (known when built in this process)
 
     @property
     def etag(self) -> str:
@@ -104,11 +108,25 @@ def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str,
 _KNOWN_SIZES: dict[str, int] = {}
 
 
-def _plays(session: Session, ctx: StationContext, device_id: int, start: datetime,
-           end: datetime) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    from schedules import store
+def play_rows(session: Session, device_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Any]]:
+    """The stored plays overlapping [start, end) of many devices in ONE query (the nudger builds fifty
+    manifests at a time), by device, each by start time (as schedules.store.device_plays orders them)."""
+    from schedules.tables import TimetablePlay
 
-    rows = store.device_plays(session, device_id, start, end)
+    t = TimetablePlay.__table__
+    query = sa.select(t.c.device_id, t.c.start, t.c.end, t.c.priority, t.c.segments, t.c.rule_key,
+                      t.c.planned_start).where(t.c.device_id.in_(sorted(device_ids)), t.c.start < end,
+                                               t.c.end > start).order_by(t.c.device_id, t.c.start, t.c.id)
+    out: dict[int, list[Any]] = {d: [] for d in device_ids}
+    for row in session.execute(query):
+        out[row.device_id].append(row)
+    return out
+
+
+def _plays(session: Session, ctx: StationContext, device_id: int, start: datetime,
+           end: datetime, rows: list[Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    if rows is None:
+        rows = play_rows(session, [device_id], start, end)[device_id]
     hashes = {s["sha256"] for r in rows for s in r.segments if s.get("kind") == "item" and s.get("sha256")}
     sizes = _sizes(session, ctx, hashes)
     plays = []
@@ -121,32 +139,87 @@ def _plays(session: Session, ctx: StationContext, device_id: int, start: datetim
     return plays, sizes
 
 
-def build(session: Session, ctx: StationContext, device: Device, uid: str, key: str,
-          now: datetime) -> CachedManifest:
+@dataclass(frozen=True)
+class Built:
+    """A manifest built and signed but not stored yet (see `store`)."""
+    device_id: int
+    entry: CachedManifest
+    hashes: frozenset[str]
+
+
+def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key: str, now: datetime,
+            rows: list[Any] | None = None) -> Built:
+    """Read the device's plays (or take `rows` from `play_rows`), build and sign its manifest. Reads only: the
+    write is `store`'s, short."""
     window_start, window_end = coverage(now, ctx.timezone)
-    plays, sizes = _plays(session, ctx, device.id, window_start, window_end)
+    plays, sizes = _plays(session, ctx, device.id, window_start, window_end, rows)
     manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
                               sizes=sizes)
     envelope = ctx.active_key().sign(manifest)
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    entry = CachedManifest(key, manifest.version, manifest.emergency, body)
-    # Another thread (the nudger, a parallel request) may store the same device at once: an upsert, so the
-    # second writer simply overwrites. Both wrote the same content: the manifest is a function of its source.
+    hashes = frozenset(manifest.needed_hashes())
+    return Built(device.id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes), hashes)
+
+
+def build(session: Session, ctx: StationContext, device: Device, uid: str, key: str,
+          now: datetime) -> CachedManifest:
+    """Build, sign and store in the caller's transaction."""
+    built = prepare(session, ctx, device, uid, key, now)
+    _write(session, built, now)
+    if ctx.cache is not None:
+        ctx.cache.put(device.id, built.entry)
+    return built.entry
+
+
+# SQLite has one writer at a time and its busy handler *sleeps* (1, 2, 5 … 100 ms) while it waits: with the
+# nudger and a storm of requests storing manifests at once, threads slept far longer than they worked. In this
+# process they queue on a lock instead (woken the moment it is free) and each write transaction is short.
+_SQLITE_WRITES = threading.Lock()
+
+
+def write_lock(engine) -> Any:  # noqa: ANN001
+    return _SQLITE_WRITES if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
+def store(engine, ctx: StationContext, built: list[Built], now: datetime,  # noqa: ANN001
+          also: Callable[[Session], None] | None = None, attempts: int = 4) -> None:
+    """Store built manifests (and `also`'s writes) in one short write transaction, then cache them."""
+    from sqlalchemy.exc import OperationalError
+
+    from loa.db import session_scope
+
+    for attempt in range(attempts):
+        try:
+            with write_lock(engine), session_scope(engine) as s:
+                for b in built:
+                    _write(s, b, now)
+                if also is not None:
+                    also(s)
+            break
+        except OperationalError as exc:  # another process held the database longer than the busy timeout
+            if attempt == attempts - 1 or "locked" not in str(exc).lower():
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    if ctx.cache is not None:
+        for b in built:
+            ctx.cache.put(b.device_id, b.entry)
+
+
+def _write(session: Session, built: Built, now: datetime) -> None:
+    # Another thread or process may store the same device at once: an upsert, so the second writer simply
+    # overwrites. Both wrote the same content: the manifest is a function of its source.
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
-        _upsert(session, dialect, device.id, entry, manifest.needed_hashes(), now)
-    else:
-        for attempt in range(3):
-            try:
-                with session.begin_nested():
-                    _store(session, device.id, entry, manifest.needed_hashes(), now)
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-    if ctx.cache is not None:
-        ctx.cache.put(device.id, entry)
-    return entry
+        _upsert(session, dialect, built.device_id, built.entry, set(built.hashes), now)
+        return
+    for attempt in range(3):
+        try:
+            with session.begin_nested():
+                _store(session, built.device_id, built.entry, set(built.hashes), now)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def _upsert(session: Session, dialect: str, device_id: int, entry: CachedManifest, hashes: set[str],
@@ -198,45 +271,65 @@ def _store(session: Session, device_id: int, entry: CachedManifest, hashes: set[
     session.flush()
 
 
-def current(session: Session, ctx: StationContext, device: Device, uid: str, timetable_version: str | None,
-            now: datetime) -> CachedManifest:
-    """The device's manifest for `now`: from the process cache, the stored row, or freshly built."""
+_UNKNOWN = object()
+
+
+def stored_keys(session: Session, device_ids: list[int]) -> dict[int, str]:
+    """device id → the source key of its stored manifest, for many devices in one query (no envelopes)."""
+    t = DeviceManifestRow.__table__
+    return dict(session.execute(sa.select(t.c.device_id, t.c.source_key).where(
+        t.c.device_id.in_(sorted(device_ids)))).all())
+
+
+def lookup(session: Session, ctx: StationContext, device: Device, uid: str, timetable_version: str | None,
+           now: datetime, stored_key: Any = _UNKNOWN) -> tuple[CachedManifest | None, str]:
+    """(the stored manifest for the device's current source or None, that source key): cache, then row.
+    `stored_key` (from `stored_keys`) spares loading a row that cannot match."""
     if device.village_id is None:
         raise no_manifest()
     key = source_key(ctx, uid, device.village_id, int(device.volume), bool(device.muted), timetable_version, now)
     if ctx.cache is not None:
         hit = ctx.cache.get(device.id, key)
         if hit is not None:
-            return hit
+            return hit, key
+    if stored_key is not _UNKNOWN and stored_key != key:
+        return None, key
     row = session.get(DeviceManifestRow, device.id)
     if row is not None and row.source_key == key:
         entry = CachedManifest(key, row.version, row.emergency, row.envelope.encode("utf-8"))
         if ctx.cache is not None:
             ctx.cache.put(device.id, entry)
-        return entry
-    return build(session, ctx, device, uid, key, now)
+        return entry, key
+    return None, key
 
 
-def current_retrying(engine, ctx: StationContext, ident: Any, now: datetime, attempts: int = 4) -> CachedManifest:  # noqa: ANN001
-    """`current()` in its own transaction, retried when SQLite refuses the write: a transaction that read
-    first and writes second fails at once ("database is locked", no busy wait) if another writer, such as the
-    nudger storing the same manifest, committed in between; a fresh transaction then usually finds the row."""
-    from sqlalchemy.exc import OperationalError
+def current(session: Session, ctx: StationContext, device: Device, uid: str, timetable_version: str | None,
+            now: datetime) -> CachedManifest:
+    """The device's manifest for `now`: from the process cache, the stored row, or freshly built (and stored
+    in the caller's transaction)."""
+    hit, key = lookup(session, ctx, device, uid, timetable_version, now)
+    return hit if hit is not None else build(session, ctx, device, uid, key, now)
 
+
+def current_retrying(engine, ctx: StationContext, ident: Any, now: datetime) -> CachedManifest:  # noqa: ANN001
+    """`current()` for a request: lookup and build in a read transaction, the write in `store`'s short one."""
     from loa.db import session_scope
 
-    for attempt in range(attempts):
-        try:
-            with session_scope(engine) as s:
-                device = s.get(Device, ident.device_id)
-                return current(s, ctx, device, ident.uid, ident.timetable_version, now)
-        except OperationalError as exc:
-            if attempt == attempts - 1 or "locked" not in str(exc).lower():
-                raise
-            import time
+    with session_scope(engine) as s:
+        device = s.get(Device, ident.device_id)
+        hit, key = lookup(s, ctx, device, ident.uid, ident.timetable_version, now)
+        if hit is not None:
+            return hit
+        built = prepare(s, ctx, device, ident.uid, key, now)
+    store(engine, ctx, [built], now)
+    return built.entry
 
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
+
+def timetable_versions(session: Session, device_ids: list[int]) -> dict[int, str]:
+    from schedules.tables import DeviceTimetable
+
+    t = DeviceTimetable.__table__
+    return dict(session.execute(sa.select(t.c.device_id, t.c.version).where(t.c.device_id.in_(sorted(device_ids)))).all())
 
 
 def timetable_version(session: Session, device_id: int) -> str | None:

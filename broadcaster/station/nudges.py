@@ -2,7 +2,10 @@
 
 For each device: bring its manifest up to date (so the nudge carries the version the device will fetch, and
 the fetch is a cache hit), then publish `{version, emergency, at}` to its SSE connections and its retained MQTT
-topic. When a manifest holds an emergency, the village topic is bumped first: one message wakes the village.
+topic. Devices are done fifty at a time, each chunk built (reads only), stored in one short write and then
+published, so with a thousand devices the first hear of an emergency after one chunk's work and every fetch
+finds its manifest ready. When manifests hold an emergency, each such village's topic is bumped once the whole
+batch is stored: one retained message that wakes any device that missed its own.
 Work runs on one background thread (a cadre's request does not wait for a thousand signatures), coalescing
 bursts; `flush()` waits for it (tests, benchmarks).
 """
@@ -17,9 +20,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from broadcaster.manifest_builder import coverage
 from broadcaster.protocol.wire import format_time
 from broadcaster.station import manifests
 from broadcaster.station.context import StationContext, device_topic, village_topic
+from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import DeviceCredential, VillageNudge
 from broadcaster.station.push.sse import SseHub
 from loa.db import session_scope
@@ -93,45 +98,73 @@ class Nudger:
         from sqlalchemy.exc import OperationalError
 
         ids = sorted(device_ids)
-        woken: set[tuple[int, int]] = set()  # villages already nudged in this run
+        villages: set[tuple[int, int]] = set()  # villages with an emergency in this batch
         sent = 0
         for i in range(0, len(ids), chunk):
             for attempt in range(attempts):
                 try:
-                    sent += self._run(set(ids[i:i + chunk]), woken)
+                    sent += self._run(set(ids[i:i + chunk]), villages)
                     break
                 except OperationalError as exc:  # SQLite: a request stored a manifest between our read and write
                     if attempt == attempts - 1 or "locked" not in str(exc).lower():
                         raise
                     threading.Event().wait(0.02 * (attempt + 1))
+        if villages:
+            self._wake_villages(villages)
         return sent
 
-    def _run(self, device_ids: set[int], woken: set[tuple[int, int]]) -> int:
-        now = self.clock()
-        at = format_time(now)
-        messages: list[tuple[Device, str, dict[str, Any]]] = []
-        emergency_villages: set[tuple[int, int]] = set()
-        with session_scope(self.engine) as session:
-            rows = session.exec(select(Device, DeviceCredential.uid)
-                                .join(DeviceCredential, DeviceCredential.device_id == Device.id)
-                                .where(Device.id.in_(sorted(device_ids)), DeviceCredential.revoked_at.is_(None),
-                                       Device.revoked_at.is_(None), Device.village_id.is_not(None))).all()
-            for device, uid in rows:
-                entry = manifests.current(session, self.ctx, device, uid,
-                                          manifests.timetable_version(session, device.id), now)
-                messages.append((device, uid, {"version": entry.version, "emergency": entry.emergency, "at": at}))
-                if entry.emergency and (device.commune_id, device.village_id) not in woken:
-                    emergency_villages.add((device.commune_id, device.village_id))
-            serials = {}
-            for commune_id, village_id in emergency_villages:
+    def _wake_villages(self, villages: set[tuple[int, int]]) -> None:
+        at = format_time(self.clock())
+        serials: dict[tuple[int, int], int] = {}
+        with manifests.write_lock(self.engine), session_scope(self.engine) as session:
+            for commune_id, village_id in sorted(villages):
                 row = session.get(VillageNudge, village_id) or VillageNudge(village_id=village_id, serial=0)
                 row.serial += 1
                 session.add(row)
                 serials[(commune_id, village_id)] = row.serial
-        # Published after the commit: a device that syncs on the nudge finds the new manifest stored.
-        woken |= emergency_villages
         for (commune_id, village_id), serial in serials.items():
             self._mqtt(village_topic(commune_id, village_id), {"version": str(serial), "emergency": True, "at": at})
+
+    def _run(self, device_ids: set[int], villages: set[tuple[int, int]]) -> int:
+        now = self.clock()
+        at = format_time(now)
+        messages: list[tuple[Device, str, dict[str, Any]]] = []
+        emergency_villages: set[tuple[int, int]] = set()
+        built: list[manifests.Built] = []
+        identities = self.ctx.identities
+        read_at = identities.monotonic() if identities is not None else 0.0
+        fresh: list[DeviceIdentity] = []
+        with session_scope(self.engine) as session:  # reads, builds and signs: no write lock held meanwhile
+            rows = session.exec(select(Device, DeviceCredential.uid)
+                                .join(DeviceCredential, DeviceCredential.device_id == Device.id)
+                                .where(Device.id.in_(sorted(device_ids)), DeviceCredential.revoked_at.is_(None),
+                                       Device.revoked_at.is_(None), Device.village_id.is_not(None))).all()
+            versions = manifests.timetable_versions(session, [d.id for d, _ in rows])
+            stored = manifests.stored_keys(session, [d.id for d, _ in rows])
+            todo = []
+            for device, uid in rows:
+                session.expunge(device)
+                entry, key = manifests.lookup(session, self.ctx, device, uid, versions.get(device.id), now,
+                                              stored_key=stored.get(device.id))
+                todo.append((device, uid, entry, key))
+                fresh.append(DeviceIdentity(uid, device.id, device.commune_id, device.village_id,
+                                            int(device.volume), bool(device.muted), versions.get(device.id)))
+            window = coverage(now, self.ctx.timezone)
+            plays = manifests.play_rows(session, [d.id for d, _, e, _ in todo if e is None], *window)
+            for device, uid, entry, key in todo:
+                if entry is None:
+                    b = manifests.prepare(session, self.ctx, device, uid, key, now, plays[device.id])
+                    built.append(b)
+                    entry = b.entry
+                messages.append((device, uid, {"version": entry.version, "emergency": entry.emergency, "at": at}))
+                if entry.emergency:
+                    emergency_villages.add((device.commune_id, device.village_id))
+        manifests.store(self.engine, self.ctx, built, now)
+        if identities is not None:  # what nudge() dropped, read afresh here: the nudged devices' fetches hit
+            for ident in fresh:
+                identities.refresh(ident, read_at)
+        # Published after the commit: a device that syncs on the nudge finds the new manifest stored.
+        villages |= emergency_villages
         for device, uid, message in messages:
             self.hub.publish(device.id, message)
             self._mqtt(device_topic(device.commune_id, uid), message)

@@ -40,10 +40,11 @@ def station(tmp_path):
     server.close()
 
 
-def _publish(server, key, files, device=DEVICE, hours=72, every_min=30):
-    plays = [{"device_id": DEVICE, "start": T0 + timedelta(minutes=every_min * i, seconds=3),
+def _publish(server, key, files, device=DEVICE, hours=72, every_min=30, t0=None):
+    t0 = t0 or T0
+    plays = [{"device_id": DEVICE, "start": t0 + timedelta(minutes=every_min * i, seconds=3),
               "priority": "normal", "entries": [files[i % len(files)]]} for i in range(hours * 60 // every_min)]
-    m = build_manifest(device, plays, T0)
+    m = build_manifest(device, plays, t0)
     (server.root / "manifest").write_text(json.dumps(key.sign(m), ensure_ascii=False))
     return m
 
@@ -68,9 +69,11 @@ def test_not_enrolled_is_a_clear_error(tmp_path):
 
 def test_sync_then_72_hours_offline_then_reconnect(tmp_path, station):
     server, key, files = station
-    m = _publish(server, key, files)
+    # the test's own start (T0 is taken at import: later in a long run, its first play would already be past)
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    m = _publish(server, key, files, t0=t0)
     _enrolled(tmp_path, server, key)
-    clock = VirtualClock(datetime.now(timezone.utc))
+    clock = VirtualClock(t0)
     agent = _agent(tmp_path, server, clock)
     agent.sync()
     assert agent.manifest == m and agent.store.missing(m.sizes()) == []
@@ -82,7 +85,7 @@ def test_sync_then_72_hours_offline_then_reconnect(tmp_path, station):
     # and the box reboots while offline: a new agent from disk only
     agent = _agent(tmp_path, server, clock)
     assert agent.manifest == m
-    agent.player.run_until(T0 + timedelta(hours=72, minutes=5))
+    agent.player.run_until(t0 + timedelta(hours=72, minutes=5))
     records = agent.playlog.records()
     assert len(records) == len(m.entries) == 144
     assert all(r["result"] == "played" for r in records)
