@@ -8,6 +8,11 @@ Correctness rules (docs/device-protocol.md, "Station internals: the fast path"):
   request runs `changes()`, four small queries for rows changed since the newest change this process has seen
   (a timetable's `updated_at`, a credential's or a device's `revoked_at`, a manifest's `built_at`, which every
   nudge for a volume/mute/village change rewrites), and drops those devices' entries.
+- Change stamps are written before their transaction commits (and a scheduler run stamps every commune it
+  materializes with the run's own `now`), so a row can become visible with a stamp *older* than the newest one
+  this process has already seen. Every `late_check_s` (default 5 s) the check therefore also looks back
+  `late_slack` (default 15 minutes) behind that mark, and drops a device for every (device, stamp) pair it has
+  not seen before: a late commit is seen within seconds, not after the TTL.
 - Every entry is re-read from the database after `ttl_s` (default 1 hour) whatever happens: a change that left
   no newer timestamp (a station clock set back) cannot stay unseen for longer than that. It must be well above
   the devices' polling interval, or most requests would miss.
@@ -18,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,8 +45,13 @@ _WATCHED = (
 
 class IdentityCache:
     def __init__(self, ttl_s: float = 3600.0, recheck_s: float = 0.5, limit: int = 100_000,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, late_check_s: float = 5.0,
+                 late_slack: timedelta = timedelta(minutes=15)) -> None:
         self.ttl_s, self.recheck_s, self.limit, self.monotonic = ttl_s, recheck_s, limit, monotonic
+        self.late_check_s, self.late_slack = late_check_s, late_slack
+        self._late_checked = float("-inf")
+        # Per watched table, the (device id, stamp) pairs already acted on within the look-back window.
+        self._seen: list[set[tuple[int, datetime]]] = [set() for _ in _WATCHED]
         self._by_hash: dict[str, tuple[DeviceIdentity, float]] = {}
         self._hashes: dict[int, set[str]] = {}  # device id → token hashes seen (kept after a drop: `refresh`)
         self._uid_of: dict[str, str] = {}       # token hash → the identity (credential) it belongs to
@@ -118,22 +128,36 @@ class IdentityCache:
 
     def _changes(self, engine: Engine) -> int:
         self._checked = self.monotonic()
+        look_back = self._checked - self._late_checked >= self.late_check_s
+        if look_back:
+            self._late_checked = self._checked
         changed: set[int] = set()
         with engine.connect() as conn:
             if self._marks is None:  # first call: remember where the tables are; trust nothing cached before
                 self._marks = [conn.execute(sa.select(sa.func.max(t.c[col]))).scalar() for t, _, col in _WATCHED]
+                for i, (table, id_col, col) in enumerate(_WATCHED):
+                    if self._marks[i] is not None:
+                        rows = conn.execute(sa.select(table.c[id_col], table.c[col])
+                                            .where(table.c[col] > self._marks[i] - self.late_slack))
+                        self._seen[i] = {(device_id, stamp) for device_id, stamp in rows}
                 self.clear()
                 return 0
             for i, (table, id_col, col) in enumerate(_WATCHED):
-                mark = self._marks[i]
+                mark, seen = self._marks[i], self._seen[i]
                 query = sa.select(table.c[id_col], table.c[col]).where(table.c[col].is_not(None))
                 if mark is not None:
-                    query = query.where(table.c[col] > mark)
+                    # Newer than anything seen; and, now and then, late commits behind the mark as well.
+                    query = query.where(table.c[col] > (mark - self.late_slack if look_back else mark))
                 for device_id, stamp in conn.execute(query):
-                    changed.add(device_id)
+                    if (device_id, stamp) not in seen:
+                        seen.add((device_id, stamp))
+                        changed.add(device_id)
                     if mark is None or stamp > mark:
                         mark = stamp
                 self._marks[i] = mark
+                if mark is not None and look_back:
+                    floor = mark - self.late_slack
+                    self._seen[i] = {pair for pair in seen if pair[1] > floor}
         if changed:
             self.drop_devices(changed)
         return len(changed)

@@ -78,3 +78,38 @@ def test_another_replicas_changes_within_the_recheck(app, client, engine, world,
     fake_now[0] += cache.recheck_s + 0.01  # ...until the next check, at most recheck_s later
     r = _fetch(client, creds, etag)
     assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+
+
+def _revoke(session, device_id, at) -> None:
+    """As another replica would: through the column types, so stamps are stored exactly as the station stores them."""
+    from broadcaster.station.models import DeviceCredential
+    from loa.org.models import Device
+
+    session.execute(sa.update(Device.__table__).where(Device.__table__.c.id == device_id).values(revoked_at=at))
+    session.execute(sa.update(DeviceCredential.__table__)
+                    .where(DeviceCredential.__table__.c.device_id == device_id).values(revoked_at=at))
+
+
+def test_a_late_commit_behind_the_mark_is_still_seen(app, client, engine, world, facts, clock, schedules_service):
+    """Stamps are written before commit: another process's change can appear with a stamp older than the newest
+    one already seen (a scheduler run stamps every commune with its own start time). It must not be missed."""
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    other, _ = enroll_by_code(client, world, name="B")
+    cache = app.state.identities
+    etag = _fetch(client, creds).headers["etag"]
+    fake_now = [1000.0]
+    cache.monotonic = lambda: fake_now[0]
+    cache._checked = cache._late_checked = fake_now[0]
+    # Another device's revocation is seen first and moves the devices table's mark two minutes ahead.
+    with session_scope(engine) as s:
+        _revoke(s, other, clock() + timedelta(minutes=2))
+    fake_now[0] += cache.recheck_s + 0.01
+    assert _fetch(client, creds, etag).status_code == 304
+    # Now our device's revocation commits late, stamped one minute *before* that mark.
+    with session_scope(engine) as s:
+        _revoke(s, dev, clock() + timedelta(minutes=1))
+    fake_now[0] += cache.recheck_s + 0.01
+    assert _fetch(client, creds, etag).status_code == 304  # the quick check looks only ahead of the mark...
+    fake_now[0] += cache.late_check_s
+    r = _fetch(client, creds, etag)  # ...the look-back, within late_check_s, finds it
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"
