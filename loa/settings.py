@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     # `loa scheduler` process runs (exactly one scheduler per database).
     scheduler_enabled: bool | None = None
     scheduler_horizon_hours: int = 72
-    device_offline_after_seconds: int = 900  # = device_offline_after_s
     # Broadcaster (docs/device-protocol.md): push nudges over MQTT when a broker is set, SSE always
     mqtt_url: str | None = Field(default=None, description="Broker the station publishes nudges to, e.g. mqtt://127.0.0.1:1883")
     mqtt_device_url: str | None = Field(default=None, description="Broker URL given to devices (default: mqtt_url)")

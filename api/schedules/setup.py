@@ -33,7 +33,7 @@ def startup(app: FastAPI) -> None:
     register(app.state.schedules)
     if app.state.run_scheduler:
         settings = app.state.settings
-        jobs = StationJobs(app.state.engine, app.state.schedules, settings.device_offline_after_seconds)
+        jobs = StationJobs(app.state.engine, app.state.schedules, settings.device_offline_after_s)
         app.state.scheduler = jobs.scheduler(app.state.clock, settings.timezone)
         app.state.scheduler.start()
 

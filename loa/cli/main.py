@@ -15,6 +15,22 @@ from loa.cli import content_cmds  # noqa: E402  (registers its commands on `app`
 
 content_cmds.register(app)
 
+from loa.cli import server_cmds  # noqa: E402
+
+server_cmds.register(app)
+
+from loa.cli import scheduler_cmds  # noqa: E402
+
+scheduler_cmds.register(app)
+from loa.cli import ops_cmds  # noqa: E402  (backup, restore, worker, broker-files, keys: docs/operations.md)
+
+ops_cmds.register(app)
+from loa.cli import demo_cmds  # noqa: E402  (`loa demo`: the demo commune, python3 dev.py run)
+
+demo_cmds.register(app)
+from broadcaster.agent import cli as agent_cli  # noqa: E402  (`loa agent`: agent side only, lazily)
+
+agent_cli.register(app)
 
 if __name__ == "__main__":
     app()

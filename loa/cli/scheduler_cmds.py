@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         clock = lambda: datetime.now(settings.tz)  # noqa: E731
         service = register_service(ScheduleService(engine, timedelta(hours=settings.scheduler_horizon_hours)))
         worker = Worker(engine, settings, default_handlers(), clock) if run_jobs else None
-        jobs = StationJobs(engine, service, settings.device_offline_after_seconds, worker)
+        jobs = StationJobs(engine, service, settings.device_offline_after_s, worker)
         if once:
             result = jobs.run_all_once(clock())
             typer.echo(json.dumps(result, default=str, ensure_ascii=False))

@@ -33,8 +33,8 @@ def test_devices_page_status_volume_and_code(client, app, world, clock):
     assert bad.status_code == 422 and "<html" in bad.text and "volume" in bad.text  # a page, not JSON
     r = client.post(f"/app/devices/{d2['id']}/code", data={"csrf": token})
     assert r.status_code == 200 and 'id="new-code"' in r.text
-    # The heartbeat stops: after the offline limit the page shows it off, with an alert.
-    clock.now += timedelta(minutes=10)
+    # The heartbeat stops: after the offline limit (3 missed 5-minute beats) the page shows it off, with an alert.
+    clock.now += timedelta(seconds=app.state.settings.device_offline_after_s + 60)
     page = client.get(f"/app/c/{world.a}/devices").text
     assert "Tắt / mất tín hiệu" in page and "Cảnh báo" in page
 

@@ -1,0 +1,106 @@
+"""The FastAPI application factory: database and migrations, auth, routers, errors, the in-process worker."""
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from api import errors
+from api.auth.router import router as auth_router
+from api.auth.router import setup_router
+from api.content.router import router as content_router
+from api.content.packs import router as packs_router
+from api.devices import setup as devices_setup
+from api.limits import BodyLimit
+from api.org.router import router as org_router
+from api.schedules import setup as schedules_setup
+from loa.accounts import auth
+from loa.db import make_engine, session_scope, upgrade
+from loa.jobs.handlers import default_handlers
+from loa.jobs.worker import Worker
+from loa.settings import Settings
+
+log = logging.getLogger("loa.api")
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] | None = None,
+               start_worker: bool | None = None, start_scheduler: bool | None = None) -> FastAPI:
+    """The station API. `clock` gives "now" (tests pass a fixed one); `start_worker` overrides
+    settings.worker_enabled (the worker thread runs jobs in this process)."""
+    settings = settings or Settings.load()
+    clock = clock or (lambda: datetime.now(settings.tz))
+    engine = make_engine(settings.db_url)
+    worker = Worker(engine, settings, default_handlers(), clock)
+    run_worker = settings.worker_enabled if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        upgrade(engine)
+        settings.audio_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in settings.tmp_dir.glob("upload-*.part"):  # a crash mid-upload left it: nobody owns it
+            leftover.unlink(missing_ok=True)
+        with session_scope(engine) as session:
+            token = auth.new_setup_token(session, clock())
+        app.state.setup_token = token
+        if token and settings.print_setup_token:
+            print("Chưa có tài khoản nào. Mã thiết lập một lần / No accounts yet. One-time setup token:\n"
+                  f"    {token}\n"
+                  "POST /api/v1/setup {token, username, password} — hoặc/or: loa admin create USERNAME --role admin",
+                  file=sys.stderr, flush=True)
+        if run_worker:
+            worker.start()
+        devices_setup.startup(app)
+        schedules_setup.startup(app)
+        try:
+            yield
+        finally:
+            schedules_setup.shutdown(app)
+            devices_setup.shutdown(app)
+            if run_worker:
+                worker.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Loa — đài truyền thanh xã / commune loudspeaker station",
+        version="1.0",
+        description="Errors are application/problem+json with a stable `code`; Vietnamese first "
+                    "(`Accept-Language: en` for English titles). Cookie sessions need X-CSRF-Token on unsafe "
+                    "methods; bearer tokens do not.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock
+    app.state.worker = worker
+    app.state.setup_token = None
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit_for=lambda path: settings.max_upload_bytes + 64 * 1024
+                       if path.endswith("/recordings") else settings.max_json_bytes)
+
+    @app.get("/api/v1/health", response_model=Health, tags=["system"])
+    def health() -> Health:
+        return Health(status="ok", database=engine.dialect.name)
+
+    app.include_router(setup_router)
+    app.include_router(auth_router)
+    app.include_router(org_router)
+    app.include_router(content_router)
+    app.include_router(packs_router)
+    schedules_setup.install(app, start_scheduler, run_worker)  # schedules, timetables, emergencies, CAP
+    devices_setup.install(app)  # /api/device/v1 (device auth) and the cadre's device pages
+    from api.metrics import router as metrics_router  # GET /metrics, Prometheus (issue 8, docs/operations.md)
+
+    app.include_router(metrics_router)
+    from api.web.router import router as web_router  # HTML pages (issue 6); not in the OpenAPI document
+    app.include_router(web_router)
+    return app
