@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,25 +53,47 @@ def line(figure: str, value: float, unit: str, target: str, baseline: dict | Non
     print(json.dumps(out, ensure_ascii=False), flush=True)
 
 
-def timed(fn, reps: int) -> tuple[float, object]:
-    times, result = [], None
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished children (the ffmpeg processes)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+CPU_MEDIANS: dict[str, float] = {}  # label -> median CPU seconds of the last timed() with that label
+
+
+def timed(fn, reps: int, label: str | None = None) -> tuple[float, object]:
+    """Median wall time of `reps` runs. The machine is shared, so the CPU time (ours plus ffmpeg's) is kept
+    too under `label`: it moves far less with the load than the wall time does."""
+    times, cpu, result = [], [], None
     for _ in range(reps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_s()
         result = fn()
         times.append(time.perf_counter() - start)
+        cpu.append(_cpu_s() - cpu_start)
+    if label:
+        CPU_MEDIANS[label] = round(statistics.median(cpu), 3)
     return statistics.median(times), result
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def bench_text(work: Path, reps: int) -> None:
     store = AudioStore(work / "text-store")
     settings = MasteringSettings()
     raw_s, _ = timed(lambda: synthesize_pcm(ANNOUNCEMENT), reps)
-    pipe_s, facts = timed(lambda: render_text(ANNOUNCEMENT, store, engine="espeak", settings=settings), reps)
+    render_text(ANNOUNCEMENT, store, engine="espeak", settings=settings)  # warm: imports, the espeak voice
+    load_before = load_average()
+    pipe_s, facts = timed(lambda: render_text(ANNOUNCEMENT, store, engine="espeak", settings=settings), reps,
+                          "text")
     ref = ebur128_measure(store.path_for(facts.sha256))
     line("text_to_mastered_opus_wall_time", pipe_s, "s", "< 1.0",
          {"name": "espeak synthesis alone", "value": round(raw_s, 3)},
-         chars=len(ANNOUNCEMENT), audio_s=facts.duration_s, reps=reps,
-         integrated_lufs=ref.integrated_lufs, true_peak_dbtp=ref.true_peak_dbtp)
+         chars=len(ANNOUNCEMENT), audio_s=facts.duration_s, reps=reps, cpu_s=CPU_MEDIANS["text"],
+         load_avg_before=load_before, load_avg_after=load_average(),
+         integrated_lufs=ref.integrated_lufs, true_peak_dbtp=ref.true_peak_dbtp, size_bytes=facts.size_bytes)
 
 
 def uneven_recording(work: Path, minutes: float) -> Path:
@@ -112,15 +136,17 @@ def bench_recording(work: Path, reps: int, minutes: float) -> None:
         stores.append(store)
         return store, master_recording(src, store)
 
-    ours_s, (store, facts) = timed(ours, reps)
+    load_before = load_average()
+    ours_s, (store, facts) = timed(ours, reps, "recording")
     ours_ref = ebur128_measure(store.path_for(facts.sha256))
     out = work / "loudnorm.ogg"
-    ln_s, _ = timed(lambda: loudnorm_two_pass(src, out), reps)
+    ln_s, _ = timed(lambda: loudnorm_two_pass(src, out), reps, "loudnorm")
     ln_ref = ebur128_measure(out)
     seconds = minutes * 60
     line("recording_master_wall_time", ours_s, "s", "< two-pass loudnorm",
          {"name": "ffmpeg two-pass loudnorm linear=true, to the same Opus", "value": round(ln_s, 3)},
-         audio_s=seconds, reps=reps)
+         audio_s=seconds, reps=reps, cpu_s=CPU_MEDIANS["recording"], baseline_cpu_s=CPU_MEDIANS["loudnorm"],
+         load_avg_before=load_before, load_avg_after=load_average())
     line("recording_master_realtime_factor", seconds / ours_s, "x real time", "> two-pass loudnorm",
          {"name": "ffmpeg two-pass loudnorm linear=true", "value": round(seconds / ln_s, 1)})
     line("recording_loudness_error", abs(ours_ref.integrated_lufs - TARGET), "LU", "<= 0.5",

@@ -12,7 +12,7 @@ import subprocess
 
 import numpy as np
 
-from content.audio.ffmpeg import FfmpegError, ffmpeg_exe, pcm_bytes
+from content.audio.ffmpeg import FfmpegError, ffmpeg_exe
 from content.audio.meter import Loudness
 from content.types import Pcm
 
@@ -53,7 +53,7 @@ def ebur128_measure(source: str | os.PathLike | Pcm, timeout: float = 600) -> Lo
 
 # --- true peak as a by-product of a pass we make anyway ---------------------------------------------------
 # ebur128 with metadata=1 tags every 100 ms frame with the running true peak (linear, 3 decimals) and
-# ametadata prints it to stderr. Appended to a decode or a limiter pass, it costs nearly nothing, where a
+# ametadata prints it to stderr. Appended to a decode pass, it costs nearly nothing, where a
 # numpy 4x oversampling of ten minutes at 48 kHz costs ~1.5 s.
 _TP_TAP = "ebur128=peak=true:metadata=1,ametadata=mode=print:key=lavfi.r128.true_peak:file='pipe\\:2'"
 _TP_LINE = re.compile(rb"lavfi\.r128\.true_peak=(\d+(?:\.\d+)?)")
@@ -74,20 +74,6 @@ def _run_tapped(args: list[str], stdin: bytes | memoryview | None, timeout: floa
         detail = proc.stderr.decode("utf-8", "replace").strip()
         raise FfmpegError(detail.splitlines()[-1] if detail else f"ffmpeg exited {proc.returncode}", detail)
     return proc.stdout, _true_peak_from_stderr(proc.stderr)
-
-
-def filter_with_true_peak(pcm: Pcm, filtergraph: str, timeout: float | None = 600) -> tuple[Pcm, float]:
-    """Like ffmpeg.filter_pcm (same rate and channels out), also returning the output's true peak in dBTP."""
-    args = [
-        "-f", "f32le", "-ar", str(pcm.rate), "-ac", str(pcm.channels), "-i", "pipe:0",
-        "-af", f"{filtergraph},{_TP_TAP}",
-        "-f", "f32le", "-acodec", "pcm_f32le", "-ar", str(pcm.rate), "-ac", str(pcm.channels), "pipe:1",
-    ]
-    raw, peak = _run_tapped(args, pcm_bytes(pcm), timeout)
-    samples = np.frombuffer(raw, dtype="<f4")  # read-only, no copy (see ffmpeg.filter_pcm)
-    if pcm.channels > 1:
-        samples = samples.reshape(-1, pcm.channels)
-    return Pcm(samples, pcm.rate), peak
 
 
 def decode_with_true_peak(path: str | os.PathLike, rate: int = 48000, timeout: float | None = 600) -> tuple[Pcm, float]:

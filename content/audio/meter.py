@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyloudnorm
-from scipy import signal
+from scipy import ndimage, signal
 
 from content.types import Pcm
 
@@ -154,17 +154,74 @@ def loudness_range_lu(pcm: Pcm) -> float:
     return _range_from_power(k_weighted_power(pcm), pcm.rate)
 
 
-def _true_peak_envelope_1d(x: np.ndarray) -> np.ndarray:
-    """For one channel: the largest 4x-oversampled magnitude around each input sample."""
-    env = np.empty(len(x), dtype=np.float32)
-    pad = 64  # overlap so each chunk's filter edges see their real neighbours
-    for start in range(0, len(x), _CHUNK):
-        lo, hi = max(0, start - pad), min(len(x), start + _CHUNK + pad)
-        stop = min(len(x), start + _CHUNK)
-        seg = x[lo:hi].astype(np.float32, copy=False)  # float32 halves the time; peaks agree to 0.001 dB
-        up = np.abs(signal.resample_poly(seg, 4, 1))
-        inner = up[(start - lo) * 4: (stop - lo) * 4].reshape(-1, 4).max(axis=1)
-        env[start:stop] = np.maximum(inner, np.abs(x[start:stop]))
+def oversampling_factor(rate: int) -> int:
+    """Oversample to at least 192 kHz, as ffmpeg's ebur128 does: at 24 kHz, 4x misses up to ~0.2 dB of an
+    inter-sample peak (measured on limited speech: −3.10 dBTP at 4x, −2.93 at 8x and at 16x)."""
+    return min(16, max(4, math.ceil(192000 / rate)))
+
+
+_PAD = 64  # context each side of an oversampled stretch (resample_poly's filter reaches 10 input samples)
+_RUN_BLOCK = 512  # loud stretches are found in blocks of this many samples
+
+
+@functools.cache
+def _interpolator(factor: int) -> np.ndarray:
+    """resample_poly's own default filter for `factor` (20 taps per phase), designed once: designing it on
+    every call cost a fifth of the envelope's time. A 12-tap one was 35 % cheaper still but, on a clipped
+    recording with content near 12 kHz, misjudged peaks by up to 0.14 dB."""
+    return signal.firwin(2 * 10 * factor + 1, 1.0 / factor, window=("kaiser", 5.0))
+
+
+def _oversampled_max(x: np.ndarray, lo: int, hi: int, factor: int) -> np.ndarray:
+    """For samples lo..hi-1: the largest magnitude of the `factor`-times oversampled signal up to the next."""
+    a, b = max(0, lo - _PAD), min(len(x), hi + _PAD)
+    # Keep only this stretch's own span: the padded edges ring where the segment was cut.
+    up = signal.resample_poly(x[a:b], factor, 1, window=_interpolator(factor))[(lo - a) * factor:(hi - a) * factor]
+    # max |v| as max(max v, −min v) over the `factor` phases: strided passes, far faster than abs + an
+    # axis-1 reduction over rows of 8.
+    top, bottom = up[0::factor].copy(), up[0::factor].copy()
+    for k in range(1, factor):
+        np.maximum(top, up[k::factor], out=top)
+        np.minimum(bottom, up[k::factor], out=bottom)
+    return np.maximum(top, -bottom)
+
+
+def _loud_envelope_1d(x: np.ndarray, floor: float, factor: int) -> np.ndarray:
+    """|x|, except in stretches where a sample reaches `floor`: there, per sample, the largest `factor`-times
+    oversampled magnitude up to the next sample."""
+    env = np.abs(x).astype(np.float32)
+    n = len(x)
+    nb = -(-n // _RUN_BLOCK)
+    if nb == 0:
+        return env
+    peaks = np.zeros(nb * _RUN_BLOCK, np.float32)
+    peaks[:n] = env
+    loud = peaks.reshape(nb, _RUN_BLOCK).max(axis=1) >= floor
+    # Neighbouring blocks too: a loud sample shapes the interpolation up to 10 samples away.
+    loud[1:] |= loud[:-1].copy()
+    loud[:-1] |= loud[1:].copy()
+    edges = np.flatnonzero(np.diff(np.r_[0, loud.astype(np.int8), 0]))
+    for first, last in zip(edges[::2], edges[1::2]):  # each run of loud blocks, oversampled in one go
+        for lo in range(first * _RUN_BLOCK, min(n, last * _RUN_BLOCK), _CHUNK):  # bounded memory per call
+            hi = min(n, last * _RUN_BLOCK, lo + _CHUNK)
+            env[lo:hi] = np.maximum(_oversampled_max(x, lo, hi, factor), env[lo:hi])
+    return env
+
+
+def true_peak_envelope(pcm: Pcm, floor: float = 0.0) -> np.ndarray:
+    """Per input sample, the largest oversampled magnitude (over all channels) up to the next sample.
+
+    Oversampling is the costly part (~0.1 s per minute at 24 kHz), and a limiter only needs it where the
+    audio comes near its limit: with `floor` > 0, only blocks whose sample peaks reach `floor` are
+    oversampled, elsewhere the sample magnitude stands in (a true peak above it needs an inter-sample
+    overshoot larger than the caller's floor margin).
+    """
+    x = pcm.samples
+    factor = oversampling_factor(pcm.rate)
+    channels = [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
+    env = _loud_envelope_1d(np.ascontiguousarray(channels[0]), floor, factor)
+    for ch in channels[1:]:
+        env = np.maximum(env, _loud_envelope_1d(np.ascontiguousarray(ch), floor, factor))
     return env
 
 
@@ -173,11 +230,7 @@ def true_peak_blocks(pcm: Pcm, block_s: float = 0.01) -> np.ndarray:
 
     The encode loop uses the per-block values to find the few places a lossy codec pushed over the ceiling.
     """
-    x = pcm.samples
-    channels = [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
-    env = _true_peak_envelope_1d(np.ascontiguousarray(channels[0]))
-    for ch in channels[1:]:
-        env = np.maximum(env, _true_peak_envelope_1d(np.ascontiguousarray(ch)))
+    env = true_peak_envelope(pcm)
     block = max(1, int(round(block_s * pcm.rate)))
     full = len(env) // block * block
     out = env[:full].reshape(-1, block).max(axis=1).astype(np.float64)

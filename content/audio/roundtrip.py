@@ -22,12 +22,26 @@ _STREAMABLE = {"ogg"}
 _CHUNK = 1 << 16
 
 
+# Rates libopus takes as they are. Fed the 24 kHz master directly (measured on a 65 s announcement at
+# 24 kb/s): no resampling to 48 kHz first, ~10 % less encoder time, and the encoder codes super-wideband
+# (to 12 kHz, all there is) instead of fullband over an empty 12–20 kHz: a 7 % smaller file with the same
+# wideband PESQ (3.54 vs 3.52). Devices still decode Opus at 48 kHz.
+OPUS_INPUT_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def encoder_rate(pcm: Pcm, fmt: str, out_rate: int) -> int:
+    """The rate the encoder is fed: the master's own when Opus takes it as is, else `out_rate`."""
+    if OUTPUT_FORMATS[fmt].codec == "opus" and pcm.rate in OPUS_INPUT_RATES:
+        return pcm.rate
+    return out_rate
+
+
 def _encoder_args(pcm: Pcm, fmt: str, bitrate_kbps: int, out_rate: int) -> list[str]:
     spec = OUTPUT_FORMATS[fmt]
     return [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
         "-f", "f32le", "-ar", str(pcm.rate), "-ac", str(pcm.channels), "-i", "pipe:0",
-        "-ar", str(out_rate), *spec.encoder_args, "-b:a", f"{bitrate_kbps}k",
+        "-ar", str(encoder_rate(pcm, fmt, out_rate)), *spec.encoder_args, "-b:a", f"{bitrate_kbps}k",
         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
         "-f", spec.muxer, "pipe:1",
     ]
@@ -54,9 +68,10 @@ def encode_and_decode(
     pcm: Pcm, out_path: str | os.PathLike, fmt: str, bitrate_kbps: int, out_rate: int = 48000,
     decoded_rate: int | None = None, timeout: float = 1200,
 ) -> tuple[Pcm, float]:
-    """Encode `pcm` to `out_path` at `out_rate`; return the decoded encoding (mono, at `decoded_rate`,
-    default `out_rate`) and its true peak in dBTP, which ebur128 measures at the decoder's own rate (ffmpeg
-    resamples to `decoded_rate` only after the filters)."""
+    """Encode `pcm` to `out_path` (MP3 at `out_rate`; Opus from the master's own rate when libopus takes it,
+    see encoder_rate); return the decoded encoding (mono, at `decoded_rate`, default `out_rate`) and its true
+    peak in dBTP, which ebur128 measures at the decoder's own rate (ffmpeg resamples to `decoded_rate` only
+    after the filters). Raises FfmpegError if either ffmpeg fails or the whole takes over `timeout` s."""
     spec = OUTPUT_FORMATS[fmt]
     decoded_rate = decoded_rate or out_rate
     if spec.ext not in _STREAMABLE:
@@ -83,25 +98,42 @@ def encode_and_decode(
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
+    # A watchdog kills both on timeout, so the waits below can block in waitpid: Popen.wait(timeout) polls
+    # with growing sleeps and returned up to ~0.1 s after the decoder had finished.
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        enc.kill()
+        dec.kill()
+
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.start()
     try:
         with Path(out_path).open("wb") as fh:
-            for block in iter(lambda: enc.stdout.read(_CHUNK), b""):
+            # read1: pass on each page as the encoder writes it. read() would wait for 64 KB (a third of a
+            # one-minute item), leaving the decoder idle and then with a long tail after the encoder ends.
+            for block in iter(lambda: enc.stdout.read1(_CHUNK), b""):
                 fh.write(block)
                 try:
                     dec.stdin.write(block)
                 except BrokenPipeError:
                     pass
         dec.stdin.close()
-        feeder.join(timeout)
-        enc_rc, dec_rc = enc.wait(timeout), dec.wait(timeout)
+        feeder.join()
+        enc_rc, dec_rc = enc.wait(), dec.wait()
         for thread in readers:
-            thread.join(timeout)
+            thread.join()
     except BaseException:
         enc.kill()
         dec.kill()
         enc.wait()
         dec.wait()
         raise
+    finally:
+        watchdog.cancel()
+    if timed_out.is_set():
+        raise FfmpegError(f"encoding took over {timeout:.0f} s")
     if enc_rc != 0:
         detail = b"".join(enc_err).decode("utf-8", "replace").strip()
         raise FfmpegError(detail.splitlines()[-1] if detail else f"encoder exited {enc_rc}", detail)

@@ -48,6 +48,28 @@ def test_every_fixture_in_every_format_is_mastered_to_target(store, name, fmt):
         assert ref.loudness_range_lu <= DEFAULT.max_loudness_range_lu
 
 
+def test_opus_is_fed_the_24khz_master_and_codes_no_empty_fullband(store):
+    facts = master_recording(fixtures.recording("noisy", "wav", 6.0), store)
+    data = store.path_for(facts.sha256).read_bytes()
+    head = data.index(b"OpusHead")
+    assert int.from_bytes(data[head + 12: head + 16], "little") == 24000  # the input rate the encoder saw
+    # Every audio packet's TOC says at most super-wideband (configs 14-15 and 28-31 are fullband).
+    pos, packets = 0, []
+    while pos < len(data):
+        segments = data[pos + 26]
+        table = data[pos + 27: pos + 27 + segments]
+        body, packet = pos + 27 + segments, b""
+        for size in table:
+            packet += data[body: body + size]
+            body += size
+            if size < 255:
+                packets.append(packet)
+                packet = b""
+        pos = body
+    configs = {p[0] >> 3 for p in packets[2:] if p}  # after OpusHead and OpusTags
+    assert configs and not configs & {14, 15, 28, 29, 30, 31}, configs
+
+
 def test_hum_is_removed(store):
     before = fixtures.band_energy_db(fixtures.variant("hum"), fixtures.HUM_HZ)
     facts = master_recording(fixtures.recording("hum", "flac"), store)
