@@ -7,23 +7,30 @@ topics and the device topics; each agent syncs (manifest + the emergency audio i
 worker threads and starts playing. Figure: t0 → "playing the emergency" per agent, p50/p99. Baseline, same
 run, same 1,000 MQTT clients: raw Mosquitto publish → receive latency of one QoS 1 message to all of them.
 
+The agents run in --procs processes (bench/fanout_fleet.py, a slice each): a village box is its own computer,
+and one interpreter for a thousand of them measured its lock instead (the MQTT thread starving behind the sync
+threads). Each agent's way is timed stage by stage (`stages_p50_p99_n`, seconds after the cadre's click): nudge
+published (the station stamps `at` as it publishes) → received → sync started → manifest received → verified →
+emergency audio stored → playing; `cpu_during_fanout` gives the CPU seconds each side spent meanwhile.
+
 All MQTT clients share ONE network thread (broadcaster/protocol/mqttloop.py, selectors/epoll): paho's own
 loop_start() is a thread per client waiting in select(), which fails for sockets numbered above 1024, so with
 1,000 agents (MQTT + HTTP sockets) almost no client ever got its CONNECT out. Every wait is bounded, and a
 watchdog ends the process after --hard-limit seconds whatever happens (printing an error line).
 
-Usage: .venv/bin/python bench/fanout.py [--agents 1000] [--workers 32] [--timeout 60] [--hard-limit 900]
+Usage: .venv/bin/python bench/fanout.py [--agents 1000] [--procs 2] [--workers 32] [--timeout 60] [--hard-limit 900]
+                                       [--dump stages.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import queue
 import statistics
+import subprocess
+import threading
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -33,6 +40,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fanout_fleet import STAGES, proc_cpu, run_slice  # noqa: E402  (the agents, a slice per process)
 from sync import add_rule, emit, make_world, serve  # noqa: E402  (bench/sync.py: the shared world builder)
 
 STATION_MQTT = '''
@@ -50,17 +58,21 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-CHILDREN: list = []  # the station process: ended on every way out
+CHILDREN: list = []  # the station and agent processes: ended on every way out
 
 
 def _end_children() -> None:
     for proc in CHILDREN:
-        if proc.poll() is None:
+        if isinstance(proc, subprocess.Popen):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except Exception:  # noqa: BLE001
+                    proc.kill()
+        elif proc.is_alive():  # an agent process
             proc.terminate()
-            try:
-                proc.wait(10)
-            except Exception:  # noqa: BLE001
-                proc.kill()
+            proc.join(10)
 
 
 def watchdog(seconds: float) -> None:
@@ -80,12 +92,24 @@ def watchdog(seconds: float) -> None:
     t.start()
 
 
+def stage_figures(stages: dict[str, dict[int, float]], t0: float) -> dict[str, list[float | None]]:
+    """stage → [p50, p99, count] in seconds after t0."""
+    out = {}
+    for name in STAGES:
+        values = [v - t0 for v in stages[name].values()]
+        out[name] = [round(statistics.median(values), 3), round(pct(values, 99), 3), len(values)] if values else \
+            [None, None, 0]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=32, help="sync threads in all, shared out over the processes")
+    ap.add_argument("--procs", type=int, default=2, help="agent processes (each a slice of the agents)")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--hard-limit", type=float, default=900.0)
+    ap.add_argument("--dump", help="write every agent's stage times (s after the emergency) to this JSON file")
     ap.add_argument("--agents-dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
                     help="where the agents keep their data (default tmpfs: a thousand boxes have a thousand SD "
                          "cards, not one shared disk whose fsync queue the bench would measure instead)")
@@ -93,13 +117,6 @@ def main() -> None:
     n = min(args.agents, 2000)
     watchdog(min(args.hard_limit, 3600.0))
 
-    from broadcaster.agent.client import StationClient
-    from broadcaster.agent.clock import SystemClock
-    from broadcaster.agent.nudges import MqttListener
-    from broadcaster.agent.runner import Agent
-    from broadcaster.agent.sinks import FileSink
-    from broadcaster.agent.state import AgentState
-    from broadcaster.protocol.mqttloop import MqttLoop
     from schedules.service import ScheduleService
     from tests.broadcaster_station.live import free_port
 
@@ -131,116 +148,40 @@ def main() -> None:
     CHILDREN.append(station_proc)
     station_url = f"http://127.0.0.1:{port}"
 
-    agents = []
-    agents_root = Path(tempfile.mkdtemp(prefix="loa-fanout-agents-", dir=args.agents_dir))
-    for c in world["creds"]:
-        data = agents_root / c["device_id"]
-        AgentState(data).save_credentials({**c, "station_url": station_url})
-        clock = SystemClock()
-        client = StationClient(station_url, c["token"], estimator=clock.estimator, raw_now=clock.raw_now, retries=2,
-                               backoff=0.2)
-        agents.append(Agent(data, FileSink(data / "sink.jsonl"), clock=clock, client=client))
-    t = time.perf_counter()
-    for a in agents:
-        a.network_round(do_heartbeat=False)
-    first_sync_s = time.perf_counter() - t
-
-    work: queue.Queue = queue.Queue()
-    playing_at: dict[int, float] = {}
-    nudged_at: dict[int, float] = {}   # first nudge after t0
-    synced_at: dict[int, float] = {}   # first sync finished after t0
-    stepping: set[int] = set()         # synced, waiting for the player to start the emergency
-    t0_box = {"t0": None}
-    stop = threading.Event()
-
-    def worker():
-        while not stop.is_set():
-            try:
-                i = work.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            a = agents[i]
-            try:
-                a.sync()
-            except Exception as exc:  # noqa: BLE001
-                print("sync failed", repr(exc), file=sys.stderr)
-            if t0_box["t0"] is not None:
-                synced_at.setdefault(i, time.perf_counter())
-                with lock:
-                    stepping.add(i)
-
-    def ticker():
-        """The agents' players: the real agent steps its player on its own thread, waking when something is due;
-        here one thread steps every synced agent until it plays the emergency (every 10 ms)."""
-        while not stop.is_set():
-            with lock:
-                todo = list(stepping)
-            for i in todo:
-                a = agents[i]
-                a.player.step()
-                cur = a.player.state.current
-                if cur is not None and cur.entry.priority == "emergency":
-                    playing_at.setdefault(i, time.perf_counter())
-                    with lock:
-                        stepping.discard(i)
-            time.sleep(0.01)
-
-    lock = threading.Lock()
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.workers)]
-    threads.append(threading.Thread(target=ticker, daemon=True))
-    for th in threads:
-        th.start()
-
-    def on_nudge_for(i):
-        def on_nudge(version, emergency):
-            if t0_box["t0"] is not None:
-                nudged_at.setdefault(i, time.perf_counter())
-            agents[i].on_nudge(version, emergency)
-            if agents[i].nudge.is_set():
-                agents[i].nudge.clear()
-                work.put(i)
-        return on_nudge
+    import multiprocessing as mp
 
     raw_topic = f"loa-bench/raw/{uuid.uuid4().hex[:8]}"
-    raw_recv: dict[int, float] = {}
-    listeners = []
-    mqtt_loop = MqttLoop()
-    assert len({c["mqtt"]["username"] for c in world["creds"]}) == len(world["creds"])  # unique client ids
-    for i, (a, c) in enumerate(zip(agents, world["creds"])):
-        m = c["mqtt"]
-        lst = MqttListener(m["url"], m["username"], c["token"], m["topics"], on_nudge_for(i), loop=mqtt_loop)
-        lst.client.message_callback_add(raw_topic, lambda cl, ud, msg, i=i: raw_recv.setdefault(i, time.perf_counter()))
-        lst.start()
-        listeners.append(lst)
-    t = time.perf_counter()
-    deadline = time.monotonic() + 120
-    while not all(l.connected.is_set() for l in listeners) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    connect_s = time.perf_counter() - t
-    connected = sum(l.connected.is_set() for l in listeners)
-    for l in listeners:
-        l.client.subscribe(raw_topic, 1)
-    time.sleep(2.0)
-    deadline = time.monotonic() + 120  # the retained nudges of the connect cost at most one 304 each
-    while not work.empty() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)
+    procs = max(1, min(args.procs, n))
+    ctx = mp.get_context("fork")  # the children inherit the imported modules; no thread of ours is mid-work
+    slices = [world["creds"][k::procs] for k in range(procs)]
+    pipes, fleet = [], []
+    for k, creds in enumerate(slices):
+        parent_end, child_end = ctx.Pipe()
+        p = ctx.Process(target=run_slice, args=(child_end, creds, station_url, alert_sha, raw_topic,
+                                                 max(1, args.workers // procs), args.agents_dir, args.timeout),
+                        daemon=True)
+        p.start()
+        CHILDREN.append(p)
+        pipes.append(parent_end)
+        fleet.append(p)
+    ready = [recv(c, 600, "ready") for c in pipes]
+    agents_n = sum(r["agents"] for r in ready)
+    connected = sum(r["connected"] for r in ready)
 
     # baseline: one raw QoS 1 publish to every subscriber
     import paho.mqtt.client as mqtt
 
+    from broadcaster.protocol.mqttloop import MqttLoop
+
+    mqtt_loop = MqttLoop()
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-raw-" + uuid.uuid4().hex[:6])
     mqtt_loop.add(pub, "127.0.0.1", 1883)
     deadline = time.monotonic() + 20
     while not pub.is_connected() and time.monotonic() < deadline:
         time.sleep(0.01)
-    threads = threading.active_count()
     tr = time.perf_counter()
     pub.publish(raw_topic, b"x", qos=1).wait_for_publish(10)
-    deadline = time.monotonic() + 20
-    while len(raw_recv) < len(listeners) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    raw = [v - tr for v in raw_recv.values()]
+    time.sleep(2.0)  # every subscriber got it long before (p99 is tens of ms); counted from the results
 
     # the emergency, as a cadre starts it: the station's own API (it stores, materializes and nudges)
     import httpx
@@ -249,19 +190,38 @@ def main() -> None:
     r = cadre.post("/api/v1/auth/token", json={"username": "bench", "password": "mat-khau-rat-dai", "name": "bench"})
     r.raise_for_status()
     cadre.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    for c in pipes:
+        c.send(("arm",))
+    for c in pipes:
+        recv(c, 60, "armed")
     print("bench: emergency now", file=sys.stderr, flush=True)
+    cpu0 = proc_cpu(station_proc.pid)
     t0 = time.perf_counter()
-    t0_box["t0"] = t0
     r = cadre.post(f"/api/v1/communes/{world['commune']}/emergencies", json={
         "title": "Cảnh báo lũ quét", "programme": [{"type": "item", "content_id": alert_item}],
         "villages": world["villages"], "repeat": 1})
-    materialize_s = time.perf_counter() - t0  # the cadre's request: store + materialize (nudges run after it)
+    cadre_s = time.perf_counter() - t0  # the cadre's request: store + materialize (nudges run after it)
     r.raise_for_status()
     deadline = time.monotonic() + args.timeout
-    while len(playing_at) < len(agents) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    lat = [v - t0 for v in playing_at.values()]
-    stop.set()
+    waiting = list(pipes)
+    while waiting and time.monotonic() < deadline:
+        waiting = [c for c in waiting if not c.poll(0.02)]
+    fanout_s = time.perf_counter() - t0
+    station_cpu = proc_cpu(station_proc.pid) - cpu0
+    results = []
+    for c in pipes:
+        c.send(("stop",))
+    for c in pipes:
+        msg = recv(c, 60, "all playing", "result")
+        results.append(msg if isinstance(msg, dict) and "stages" in msg else recv(c, 60, "result"))
+    for p in fleet:
+        p.join(30)
+    stages = {name: {} for name in STAGES}
+    for k, res in enumerate(results):
+        for name in STAGES:
+            stages[name].update({(k, i): v for i, v in res["stages"][name].items()})
+    lat = [v - t0 for v in stages["playing"].values()]
+    raw = [v - tr for res in results for v in res["raw"]]
     # leave the shared broker clean: clear the retained nudges of this run's topics
     infos = [pub.publish(topic, b"", qos=1, retain=True) for c in world["creds"] for topic in c["mqtt"]["topics"]]
     deadline = time.monotonic() + 20
@@ -270,24 +230,32 @@ def main() -> None:
     mqtt_loop.stop()
     station_proc.terminate()
     station_proc.wait(15)
-    import shutil
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({name: {f"{k}/{i}": v - t0 for (k, i), v in stages[name].items()}
+                                               for name in STAGES}))
+    emit(f"emergency -> playing, p50, {agents_n:,} agents over MQTT", round(statistics.median(lat), 3) if lat else None,
+         "s", "p99 < 1.5", f"raw Mosquitto publish->receive p50, same {connected:,} subscribers",
+         round(statistics.median(raw), 4) if raw else None, agents=agents_n, playing=len(lat),
+         agent_processes=procs, workers=args.workers, first_sync_all_s=round(max(r["first_sync_s"] for r in ready), 1),
+         mqtt_connected=connected, mqtt_connect_all_s=round(max(r["connect_s"] for r in ready), 1),
+         threads_per_process=max(r["threads"] for r in ready))
+    emit(f"emergency -> playing, p99, {agents_n:,} agents over MQTT", round(pct(lat, 99), 3) if lat else None, "s",
+         "< 1.5", f"raw Mosquitto publish->receive p99, same {connected:,} subscribers",
+         round(pct(raw, 99), 4) if raw else None, received_raw=len(raw), max_s=round(max(lat), 3) if lat else None,
+         cadre_request_s=round(cadre_s, 3), stages_p50_p99_n=stage_figures(stages, t0),
+         cpu_during_fanout={"station_s": round(station_cpu, 2),
+                            "agents_s": round(sum(res["cpu_s"] for res in results), 2), "wall_s": round(fanout_s, 2)},
+         not_playing_events=sorted({e for res in results for e in res["not_playing_events"]}))
 
-    shutil.rmtree(agents_root, ignore_errors=True)
-    emit(f"emergency -> playing, p50, {len(agents):,} agents over MQTT", round(statistics.median(lat), 3) if lat else None, "s",
-         "p99 < 1.5", f"raw Mosquitto publish->receive p50, same {len(listeners):,} subscribers",
-         round(statistics.median(raw), 4) if raw else None, agents=len(agents), playing=len(lat),
-         workers=args.workers, first_sync_all_s=round(first_sync_s, 1), mqtt_connected=connected,
-         mqtt_connect_all_s=round(connect_s, 1), threads=threads)
-    emit(f"emergency -> playing, p99, {len(agents):,} agents over MQTT", round(pct(lat, 99), 3) if lat else None, "s", "< 1.5",
-         f"raw Mosquitto publish->receive p99, same {len(listeners):,} subscribers", round(pct(raw, 99), 4) if raw else None,
-         received_raw=len(raw), max_s=round(max(lat), 3) if lat else None,
-         nudged_p50_s=round(statistics.median(v - t0 for v in nudged_at.values()), 3) if nudged_at else None,
-         nudged_p99_s=round(pct([v - t0 for v in nudged_at.values()], 99), 3) if nudged_at else None,
-         synced_p50_s=round(statistics.median(v - t0 for v in synced_at.values()), 3) if synced_at else None,
-         synced_p99_s=round(pct([v - t0 for v in synced_at.values()], 99), 3) if synced_at else None,
-         cadre_request_s=round(materialize_s, 3), nudged=len(nudged_at), synced=len(synced_at),
-         not_playing_events=sorted({e["code"] for i, a in enumerate(agents) if i not in playing_at
-                                    for e in a.events}))
+
+def recv(conn, timeout: float, *kinds: str):  # noqa: ANN001, ANN201
+    """The next message of an agent process, which must be one of `kinds` within `timeout` seconds."""
+    if not conn.poll(timeout):
+        raise RuntimeError(f"agent process silent for {timeout:.0f} s (waiting for {kinds})")
+    msg = conn.recv()
+    if msg[0] not in kinds:
+        raise RuntimeError(f"agent process said {msg[0]!r}, expected {kinds}")
+    return msg[1] if len(msg) > 1 else msg[0]
 
 
 if __name__ == "__main__":

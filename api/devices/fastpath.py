@@ -48,12 +48,18 @@ class SmallFiles:
         self._total = 0
         self._lock = threading.Lock()
 
-    def get(self, audio_dir, sha256: str) -> tuple[bytes, bytes] | None:  # noqa: ANN001
+    def cached(self, sha256: str) -> tuple[bytes, bytes] | None:
+        """A memory hit only (no disk): cheap enough for the event loop itself."""
         with self._lock:
             hit = self._data.get(sha256)
             if hit is not None:
                 self._data.move_to_end(sha256)
-                return hit
+            return hit
+
+    def get(self, audio_dir, sha256: str) -> tuple[bytes, bytes] | None:  # noqa: ANN001
+        hit = self.cached(sha256)
+        if hit is not None:
+            return hit
         from content.store import AudioStore, StoreError
 
         try:
@@ -132,7 +138,9 @@ class DeviceFastPath:
         sha = path[len(AUDIO):]
         if not is_sha256(sha) or sha not in entry.hashes or b"if-none-match" in headers:
             return False
-        hit = await anyio.to_thread.run_sync(self.files.get, st.broadcaster.audio_dir, sha)
+        # After an emergency every device fetches the same file: answered from memory on the loop, without a
+        # hop to a worker thread (a thousand hops cost more than the replies); only a miss reads the disk there.
+        hit = self.files.cached(sha) or await anyio.to_thread.run_sync(self.files.get, st.broadcaster.audio_dir, sha)
         if hit is None:
             return False
         data, media_type = hit

@@ -153,6 +153,7 @@ class Agent:
         for sha in sorted(self.store.missing(sizes), key=lambda s: order[s]):
             try:
                 self.store.fetch(sha, sizes[sha], self.client.audio_fetcher(urls[sha]), needed=needed)
+                self.player.wake.set()  # an emergency's file is first: it starts now, not after the rest
             except CacheError as exc:
                 if exc.code != "download_incomplete":
                     self.report(exc.code, f"{sha}: {exc.message}")

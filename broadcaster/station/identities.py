@@ -87,10 +87,18 @@ class IdentityCache:
             self._hashes.setdefault(ident.device_id, set()).add(token_hash)
             self._uid_of[token_hash] = ident.uid
 
-    def refresh(self, ident: DeviceIdentity, loaded_at: float) -> None:
+    def refresh(self, ident: DeviceIdentity, loaded_at: float, timetable_stamp: datetime | None = None,
+                manifest_stamp: datetime | None = None) -> None:
         """Put back the fresh identity (read at `loaded_at`, after the change) for the tokens of *that same
         credential* seen before: the nudger does this after rebuilding a manifest, so the devices it nudges
-        find their identity cached. A token of another credential (re-enrolled device) is never touched."""
+        find their identity cached. A token of another credential (re-enrolled device) is never touched.
+        `timetable_stamp` (the `updated_at` of the timetable row read with the identity) and `manifest_stamp`
+        (the `built_at` the caller just wrote) are changes this identity already reflects: `changes()` counts
+        them as seen, or every nudged device would be dropped again right after its nudge and miss once more.
+        Revocations never are."""
+        for index, stamp in ((0, timetable_stamp), (3, manifest_stamp)):
+            if stamp is not None:
+                self._seen[index].add((ident.device_id, stamp))
         with self._lock:
             hashes = [h for h in self._hashes.get(ident.device_id, ()) if self._uid_of.get(h) == ident.uid]
         for h in hashes:

@@ -325,6 +325,15 @@ def current_retrying(engine, ctx: StationContext, ident: Any, now: datetime) -> 
     return built.entry
 
 
+def timetable_stamps(session: Session, device_ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """device id → (timetable version, the row's `updated_at`), for many devices in one query."""
+    from schedules.tables import DeviceTimetable
+
+    t = DeviceTimetable.__table__
+    return {d: (v, u) for d, v, u in session.execute(sa.select(t.c.device_id, t.c.version, t.c.updated_at).where(
+        t.c.device_id.in_(sorted(device_ids))))}
+
+
 def timetable_versions(session: Session, device_ids: list[int]) -> dict[int, str]:
     from schedules.tables import DeviceTimetable
 

@@ -127,7 +127,6 @@ class Nudger:
 
     def _run(self, device_ids: set[int], villages: set[tuple[int, int]]) -> int:
         now = self.clock()
-        at = format_time(now)
         messages: list[tuple[Device, str, dict[str, Any]]] = []
         emergency_villages: set[tuple[int, int]] = set()
         built: list[manifests.Built] = []
@@ -139,7 +138,8 @@ class Nudger:
                                 .join(DeviceCredential, DeviceCredential.device_id == Device.id)
                                 .where(Device.id.in_(sorted(device_ids)), DeviceCredential.revoked_at.is_(None),
                                        Device.revoked_at.is_(None), Device.village_id.is_not(None))).all()
-            versions = manifests.timetable_versions(session, [d.id for d, _ in rows])
+            stamps = manifests.timetable_stamps(session, [d.id for d, _ in rows])
+            versions = {d: v for d, (v, _) in stamps.items()}
             stored = manifests.stored_keys(session, [d.id for d, _ in rows])
             todo = []
             for device, uid in rows:
@@ -156,16 +156,20 @@ class Nudger:
                     b = manifests.prepare(session, self.ctx, device, uid, key, now, plays[device.id])
                     built.append(b)
                     entry = b.entry
-                messages.append((device, uid, {"version": entry.version, "emergency": entry.emergency, "at": at}))
+                messages.append((device, uid, {"version": entry.version, "emergency": entry.emergency}))
                 if entry.emergency:
                     emergency_villages.add((device.commune_id, device.village_id))
         manifests.store(self.engine, self.ctx, built, now)
         if identities is not None:  # what nudge() dropped, read afresh here: the nudged devices' fetches hit
+            rebuilt = {b.device_id for b in built}
             for ident in fresh:
-                identities.refresh(ident, read_at)
+                identities.refresh(ident, read_at, timetable_stamp=stamps.get(ident.device_id, (None, None))[1],
+                                   manifest_stamp=now if ident.device_id in rebuilt else None)
         # Published after the commit: a device that syncs on the nudge finds the new manifest stored.
         villages |= emergency_villages
+        at = format_time(self.clock())  # when it goes out (after this chunk's build), not when the chunk began
         for device, uid, message in messages:
+            message["at"] = at
             self.hub.publish(device.id, message)
             self._mqtt(device_topic(device.commune_id, uid), message)
         self.sent += len(messages)

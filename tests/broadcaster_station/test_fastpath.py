@@ -113,3 +113,36 @@ def test_a_late_commit_behind_the_mark_is_still_seen(app, client, engine, world,
     fake_now[0] += cache.late_check_s
     r = _fetch(client, creds, etag)  # ...the look-back, within late_check_s, finds it
     assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+
+
+def test_the_nudgers_own_changes_keep_identities_cached(app, client, engine, world, facts, clock, schedules_service):
+    """The nudger reads each device's identity with its new timetable and writes its new manifest: the next
+    change check must not drop those identities again (after an emergency every nudged device would miss once
+    more, a database lookup each), yet another process's later change still is seen."""
+    item, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    cache = app.state.identities
+    etag = _fetch(client, creds).headers["etag"]
+    fake_now = [1000.0]
+
+    def monotonic() -> float:  # time passes a little with every look
+        fake_now[0] += 0.001
+        return fake_now[0]
+
+    cache.monotonic = monotonic
+    cache._checked = cache._late_checked = fake_now[0]
+    schedule(engine, world, [item], clock() + timedelta(minutes=7), title="Thông báo thêm")
+    schedules_service.materialize_commune(world.a, clock())
+    app.state.nudger.flush()
+    misses = cache.misses
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 200 and r.headers["etag"] != etag
+    etag = r.headers["etag"]
+    for _ in range(2):  # a quick check, then one with the look-back
+        fake_now[0] += cache.late_check_s + 0.01
+        assert _fetch(client, creds, etag).status_code == 304
+    assert cache.misses == misses  # every request answered from the identity the nudger put back
+    with session_scope(engine) as s:
+        _revoke(s, dev, clock() + timedelta(seconds=1))
+    fake_now[0] += cache.recheck_s + 0.01
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"

@@ -1,0 +1,219 @@
+"""One slice of the fan-out benchmark's agents, run in its own process (bench/fanout.py starts several).
+
+A real village box is its own computer: a thousand of them in ONE interpreter would measure its lock (the MQTT
+thread starving behind the sync threads) rather than the protocol. Each process holds a slice of the real
+agents (broadcaster/agent: Agent + MqttListener + FileSink, real clock, real HTTP), one shared epoll MQTT loop,
+a few sync threads and a player thread that steps an agent when its player is woken (as `Player.run` does: a new
+manifest, a file just downloaded) and at least every 0.2 s.
+
+Talks to the parent over a pipe: ("ready", info) → ("arm",) → ("stop",) → ("result", data). Every time is
+`time.perf_counter()` (CLOCK_MONOTONIC: one clock for every process of the machine). Every wait is bounded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+STAGES = ("nudge published", "nudge received", "sync started", "manifest received", "manifest verified",
+          "audio stored", "playing")
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc; Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class WakeEvent(threading.Event):
+    """The player's wake-up event, which also tells the bench's player thread whom to step."""
+
+    def __init__(self, on_set) -> None:  # noqa: ANN001
+        super().__init__()
+        self.on_set = on_set
+
+    def set(self) -> None:
+        super().set()
+        self.on_set()
+
+
+def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_topic: str, workers: int,  # noqa: ANN001
+              agents_dir: str | None, timeout: float) -> None:
+    from broadcaster.agent.client import StationClient
+    from broadcaster.agent.clock import SystemClock
+    from broadcaster.agent.nudges import MqttListener
+    from broadcaster.agent.runner import Agent
+    from broadcaster.agent.sinks import FileSink
+    from broadcaster.agent.state import AgentState
+    from broadcaster.protocol.mqttloop import MqttLoop
+    from broadcaster.protocol.wire import parse_time
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="loa-fanout-agents-", dir=agents_dir))
+    armed = threading.Event()
+    stages: dict[str, dict[int, float]] = {k: {} for k in STAGES}
+    lock = threading.Lock()
+    woken: set[int] = set()
+    have_woken = threading.Event()
+    agents = []
+    for i, c in enumerate(creds):
+        data = root / c["device_id"]
+        AgentState(data).save_credentials({**c, "station_url": station_url})
+        clock = SystemClock()
+        client = StationClient(station_url, c["token"], estimator=clock.estimator, raw_now=clock.raw_now,
+                               retries=2, backoff=0.2)
+        a = Agent(data, FileSink(data / "sink.jsonl"), clock=clock, client=client)
+
+        def wake(i=i) -> None:
+            with lock:
+                woken.add(i)
+            have_woken.set()
+
+        a.player.wake = WakeEvent(wake)
+        agents.append(a)
+    _instrument(agents, alert_sha, stages, armed)
+    t = time.perf_counter()
+    for a in agents:
+        a.network_round(do_heartbeat=False)
+    first_sync_s = time.perf_counter() - t
+
+    work: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                i = work.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if armed.is_set():
+                stages["sync started"].setdefault(i, time.perf_counter())
+            try:
+                agents[i].sync()
+            except Exception as exc:  # noqa: BLE001
+                print("sync failed", repr(exc), file=sys.stderr)
+
+    synced: set[int] = set()
+
+    def player() -> None:
+        """Steps the woken players (as each agent's own player thread would), and every synced one at least
+        every 0.2 s, until each plays the emergency."""
+        last_all = time.monotonic()
+        while not stop.is_set():
+            have_woken.wait(0.05)
+            have_woken.clear()
+            with lock:
+                todo = set(woken)
+                woken.clear()
+            if time.monotonic() - last_all >= 0.2:
+                last_all = time.monotonic()
+                todo |= {i for i in synced if i not in stages["playing"]}
+            for i in todo:
+                a = agents[i]
+                a.player.step()
+                if not armed.is_set():
+                    continue
+                synced.add(i)
+                cur = a.player.state.current
+                if cur is not None and cur.entry.priority == "emergency":
+                    stages["playing"].setdefault(i, time.perf_counter())
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    threads.append(threading.Thread(target=player, daemon=True))
+    for th in threads:
+        th.start()
+
+    wall_offset = time.time() - time.perf_counter()
+    raw_recv: list[float] = []
+    mqtt_loop = MqttLoop()
+    listeners = []
+    for i, (a, c) in enumerate(zip(agents, creds)):
+        def on_nudge(version: str, emergency: bool, i: int = i) -> None:
+            if armed.is_set():
+                stages["nudge received"].setdefault(i, time.perf_counter())
+            agents[i].on_nudge(version, emergency)
+            if agents[i].nudge.is_set():
+                agents[i].nudge.clear()
+                work.put(i)
+
+        m = c["mqtt"]
+        lst = MqttListener(m["url"], m["username"], c["token"], m["topics"], on_nudge, loop=mqtt_loop)
+        lst.client.message_callback_add(raw_topic, lambda cl, ud, msg: raw_recv.append(time.perf_counter()))
+
+        def on_message(cl, ud, msg, i=i, _f=lst.client.on_message) -> None:  # noqa: ANN001
+            if armed.is_set():
+                try:  # the station stamps a nudge as it publishes it (same machine, same wall clock)
+                    body = json.loads(msg.payload)
+                    if body.get("emergency"):
+                        stages["nudge published"].setdefault(i, parse_time(body["at"]).timestamp() - wall_offset)
+                except (ValueError, KeyError, TypeError):
+                    pass
+            _f(cl, ud, msg)
+
+        lst.client.on_message = on_message
+        lst.start()
+        listeners.append(lst)
+    t = time.perf_counter()
+    deadline = time.monotonic() + 120
+    while not all(l.connected.is_set() for l in listeners) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    connect_s = time.perf_counter() - t
+    for l in listeners:
+        l.client.subscribe(raw_topic, 1)
+    time.sleep(2.0)
+    deadline = time.monotonic() + 120  # the retained nudges of the connect cost at most one 304 each
+    while not work.empty() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    conn.send(("ready", {"agents": len(agents), "first_sync_s": first_sync_s, "connect_s": connect_s,
+                         "connected": sum(l.connected.is_set() for l in listeners),
+                         "threads": threading.active_count()}))
+    if conn.poll(600):
+        conn.recv()  # ("arm",)
+    cpu0 = proc_cpu(os.getpid())
+    armed.set()
+    conn.send(("armed",))
+    deadline = time.monotonic() + timeout + 5
+    while time.monotonic() < deadline and not conn.poll(0.02):
+        if len(stages["playing"]) == len(agents):
+            conn.send(("all playing",))
+            break
+    if conn.poll(timeout + 10):
+        conn.recv()  # ("stop",)
+    cpu = proc_cpu(os.getpid()) - cpu0
+    stop.set()
+    not_playing = sorted({e["code"] for i, a in enumerate(agents) if i not in stages["playing"] for e in a.events})
+    conn.send(("result", {"stages": stages, "raw": raw_recv, "cpu_s": cpu, "not_playing_events": not_playing}))
+    mqtt_loop.stop()
+    for a in agents:
+        a.client.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _instrument(agents: list, alert_sha: str, stages: dict[str, dict[int, float]], armed: threading.Event) -> None:
+    """Per-agent stage times once armed, by wrapping the agent's own calls."""
+    for i, a in enumerate(agents):
+        def get_manifest(etag, _f=a.client.get_manifest, i=i):  # noqa: ANN001, ANN202
+            out = _f(etag)
+            if armed.is_set() and out[0] is not None:
+                stages["manifest received"].setdefault(i, time.perf_counter())
+            return out
+
+        def verify(envelope, now, _f=a.verifier.manifest, i=i):  # noqa: ANN001, ANN202
+            out = _f(envelope, now)
+            if armed.is_set() and out is not None and out.emergency:
+                stages["manifest verified"].setdefault(i, time.perf_counter())
+            return out
+
+        def fetch(sha, *args, _f=a.store.fetch, i=i, **kw):  # noqa: ANN001, ANN202
+            out = _f(sha, *args, **kw)
+            if armed.is_set() and sha == alert_sha:
+                stages["audio stored"].setdefault(i, time.perf_counter())
+            return out
+
+        a.client.get_manifest, a.verifier.manifest, a.store.fetch = get_manifest, verify, fetch
