@@ -60,17 +60,7 @@ def build_world(engine, now: datetime) -> World:
     return w
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _cheap_argon2():
-    """Real argon2id with test-sized cost."""
-    from argon2 import PasswordHasher
-
-    from loa.accounts import passwords
-
-    original = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-    yield
-    passwords._hasher = original
+from tests.server.conftest import _cheap_argon2  # noqa: E402,F401  (autouse: real argon2id, test-sized cost)
 
 
 @pytest.fixture(scope="session")
