@@ -7,7 +7,6 @@ signed by them during rotation.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from broadcaster.protocol.files import write_atomic
 from broadcaster.protocol.manifest import Manifest, sign_keyset, sign_manifest
 from broadcaster.protocol.wire import b64encode, key_id_for
 
@@ -43,21 +43,6 @@ def generate_key() -> StationKey:
     return StationKey(key_id_for(raw), private)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write with 0600 from the first byte (no window where the key is world-readable), then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pem")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class KeyRing:
     """All station keys on disk, one of them active."""
 
@@ -70,7 +55,7 @@ class KeyRing:
         pem = key.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         path = self.directory / f"{key.key_id}.pem"
-        _write_private(path, pem)
+        write_atomic(path, pem, 0o600)  # private from the first byte
         return path
 
     def load(self, key_id: str) -> StationKey:
