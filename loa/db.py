@@ -43,7 +43,9 @@ class UtcDateTime(sa.types.TypeDecorator):
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL is a property of the database file: switching needs a lock, checking does not.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -54,6 +56,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     """An engine for `url`, with the SQLite pragmas installed on every new connection."""
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 10}
+        if ":memory:" not in url and url.rstrip("/") not in ("sqlite:", "sqlite://"):
+            # Requests run on AnyIO's 40 worker threads: with SQLAlchemy's default pool (5 + 10 overflow) a burst
+            # of device lookups opened and closed a connection each (pragmas included) instead of reusing one.
+            kwargs.setdefault("pool_size", 48)
+            kwargs.setdefault("max_overflow", 16)
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
