@@ -6,9 +6,11 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from api import errors
 from api.auth.router import router as auth_router
@@ -26,6 +28,23 @@ from loa.jobs.worker import Worker
 from loa.settings import Settings
 
 log = logging.getLogger("loa.api")
+
+
+class StationApp(FastAPI):
+    """FastAPI with the device fast path (api/devices/fastpath.py) in front of everything, FastAPI's own
+    per-request work included: a `304` for a manifest is most of a station's traffic. `fast_path` hands
+    whatever it does not answer to the normal app, unchanged."""
+
+    fast_path: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None and scope["type"] == "http":
+            await self.fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
 
 class Health(BaseModel):
@@ -70,7 +89,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
                 worker.stop()
             engine.dispose()
 
-    app = FastAPI(
+    app = StationApp(
         title="Loa — đài truyền thanh xã / commune loudspeaker station",
         version="1.0",
         description="Errors are application/problem+json with a stable `code`; Vietnamese first "

@@ -36,6 +36,8 @@ MEDIA_TYPES = {".ogg": b"audio/ogg", ".mp3": b"audio/mpeg"}
 def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
+    if header == etag:  # what devices send: the one ETag they hold
+        return True
     return any(t.strip().removeprefix("W/") == etag for t in header.split(",")) or header.strip() == "*"
 
 
@@ -91,6 +93,14 @@ class DeviceFastPath:
         self.app, self.state = app, state
         self.files = SmallFiles()
         self.time_header = SERVER_TIME_HEADER.lower().encode()
+        self._bound: tuple | None = None
+
+    def _bind(self) -> tuple:
+        """The state's parts, looked up once: they are set when the app is built and never replaced (each
+        attribute access on Starlette's State is a Python call, on the path of every request)."""
+        st = self.state
+        self._bound = (st.clock, getattr(st, "identities", None), st.broadcaster, st.engine)
+        return self._bound
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" and scope["method"] == "GET" else ""
@@ -98,38 +108,38 @@ class DeviceFastPath:
             await self.app(scope, receive, send)
             return
         started = False
+        clock = (self._bound or self._bind())[0]
 
         async def stamped(message) -> None:  # noqa: ANN001
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"].append((self.time_header, millis(self.state.clock()).encode()))
+                message["headers"].append((self.time_header, millis(clock()).encode()))
             await send(message)
 
         try:
-            if await self._fast(scope, receive, stamped, path):
+            if await self._fast(scope, stamped, path):
                 return
         except Exception:  # noqa: BLE001 — the full stack answers (and reports) whatever went wrong
             if started:
                 raise
         await self.app(scope, receive, send)
 
-    async def _fast(self, scope: Scope, receive: Receive, send: Send, path: str) -> bool:
+    async def _fast(self, scope: Scope, send: Send, path: str) -> bool:
         """True if answered here; False: the full stack must answer (nothing was sent)."""
         headers = dict(scope["headers"])  # one value each is all the fast path needs
         auth = headers.get(b"authorization")
-        st = self.state
-        cache = getattr(st, "identities", None)
+        clock, cache, ctx, engine = self._bound or self._bind()
         if cache is None or auth is None or auth[:len(_PREFIX)].lower() != _PREFIX or b"range" in headers:
             return False
         if cache.due():
-            cache.changes(st.engine)  # at most once per recheck_s: other replicas' changes
+            cache.changes(engine)  # at most once per recheck_s: other replicas' changes
         token = auth[7:].strip()
         token_hash = hashlib.sha256(token).hexdigest()
         ident = cache.get(token_hash)
         if ident is None:
             ident = await anyio.to_thread.run_sync(self._lookup, cache, token, token_hash)
-        entry = manifests.cached_for(st.broadcaster, ident, st.clock()) if ident is not None else None
+        entry = manifests.cached_for(ctx, ident, clock()) if ident is not None else None
         if entry is None:
             return False
         if path == MANIFEST:
@@ -140,7 +150,7 @@ class DeviceFastPath:
             return False
         # After an emergency every device fetches the same file: answered from memory on the loop, without a
         # hop to a worker thread (a thousand hops cost more than the replies); only a miss reads the disk there.
-        hit = self.files.cached(sha) or await anyio.to_thread.run_sync(self.files.get, st.broadcaster.audio_dir, sha)
+        hit = self.files.cached(sha) or await anyio.to_thread.run_sync(self.files.get, ctx.audio_dir, sha)
         if hit is None:
             return False
         data, media_type = hit
@@ -156,7 +166,7 @@ class DeviceFastPath:
         or odd tokens: errors are the route's business."""
         started = cache.monotonic()
         try:
-            with self.state.engine.connect() as conn:
+            with (self._bound or self._bind())[3].connect() as conn:
                 ident = deviceauth.resolve(conn, "Bearer " + token.decode("ascii"))
         except (Unauthenticated, UnicodeDecodeError):
             return None

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,10 +10,8 @@ from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER
 
 
 def _millis(now: datetime) -> str:
-    from datetime import timezone
-
-    utc = now.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    """UTC, milliseconds, `Z`: 2026-11-23T05:59:58.123Z (isoformat is C; strftime parses its pattern)."""
+    return now.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class ServerTime:

@@ -33,10 +33,13 @@ def install(app: FastAPI) -> None:
     st.mqtt = None
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
-    # Outermost, before every framework and app middleware: a 304 is most of a station's traffic. It stamps
+    # Outermost, before FastAPI and every middleware: a 304 is most of a station's traffic. It stamps
     # X-Loa-Server-Time itself; what it does not answer passes on to the full stack unchanged.
-    build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: DeviceFastPath(build_stack(), st)
+    if hasattr(app, "full_stack"):  # api.app.StationApp
+        app.fast_path = DeviceFastPath(app.full_stack, st)
+    else:  # a plain FastAPI: in front of its middleware stack
+        build_stack = app.build_middleware_stack
+        app.build_middleware_stack = lambda: DeviceFastPath(build_stack(), st)
     app.add_middleware(ServerTime, clock=lambda: st.clock())
     app.include_router(protocol_router)
     app.include_router(manage_router)

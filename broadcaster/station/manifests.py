@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -74,7 +75,7 @@ def no_manifest() -> NotFound:
 
 def source_key(ctx: StationContext, uid: str, village_id: int | None, volume: int, muted: bool,
                timetable_version: str | None, now: datetime) -> str:
-    day = coverage(now, ctx.timezone)[0].date().isoformat()
+    day = now.astimezone(ZoneInfo(ctx.timezone)).date().isoformat()  # coverage()'s first day, per request
     return "|".join([uid, str(village_id), str(volume), "1" if muted else "0", timetable_version or "-", day,
                      ctx.active_key().key_id])
 
