@@ -50,7 +50,10 @@ def _values(play: Play) -> dict:
             "rule_version": play.rule_version, "interrupted": play.interrupted, "segments": segments_json(play)}
 
 
-def _same(row: TimetablePlay, values: dict) -> bool:
+_COMPARED = ("start", "end", "priority", "title", "rule_version", "interrupted", "segments")
+
+
+def _same(row, values: dict) -> bool:  # noqa: ANN001 — a row of the stored plays
     return all(getattr(row, k) == v for k, v in values.items())
 
 
@@ -72,42 +75,53 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
     world = load_commune_world(session, commune_id, now)
     tt = materialize(world.rules, world.topology, now, now + horizon, now, world.settings, world.airable)
     result = MaterializeResult(commune_id)
-    existing = session.exec(select(TimetablePlay).where(TimetablePlay.commune_id == commune_id,
-                                                        TimetablePlay.end > now)).all()
+    # Core statements, not ORM objects: an emergency for a whole commune inserts a row per device, and building
+    # a thousand ORM instances (and flushing them one by one) was most of the cadre's wait.
+    t = TimetablePlay.__table__
+    existing = session.execute(sa.select(t.c.id, t.c.device_id, t.c.rule_key, t.c.planned_start,
+                                         *(t.c[k] for k in _COMPARED)).where(
+        t.c.commune_id == commune_id, t.c.end > now)).all()
     stored = {(r.device_id, r.rule_key, _utc(r.planned_start)): r for r in existing}
     wanted: dict[tuple[int, str, datetime], Play] = {}
     for device_key, plays in tt.plays.items():
         for p in plays:
             wanted[(int(device_key), p.rule_id, _utc(p.planned_start))] = p
 
+    inserts: list[dict] = []
+    updates: list[dict] = []
     for key, play in wanted.items():
         values = _values(play)
         row = stored.get(key)
         if row is None:
-            session.add(TimetablePlay(commune_id=commune_id, device_id=key[0], rule_key=key[1],
-                                      planned_start=play.planned_start, updated_at=now, **values))
+            inserts.append({"commune_id": commune_id, "device_id": key[0], "rule_key": key[1],
+                            "planned_start": play.planned_start, "updated_at": now, **values})
             result.inserted += 1
         elif not _same(row, values):
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = now
-            session.add(row)
+            updates.append({"_id": row.id, **values, "updated_at": now})
             result.updated += 1
         else:
             continue
         result.changed.add(key[0])
+    cuts: list[dict] = []
+    deletes: list[int] = []
     for key, row in stored.items():
         if key in wanted:
             continue
         if row.start < now:  # it is on air: it aired until now
-            row.end, row.interrupted, row.updated_at = now, True, now
-            session.add(row)
+            cuts.append({"_id": row.id, "end": now, "interrupted": True, "updated_at": now})
             result.cut += 1
         else:
-            session.delete(row)
+            deletes.append(row.id)
             result.deleted += 1
         result.changed.add(key[0])
-    session.flush()
+    if inserts:
+        session.execute(sa.insert(t), inserts)
+    if updates:
+        session.execute(sa.update(t).where(t.c.id == sa.bindparam("_id")), updates)
+    if cuts:
+        session.execute(sa.update(t).where(t.c.id == sa.bindparam("_id")), cuts)
+    for i in range(0, len(deletes), 500):
+        session.execute(sa.delete(t).where(t.c.id.in_(deletes[i:i + 500])))
     _store_versions(session, commune_id, world.devices, tt, result, now)
     result.notices = _dropped_notices(session, commune_id, tt, world.library.items, now)
     return result, tt
@@ -115,23 +129,31 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
 
 def _store_versions(session: Session, commune_id: int, devices, tt: Timetable, result: MaterializeResult,
                     now: datetime) -> None:
-    versions = {v.device_id: v for v in session.exec(select(DeviceTimetable).where(
-        DeviceTimetable.commune_id == commune_id))}
+    t = DeviceTimetable.__table__
+    versions = dict(session.execute(sa.select(t.c.device_id, t.c.version).where(t.c.commune_id == commune_id)).all())
+    unchanged, changed, new = [], [], []
     for device_id in devices:
-        row = versions.get(device_id)
-        if row is not None and device_id not in result.changed:
-            row.computed_at = now
-            session.add(row)
+        if device_id in versions and device_id not in result.changed:
+            unchanged.append(device_id)
             continue
         plays = [{"rule": p.rule_id, "planned": p.planned_start.isoformat(), **_values(p)}
                  for p in tt.plays.get(str(device_id), ())]
-        if row is None:
-            row = DeviceTimetable(device_id=device_id, commune_id=commune_id, version="", updated_at=now,
-                                  computed_at=now)
-        row.version = _version(row.version, plays)
-        row.updated_at = row.computed_at = now
-        session.add(row)
+        version = _version(versions.get(device_id) or "", plays)
+        row = {"device_id": device_id, "commune_id": commune_id, "version": version, "updated_at": now,
+               "computed_at": now}
+        (changed if device_id in versions else new).append(row)
         result.changed.add(device_id)
+    if unchanged:
+        for i in range(0, len(unchanged), 500):
+            session.execute(sa.update(t).where(t.c.device_id.in_(unchanged[i:i + 500])).values(computed_at=now))
+    if changed:
+        session.execute(sa.update(t).where(t.c.device_id == sa.bindparam("_device")).values(
+            version=sa.bindparam("version"), updated_at=sa.bindparam("updated_at"),
+            computed_at=sa.bindparam("computed_at")),
+            [{"_device": r["device_id"], "version": r["version"], "updated_at": now, "computed_at": now}
+             for r in changed])
+    if new:
+        session.execute(sa.insert(t), new)
 
 
 _REASON_VI = {"expired": "đã hết hạn", "archived": "đã lưu trữ", "unapproved": "chưa được duyệt",
