@@ -1,6 +1,7 @@
 """The FastAPI application factory: database and migrations, auth, routers, errors, the in-process worker."""
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
             worker.start()
         devices_setup.startup(app)
         schedules_setup.startup(app)
+        # Everything built so far (modules, routes, models: ~10^5 objects) lives as long as the process: out of
+        # the collector's way, a full collection in the middle of an emergency's thousand manifests costs a few
+        # milliseconds instead of ~70 (measured with bench/fanout.py's world).
+        gc.freeze()
         try:
             yield
         finally:

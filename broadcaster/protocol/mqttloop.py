@@ -95,8 +95,10 @@ class MqttLoop:
             self._apply(kind, entry, arg)  # paho calls back from inside loop_read/loop_write: act at once
             return
         with self._lock:
+            first = not self._ops
             self._ops.append((kind, entry, arg))
-        self._wake()
+        if first:  # otherwise a wake-up is already on its way, and the loop takes every queued op at once
+            self._wake()
 
     def _wake(self) -> None:
         try:

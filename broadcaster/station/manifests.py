@@ -110,8 +110,8 @@ _KNOWN_SIZES: dict[str, int] = {}
 
 
 def play_rows(session: Session, device_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Any]]:
-    """The stored plays overlapping [start, end) of many devices in ONE query (the nudger builds fifty
-    manifests at a time), by device, each by start time (as schedules.store.device_plays orders them)."""
+    """The stored plays overlapping [start, end) of many devices in ONE query (the nudger builds
+    a whole batch of manifests at once), by device, each by start time (as schedules.store.device_plays orders them)."""
     from schedules.tables import TimetablePlay
 
     t = TimetablePlay.__table__
@@ -192,8 +192,11 @@ def store(engine, ctx: StationContext, built: list[Built], now: datetime,  # noq
     for attempt in range(attempts):
         try:
             with write_lock(engine), session_scope(engine) as s:
-                for b in built:
-                    _write(s, b, now)
+                if engine.dialect.name in ("sqlite", "postgresql"):
+                    _upsert_many(s, engine.dialect.name, built, now)
+                else:
+                    for b in built:
+                        _write(s, b, now)
                 if also is not None:
                     also(s)
             break
@@ -233,6 +236,19 @@ def _upsert(session: Session, dialect: str, device_id: int, entry: CachedManifes
     if hashes:
         session.execute(grant_stmt, [{"device_id": device_id, "sha256": sha, "listed_at": now}
                                      for sha in sorted(hashes)])
+
+
+def _upsert_many(session: Session, dialect: str, built: list[Built], now: datetime) -> None:
+    """`_upsert` for many manifests: one executemany per statement (the nudger stores a whole batch)."""
+    if not built:
+        return
+    row_stmt, grant_stmt = _upserts(dialect)
+    session.execute(row_stmt, [{"device_id": b.device_id, "source_key": b.entry.source_key,
+                                "version": b.entry.version, "emergency": b.entry.emergency,
+                                "envelope": b.entry.body.decode("utf-8"), "built_at": now} for b in built])
+    grants = [{"device_id": b.device_id, "sha256": sha, "listed_at": now} for b in built for sha in sorted(b.hashes)]
+    if grants:
+        session.execute(grant_stmt, grants)
 
 
 _UPSERTS: dict[str, tuple[Any, Any]] = {}

@@ -2,10 +2,12 @@
 
 For each device: bring its manifest up to date (so the nudge carries the version the device will fetch, and
 the fetch is a cache hit), then publish `{version, emergency, at}` to its SSE connections and its retained MQTT
-topic. Devices are done fifty at a time, each chunk built (reads only), stored in one short write and then
-published, so with a thousand devices the first hear of an emergency after one chunk's work and every fetch
-finds its manifest ready. When manifests hold an emergency, each such village's topic is bumped once the whole
-batch is stored: one retained message that wakes any device that missed its own.
+topic. A batch is built whole (reads only; up to 2,000 devices a chunk), stored in one short write and only then
+published. Publishing small chunks early was measured to be slower for the last device (bench/fanout.py, 1,000
+agents: nudges out at p99 1.4 s with chunks of 50, 0.75 s with 500, 0.36 s all at once): the first devices'
+syncs then compete with the remaining builds for this process's one interpreter lock, and both wait on each
+other. When manifests hold an emergency, each such village's topic is bumped once the whole batch is stored:
+one retained message that wakes any device that missed its own.
 Work runs on one background thread (a cadre's request does not wait for a thousand signatures), coalescing
 bursts; `flush()` waits for it (tests, benchmarks).
 """
@@ -92,9 +94,9 @@ class Nudger:
             self._cond.notify_all()
 
     # -- the work ---------------------------------------------------------------------------------------------
-    def run_now(self, device_ids: set[int], attempts: int = 4, chunk: int = 50) -> int:
-        """Build and publish in chunks, each committed then published: with a thousand devices the first ones
-        hear of an emergency after one chunk's work, not after everyone's manifest is signed."""
+    def run_now(self, device_ids: set[int], attempts: int = 4, chunk: int = 2000) -> int:
+        """Build, commit, then publish, `chunk` devices at a time (a whole commune is one chunk: see the module
+        docstring for why not smaller)."""
         from sqlalchemy.exc import OperationalError
 
         ids = sorted(device_ids)
