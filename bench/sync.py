@@ -269,8 +269,6 @@ def manifest_rate(devices: int, seconds: float) -> None:
 
 # -- 2. bytes per device per day ---------------------------------------------------------------------------------
 def bytes_per_day() -> None:
-    import httpx
-
     from api.app import create_app
     from broadcaster.agent.simulation import Fleet
     from loa.settings import Settings
@@ -300,46 +298,44 @@ def bytes_per_day() -> None:
         counted[direction] += n
         by_path[kind] = by_path.get(kind, 0) + n
 
-    class Counting(httpx.BaseTransport):
-        """Counts each exchange as HTTP/1.1 puts it on the wire (h11 writes exactly these lines)."""
+    from broadcaster.agent.http import Response
+
+    class Counting:
+        """Counts each exchange as HTTP/1.1 puts it on the wire: the agent's transport writes exactly the
+        request's start line and header lines; the reply's come from http.client as received."""
 
         def __init__(self, inner):
             self.inner = inner
 
-        def handle_request(self, request):
-            path = request.url.path
+        def handle(self, request):
+            path = request.url.split("?", 1)[0]
             kind = "audio" if "/audio/" in path else path.rsplit("/", 1)[-1]
-            body = request.read()
-            target = request.url.raw_path.decode()
-            head = len(f"{request.method} {target} HTTP/1.1\r\n".encode()) + sum(
-                len(k) + len(v) + 4 for k, v in request.headers.raw) + 2
-            count(kind, head + len(body), "sent")
-            response = self.inner.handle_request(request)
+            head = len(f"{request.method} {request.target} HTTP/1.1\r\n".encode()) + sum(
+                len(k.encode()) + len(v.encode()) + 4 for k, v in request.headers) + 2
+            count(kind, head + len(request.body or b""), "sent")
+            response = self.inner.handle(request)
             counted["requests"] += 1
             calls[f"{kind} {response.status_code}"] = calls.get(f"{kind} {response.status_code}", 0) + 1
-            reason = response.extensions.get("reason_phrase", b"")
-            count(kind, len(b"HTTP/1.1 000 \r\n") + len(reason) + sum(len(k) + len(v) + 4 for k, v in
-                                                                      response.headers.raw) + 2, "received")
-            inner_stream = response.stream
+            count(kind, len(b"HTTP/1.1 000 \r\n") + len(response.reason_phrase.encode()) + sum(
+                len(k.encode()) + len(v.encode()) + 4 for k, v in response.headers.raw) + 2, "received")
 
-            class Stream(httpx.SyncByteStream):
-                def __iter__(self):
-                    for chunk in inner_stream:  # raw bytes, before any decoding
-                        count(kind, len(chunk), "received")
-                        yield chunk
+            def body():
+                for chunk in response.iter_raw():  # raw bytes as received
+                    count(kind, len(chunk), "received")
+                    yield chunk
 
-                def close(self):
-                    inner_stream.close()
+            return Response(response.status_code, response.reason_phrase, response.headers, stream=body(),
+                            on_close=response.close)
 
-            response.stream = Stream()
-            return response
+        def close(self):
+            self.inner.close()
 
     try:
         creds = [{k: v for k, v in c.items()} for c in world["creds"]]
         fleet = Fleet(root / "agents", station.url, creds, start)
         clock.follow(fleet.clock)
         agent = fleet.agents[0]
-        agent.client.http._transport = Counting(agent.client.http._transport)
+        agent.client.transport = Counting(agent.client.transport)
         end = start + timedelta(days=1)
         last_materialize = start
         steps = 0

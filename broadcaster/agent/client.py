@@ -1,16 +1,18 @@
-"""HTTP to the station (httpx): bearer token, timeouts, retries with backoff, conditional GET, resumable audio,
-and a clock sample from every reply (docs/device-protocol.md §3, §5, §9)."""
+"""HTTP to the station (broadcaster/agent/http.py, standard library): bearer token, timeouts, retries with
+backoff, conditional GET, resumable audio, and a clock sample from every reply (docs/device-protocol.md §3, §5,
+§9)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
-
-import httpx
+from urllib.parse import urlsplit
 
 from broadcaster.agent.clock import ClockEstimator
+from broadcaster.agent.http import HttpTransport, Request, Response, Transport, TransportError
 from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, SERVER_TIME_HEADER
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -35,28 +37,31 @@ def _utc_now() -> datetime:
 class StationClient:
     def __init__(self, base_url: str, token: str | None = None, *, estimator: ClockEstimator | None = None,
                  raw_now: Callable[[], datetime] = _utc_now, retries: int = 3, backoff: float = 1.0,
-                 max_backoff: float = 300.0, timeout: httpx.Timeout | None = None,
-                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_backoff: float = 300.0, connect_timeout: float = 10.0, read_timeout: float = 30.0,
+                 transport: Transport | None = None, sleep: Callable[[float], None] = time.sleep,
                  user_agent: str = "loa-agent") -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.estimator = estimator or ClockEstimator()
         self.raw_now = raw_now
         self.retries, self.backoff, self.max_backoff, self.sleep = retries, backoff, max_backoff, sleep
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout or httpx.Timeout(10.0, read=30.0),
-                                 transport=transport, headers={"User-Agent": user_agent})
+        self.read_timeout = read_timeout
+        self.transport: Transport = transport or HttpTransport(connect_timeout=connect_timeout)
+        self.user_agent = user_agent
+        self._host = urlsplit(self.base_url).netloc
 
     def close(self) -> None:
-        self.http.close()
+        self.transport.close()
 
     # -- plumbing ----------------------------------------------------------------------------------------
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = dict(extra or {})
+    def _headers(self, extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        headers = [("Host", self._host), ("User-Agent", self.user_agent)]
         if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+            headers.append(("Authorization", f"Bearer {self.token}"))
+        headers += (extra or {}).items()
         return headers
 
-    def _observe(self, t0: datetime, t1: datetime, response: httpx.Response) -> None:
+    def _observe(self, t0: datetime, t1: datetime, response: Response) -> None:
         self.estimator.add_reply(t0, t1, response.headers.get("date"), response.headers.get(SERVER_TIME_HEADER))
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -65,30 +70,38 @@ class StationClient:
         return max(delay, retry_after or 0.0)
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), stream: bool = False,
-                headers: dict[str, str] | None = None, json_body: Any = None) -> httpx.Response:
-        """One call with retries on transport errors and 429/5xx; other failures raise StationError at once."""
+                headers: dict[str, str] | None = None, json_body: Any = None,
+                read_timeout: float | None = None) -> Response:
+        """One call with retries on transport errors and 429/5xx; other failures raise StationError at once.
+        Without `stream` the body has been read when this returns; with it, read or close it."""
         last: Exception | None = None
+        content = None
+        extra = dict(headers or {})
+        if json_body is not None:  # compact JSON: a 3G link pays for every space
+            content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            extra["Content-Type"] = "application/json"
+        if content is not None or method in ("POST", "PUT", "PATCH"):
+            extra["Content-Length"] = str(len(content or b""))
+        req = Request(method, self.base_url + path, self._headers(extra), content,
+                      self.read_timeout if read_timeout is None else read_timeout)
         for attempt in range(self.retries + 1):
             t0 = self.raw_now()
             try:
-                extra = dict(headers or {})
-                content = None
-                if json_body is not None:  # compact JSON: a 3G link pays for every space
-                    content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-                    extra["Content-Type"] = "application/json"
-                req = self.http.build_request(method, path, headers=self._headers(extra), content=content)
-                response = self.http.send(req, stream=stream)
-            except httpx.TransportError as exc:
-                last = StationError("unreachable", f"Không kết nối được đài / station unreachable: {exc!r}")
+                response = self.transport.handle(req)
+                if not stream:
+                    response.read()
+            except TransportError as exc:
+                last = StationError("unreachable", f"Không kết nối được đài / station unreachable: {exc}")
                 if attempt < self.retries:
                     self.sleep(self._delay(attempt, None))
                 continue
             self._observe(t0, self.raw_now(), response)
             if response.status_code in ok:
                 return response
-            if stream:
+            try:
                 response.read()
-                response.close()
+            except TransportError:
+                pass  # the error reply's body is a courtesy; the status says enough
             error = self._error(response)
             if response.status_code in RETRY_STATUS and attempt < self.retries:
                 last = error
@@ -99,7 +112,7 @@ class StationClient:
         raise last
 
     @staticmethod
-    def _error(response: httpx.Response) -> StationError:
+    def _error(response: Response) -> StationError:
         code, message = f"http_{response.status_code}", response.reason_phrase
         try:
             body = response.json()
@@ -148,11 +161,11 @@ class StationClient:
                     raise StationError("invalid_reply", f"Content-Range lạ / bad Content-Range {content_range!r}")
 
             def chunks() -> Iterator[bytes]:
+                # as it arrives: every byte received is written, even if the link drops next
                 try:
-                    # iter_raw without a chunk size: every byte received is written, even if the link drops next
                     yield from response.iter_raw()
-                finally:
-                    response.close()
+                except TransportError as exc:
+                    raise StationError("unreachable", f"Đường truyền đứt / link lost mid-file: {exc}") from exc
 
             return start, chunks()
 
@@ -187,12 +200,9 @@ class StationClient:
 
     def events(self, read_timeout: float = 60.0) -> Iterator[dict]:
         """Server-Sent Events: yields the JSON data of each `sync` event until the stream ends."""
-        headers = self._headers({"Accept": "text/event-stream"})
-        timeout = httpx.Timeout(10.0, read=read_timeout)
-        with self.http.stream("GET", f"{API_PREFIX}/events", headers=headers, timeout=timeout) as response:
-            if response.status_code != 200:
-                response.read()
-                raise self._error(response)
+        response = self.request("GET", f"{API_PREFIX}/events", stream=True, headers={"Accept": "text/event-stream"},
+                                read_timeout=read_timeout)
+        with contextlib.closing(response):
             event, data = "message", []
             for line in response.iter_lines():
                 if line == "":

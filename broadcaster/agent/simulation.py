@@ -2,7 +2,7 @@
 
 Used by tests and benchmarks against a real station (or any HTTP server speaking the protocol). The agents are
 the real `Agent` objects with `FileSink`s; only time and the network are controlled: `FaultyTransport` wraps
-httpx's real transport and can drop requests, delay them, or act as if the server were down.
+the agent's real HTTP transport and can drop requests, delay them, or act as if the server were down.
 """
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from broadcaster.agent.client import StationClient
+from broadcaster.agent.http import HttpTransport, Request, Response, Transport, TransportError
 from broadcaster.agent.clock import ClockEstimator, VirtualClock
 from broadcaster.agent.runner import Agent
 from broadcaster.agent.sinks import FileSink
@@ -37,13 +36,13 @@ class Faults:
         self._rng.seed(self.seed)
 
 
-class FaultyTransport(httpx.BaseTransport):
-    def __init__(self, faults: Faults, inner: httpx.BaseTransport | None = None) -> None:
+class FaultyTransport:
+    def __init__(self, faults: Faults, inner: Transport | None = None) -> None:
         self.faults = faults
-        self.inner = inner or httpx.HTTPTransport()
+        self.inner = inner or HttpTransport()
         self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: Request) -> Response:
         with self._lock:
             self.faults.sent += 1
             fail = self.faults.down or self.faults._rng.random() < self.faults.drop_rate
@@ -52,8 +51,8 @@ class FaultyTransport(httpx.BaseTransport):
         if self.faults.delay_s:
             time.sleep(self.faults.delay_s)
         if fail:
-            raise httpx.ConnectError("simulated network fault", request=request)
-        return self.inner.handle_request(request)
+            raise TransportError("simulated network fault")
+        return self.inner.handle(request)
 
     def close(self) -> None:
         self.inner.close()

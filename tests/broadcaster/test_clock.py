@@ -72,17 +72,22 @@ def test_schedule_is_corrected_by_the_measured_offset(tmp_path):
 
 
 def test_problem_json_errors_parsed_into_codes():
-    import httpx
+    import json
 
     from broadcaster.agent.client import DeviceRevoked, StationError
+    from broadcaster.agent.http import Response
+
+    def reply(status: int, body, headers=()):  # noqa: ANN001, ANN202
+        content = json.dumps(body).encode() if not isinstance(body, str) else body.encode()
+        return Response.of(status, content, [("Content-Type", "application/json"), *headers])
 
     body = {"type": "urn:loa:problem:device_revoked", "title": "Chưa đăng nhập", "status": 401,
             "detail": "Thiết bị đã bị thu hồi", "code": "device_revoked",
             "message_vi": "Thiết bị đã bị thu hồi", "message_en": "The device has been revoked"}
-    err = StationClient._error(httpx.Response(401, json=body))
+    err = StationClient._error(reply(401, body))
     assert isinstance(err, DeviceRevoked) and err.status == 401 and "The device has been revoked" in err.message
-    err = StationClient._error(httpx.Response(429, json={**body, "code": "rate_limited", "status": 429},
-                                              headers={"Retry-After": "30"}))
+    err = StationClient._error(reply(429, {**body, "code": "rate_limited", "status": 429},
+                                            [("Retry-After", "30")]))
     assert type(err) is StationError and err.code == "rate_limited" and err.retry_after == 30.0
-    err = StationClient._error(httpx.Response(502, text="<html>Bad gateway</html>"))
+    err = StationClient._error(reply(502, "<html>Bad gateway</html>"))
     assert err.code == "http_502"
