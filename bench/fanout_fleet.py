@@ -4,7 +4,7 @@ A real village box is its own computer: a thousand of them in ONE interpreter wo
 thread starving behind the sync threads) rather than the protocol. Each process holds a slice of the real
 agents (broadcaster/agent: Agent + MqttListener + FileSink, real clock, real HTTP), one shared epoll MQTT loop,
 a few sync threads and a player thread that steps an agent when its player is woken (as `Player.run` does: a new
-manifest, a file just downloaded) and at least every 0.2 s.
+manifest, a file just downloaded), at the next change it names and at least every second, as `Player.run` does.
 
 Talks to the parent over a pipe: ("ready", info) → ("arm",) → ("stop",) → ("result", data). Every time is
 `time.perf_counter()` (CLOCK_MONOTONIC: one clock for every process of the machine). Every wait is bounded.
@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+MAX_SLEEP = 1.0  # Player.run's default max_sleep
 STAGES = ("nudge published", "nudge received", "sync started", "manifest received", "manifest verified",
           "audio stored", "playing")
 
@@ -77,6 +78,11 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
         a.player.wake = WakeEvent(wake)
         agents.append(a)
     _instrument(agents, alert_sha, stages, armed)
+    # A village box holds one agent; this process holds hundreds, whose long-lived objects would make every full
+    # garbage collection hundreds of times longer than on a box. Set-up objects are frozen out of the collector.
+    import gc
+
+    gc.freeze()
     t = time.perf_counter()
     for a in agents:
         a.network_round(do_heartbeat=False)
@@ -98,30 +104,32 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
             except Exception as exc:  # noqa: BLE001
                 print("sync failed", repr(exc), file=sys.stderr)
 
-    synced: set[int] = set()
+    due: dict[int, float] = {}  # agent → when its own loop would wake by itself (monotonic)
 
     def player() -> None:
-        """Steps the woken players (as each agent's own player thread would), and every synced one at least
-        every 0.2 s, until each plays the emergency."""
-        last_all = time.monotonic()
+        """Steps each player when `Player.run` would: when woken (a new manifest, a file just downloaded), at
+        the next change `step()` names, and at least every `max_sleep` (1 s), until each plays the emergency."""
         while not stop.is_set():
             have_woken.wait(0.05)
             have_woken.clear()
             with lock:
                 todo = set(woken)
                 woken.clear()
-            if time.monotonic() - last_all >= 0.2:
-                last_all = time.monotonic()
-                todo |= {i for i in synced if i not in stages["playing"]}
+            now = time.monotonic()
+            todo |= {i for i, t in due.items() if t <= now}
             for i in todo:
                 a = agents[i]
-                a.player.step()
+                until = a.player.step()
                 if not armed.is_set():
                     continue
-                synced.add(i)
                 cur = a.player.state.current
                 if cur is not None and cur.entry.priority == "emergency":
                     stages["playing"].setdefault(i, time.perf_counter())
+                    due.pop(i, None)
+                    continue
+                wait = MAX_SLEEP if until is None else \
+                    min(MAX_SLEEP, max(0.0, (until - a.clock.now()).total_seconds()))
+                due[i] = time.monotonic() + wait
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     threads.append(threading.Thread(target=player, daemon=True))
