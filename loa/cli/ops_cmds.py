@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         """Tiến trình chạy việc nền (dựng âm thanh…) / a job-worker process (renders …); run as many as needed."""
         import signal
         import threading
-        from datetime import datetime
+        from datetime import datetime, timedelta
 
         from loa.db import make_engine, upgrade
         from loa.jobs.handlers import default_handlers
@@ -104,9 +104,18 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings.db_url)
         upgrade(engine)
         settings.audio_dir.mkdir(parents=True, exist_ok=True)
-        w = Worker(engine, settings, default_handlers(), lambda: datetime.now(settings.tz))
+        clock = lambda: datetime.now(settings.tz)  # noqa: E731
+        # A CAP alert's render job starts its emergency here: the devices are nudged from this process (MQTT)
+        from broadcaster.station.process_nudges import ProcessNudges
+        from schedules.service import ScheduleService, register as register_service
+
+        service = register_service(ScheduleService(engine, timedelta(hours=settings.scheduler_horizon_hours)))
+        nudges = ProcessNudges.attach(service, engine, settings, clock, background=not until_idle)
+        w = Worker(engine, settings, default_handlers(), clock)
         if until_idle:
             typer.echo(f"ran {w.run_until_idle(limit=10_000)}")
+            if nudges is not None:
+                nudges.close()
             engine.dispose()
             return
         stop = threading.Event()
@@ -118,6 +127,8 @@ def register(app: typer.Typer) -> None:
             stop.wait()
         finally:
             w.stop()  # finishes the job in hand; a killed worker's job is reclaimed after its lease
+            if nudges is not None:
+                nudges.close()
             engine.dispose()
 
     @app.command("broker-files")

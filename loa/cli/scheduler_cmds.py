@@ -39,9 +39,15 @@ def register(app: typer.Typer) -> None:
         service = register_service(ScheduleService(engine, timedelta(hours=settings.scheduler_horizon_hours)))
         worker = Worker(engine, settings, default_handlers(), clock) if run_jobs else None
         jobs = StationJobs(engine, service, settings.device_offline_after_s, worker)
+        # what this process changes (the rolling window, expiry, a queued CAP emergency) is nudged over MQTT
+        from broadcaster.station.process_nudges import ProcessNudges
+
+        nudges = ProcessNudges.attach(service, engine, settings, clock, background=not once)
         if once:
             result = jobs.run_all_once(clock())
             typer.echo(json.dumps(result, default=str, ensure_ascii=False))
+            if nudges is not None:
+                nudges.close()
             engine.dispose()
             return
         sched = jobs.scheduler(clock, settings.timezone)
@@ -54,4 +60,6 @@ def register(app: typer.Typer) -> None:
             stop.wait()
         finally:
             sched.shutdown(wait=True)
+            if nudges is not None:
+                nudges.close()
             engine.dispose()

@@ -59,4 +59,17 @@ class MqttPublisher:
         """Queue one QoS 1 message; `None` clears the retained message of the topic."""
         payload = b"" if message is None else json.dumps(message, separators=(",", ":")).encode()
         self.published += 1
-        return self.client.publish(topic, payload, qos=1, retain=retain)
+        self._last = self.client.publish(topic, payload, qos=1, retain=retain)
+        return self._last
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the broker acknowledged the last message (QoS 1 acks come in order): before a process
+        that just nudged exits. False if it did not within `timeout` (broker away)."""
+        last = getattr(self, "_last", None)
+        if last is None:
+            return True
+        try:
+            last.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return last.is_published()
