@@ -189,3 +189,61 @@ def test_headers_are_case_insensitive(server):
     assert r.headers.get("content-length") == r.headers["Content-Length"] == "5"
     assert "CONTENT-LENGTH" in r.headers and "x-nothing" not in r.headers
     assert dict(r.headers)["content-length"] == "5"
+
+
+def _self_signed(tmp_path):  # noqa: ANN001, ANN202
+    """A certificate for 127.0.0.1, made here with `cryptography` (what a station behind its own CA looks like)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loa-test-station")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_https_verifies_the_station_certificate(tmp_path):
+    import ssl
+
+    cert_file, key_file = _self_signed(tmp_path)
+    srv = Server()
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    srv.socket = server_ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{srv.server_address[1]}/hello"
+    try:
+        # not trusted by the system store: refused, never spoken to in clear or unverified
+        with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+            HttpTransport().handle(Request("GET", url, [("Host", "127.0.0.1")]))
+        trusting = ssl.create_default_context(cafile=str(cert_file))
+        r = HttpTransport(ssl_context=trusting).handle(Request("GET", url, [("Host", "127.0.0.1")]))
+        assert (r.status_code, r.read()) == (200, b"hello")
+        # what docs/device-protocol.md tells a station with its own CA to do: SSL_CERT_FILE in the agent's env
+        import os
+        import subprocess
+        import sys
+
+        code = ("from broadcaster.agent.http import HttpTransport, Request; "
+                f"print(HttpTransport().handle(Request('GET', {url!r}, [('Host', '127.0.0.1')])).read().decode())")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "SSL_CERT_FILE": str(cert_file)})
+        assert out.stdout.strip() == "hello", out.stderr
+    finally:
+        srv.shutdown()
+        srv.server_close()
