@@ -118,6 +118,12 @@ class Devices:
         self.etag: list[str | None] = [None] * len(creds)
         self.requests = 0
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}  # "heartbeat 503" → count: what went wrong, not only how often
+
+    def _error(self, what: str, status: int) -> None:
+        self.errors += 1
+        key = f"{what} {status}"
+        self.error_kinds[key] = self.error_kinds.get(key, 0) + 1
 
     def heartbeat_body(self, i: int) -> dict:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -144,14 +150,14 @@ class Devices:
                     a = await client.get(f"/api/device/v1/audio/{sha}", headers=h)
                     self.requests += 1
                     if a.status_code != 200 or hashlib.sha256(a.content).hexdigest() != sha:
-                        self.errors += 1
+                        self._error("audio", a.status_code)
         elif r.status_code != 304:
-            self.errors += 1
+            self._error("manifest", r.status_code)
         if heartbeat:
             b = await client.post("/api/device/v1/heartbeat", headers=h, json=self.heartbeat_body(i))
             self.requests += 1
             if b.status_code >= 300:
-                self.errors += 1
+                self._error("heartbeat", b.status_code)
         return manifest
 
     def run(self, fn) -> float:
@@ -214,16 +220,18 @@ def main() -> None:
         emit("first sync of every device (signed manifest 200 + audio + heartbeat), 2 API processes behind Caddy",
              round(args.devices / first_s, 1), "devices/s", f"all {args.devices} within 10 min",
              requests_per_s=round(first_requests / first_s, 1), seconds=round(first_s, 1), devices=args.devices,
-             devices_without_manifest=without, errors=devices.errors, materialize_all_s=round(materialize_s, 1),
-             world_setup_s=round(setup_s, 1))
+             devices_without_manifest=without, errors=devices.errors, error_kinds=dict(devices.error_kinds),
+             materialize_all_s=round(materialize_s, 1), world_setup_s=round(setup_s, 1))
         # 2. steady state
-        devices.requests = 0
+        devices.requests = devices.errors = 0
+        devices.error_kinds.clear()
         steady_s = devices.run(lambda client, i: devices.sync(client, i))
         steady_rps = devices.requests / steady_s
         per_device_per_min = 1 + 1 / 5  # one heartbeat a minute + one sync every 5 minutes
         emit("steady state round (manifest 304 + heartbeat), 2 API processes behind Caddy",
              round(args.devices / steady_s, 1), "devices/s", f"> {round(args.devices / 60)} (every device once a minute)",
              requests_per_s=round(steady_rps, 1), seconds=round(steady_s, 1), errors=devices.errors,
+             error_kinds=dict(devices.error_kinds),
              devices_per_api_process_at_1_heartbeat_and_0_2_syncs_per_min=round(steady_rps / 2 * 60 / per_device_per_min))
         # 3. emergency fan-out
         h = {"Authorization": f"Bearer {world.tokens['can-bo']}"}

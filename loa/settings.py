@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     device_offline_after_s: int = 900  # three missed 300 s heartbeats (docs/device-protocol.md §6)
+    http_keep_alive_s: int = Field(
+        default=75, description="Idle keep-alive connections are closed after this many seconds; behind a proxy it "
+        "must exceed the proxy's idle timeout (deploy/Caddyfile: 30 s), or the proxy reuses a closing connection")
     device_nudge_sync: bool = False  # publish nudges inside the request (tests); default: a background thread
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")

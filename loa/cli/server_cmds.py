@@ -30,7 +30,8 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings.load(data_dir)
         typer.echo(f"Loa: {settings.resolved_data_dir} · http://{host}:{port}/docs", err=True)
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    timeout_keep_alive=settings.http_keep_alive_s)
 
     @admin.command("create")
     def admin_create(
