@@ -85,9 +85,9 @@ class SmallFiles:
 
 
 class DeviceFastPath:
-    """Installed outside the whole middleware stack (api/devices/setup.py): the replies it makes skip the
+    """Called by `api.app.StationApp` before FastAPI itself (api/devices/setup.py): the replies it makes skip the
     framework's layers (error page, telemetry, body limits), so it adds the clock header (§9) itself, and any
-    exception before a reply started hands the request to the full stack."""
+    exception before a reply started hands the request to the full stack (`app`)."""
 
     def __init__(self, app: ASGIApp, state) -> None:  # noqa: ANN001 — the FastAPI app.state
         self.app, self.state = app, state

@@ -13,6 +13,16 @@ import httpx
 import uvicorn
 
 
+def wait_until(cond: Callable[[], object], seconds: float = 10.0) -> bool:
+    """Poll `cond` every 20 ms until it is true or `seconds` passed; its last answer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return bool(cond())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ import pytest
 from broadcaster.agent.simulation import Faults, Fleet
 from broadcaster.protocol.wire import parse_time
 from tests.broadcaster_station.conftest import DEV, emergency, enroll_by_code, schedule
-from tests.broadcaster_station.live import LinkedClock, LiveStation, TamperProxy
+from tests.broadcaster_station.live import LinkedClock, LiveStation, TamperProxy, wait_until
 from tests.server.conftest import T0, make_item
 
 
@@ -142,14 +142,14 @@ def test_emergency_nudge_preempts_at_once_and_volume_reaches_device(tmp_path, li
         agent.on_nudge(version, emerg)
 
     threading.Thread(target=sse_loop, args=(agent.client, on_nudge, stop), daemon=True).start()
-    _wait(lambda: nudges, 10)
+    wait_until(lambda: nudges, 10)
     fleet.run_until(clock() + timedelta(seconds=31))
     assert agent.player.state.current is not None and agent.player.state.current.entry.priority == "normal"
     agent.nudge.clear()
     # the cadre airs an emergency now: materialize → nudge (SSE) → sync → play at once
     emergency(engine, world, item, clock())
     service.materialize_commune(world.a, clock())
-    assert _wait(lambda: agent.emergency.is_set(), 10), nudges
+    assert wait_until(lambda: agent.emergency.is_set(), 10), nudges
     agent.sync()
     agent.player.step()
     cur = agent.player.state.current
@@ -162,7 +162,7 @@ def test_emergency_nudge_preempts_at_once_and_volume_reaches_device(tmp_path, li
     with _cadre(live, world) as cadre:
         r = cadre.put(f"/api/v1/devices/{device_id}/sound", json={"volume": 35})
         assert r.status_code == 200 and r.json()["volume"] == 35
-    assert _wait(lambda: len(nudges) > n, 10)
+    assert wait_until(lambda: len(nudges) > n, 10)
     agent.sync()
     assert agent.manifest.volume == 35
     stop.set()
@@ -237,13 +237,3 @@ def test_server_restart_mid_download_resumes(tmp_path, live, service, world, fac
     fleet.close()
     proxy.close()
 
-
-def _wait(cond, seconds: float) -> bool:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())

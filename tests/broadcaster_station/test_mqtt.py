@@ -17,7 +17,7 @@ import pytest
 
 from broadcaster.agent.nudges import MqttListener
 from tests.broadcaster_station.conftest import DEV, enroll_by_code, schedule
-from tests.broadcaster_station.live import LinkedClock, LiveStation, free_port
+from tests.broadcaster_station.live import LinkedClock, LiveStation, free_port, wait_until
 from tests.server.conftest import T0, make_item
 
 
@@ -41,13 +41,6 @@ def live(mqtt_settings, clock, engine):
     station.stop()
 
 
-def _wait(cond, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
 
 
 def test_timetable_change_reaches_agent_over_mqtt_retained(live, world, facts, clock, engine):
@@ -72,7 +65,7 @@ def test_timetable_change_reaches_agent_over_mqtt_retained(live, world, facts, c
         assert listener.connected.wait(5)
         schedule(engine, world, [item], clock() + timedelta(minutes=5), rrule="FREQ=HOURLY")
         svc.materialize_commune(world.a, clock())
-        assert _wait(lambda: got)
+        assert wait_until(lambda: got)
         manifest = httpx.get(live.url + DEV + "/manifest", headers={"Authorization": f"Bearer {creds['token']}"})
         assert got[-1] == (manifest.json()["manifest"]["version"], False)
     finally:
@@ -83,7 +76,7 @@ def test_timetable_change_reaches_agent_over_mqtt_retained(live, world, facts, c
                          lambda v, e: late.append((v, e)), client_id=creds["device_id"] + "-2")
     again.start()
     try:
-        assert _wait(lambda: late) and late[0] == got[-1]
+        assert wait_until(lambda: late) and late[0] == got[-1]
     finally:
         again.stop()
         live.app.state.mqtt.publish(device_topic, None).wait_for_publish(5)  # leave the shared broker clean

@@ -11,18 +11,12 @@ import pytest
 
 from broadcaster.agent.nudges import MqttListener
 from tests.broadcaster_station.conftest import DEV, emergency, enroll_by_code, schedule
+from tests.broadcaster_station.live import wait_until
 from tests.server.conftest import make_item
 
 BROKER = "mqtt://127.0.0.1:1883"
 
 
-def _wait(cond, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ def test_an_emergency_started_in_another_process_is_nudged_with_the_manifest_it_
         item = make_item(engine, world, facts, clock, status="approved")
         emergency(engine, world, item, clock())
         service.materialize_commune(world.a, clock())
-        assert _wait(lambda: got), "no nudge reached the device"
+        assert wait_until(lambda: got), "no nudge reached the device"
     finally:
         nudges.close()
     version, is_emergency = got[-1]
@@ -89,7 +83,7 @@ def test_scheduler_once_nudges_what_it_changed(client, world, facts, clock, engi
     assert result.exit_code == 0, result.output
     changed = json.loads(result.stdout.strip().splitlines()[-1])["materialize"]
     assert device_id in changed
-    assert _wait(lambda: got), "the scheduler process did not nudge"
+    assert wait_until(lambda: got), "the scheduler process did not nudge"
     r = client.get(f"{DEV}/manifest", headers={"Authorization": f"Bearer {creds['token']}"})
     assert r.json()["manifest"]["version"] == got[-1][0]
 
