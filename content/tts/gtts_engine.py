@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from content.audio.ffmpeg import FfmpegError, decode_to_pcm
 from content.tts.atomic import atomic_write_bytes
 from content.tts.base import EngineError, check_speed, check_voice, join_sentences
+from content.tts.disk_budget import DiskBudget, touch
 from content.tts.tempo import change_tempo
 from content.types import Pcm
 
@@ -63,6 +64,7 @@ class GttsEngine:
         backoff_cap_s: float = 8.0,
         chunk_cache_dir: str | Path | None = None,
         cooldown_s: float = 60.0,
+        cache_budget: DiskBudget | None = None,
         precheck: bool = True,
         precheck_ttl_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -80,6 +82,7 @@ class GttsEngine:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.chunk_cache_dir = Path(chunk_cache_dir) if chunk_cache_dir is not None else None
+        self.cache_budget = cache_budget
         self.cooldown_s = cooldown_s
         self.precheck = precheck
         self.precheck_ttl_s = precheck_ttl_s
@@ -184,6 +187,7 @@ class GttsEngine:
         if path is not None and path.exists():
             data = path.read_bytes()
             if _looks_like_mp3(data):
+                touch(path)  # recently used: the last to be pruned
                 return data
             path.unlink(missing_ok=True)  # damaged by hand or disk: fetch again
         for attempt in range(1, self.max_attempts + 1):
@@ -198,6 +202,8 @@ class GttsEngine:
                 self._sleep(self._backoff(attempt, exc.retry_after))
         if path is not None:
             atomic_write_bytes(path, data)
+            if self.cache_budget is not None:
+                self.cache_budget.wrote(len(data))
         return data
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:

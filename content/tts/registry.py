@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from content.tts.base import EngineError, TtsEngine
+from content.tts.disk_budget import DiskBudget
 from content.tts.espeak_engine import EspeakEngine
 from content.tts.gtts_engine import GttsEngine
 from content.tts.piper_engine import PiperEngine, PiperVoiceFile
@@ -18,7 +19,7 @@ AUTO_ORDER = ("gtts", "piper", "espeak")  # best first; espeak is the offline fl
 @dataclass(frozen=True)
 class TtsConfig:
     """TTS settings. `from_env` reads LOA_TTS_ONLINE, LOA_GTTS_TLD, LOA_GTTS_TIMEOUT, LOA_PIPER_VOICES_DIR,
-    LOA_PIPER_MODEL (+ optional LOA_PIPER_CONFIG) and LOA_ESPEAK_PITCH."""
+    LOA_PIPER_MODEL (+ optional LOA_PIPER_CONFIG), LOA_ESPEAK_PITCH and LOA_TTS_CACHE_MAX_MB."""
 
     online: bool = True  # False: never contact Google (stations without an uplink, or by policy)
     gtts_tld: str = "com.vn"
@@ -28,6 +29,7 @@ class TtsConfig:
     piper_voices: tuple[PiperVoiceFile, ...] = ()
     piper_voices_dir: Path | None = None
     espeak_pitch: int = 50
+    cache_max_bytes: int = 512 * 1024 * 1024  # rendered speech + gTTS chunks (content/tts/disk_budget.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "TtsConfig":
@@ -42,11 +44,13 @@ class TtsConfig:
             piper_voices=voices,
             piper_voices_dir=Path(env["LOA_PIPER_VOICES_DIR"]) if env.get("LOA_PIPER_VOICES_DIR") else None,
             espeak_pitch=int(env.get("LOA_ESPEAK_PITCH", "50")),
+            cache_max_bytes=int(float(env.get("LOA_TTS_CACHE_MAX_MB", "512")) * 1024 * 1024),
         )
 
 
 class EngineRegistry:
-    def __init__(self, engines: Iterable[TtsEngine]) -> None:
+    def __init__(self, engines: Iterable[TtsEngine], cache_budget: DiskBudget | None = None) -> None:
+        self.cache_budget = cache_budget  # shared by the render cache and gTTS's chunk cache
         self._engines: dict[str, TtsEngine] = {}
         for engine in engines:
             if engine.name == AUTO:
@@ -58,13 +62,15 @@ class EngineRegistry:
                     ) -> "EngineRegistry":
         """The three standard engines. `cache_dir` holds gTTS's chunk cache (under `gtts-chunks/`)."""
         cfg = config or TtsConfig()
+        budget = DiskBudget(cache_dir, cfg.cache_max_bytes) if cache_dir is not None else None
         gtts = GttsEngine(
             enabled=cfg.online, tld=cfg.gtts_tld, timeout=cfg.gtts_timeout_s,
             max_attempts=cfg.gtts_max_attempts, cooldown_s=cfg.gtts_cooldown_s,
             chunk_cache_dir=Path(cache_dir) / "gtts-chunks" if cache_dir is not None else None,
+            cache_budget=budget,
         )
         piper = PiperEngine(cfg.piper_voices, cfg.piper_voices_dir)
-        return cls([gtts, piper, EspeakEngine(pitch=cfg.espeak_pitch)])
+        return cls([gtts, piper, EspeakEngine(pitch=cfg.espeak_pitch)], budget)
 
     def names(self) -> list[str]:
         """Concrete engine names, in `auto`'s order first (then any extra engines)."""

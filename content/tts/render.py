@@ -28,6 +28,7 @@ import numpy as np
 
 from content.tts.atomic import atomic_write
 from content.tts.base import EngineError, TtsEngine, check_speed, check_voice
+from content.tts.disk_budget import DiskBudget, touch
 from content.tts.registry import AUTO, EngineRegistry, TtsConfig
 from content.types import Pcm, SkippedEngine, Speech
 
@@ -41,8 +42,9 @@ EMPTY_TEXT = "Văn bản trống / The text is empty"
 class RenderCache:
     """Rendered speech on disk, one `.npz` per key (float32 samples, exact)."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, budget: DiskBudget | None = None) -> None:
         self.root = Path(root)
+        self.budget = budget  # bounded on disk: least recently used renders go first
 
     @staticmethod
     def key(sentences: list[str], engine: str, voice: str, speed: float, identity: str) -> str:
@@ -59,7 +61,9 @@ class RenderCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return Pcm(data["samples"].astype(np.float32), int(data["rate"]))
+                pcm = Pcm(data["samples"].astype(np.float32), int(data["rate"]))
+            touch(path)
+            return pcm
         except (OSError, ValueError, KeyError, EOFError):
             path.unlink(missing_ok=True)  # damaged outside our control: render again
             return None
@@ -67,6 +71,8 @@ class RenderCache:
     def put(self, key: str, pcm: Pcm) -> None:
         samples = np.asarray(pcm.samples, dtype=np.float32)
         atomic_write(self.path(key), lambda f: np.savez(f, samples=samples, rate=np.int64(pcm.rate)))
+        if self.budget is not None:
+            self.budget.wrote(samples.nbytes)
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,7 +109,8 @@ def synthesize(
     """Speak `text` (raw Vietnamese: it is normalized here). Raises EngineError with a "vi / en" message."""
     speed = check_speed(speed)
     registry = engines or default_registry(str(cache_dir) if cache_dir is not None else None)
-    cache = RenderCache(Path(cache_dir) / "speech") if cache_dir is not None else None
+    budget = getattr(registry, "cache_budget", None)
+    cache = RenderCache(Path(cache_dir) / "speech", budget) if cache_dir is not None else None
     norm = _Normalized(text, lexicon)
     if not norm.sentences("north"):
         raise EngineError(EMPTY_TEXT)

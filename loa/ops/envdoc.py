@@ -26,7 +26,8 @@ DESCRIPTIONS = {
     "job_lease_seconds": "a claimed job is reclaimed by another worker after this",
     "job_max_attempts": "attempts before a job is marked failed",
     "job_backoff_seconds": "retry backoff base (doubles each attempt)",
-    "tts_cache_dir": "cache of synthesized speech (default: in the data directory)",
+    "tts_cache_dir": "cache of synthesized speech and gTTS chunks; unset: none. Bounded by LOA_TTS_CACHE_MAX_MB "
+                     "(default 512, docs/content.md)",
     "scheduler_enabled": "run the scheduler inside `loa serve` (empty: when the worker runs there); false "
                          "when a `loa scheduler` process runs — exactly one per database",
     "scheduler_horizon_hours": "how far ahead timetables are materialized",
