@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from schedules.model import Priority, Rule, StationSettings, Topology, require_aware
+from schedules.model import DropReason, Priority, Rule, StationSettings, Topology, require_aware
 from schedules.timetable import rule_candidates
 
 
@@ -40,6 +40,7 @@ class ConflictReport:
     rule_id: str
     conflicts: tuple[Conflict, ...]
     problems: tuple[str, ...] = ()  # validation failures (e.g. programme too long)
+    warnings: tuple[str, ...] = ()  # saved anyway, but the cadre should know (plays silenced by quiet hours)
 
     @property
     def refused(self) -> bool:
@@ -47,7 +48,7 @@ class ConflictReport:
 
     def message(self) -> str:
         """Bilingual summary naming the conflicting schedules."""
-        lines = list(self.problems)
+        lines = list(self.problems) + list(self.warnings)
         for c in self.conflicts:
             name = f"«{c.title}» ({c.rule_id})" if c.title else c.rule_id
             when = c.first_overlap.strftime("%d/%m/%Y %H:%M")
@@ -95,7 +96,9 @@ def check_conflicts(
         return ConflictReport(new_rule.id, (), problems + (
             "Lịch không tới loa nào / the schedule reaches no device",))
     ok = lambda _cid, _at: True  # noqa: E731 — airability is judged at air time, not at save
-    new_iv = _intervals(new_rule, horizon_start, horizon_end, settings, ok)
+    cands, drops = rule_candidates(new_rule, horizon_start, horizon_end, settings, ok)
+    warnings = _quiet_hours_warning(cands, drops, settings)
+    new_iv = _spans(cands)
     conflicts: list[Conflict] = []
     for other in existing:
         if other.id == new_rule.id or other.cancelled_at is not None and other.cancelled_at <= horizon_start:
@@ -109,7 +112,22 @@ def check_conflicts(
         conflicts.append(Conflict(other.id, other.title, _resolution(new_rule.priority, other.priority),
                                   hits[0], len(hits), tuple(sorted(shared))))
     conflicts.sort(key=lambda c: (c.resolution is not Resolution.REFUSED, c.first_overlap, c.rule_id))
-    return ConflictReport(new_rule.id, tuple(conflicts), problems)
+    return ConflictReport(new_rule.id, tuple(conflicts), problems, warnings)
+
+
+def _quiet_hours_warning(cands: list, drops: list, settings: StationSettings) -> tuple[str, ...]:
+    """Plays the station's quiet hours will silence. Not a refusal: a cadre may save a night schedule and then
+    move the quiet hours (station settings); but nobody should find out only when the loudspeaker stays mute."""
+    silenced = sum(1 for d in drops if d.reason == DropReason.QUIET_HOURS)
+    if not silenced:
+        return ()
+    q = f"{settings.quiet_start:%H:%M}–{settings.quiet_end:%H:%M}"
+    if not cands:
+        return (f"Mọi lần phát của lịch này rơi vào giờ yên tĩnh ({q}): loa sẽ không phát, trừ khi đài đổi giờ "
+                f"yên tĩnh / every play of this schedule falls in the quiet hours ({q}): the loudspeakers stay "
+                f"silent unless the station changes them",)
+    return (f"{silenced} lần phát rơi vào giờ yên tĩnh ({q}) và sẽ bị bỏ qua / {silenced} play(s) fall in the "
+            f"quiet hours ({q}) and will be skipped",)
 
 
 def _resolution(new: Priority, other: Priority) -> Resolution:
@@ -121,7 +139,10 @@ def _resolution(new: Priority, other: Priority) -> Resolution:
 
 
 def _intervals(rule, start, end, settings, ok) -> list[tuple[datetime, datetime]]:
-    cands, _ = rule_candidates(rule, start, end, settings, ok)
+    return _spans(rule_candidates(rule, start, end, settings, ok)[0])
+
+
+def _spans(cands) -> list[tuple[datetime, datetime]]:  # noqa: ANN001
     return sorted((c.planned, c.planned + c.duration) for c in cands)
 
 

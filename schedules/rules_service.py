@@ -171,8 +171,8 @@ def _conflict_out(c) -> ConflictOut:
 def check_out(report: ConflictReport) -> CheckOut:
     refused = [_conflict_out(c) for c in report.conflicts if c.resolution is Resolution.REFUSED]
     resolved = [_conflict_out(c) for c in report.conflicts if c.resolution is not Resolution.REFUSED]
-    return CheckOut(refused=report.refused, problems=list(report.problems), conflicts=refused,
-                    resolved_by_priority=resolved, message=report.message())
+    return CheckOut(refused=report.refused, problems=list(report.problems), warnings=list(report.warnings),
+                    conflicts=refused, resolved_by_priority=resolved, message=report.message())
 
 
 def _raise_if_refused(report: ConflictReport) -> None:

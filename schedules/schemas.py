@@ -145,6 +145,7 @@ class CheckOut(BaseModel):
 
     refused: bool
     problems: list[str]
+    warnings: list[str] = []  # saved anyway: e.g. plays the quiet hours will silence
     conflicts: list[ConflictOut]
     resolved_by_priority: list[ConflictOut]
     message: str
@@ -154,6 +155,7 @@ class SaveOut(BaseModel):
     schedule: ScheduleOut
     resolved_by_priority: list[ConflictOut] = Field(
         default_factory=list, description="overlaps the timetable settles by priority (nothing refused)")
+    warnings: list[str] = Field(default_factory=list, description="saved, but e.g. quiet hours will silence plays")
 
 
 class SegmentOut(BaseModel):

@@ -55,7 +55,8 @@ def create_schedule(commune_id: Id, body: ScheduleIn, principal: Auth, ctx: Cont
         row, report = rules.create_schedule(s, principal, commune_id, body, ctx.now)
     svc.materialize_commune(commune_id, ctx.now)
     with session_scope(ctx.engine) as s:
-        return SaveOut(schedule=rules.schedule_out(s, row), resolved_by_priority=report.resolved_by_priority)
+        return SaveOut(schedule=rules.schedule_out(s, row), resolved_by_priority=report.resolved_by_priority,
+                       warnings=report.warnings)
 
 
 @router.post("/communes/{commune_id}/schedules/preview", response_model=CheckOut,
@@ -81,7 +82,8 @@ def update_schedule(schedule_id: Id, body: ScheduleIn, principal: Auth, ctx: Con
         row, report = rules.update_schedule(s, principal, schedule_id, body, ctx.now)
     svc.materialize_commune(row.commune_id, ctx.now)
     with session_scope(ctx.engine) as s:
-        return SaveOut(schedule=rules.schedule_out(s, row), resolved_by_priority=report.resolved_by_priority)
+        return SaveOut(schedule=rules.schedule_out(s, row), resolved_by_priority=report.resolved_by_priority,
+                       warnings=report.warnings)
 
 
 @router.delete("/schedules/{schedule_id}", status_code=204, responses=R(401, 403, 404),

@@ -61,3 +61,21 @@ def test_emergencies_queue_and_too_long_is_refused():
     assert rep.refused and "station maximum" in rep.message()
     nowhere = rule("nowhere", at(2026, 11, 20, 9), Targets.of(villages=["v99"]))
     assert check_conflicts(nowhere, [], TOPO, H0, H1).refused
+
+
+def test_plays_the_quiet_hours_will_silence_are_a_warning_not_a_refusal():
+    night = rule("night", daily(at(2026, 11, 1), time(22, 30)), ALL, title="Bản tin khuya")
+    rep = check_conflicts(night, [], TOPO, H0, H1)
+    assert not rep.refused and rep.problems == ()
+    (w,) = rep.warnings
+    assert "Mọi lần phát" in w and "giờ yên tĩnh (22:00–05:00)" in w and "quiet hours (22:00–05:00)" in w
+    assert w in rep.message()
+    both = rule("both", daily(at(2026, 11, 1), time(6), time(22, 30)), ALL)
+    (w,) = check_conflicts(both, [], TOPO, H0, H1).warnings
+    assert w.startswith("7 lần phát rơi vào giờ yên tĩnh")  # 20 → 27 November: seven nights
+    # an emergency is never silenced; a station without quiet hours, or a daytime schedule, gets no warning
+    assert check_conflicts(rule("e", daily(at(2026, 11, 1), time(22, 30)), ALL, priority=Priority.EMERGENCY),
+                           [], TOPO, H0, H1).warnings == ()
+    assert check_conflicts(night, [], TOPO, H0, H1, StationSettings(quiet_start=time(0), quiet_end=time(0))
+                           ).warnings == ()
+    assert check_conflicts(rule("day", daily(at(2026, 11, 1), time(6)), ALL), [], TOPO, H0, H1).warnings == ()

@@ -42,6 +42,8 @@ def test_quiet_hours_drop_normal_broadcasts_at_night(client, station):
     r = client.post(f"/api/v1/communes/{st.w.a}/schedules", json=once(st, "2026-03-03T23:00:00+07:00",
                     title="Muộn quá"), headers=h(st, "cadre"))
     assert r.status_code == 201
+    (warning,) = r.json()["warnings"]  # saved, and the cadre is told it will not sound
+    assert "giờ yên tĩnh (22:00–05:00)" in warning and "quiet hours" in warning
     tt = client.get(f"/api/v1/devices/{st.dev_a1}/timetable?date=2026-03-03", headers=h(st, "cadre")).json()
     dev = tt["devices"][0]
     assert dev["plays"] == [] and dev["dropped"][0]["reason"] == "quiet_hours"

@@ -55,6 +55,17 @@ def test_same_priority_overlap_is_refused_before_saving(client, app, world, fact
     assert "theo mức ưu tiên" in higher.text and 'id="save-schedule"' in higher.text
 
 
+def test_quiet_hours_are_pointed_out_before_saving(client, app, world, facts, clock):
+    item = make_item(app, world, facts, clock(), title="Tin khuya", status="approved")
+    token = login(client, "cadre")
+    r = _check(client, world, token, item, preset="daily", times="23:00")
+    assert r.status_code == 200 and 'id="warnings"' in r.text and "Xin lưu ý:" in r.text
+    assert "rơi vào giờ yên tĩnh (22:00–05:00)" in r.text and "quiet hours" not in r.text  # Vietnamese only
+    assert 'id="save-schedule"' in r.text  # a warning, not a refusal: the station may move its quiet hours
+    day = _check(client, world, token, item, preset="daily", times="07:00")
+    assert 'id="warnings"' not in day.text
+
+
 def test_schedule_roles_and_bad_input(client, app, world, facts, clock):
     item = make_item(app, world, facts, clock(), status="approved")
     token = login(client, "secretary")
