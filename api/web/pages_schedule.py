@@ -61,7 +61,10 @@ def _page_data(request: Request, commune_id: int, village: int | None, start: da
             week = week_by_day(tt, first, titles)
         items = airable_items(s, user, commune_id, now)
         pairs = {i.id: p.title for i in items if (p := partner_of(s, i, now)) is not None}
-    return dict(commune=commune, user=user, villages=villages, village=chosen, week=week, first=first,
+        # what the station had to change on its own (an item expired or was archived, so a schedule lost it)
+        notices = rules.list_notices(s, user, commune_id, limit=10) \
+            if user.is_admin or user.role_in(commune_id) in rules.PREVIEWERS else []
+    return dict(notices=notices, commune=commune, user=user, villages=villages, village=chosen, week=week, first=first,
                 prev=first - timedelta(days=7), next=first + timedelta(days=7), last=first + timedelta(days=6),
                 schedules=schedules,
                 items=items, pairs=pairs, presets=list(PRESETS), today=now.astimezone(tz).date(), now=now,

@@ -66,6 +66,24 @@ def test_quiet_hours_are_pointed_out_before_saving(client, app, world, facts, cl
     assert 'id="warnings"' not in day.text
 
 
+def test_the_stations_own_changes_are_listed_for_cadres_and_secretaries(client, app, world, facts, clock):
+    from loa.db import session_scope
+    from schedules.store import add_notice
+
+    with session_scope(app.state.engine) as s:  # what the scheduler writes when a scheduled item expired
+        add_notice(s, world.a, "content_expired:s1:7", "content_expired",
+                   "Nội dung «Tiêm phòng» đã hết hạn: lịch «Bản tin sáng» không phát nội dung này nữa",
+                   "Item «Tiêm phòng» has expired: schedule «Bản tin sáng» no longer airs it", clock())
+    login(client, "cadre")
+    page = client.get(f"/app/c/{world.a}/schedule").text
+    assert 'id="notices"' in page and "Những thay đổi đài tự làm" in page
+    assert "«Tiêm phòng» đã hết hạn" in page and "has expired" not in page
+    client.cookies.clear()
+    login(client, "village_head")  # may read the week, not the cadres' notices
+    page = client.get(f"/app/c/{world.a}/schedule")
+    assert page.status_code == 200 and 'id="notices"' not in page.text
+
+
 def test_schedule_roles_and_bad_input(client, app, world, facts, clock):
     item = make_item(app, world, facts, clock(), status="approved")
     token = login(client, "secretary")
