@@ -23,7 +23,8 @@ from scipy import ndimage
 
 from content.audio import limiter
 from content.audio.meter import (
-    bin_power, integrated_from_bins, integrated_from_power, k_weighted_power, sample_peak_db, true_peak_envelope,
+    bin_power, integrated_from_bins, integrated_from_power, integrated_lufs, k_weighted_power, sample_peak_db,
+    true_peak_envelope,
 )
 from content.types import Pcm
 
@@ -117,8 +118,9 @@ def normalize_loudness_report(
     out, lufs, peak = pcm, measured, sample_peak_db(pcm)
     for n in range(1, rounds + 1):
         gain, cells = search.gain_for(aim, gain, limit)
+        out = None  # the previous round's result goes before the next is made (thirty minutes: 167 MB each)
         out = limiter.apply_curve(pcm, limiter.sample_curve(cells, len(pcm.samples), search.step))
-        lufs = integrated_from_power(k_weighted_power(out), pcm.rate)
+        lufs = integrated_lufs(out)
         # The envelope covers every stretch within the overshoot margin of the limit, so the limited peaks
         # follow from it: no second oversampling of the output.
         peak = search.peak_db(cells)
