@@ -95,5 +95,11 @@ _BLOCK_CELLS = 1 << 15
 
 
 def apply_curve(pcm: Pcm, curve: np.ndarray) -> Pcm:
-    samples = pcm.samples * (curve if pcm.samples.ndim == 1 else curve[:, None])
+    """`pcm` times the per-sample gains. The curve's own buffer becomes the result when it can (mono, float32,
+    one gain per sample): one array less at the memory peak of a long recording. Do not reuse `curve` after."""
+    x = pcm.samples
+    if x.ndim == 1 and curve.dtype == np.float32 and x.dtype == np.float32 and curve.shape == x.shape \
+            and curve.flags.writeable:
+        return Pcm(np.multiply(x, curve, out=curve), pcm.rate)
+    samples = x * (curve if x.ndim == 1 else curve[:, None])
     return Pcm(samples.astype(np.float32, copy=False), pcm.rate)

@@ -208,14 +208,17 @@ def _oversampled_max(x: np.ndarray, lo: int, hi: int, factor: int) -> np.ndarray
 def _loud_envelope_1d(x: np.ndarray, floor: float, factor: int) -> np.ndarray:
     """|x|, except in stretches where a sample reaches `floor`: there, per sample, the largest `factor`-times
     oversampled magnitude up to the next sample."""
-    env = np.abs(x).astype(np.float32)
+    env = np.abs(x).astype(np.float32, copy=False)
     n = len(x)
     nb = -(-n // _RUN_BLOCK)
     if nb == 0:
         return env
-    peaks = np.zeros(nb * _RUN_BLOCK, np.float32)
-    peaks[:n] = env
-    loud = peaks.reshape(nb, _RUN_BLOCK).max(axis=1) >= floor
+    # block maxima without a padded copy of the whole envelope (thirty minutes: 167 MB)
+    full = n // _RUN_BLOCK
+    maxima = env[:full * _RUN_BLOCK].reshape(full, _RUN_BLOCK).max(axis=1)
+    if full < nb:
+        maxima = np.append(maxima, env[full * _RUN_BLOCK:].max())
+    loud = maxima >= floor
     # Neighbouring blocks too: a loud sample shapes the interpolation up to 10 samples away.
     loud[1:] |= loud[:-1].copy()
     loud[:-1] |= loud[1:].copy()
