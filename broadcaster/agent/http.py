@@ -3,7 +3,7 @@
 Why not httpx (which the agent used first): a village box makes few requests, but when an emergency comes all of
 them at once matter, and on small ARM boards every millisecond of CPU is latency. Measured on the 2-core
 development machine against a local server: httpx spent 455 us of CPU per keep-alive GET, `http.client` 93 us.
-The agent also installs with fewer packages (httpx brings httpcore, h11, anyio, sniffio, idna, certifi).
+The agent also no longer needs httpx's stack (httpcore, h11, anyio, sniffio, idna, certifi) on a box of its own.
 
 What the agent needs, and all this module does:
 - keep-alive connections to one station, a small pool (the network thread and the SSE listener each hold one);
