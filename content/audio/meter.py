@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyloudnorm
-from scipy import ndimage, signal
+from scipy import signal
 
 from content.types import Pcm
 

@@ -4,14 +4,14 @@ volume, tampering, a restart mid-download."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from broadcaster.agent.simulation import Faults, Fleet
 from broadcaster.protocol.wire import parse_time
-from tests.broadcaster_station.conftest import DEV, emergency, enroll_by_code, schedule
+from tests.broadcaster_station.conftest import emergency, enroll_by_code, schedule
 from tests.broadcaster_station.live import LinkedClock, LiveStation, TamperProxy, wait_until
 from tests.server.conftest import T0, make_item
 
