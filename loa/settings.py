@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         default=75, description="Idle keep-alive connections are closed after this many seconds; behind a proxy it "
         "must exceed the proxy's idle timeout (deploy/Caddyfile: 30 s), or the proxy reuses a closing connection")
     device_nudge_sync: bool = False  # publish nudges inside the request (tests); default: a background thread
+    # Device endpoints under abuse (docs/device-protocol.md §2, §8)
+    enroll_start_limit: int = Field(default=10, ge=1, description="`enroll/start` calls per client address per "
+                                    "10 minutes (429 rate_limited above); counted per API process")
+    enroll_poll_limit: int = Field(default=120, ge=1, description="`enroll/poll` calls per client address per "
+                                   "minute (a box polls every 5 s); counted per API process")
+    device_max_streams: int = Field(default=3, ge=1, description="open SSE streams per device identity: a new "
+                                    "one closes the oldest")
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
 

@@ -62,6 +62,7 @@ def revoke_device(device_id: Id, principal: Auth, ctx: Context, request: Request
         out = _status(s, device)
     # again after the commit: a request that read the device between forget() and the commit cached it unrevoked
     request.app.state.broadcaster.identity_changed([device_id])
+    request.app.state.sse_hub.close_device(device_id)  # its open streams end now: no further ping
     hook = getattr(request.app.state, "on_device_enrolled", None)
     if hook is not None:
         hook()  # the broker's files drop the device

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.content.audio import serve_audio
 from api.deps import client_ip
+from api.devices import enroll_limits
 from api.devices.deps import DeviceAuth
 from api.devices.fastpath import etag_matches
 from api.devices.schemas import EnrollClaimIn, EnrollPollIn, EnrollStartIn, HeartbeatIn, PlaysIn, PlaysOut
@@ -16,7 +17,7 @@ from api.errors import responses as R
 from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, format_time, is_sha256
 from broadcaster.station import enrollment, manifests, plays, status
 from loa.db import session_scope
-from loa.errors import NotFound
+from loa.errors import NotFound, RateLimited
 from loa.org.models import Device
 
 router = APIRouter(prefix=API_PREFIX, tags=["device protocol"])
@@ -33,16 +34,22 @@ def _audio_missing() -> NotFound:
 # -- enrollment (no auth) ---------------------------------------------------------------------------------
 @router.post("/enroll/start", status_code=201, responses=R(422, 429))
 def enroll_start(body: EnrollStartIn, request: Request) -> dict[str, Any]:
+    """Rate-limited per client address (`LOA_ENROLL_START_LIMIT` per 10 minutes): each call makes a pending
+    code a cadre might type, and an audit entry."""
     st = _state(request)
+    ip, now = client_ip(request), st.clock()
+    enroll_limits.check(request, "start", ip, now)
     with session_scope(st.engine) as s:
-        return enrollment.start(s, body.model_dump(), st.clock())
+        return enrollment.start(s, body.model_dump(), now, ip)
 
 
-@router.post("/enroll/poll", responses={202: {"description": "pending"}, **R(404, 410, 422)})
+@router.post("/enroll/poll", responses={202: {"description": "pending"}, **R(404, 410, 422, 429)})
 def enroll_poll(body: EnrollPollIn, request: Request) -> Response:
     st = _state(request)
+    ip, now = client_ip(request), st.clock()
+    enroll_limits.check(request, "poll", ip, now)
     with session_scope(st.engine) as s:
-        creds = enrollment.poll(s, st.broadcaster, body.enrollment_id, body.poll_secret, st.clock())
+        creds = enrollment.poll(s, st.broadcaster, body.enrollment_id, body.poll_secret, now, ip)
     if creds is None:
         return JSONResponse({"status": "pending"}, status_code=202)
     _after_enrollment(request)
@@ -51,15 +58,23 @@ def enroll_poll(body: EnrollPollIn, request: Request) -> Response:
 
 @router.post("/enroll/claim", responses=R(404, 422, 429))
 def enroll_claim(body: EnrollClaimIn, request: Request) -> dict[str, Any]:
+    """Wrong codes are limited per address in the database (5 per 10 minutes, every replica counts);
+    the refusals after that are summarised in the audit log, one entry per address and window."""
     st = _state(request)
+    ip = client_ip(request)
     with session_scope(st.engine) as s:
-        creds = enrollment.claim(s, st.broadcaster, body.code, body.model_dump(exclude={"code"}),
-                                 client_ip(request), st.clock())
+        try:
+            creds = enrollment.claim(s, st.broadcaster, body.code, body.model_dump(exclude={"code"}), ip, st.clock())
+        except RateLimited as exc:
+            enroll_limits.refused(request, "claim", ip, st.clock(), exc)
+            raise
     _after_enrollment(request)
     return creds
 
 
 def _after_enrollment(request: Request) -> None:
+    # A re-enrolled box's old identity is revoked: its open streams close now (the database says which).
+    request.app.state.sse_guard.check_now()
     hook = getattr(request.app.state, "on_device_enrolled", None)
     if hook is not None:
         hook()
@@ -158,6 +173,7 @@ async def events(ident: DeviceAuth, request: Request) -> StreamingResponse:
         return await run_in_threadpool(current)
 
     ping = getattr(st, "sse_ping_s", 20.0)
-    return StreamingResponse(st.sse_hub.stream(ident.device_id, first, ping), media_type="text/event-stream",
+    return StreamingResponse(st.sse_hub.stream(ident.device_id, first, ping, uid=ident.uid),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from broadcaster.protocol.wire import format_time
@@ -47,6 +48,27 @@ def _clip(value: Any, n: int = 200) -> str | None:
     return str(value)[:n] if value else None
 
 
+def device_actor(ip: str | None, identity: str | None = None) -> Principal:
+    """The actor of an audit entry written for a box (no person): its identity once it has one, else a
+    placeholder; `ip` is the address it called from. The entry names the device in `object_id`/`detail`."""
+    return Principal(user_id=None, username=identity or "thiết bị / device", ip=ip, via="device")
+
+
+def _take(session: Session, row: Enrollment, from_status: str, to_status: str, now: datetime,
+          **values: Any) -> bool:
+    """Move an enrollment from one status to the next in ONE conditional UPDATE, so that of two requests
+    racing (two cadres typing the same code, a device's polls, a code claimed twice) exactly one wins and the
+    others see it gone. True if this request won."""
+    t = Enrollment.__table__
+    query = sa.update(t).where(t.c.id == row.id, t.c.status == from_status)
+    if from_status == "pending":
+        query = query.where(t.c.expires_at > now)
+    won = session.execute(query.values(status=to_status, **values)).rowcount == 1
+    if won:
+        session.refresh(row)
+    return won
+
+
 def _pending_code_in_use(session: Session, digest: str, now: datetime) -> bool:
     return session.exec(select(Enrollment.id).where(
         Enrollment.code_hash == digest, Enrollment.status.in_(("pending", "confirmed")),
@@ -63,7 +85,7 @@ def _fresh_code(session: Session, now: datetime) -> tuple[str, str]:
 
 
 # -- 2a: the device shows a code ---------------------------------------------------------------------------
-def start(session: Session, info: dict[str, Any], now: datetime) -> dict[str, Any]:
+def start(session: Session, info: dict[str, Any], now: datetime, ip: str | None = None) -> dict[str, Any]:
     code, digest = _fresh_code(session, now)
     secret = sec.new_secret()
     row = Enrollment(public_id="enr_" + sec.new_secret()[:22], kind="device", code_hash=digest,
@@ -72,12 +94,14 @@ def start(session: Session, info: dict[str, Any], now: datetime) -> dict[str, An
                      created_at=now, expires_at=now + DEVICE_CODE_TTL)
     session.add(row)
     session.flush()
+    audit.record(session, device_actor(ip), "device.enroll_start", "enrollment", row.public_id, now,
+                 hostname=row.hostname, hardware=row.hardware, agent_version=row.agent_version)
     return {"enrollment_id": row.public_id, "poll_secret": secret, "code": code,
             "expires_at": format_time(row.expires_at), "poll_interval_s": POLL_INTERVAL_S}
 
 
 def poll(session: Session, ctx: StationContext, enrollment_id: str, poll_secret: str,
-         now: datetime) -> dict[str, Any] | None:
+         now: datetime, ip: str | None = None) -> dict[str, Any] | None:
     """Credentials once a cadre confirmed; None while pending; 410 when expired, rejected or already consumed."""
     row = session.exec(select(Enrollment).where(Enrollment.public_id == enrollment_id,
                                                 Enrollment.kind == "device")).first()
@@ -87,10 +111,10 @@ def poll(session: Session, ctx: StationContext, enrollment_id: str, poll_secret:
         raise _expired()
     if row.status == "pending":
         return None
+    if not _take(session, row, "confirmed", "consumed", now, consumed_at=now):
+        raise _expired()  # another poll of the same enrollment took the credentials a moment ago
     device = session.get(Device, row.device_id)
-    row.status, row.consumed_at = "consumed", now
-    session.add(row)
-    return issue_credentials(session, ctx, device, row, now)
+    return issue_credentials(session, ctx, device, row, now, ip)
 
 
 def confirm(session: Session, actor: Principal, commune_id: int, code: str, village_id: int, now: datetime,
@@ -108,16 +132,21 @@ def confirm(session: Session, actor: Principal, commune_id: int, code: str, vill
         device = org.get_device(session, actor, device_id)
         if device.commune_id != commune_id:
             raise NotFound("device_not_found", "Không tìm thấy cụm loa", "Device not found")
+    # Claim the code before creating anything: a second cadre typing it at the same moment gets 404.
+    if not _take(session, row, "pending", "confirmed", now, commune_id=commune_id, created_by=actor.user_id):
+        raise _code_invalid()
+    if device_id is not None:
         device.village_id = village_id
     else:
         label = name or row.hostname or f"Cụm loa {row.public_id[-6:]}"
         device = Device(commune_id=commune_id, village_id=village_id, name=label[:200], created_at=now)
     session.add(device)
     session.flush()
-    row.status, row.device_id, row.commune_id, row.created_by = "confirmed", device.id, commune_id, actor.user_id
+    row.device_id = device.id
     session.add(row)
     audit.record(session, actor, "device.enroll_confirm", "device", device.id, now, commune_id=commune_id,
-                 village_id=village_id, hostname=row.hostname)
+                 village_id=village_id, enrollment=row.public_id, hostname=row.hostname, hardware=row.hardware,
+                 existing_device=device_id is not None)
     return device
 
 
@@ -126,10 +155,11 @@ def reject(session: Session, actor: Principal, commune_id: int, code: str, now: 
     row = session.exec(select(Enrollment).where(
         Enrollment.code_hash == sec.code_hash(code.strip()), Enrollment.kind == "device",
         Enrollment.status == "pending", Enrollment.expires_at > now)).first()
-    if row is None:
+    if row is None or not _take(session, row, "pending", "rejected", now, commune_id=commune_id,
+                                created_by=actor.user_id):
         raise _code_invalid()
-    row.status = "rejected"
-    session.add(row)
+    audit.record(session, actor, "device.enroll_reject", "enrollment", row.public_id, now, commune_id=commune_id,
+                 hostname=row.hostname, hardware=row.hardware)
 
 
 # -- 2b: the cadre creates a code ----------------------------------------------------------------------------
@@ -138,16 +168,19 @@ def create_code(session: Session, actor: Principal, device_id: int, now: datetim
     actor.require_role(device.commune_id, *CADRE_ROLES, admin=True)
     if device.village_id is None:
         raise Invalid("village_required", "Hãy chọn thôn cho cụm loa trước", "Assign the device to a village first")
+    replaced = 0
     for old in session.exec(select(Enrollment).where(Enrollment.device_id == device.id, Enrollment.kind == "cadre",
                                                      Enrollment.status == "pending")):
         old.status = "rejected"  # one live code per device
         session.add(old)
+        replaced += 1
     code, digest = _fresh_code(session, now)
     row = Enrollment(public_id="enr_" + sec.new_secret()[:22], kind="cadre", code_hash=digest, status="pending",
                      commune_id=device.commune_id, device_id=device.id, created_by=actor.user_id, created_at=now,
                      expires_at=now + CADRE_CODE_TTL)
     session.add(row)
-    audit.record(session, actor, "device.enroll_code", "device", device.id, now, commune_id=device.commune_id)
+    audit.record(session, actor, "device.enroll_code", "device", device.id, now, commune_id=device.commune_id,
+                 enrollment=row.public_id, expires_at=format_time(row.expires_at), replaced_codes=replaced or None)
     return code, row.expires_at
 
 
@@ -161,26 +194,40 @@ def claim(session: Session, ctx: StationContext, code: str, info: dict[str, Any]
     # One indexed lookup whatever the code: unknown, used and expired codes take the same path.
     row = session.exec(select(Enrollment).where(
         Enrollment.code_hash == sec.code_hash(code.strip()), Enrollment.kind == "cadre")).first()
-    if row is None or row.status != "pending" or row.expires_at <= now:
+    reason = ("unknown_code" if row is None else "used" if row.status != "pending" else
+              "expired" if row.expires_at <= now else None)
+    # The conditional update makes a code claimed twice at once a used code for all but one request.
+    if reason is None and not _take(session, row, "pending", "consumed", now, consumed_at=now,
+                                    agent_version=_clip(info.get("agent_version"), 64),
+                                    hardware=_clip(info.get("hardware")), hostname=_clip(info.get("hostname"))):
+        reason = "used"
+    if reason is not None:
         session.add(EnrollAttempt(ip=ip[:64], at=now))
+        # One entry per wrong code: at most MAX_WRONG_CODES per address per window, as after that the
+        # address gets 429 above without writing (the API layer summarises those refusals).
+        audit.record(session, device_actor(ip), "device.enroll_claim_failed", "enrollment",
+                     row.public_id if row is not None else None, now,
+                     commune_id=row.commune_id if row is not None else None, hostname=_clip(info.get("hostname")),
+                     reason=reason)
         session.commit()  # the error reply rolls back the request's unit of work; the attempt must stay
         raise _code_invalid()
     device = session.get(Device, row.device_id)
-    row.status, row.consumed_at = "consumed", now
-    row.agent_version, row.hardware, row.hostname = (_clip(info.get("agent_version"), 64),
-                                                     _clip(info.get("hardware")), _clip(info.get("hostname")))
-    session.add(row)
-    return issue_credentials(session, ctx, device, row, now)
+    return issue_credentials(session, ctx, device, row, now, ip)
 
 
 # -- credentials ------------------------------------------------------------------------------------------
 def issue_credentials(session: Session, ctx: StationContext, device: Device, enrollment: Enrollment,
-                      now: datetime) -> dict[str, Any]:
-    """A new identity for the device; earlier identities of the same device stop working."""
+                      now: datetime, ip: str | None = None) -> dict[str, Any]:
+    """A new identity for the device; earlier identities of the same device stop working. Audited here, so
+    every way a box gets credentials is in the log: `device.enrolled`, or `device.reenrolled` when the device
+    had been enrolled before (naming the identities it replaces)."""
+    replaced = []
     for old in session.exec(select(DeviceCredential).where(DeviceCredential.device_id == device.id,
                                                            DeviceCredential.revoked_at.is_(None))):
         old.revoked_at = now
         session.add(old)
+        replaced.append(old.uid)
+    again = device.enrolled_at is not None or bool(replaced)
     ctx.identity_changed([device.id])  # the old token stops at once here (other replicas: identities.py)
     token = sec.new_token()
     uid = sec.new_uid()
@@ -194,6 +241,11 @@ def issue_credentials(session: Session, ctx: StationContext, device: Device, enr
     device.status, device.last_seen = "online", now
     session.add(device)
     session.flush()
+    audit.record(session, device_actor(ip, uid), "device.reenrolled" if again else "device.enrolled", "device",
+                 device.id, now, commune_id=device.commune_id, identity=uid, village_id=device.village_id,
+                 enrollment=enrollment.public_id, way="device_code" if enrollment.kind == "device" else "cadre_code",
+                 approved_by_user_id=enrollment.created_by, replaced_identities=replaced or None,
+                 hostname=enrollment.hostname, hardware=enrollment.hardware)
     mqtt = None
     if ctx.mqtt_device_url:
         mqtt = {"url": ctx.mqtt_device_url, "username": uid,
@@ -205,11 +257,14 @@ def issue_credentials(session: Session, ctx: StationContext, device: Device, enr
 def revoke(session: Session, actor: Principal, device_id: int, now: datetime) -> Device:
     device = org.get_device(session, actor, device_id)
     actor.require_role(device.commune_id, *CADRE_ROLES, admin=True)
+    identities = []
     for cred in session.exec(select(DeviceCredential).where(DeviceCredential.device_id == device.id,
                                                             DeviceCredential.revoked_at.is_(None))):
         cred.revoked_at = now
         session.add(cred)
+        identities.append(cred.uid)
     device.revoked_at, device.status, device.credential_hash = now, "revoked", None
     session.add(device)
-    audit.record(session, actor, "device.revoke", "device", device.id, now, commune_id=device.commune_id)
+    audit.record(session, actor, "device.revoke", "device", device.id, now, commune_id=device.commune_id,
+                 identities=identities)
     return device

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from broadcaster.protocol.wire import parse_time
 from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import PlayAck, PlayRecordRow
-from broadcaster.station.status import raise_alert
+from broadcaster.station.status import insert_for, raise_alert
 from loa.errors import Invalid, TooLarge
 from loa.org.models import Device
 
@@ -23,51 +23,61 @@ def _t(text: Any) -> datetime | None:
     return parse_time(text) if text else None
 
 
+def _row(ident: DeviceIdentity, r: dict[str, Any], now: datetime) -> dict[str, Any]:
+    seq = int(r["seq"])
+    try:
+        return {"uid": ident.uid, "seq": seq, "device_id": ident.device_id, "commune_id": ident.commune_id,
+                "village_id": ident.village_id, "play_id": str(r["play_id"])[:120], "sha256": r.get("sha256"),
+                "title": str(r.get("title") or "")[:300], "priority": str(r["priority"]),
+                "planned_start": _t(r["planned_start"]), "actual_start": _t(r.get("actual_start")),
+                "actual_end": _t(r.get("actual_end")), "result": str(r["result"]),
+                "reason": str(r["reason"])[:300] if r.get("reason") else None, "received_at": now}
+    except (KeyError, ValueError) as exc:
+        raise Invalid("invalid_request", f"Bản ghi {seq} không hợp lệ", f"Record {seq} is invalid: {exc}") from exc
+
+
 def ingest(session: Session, ident: DeviceIdentity, records: list[dict[str, Any]], now: datetime) -> int:
-    """Store new records (a resend is harmless); return acked_through."""
+    """Store new records (a resend is harmless); return acked_through.
+
+    The same batch may arrive twice at once (a retry after a timeout racing the original): each record is an
+    INSERT … ON CONFLICT (uid, seq) DO NOTHING, so the database keeps exactly one and neither request fails;
+    the acknowledgement only ever moves forward (an upsert keeping the greater value)."""
     if len(records) > MAX_BATCH:
         raise TooLarge("payload_too_large", f"Tối đa {MAX_BATCH} bản ghi một lần",
                        f"At most {MAX_BATCH} records per batch")
-    ack = session.get(PlayAck, ident.uid) or PlayAck(uid=ident.uid, acked_through=0)
-    seqs = [int(r["seq"]) for r in records]
-    have: set[int] = set()
-    if seqs:
-        have = set(session.exec(select(PlayRecordRow.seq).where(PlayRecordRow.uid == ident.uid,
-                                                                 PlayRecordRow.seq.in_(seqs))))
-    failed = []
+    dialect = session.get_bind().dialect.name
+    acks = PlayAck.__table__
+    stored = session.execute(sa.select(acks.c.acked_through).where(acks.c.uid == ident.uid)).scalar() or 0
+    rows, seen = [], set()
     for r in records:
-        seq = int(r["seq"])
-        if seq in have or seq <= ack.acked_through:
-            continue
-        have.add(seq)
-        try:
-            row = PlayRecordRow(uid=ident.uid, seq=seq, device_id=ident.device_id, commune_id=ident.commune_id,
-                                village_id=ident.village_id, play_id=str(r["play_id"])[:120],
-                                sha256=r.get("sha256"), title=str(r.get("title") or "")[:300],
-                                priority=str(r["priority"]), planned_start=_t(r["planned_start"]),
-                                actual_start=_t(r.get("actual_start")), actual_end=_t(r.get("actual_end")),
-                                result=str(r["result"]), reason=(str(r["reason"])[:300] if r.get("reason") else None),
-                                received_at=now)
-        except (KeyError, ValueError) as exc:
-            raise Invalid("invalid_request", f"Bản ghi {seq} không hợp lệ", f"Record {seq} is invalid: {exc}") from exc
-        session.add(row)
-        if row.result == "failed":
-            failed.append(row)
-    session.flush()
+        row = _row(ident, r, now)  # every record is checked, even one already stored
+        if row["seq"] > stored and row["seq"] not in seen:
+            seen.add(row["seq"])
+            rows.append(row)
+    rows.sort(key=lambda row: row["seq"])  # racing batches then take the unique index's locks in one order
+    t = PlayRecordRow.__table__
+    inserted: set[int] = set()
+    if rows:
+        stmt = insert_for(dialect)(t).on_conflict_do_nothing(index_elements=[t.c.uid, t.c.seq]).returning(t.c.seq)
+        inserted = {seq for (seq,) in session.execute(stmt, rows)}
     # Advance over the contiguous run of stored seqs above the last acknowledgement.
-    following = session.exec(select(PlayRecordRow.seq).where(PlayRecordRow.uid == ident.uid,
-                                                             PlayRecordRow.seq > ack.acked_through)
-                             .order_by(PlayRecordRow.seq)).all()
+    acked = stored
+    following = session.execute(sa.select(t.c.seq).where(t.c.uid == ident.uid, t.c.seq > stored)
+                                .order_by(t.c.seq)).scalars()
     for seq in following:
-        if seq != ack.acked_through + 1:
+        if seq != acked + 1:
             break
-        ack.acked_through = seq
-    session.merge(ack)
+        acked = seq
+    stmt = insert_for(dialect)(acks).values(uid=ident.uid, acked_through=acked)
+    session.execute(stmt.on_conflict_do_update(index_elements=[acks.c.uid], set_={
+        "acked_through": sa.func.max(acks.c.acked_through, stmt.excluded.acked_through) if dialect == "sqlite"
+        else sa.func.greatest(acks.c.acked_through, stmt.excluded.acked_through)}))
+    failed = [row for row in rows if row["seq"] in inserted and row["result"] == "failed"]
     if failed:
         device = session.get(Device, ident.device_id)
         last = failed[-1]
-        raise_alert(session, device, "play_failed", f"{last.title} ({last.play_id}): {last.reason}", now)
-    return ack.acked_through
+        raise_alert(session, device, "play_failed", f"{last['title']} ({last['play_id']}): {last['reason']}", now)
+    return acked
 
 
 def history(session: Session, *, device_id: int | None = None, village_id: int | None = None,

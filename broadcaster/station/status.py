@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from broadcaster.protocol.wire import parse_time
@@ -23,17 +24,37 @@ LIVE = ("online", "playing", "error")
 
 
 def raise_alert(session: Session, device: Device, kind: str, detail: str, now: datetime, once: bool = True) -> bool:
-    """Open an alert; with `once`, a second one of the same kind for the device is a no-op while it is open."""
+    """Open an alert; with `once`, a second one of the same kind for the device is a no-op while it is open
+    (its detail is refreshed). Two requests raising the same alert at once (heartbeats racing) must not both
+    insert: with `once` this is one INSERT … ON CONFLICT on the unique `open_key`, which the database settles."""
     key = f"{kind}:{device.id}" if once else None
+    values = {"commune_id": device.commune_id, "device_id": device.id, "kind": kind, "detail": detail[:1000],
+              "open_key": key, "raised_at": now}
+    dialect = session.get_bind().dialect.name
+    if key is not None and dialect in ("sqlite", "postgresql"):
+        t = DeviceAlert.__table__
+        stmt = insert_for(dialect)(t).values(**values)
+        # Ask first (for the return value); the conflict clause covers a race between the question and the insert.
+        existed = session.execute(sa.select(t.c.id).where(t.c.open_key == key)).first() is not None
+        session.execute(stmt.on_conflict_do_update(index_elements=[t.c.open_key],
+                                                   set_={"detail": stmt.excluded.detail}))
+        return not existed
     if key is not None:
         existing = session.exec(select(DeviceAlert).where(DeviceAlert.open_key == key)).first()
         if existing is not None:
             existing.detail = detail[:1000]
             session.add(existing)
             return False
-    session.add(DeviceAlert(commune_id=device.commune_id, device_id=device.id, kind=kind, detail=detail[:1000],
-                            open_key=key, raised_at=now))
+    session.add(DeviceAlert(**values))
     return True
+
+
+def insert_for(dialect: str):  # noqa: ANN201 — the dialect's INSERT with ON CONFLICT
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def resolve_alert(session: Session, device_id: int, kind: str, now: datetime) -> None:
@@ -50,40 +71,64 @@ def _time(text: Any) -> datetime | None:
         return None
 
 
+# What a new identity's report starts from (§6: "a new device identity starts from an empty report").
+_EMPTY_REPORT = {"clock_offset_s": 0.0, "manifest_version": None, "playing": None, "cache": {},
+                 "disk_free_bytes": None, "temperature_c": None, "uptime_s": None, "hardware": None,
+                 "local_volume": None, "playlog": {}}
+
+
+def _report_values(body: dict[str, Any]) -> dict[str, Any]:
+    """The report columns this heartbeat sets: only the fields it carries (a lean beat leaves the rest)."""
+    values: dict[str, Any] = {}
+    if "clock_offset_s" in body:
+        values["clock_offset_s"] = float(body.get("clock_offset_s") or 0.0)
+    if "manifest_version" in body:
+        values["manifest_version"] = body.get("manifest_version")
+    for key in ("playing", "disk_free_bytes", "temperature_c", "uptime_s", "local_volume"):
+        if key in body:
+            values[key] = body.get(key)
+    for key in ("cache", "playlog"):
+        if key in body:
+            values[key] = body.get(key) or {}
+    if "hardware" in body:
+        values["hardware"] = (body.get("hardware") or None) and str(body["hardware"])[:200]
+    return values
+
+
 def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now: datetime) -> None:
     """Store a heartbeat. Only the fields present change (§6: a device leaves out what did not change since its
-    previous heartbeat), so `body` is the request as sent, not filled with defaults."""
+    previous heartbeat), so `body` is the request as sent, not filled with defaults.
+
+    Heartbeats of one device may arrive at once (a retry racing the original, ten at once from a tester): the
+    report is written with statements the database serialises on the row, never read-modify-write in Python.
+    1. the row exists (INSERT … ON CONFLICT DO NOTHING): concurrent first beats do not collide;
+    2. a new identity resets it (UPDATE … WHERE uid <> this identity): only the first beat of the identity
+       matches, a later one finds the uid already switched and resets nothing another beat wrote;
+    3. this beat's own fields (UPDATE … SET only those columns): two lean beats carrying different fields
+       both land; two carrying the same field: the later write wins, as it would one after the other."""
     device = session.get(Device, ident.device_id)
     events = [e for e in body.get("events") or [] if isinstance(e, dict)]
     problems = [e for e in events if e.get("code") in PROBLEM_EVENTS]
-    report = session.get(DeviceReport, device.id)
-    if report is None or report.uid != ident.uid:  # a new identity starts from a clean report
-        report = report or DeviceReport(device_id=device.id, uid=ident.uid, received_at=now)
-        report.uid, report.clock_offset_s, report.manifest_version, report.playing = ident.uid, 0.0, None, None
-        report.cache, report.disk_free_bytes, report.temperature_c, report.uptime_s = {}, None, None, None
-        report.hardware, report.local_volume, report.playlog = None, None, {}
-    report.received_at = now
-    if "clock_offset_s" in body:
-        report.clock_offset_s = float(body.get("clock_offset_s") or 0.0)
-    if "manifest_version" in body:
-        report.manifest_version = body.get("manifest_version")
-    for key in ("playing", "disk_free_bytes", "temperature_c", "uptime_s", "local_volume"):
-        if key in body:
-            setattr(report, key, body.get(key))
-    if "cache" in body:
-        report.cache = body.get("cache") or {}
-    if "playlog" in body:
-        report.playlog = body.get("playlog") or {}
-    if "hardware" in body:
-        report.hardware = (body.get("hardware") or None) and str(body["hardware"])[:200]
-    session.add(report)
+    t = DeviceReport.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        session.execute(insert_for(dialect)(t).values(device_id=device.id, uid=ident.uid, received_at=now,
+                                                   **_EMPTY_REPORT).on_conflict_do_nothing(
+            index_elements=[t.c.device_id]))
+    elif session.get(DeviceReport, device.id) is None:  # another database: no race-free insert spelled here
+        session.add(DeviceReport(device_id=device.id, uid=ident.uid, received_at=now, **_EMPTY_REPORT))
+        session.flush()
+    session.execute(sa.update(t).where(t.c.device_id == device.id, t.c.uid != ident.uid)
+                    .values(uid=ident.uid, **_EMPTY_REPORT))
+    playing = session.execute(sa.update(t).where(t.c.device_id == device.id)
+                              .values(received_at=now, **_report_values(body)).returning(t.c.playing)).scalar_one()
     if device.status == "offline":
         resolve_alert(session, device.id, "offline", now)
     for event in problems:
         raise_alert(session, device, str(event["code"]), f"{event.get('at', '')} {event.get('detail', '')}".strip(), now)
     device.last_seen = now
     device.agent_version = str(body.get("agent_version") or device.agent_version or "")[:64] or None
-    device.status = "error" if problems else ("playing" if report.playing else "online")
+    device.status = "error" if problems else ("playing" if playing else "online")
     session.add(device)
 
 
