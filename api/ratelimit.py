@@ -52,8 +52,8 @@ class SlidingWindowLimit:
         with self._lock:
             calls = self._calls.get(key)
             if calls is None:
-                calls = self._calls[key] = deque()
                 self._trim(now)
+                calls = self._calls[key] = deque()
             self._calls.move_to_end(key)
             while calls and calls[0] <= now - self.window:
                 calls.popleft()
@@ -69,11 +69,11 @@ class SlidingWindowLimit:
 
     def _trim(self, now: datetime) -> None:
         """Bounded memory: forget idle addresses first, then the least recently seen."""
-        if len(self._calls) <= self.max_keys:
+        if len(self._calls) < self.max_keys:
             return
         for key in [k for k, c in self._calls.items() if not c or c[-1] <= now - self.window]:
             del self._calls[key]
             self._reported.pop(key, None)
-        while len(self._calls) > self.max_keys:
+        while len(self._calls) >= self.max_keys:
             key, _ = self._calls.popitem(last=False)
             self._reported.pop(key, None)
