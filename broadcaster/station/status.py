@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from broadcaster.protocol.wire import parse_time
-from broadcaster.station.deviceauth import DeviceIdentity
-from broadcaster.station.models import DeviceAlert, DeviceReport
+from broadcaster.station.deviceauth import DeviceIdentity, revoked
+from broadcaster.station.models import DeviceAlert, DeviceCredential, DeviceReport
 from loa.org.models import Device
 
 # Event codes that are a problem for the cadre (clock_corrected is information only).
@@ -122,14 +122,23 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
                     .values(uid=ident.uid, **_EMPTY_REPORT))
     playing = session.execute(sa.update(t).where(t.c.device_id == device.id)
                               .values(received_at=now, **_report_values(body)).returning(t.c.playing)).scalar_one()
-    if device.status == "offline":
+    was_offline = device.status == "offline"
+    # The device row, only while this identity is live: a beat that authenticated from a cache a moment before
+    # a revocation (this process, or another replica within its re-check interval) must not mark a revoked
+    # device online again, nor an old identity of a re-enrolled box overwrite the new one's report.
+    d, c = Device.__table__, DeviceCredential.__table__
+    values: dict[str, Any] = {"last_seen": now, "status": "error" if problems else ("playing" if playing else "online")}
+    if body.get("agent_version"):
+        values["agent_version"] = str(body["agent_version"])[:64]
+    live = sa.exists().where(c.c.uid == ident.uid, c.c.device_id == d.c.id, c.c.revoked_at.is_(None))
+    updated = session.execute(sa.update(d).where(d.c.id == device.id, d.c.revoked_at.is_(None), live)
+                              .values(**values)).rowcount
+    if updated != 1:
+        raise revoked()  # the whole beat rolls back with the error reply
+    if was_offline:
         resolve_alert(session, device.id, "offline", now)
     for event in problems:
         raise_alert(session, device, str(event["code"]), f"{event.get('at', '')} {event.get('detail', '')}".strip(), now)
-    device.last_seen = now
-    device.agent_version = str(body.get("agent_version") or device.agent_version or "")[:64] or None
-    device.status = "error" if problems else ("playing" if playing else "online")
-    session.add(device)
 
 
 def mark_offline(session: Session, now: datetime, offline_after_s: int, commune_id: int | None = None) -> list[int]:

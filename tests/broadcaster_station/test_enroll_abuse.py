@@ -159,3 +159,39 @@ def test_sliding_window_counts_only_allowed_calls(limit):
     w.hit("b", t0)
     w.hit("c", t0 + timedelta(seconds=200))
     assert len(w._calls) <= 2
+
+
+def test_a_beat_from_a_cached_identity_does_not_bring_a_revoked_device_back(app, client, world, clock, engine):
+    """Another replica revoked the device; this one still has the identity cached (within its re-check
+    interval, made long here): the heartbeat is refused and the device stays revoked; an old identity of a
+    re-enrolled box cannot overwrite the new identity's report either."""
+    import sqlalchemy as sa
+
+    from broadcaster.station.models import DeviceCredential, DeviceReport
+    from loa.org.models import Device
+    from tests.broadcaster_station.conftest import enroll_by_code
+
+    beat = {"sent_at": "2026-03-02T01:00:00.000Z", "manifest_version": None, "uptime_s": 5}
+    device_id, creds = enroll_by_code(client, world)
+    app.state.identities.recheck_s = 3600
+    assert client.post(f"{DEV}/heartbeat", json=beat, headers=dh(creds)).status_code == 204  # cached now
+    code = client.post(f"/api/v1/devices/{device_id}/enrollment-code", headers=world.h("cadre")).json()["code"]
+    from broadcaster.station import enrollment
+    from loa.db import session_scope
+
+    with session_scope(engine) as s:  # "another replica" re-enrolls the box: the old identity is revoked
+        new = enrollment.claim(s, app.state.broadcaster, code, INFO, "198.51.100.9", clock())
+    assert client.post(f"{DEV}/heartbeat", json=beat, headers=dh(new)).status_code == 204
+    r = client.post(f"{DEV}/heartbeat", json={**beat, "uptime_s": 999}, headers=dh(creds))
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+    with engine.connect() as conn:
+        report = conn.execute(sa.select(DeviceReport.__table__)).mappings().one()
+    assert report["uid"] == new["device_id"] and report["uptime_s"] == 5
+    # now the device itself is revoked by another replica
+    with engine.begin() as conn:
+        conn.execute(sa.update(DeviceCredential.__table__).values(revoked_at=clock()))
+        conn.execute(sa.update(Device.__table__).values(revoked_at=clock(), status="revoked"))
+    r = client.post(f"{DEV}/heartbeat", json=beat, headers=dh(new))
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+    st = client.get(f"/api/v1/devices/{device_id}/status", headers=world.h("cadre")).json()
+    assert st["status"] == "revoked"
