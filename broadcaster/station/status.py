@@ -130,8 +130,8 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
     values: dict[str, Any] = {"last_seen": now, "status": "error" if problems else ("playing" if playing else "online")}
     if body.get("agent_version"):
         values["agent_version"] = str(body["agent_version"])[:64]
-    live = sa.exists().where(c.c.uid == ident.uid, c.c.device_id == d.c.id, c.c.revoked_at.is_(None))
-    updated = session.execute(sa.update(d).where(d.c.id == device.id, d.c.revoked_at.is_(None), live)
+    replaced = sa.exists().where(c.c.uid == ident.uid, c.c.revoked_at.is_not(None))
+    updated = session.execute(sa.update(d).where(d.c.id == device.id, d.c.revoked_at.is_(None), ~replaced)
                               .values(**values)).rowcount
     if updated != 1:
         raise revoked()  # the whole beat rolls back with the error reply
