@@ -71,8 +71,8 @@ class Settings(BaseSettings):
                                     "10 minutes (429 rate_limited above); counted per API process")
     enroll_poll_limit: int = Field(default=120, ge=1, description="`enroll/poll` calls per client address per "
                                    "minute (a box polls every 5 s); counted per API process")
-    device_max_streams: int = Field(default=3, ge=1, description="open SSE streams per device identity: a new "
-                                    "one closes the oldest")
+    device_max_streams: int = Field(default=3, ge=1, description="open SSE streams per device in each API "
+                                    "process: a new one closes the oldest")
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
 
