@@ -147,11 +147,11 @@ def _apply_cancel(session: Session, commune_id: int, identifiers, now: datetime)
     return cancelled
 
 
-def render_job(engine, settings, payload: dict, now: datetime) -> dict:
+def render_job(engine, settings, payload: dict, now: datetime, attempt: int = 1, max_attempts: int = 1) -> dict:
     """The job: render with espeak (the content render job), then start queued emergencies of the alert."""
     from content.library.render import render_item_job
 
-    result = render_item_job(engine, settings, payload, now)
+    result = render_item_job(engine, settings, payload, now, attempt, max_attempts)
     started = start_ready(engine, now, payload.get("alert_id"))
     return {**result, "started_emergencies": started}
 
