@@ -30,12 +30,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('approved_version', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('cap_alert_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_content_items_cap_alert_id'), ['cap_alert_id'], unique=False)
-    # Items approved before this migration: their approval stands for the version they have now.
-    op.execute("UPDATE content_items SET approved_version = version WHERE status = 'approved'")
-    # CAP items made before: mark where they came from (they stay approved, as they were).
+    # CAP items made before: mark where they came from. Those nobody reviewed (they were created "approved")
+    # go to the review queue; they keep airing in their own alert's emergency (content.library.service).
     op.execute("UPDATE content_items SET cap_alert_id = (SELECT cap_alerts.id FROM cap_alerts "
                "WHERE cap_alerts.content_item_id = content_items.id) "
                "WHERE id IN (SELECT content_item_id FROM cap_alerts WHERE content_item_id IS NOT NULL)")
+    op.execute("UPDATE content_items SET status = 'submitted', submitted_at = created_at "
+               "WHERE cap_alert_id IS NOT NULL AND status = 'approved' AND reviewed_by IS NULL")
+    # Items approved by a person before this migration: their approval stands for the version they have now.
+    op.execute("UPDATE content_items SET approved_version = version WHERE status = 'approved'")
 
     op.create_table('content_contributions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -51,9 +54,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('content_contributions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_content_contributions_item_id'), ['item_id'], unique=False)
-    # Every existing item: its author made its first version.
+    # Every existing item: its author made its first version (for a CAP item: the cadre who posted the alert).
     op.execute("INSERT INTO content_contributions (item_id, version, user_id, kind, fields, created_at) "
-               "SELECT id, version, author_id, 'create_' || source, '[]', created_at FROM content_items")
+               "SELECT id, version, author_id, CASE WHEN cap_alert_id IS NULL THEN 'create_' || source "
+               "ELSE 'cap_alert' END, '[]', created_at FROM content_items")
 
 
 def downgrade() -> None:
