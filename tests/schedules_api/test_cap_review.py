@@ -26,10 +26,6 @@ def test_cap_item_airs_only_in_its_confirmed_emergency_until_reviewed(client, ca
     st = cap_station
     out = _ingest_and_render(client, st, engine, settings, clock)
     item_id, eid = out["alert"]["content_item_id"], out["emergency"]["id"]
-    item = client.get(f"/api/v1/content/{item_id}", headers=h(st, "cadre")).json()
-    assert item["cap_alert_id"] == out["alert"]["id"] and item["status"] == "submitted"
-    assert item["approved_version"] is None and item["render_state"] == "ready"
-
     # Not schedulable, not usable in an emergency started by hand: 422 cap_unreviewed.
     r = client.post(f"/api/v1/communes/{st.w.a}/schedules", headers=h(st, "cadre"),
                     json=once(st, "2026-03-02T15:00:00+07:00", programme=[{"type": "item", "content_id": item_id}]))
@@ -39,6 +35,9 @@ def test_cap_item_airs_only_in_its_confirmed_emergency_until_reviewed(client, ca
                     json={"title": "Tự phát", "villages": [st.w.village_a2],
                           "programme": [{"type": "item", "content_id": item_id}]})
     assert r.status_code == 422 and r.json()["reason"] == "cap_unreviewed", r.text
+    item = client.get(f"/api/v1/content/{item_id}", headers=h(st, "cadre")).json()
+    assert item["cap_alert_id"] == out["alert"]["id"] and item["status"] == "submitted"
+    assert item["approved_version"] is None and item["render_state"] == "ready"
     # Nor public.
     assert f"/r/audio/{item['audio']['sha256']}" not in client.get(f"/r/{st.w.a}").text
     assert client.get(f"/r/audio/{item_id}.ogg").status_code == 404
