@@ -96,7 +96,8 @@ class Contribution(SQLModel, table=True):
     __tablename__ = "content_contributions"
 
     id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="content_items.id", index=True)
+    # The history belongs to its item: removing an item (an operator's purge) removes its contributions.
+    item_id: int = Field(foreign_key="content_items.id", index=True, ondelete="CASCADE")
     version: int
     user_id: int = Field(foreign_key="users.id")
     # create_text, create_recording, import_pack, cap_alert, edit_text, edit_transcript, edit_voice

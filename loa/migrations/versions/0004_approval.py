@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('fields', sa.JSON(), nullable=False),
     sa.Column('created_at', loa.db.UtcDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['item_id'], ['content_items.id'], ),
+    sa.ForeignKeyConstraint(['item_id'], ['content_items.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
