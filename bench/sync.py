@@ -90,8 +90,8 @@ def make_world(data_dir: Path, now: datetime, devices: int, villages: int,
             sha = store.put_file(f, "ogg", move=True)
             item = ContentItem(commune_id=c.id, title=title, kind="recording", language="vi", source="upload",
                                audio_sha256=sha, audio_format="ogg-opus", duration_s=seconds, size_bytes=size,
-                               render_state="ready", status="approved", author_id=user.id, created_at=now,
-                               updated_at=now)
+                               render_state="ready", status="approved", approved_version=1, author_id=user.id,
+                               created_at=now, updated_at=now)  # approved_version: the approval covers version 1
             s.add(item)
             s.flush()
             out["items"].append((item.id, sha, size, seconds))

@@ -207,6 +207,21 @@ def master_recording(
     return _encode_and_store(mastered, store, settings, speech=None, aimed=True)
 
 
+# A word or two ("Thử.") comes out of espeak-ng in ~0.3 s, shorter than one 400 ms loudness block, so its
+# loudness cannot be measured. Quiet room around it (as trim_silence keeps for recordings) makes it measurable.
+_SHORT_SPEECH_S = 1.0
+_PAD_S = 0.3
+
+
+def _pad_short_speech(pcm: Pcm) -> Pcm:
+    if pcm.duration_s >= _SHORT_SPEECH_S:
+        return pcm
+    import numpy as np
+
+    pad = np.zeros((int(_PAD_S * pcm.rate),) + pcm.samples.shape[1:], dtype=pcm.samples.dtype)
+    return Pcm(np.concatenate([pad, pcm.samples, pad]), pcm.rate)
+
+
 def render_text(
     text: str,
     store: AudioStore,
@@ -221,5 +236,5 @@ def render_text(
     from content.tts.render import synthesize  # imported late: the TTS package loads engines lazily
 
     speech = synthesize(text, engine=engine, voice=voice, speed=speed, cache_dir=cache_dir, lexicon=lexicon)
-    mastered = _master(speech.pcm, settings, *_codec_aim(settings))
+    mastered = _master(_pad_short_speech(speech.pcm), settings, *_codec_aim(settings))
     return _encode_and_store(mastered, store, settings, speech=speech, aimed=True)

@@ -2,7 +2,8 @@
 
 Modelled on the source documents: a mountain commune of Lào Cai with 9 villages, Giáy and Kinh majority,
 one loudspeaker cluster per village. Seeding goes through the same services as the API (roles, approval,
-schedules), so the demo shows the real rules: the secretary's drafts are approved by a cadre before they air.
+schedules), so the demo shows the real rules: the secretary imports the pack (she is its contributor) and a
+different account, the cadre `canbo`, approves each item's rendered audio by its hash before it airs.
 Seeding happens once per data directory; later runs just start the station and the agents again.
 """
 from __future__ import annotations
@@ -109,8 +110,10 @@ def seed(engine, now: datetime, progress: Callable[[str, int, int], None] | None
         for item in items:
             if item.audio_sha256 is None:
                 continue  # a render failed: it stays a draft, visible in the library with its error
+            # Two people, as for every item: the secretary imported the pack (its contributor), the cadre
+            # approves the audio exactly as rendered (its hash), as the review page would send it.
             library.submit(s, who("bithu"), item.id, now)
-            library.approve(s, who("canbo"), item.id, now)
+            library.approve(s, who("canbo"), item.id, now, reviewed_sha256=item.audio_sha256)
             approved.append(item.id)
         # The demo must sound within minutes at any hour, so its quiet hours are off (equal start and end).
         # A real station keeps the default 22:00-05:00; the cadre changes it on the station settings page.

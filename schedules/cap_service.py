@@ -1,9 +1,12 @@
 """CAP 1.2 alerts received by a commune: store the raw XML, decide, render, create the emergency.
 
 A POSTed alert is parsed by the pure `schedules.cap` (defusedxml, size limit, validation). Then:
-- its Vietnamese text becomes a content item (kind emergency, approved: the text is the issuing
-  authority's, not a member's) rendered by the OFFLINE engine (espeak) through the job queue
-  (job kind `schedules.cap_render`);
+- its Vietnamese text becomes a content item (kind emergency) marked as coming from the alert
+  (`cap_alert_id`), rendered by the OFFLINE engine (espeak) through the job queue (job kind
+  `schedules.cap_render`). Nobody reviewed its words, so it is NOT approved: it waits in the review queue,
+  may air only in this alert's emergency once a cadre confirmed it (or the station auto-airs Extreme +
+  Immediate alerts), and needs a normal two-person review (the cadre who posted the alert is its
+  contributor) to be used anywhere else — schedules, other emergencies, the public page;
 - an emergency broadcast (3 repetitions, 10 s apart) is created for the villages the alert's area covers:
   pending until a cadre confirms, or queued to air at once when the station allows auto-air and the alert
   is Extreme + Immediate. It starts when its audio is ready;
@@ -17,6 +20,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from content.library import contributions
 from content.library.languages import normalize_tag
 from content.library.models import ContentItem, Kind, RenderState, Source, Status
 from loa.accounts.principal import Principal
@@ -109,7 +113,8 @@ def ingest(session: Session, actor: Principal, commune_id: int, data: bytes,
         session.add(row)
     session.flush()
     audit.record(session, actor, "cap.ingest", "cap_alert", row.id, now, commune_id=commune_id,
-                 identifier=alert.identifier, auto_air=decision.auto_air, emergency_id=emergency.id)
+                 identifier=alert.identifier, auto_air=decision.auto_air, emergency_id=emergency.id,
+                 content_item_id=item.id, content_reviewed=False)
     return row, emergency, job, []
 
 
@@ -122,11 +127,13 @@ def _render_item(session, actor, commune_id, row, decision, now) -> tuple[Conten
         language = "vi"
     item = ContentItem(commune_id=commune_id, title=title, kind=Kind.emergency.value, language=language,
                        source=Source.text.value, text=decision.text[:20000], engine="espeak", voice="vi",
-                       speed=1.0, status=Status.approved.value, author_id=actor.user_id,
-                       render_state=RenderState.pending.value, render_generation=1,
+                       speed=1.0, status=Status.submitted.value, submitted_at=now, author_id=actor.user_id,
+                       render_state=RenderState.pending.value, render_generation=1, cap_alert_id=row.id,
                        search_text=f"{title} {decision.text}".casefold()[:41000], created_at=now, updated_at=now)
     session.add(item)
     session.flush()
+    # Whoever posted the alert chose these words for the station: they may not be the one who reviews them.
+    contributions.record(session, item, actor.user_id, "cap_alert", now, new_version=False)
     row.content_item_id = item.id
     session.add(row)
     job = jobs.enqueue(session, RENDER_JOB, {"item_id": item.id, "generation": 1, "alert_id": row.id}, now,
@@ -147,11 +154,11 @@ def _apply_cancel(session: Session, commune_id: int, identifiers, now: datetime)
     return cancelled
 
 
-def render_job(engine, settings, payload: dict, now: datetime) -> dict:
+def render_job(engine, settings, payload: dict, now: datetime, attempt: int = 1, max_attempts: int = 1) -> dict:
     """The job: render with espeak (the content render job), then start queued emergencies of the alert."""
     from content.library.render import render_item_job
 
-    result = render_item_job(engine, settings, payload, now)
+    result = render_item_job(engine, settings, payload, now, attempt, max_attempts)
     started = start_ready(engine, now, payload.get("alert_id"))
     return {**result, "started_emergencies": started}
 

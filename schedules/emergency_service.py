@@ -98,8 +98,10 @@ def confirm(session: Session, actor: Principal, emergency_id: int, now: datetime
             alert.status, alert.decided_at = "confirmed", now
             session.add(alert)
     begin_if_ready(session, row, now)
+    # The log names the CAP items this confirmation lets air without a content review.
     audit.record(session, actor, "emergency.confirm", "emergency", row.id, now, commune_id=row.commune_id,
-                 started=row.status == AIRING)
+                 started=row.status == AIRING, cap_alert_id=row.cap_alert_id,
+                 unreviewed_cap_items=mapping.content_ids(row.programme) if row.cap_alert_id else None)
     return row
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from content.library.models import ContentItem
-from content.library.service import is_airable
+from content.library.service import is_airable, is_airable_in_alert
 from loa.org.models import Commune, Device, Village
 from schedules.emergency import EmergencyBroadcast
 from schedules.model import (
@@ -73,6 +73,8 @@ class Library:
     """The content items the rules of a commune refer to, and the one airability rule."""
 
     items: dict[int, ContentItem]
+    # CAP alerts whose emergency a cadre confirmed (or the station auto-aired): their unreviewed items may air.
+    confirmed_alerts: frozenset[int] = frozenset()
 
     @classmethod
     def load(cls, session: Session, ids: Iterable[int]) -> "Library":
@@ -80,7 +82,13 @@ class Library:
         if not wanted:
             return cls({})
         rows = session.exec(select(ContentItem).where(ContentItem.id.in_(wanted))).all()
-        return cls({r.id: r for r in rows})
+        alerts = {r.cap_alert_id for r in rows if r.cap_alert_id is not None}
+        confirmed: frozenset[int] = frozenset()
+        if alerts:
+            confirmed = frozenset(session.exec(select(EmergencyRow.cap_alert_id).where(
+                EmergencyRow.cap_alert_id.in_(sorted(alerts)),
+                EmergencyRow.status.in_(("queued", "airing", "cancelled")))).all())
+        return cls({r.id: r for r in rows}, confirmed)
 
     def item(self, content_id: int) -> Item:
         row = self.items.get(content_id)
@@ -91,7 +99,13 @@ class Library:
 
     def airable(self, content_id: str, at: datetime) -> bool:
         row = self.items.get(int(content_id))
-        return row is not None and is_airable(row, at)
+        if row is None:
+            return False
+        if is_airable(row, at):
+            return True
+        # An unreviewed CAP item: only its own alert's confirmed emergency can hold it, because every other
+        # way in (schedules, emergencies started by hand) refuses it in rules_service.check_schedulable.
+        return row.cap_alert_id in self.confirmed_alerts and is_airable_in_alert(row, at)
 
 
 def programme(entries: list[dict], repeat: int, library: Library) -> Programme:

@@ -8,7 +8,9 @@ Who may do what (commune roles of issue 3):
 - system admin: read everything, write nothing (not a member of the commune);
 - anyone of another commune: 404.
 
-Only approved, unexpired items with audio may be put in a programme (422 `content_not_schedulable`).
+Only approved, unexpired items with audio may be put in a programme (422 `content_not_schedulable`). That
+includes items made from a CAP alert: until a normal two-person review they air only in their own alert's
+emergency (reason `cap_unreviewed`), and every schedule and hand-started emergency is checked here.
 An overlap with a schedule of the same priority is refused (409 `schedule_conflict`, naming them); an
 overlap with a different priority is saved and reported as `resolved_by_priority`.
 """
@@ -37,9 +39,12 @@ PREVIEWERS = ("cadre", "secretary")
 CONFLICT_HORIZON = timedelta(days=62)  # a save is checked against two months of occurrences
 
 _REASON_VI = {"expired": "đã hết hạn", "archived": "đã lưu trữ", "unapproved": "chưa được duyệt",
-              "no_audio": "chưa có âm thanh", "missing": "không tồn tại"}
+              "no_audio": "chưa có âm thanh", "missing": "không tồn tại",
+              "cap_unreviewed": "lấy từ cảnh báo CAP, chỉ phát được trong cảnh báo đó cho đến khi một cán bộ khác duyệt"}
 _REASON_EN = {"expired": "has expired", "archived": "is archived", "unapproved": "is not approved",
-              "no_audio": "has no audio yet", "missing": "does not exist"}
+              "no_audio": "has no audio yet", "missing": "does not exist",
+              "cap_unreviewed": "comes from a CAP alert: it airs only in that alert's emergency until another "
+                                "cadre approves it"}
 
 
 def _missing() -> NotFound:

@@ -157,9 +157,11 @@ def _store_versions(session: Session, commune_id: int, devices, tt: Timetable, r
 
 
 _REASON_VI = {"expired": "đã hết hạn", "archived": "đã lưu trữ", "unapproved": "chưa được duyệt",
-              "no_audio": "chưa có âm thanh", "missing": "không còn"}
+              "no_audio": "chưa có âm thanh", "missing": "không còn",
+              "cap_unreviewed": "lấy từ cảnh báo CAP, chưa được duyệt"}
 _REASON_EN = {"expired": "has expired", "archived": "was archived", "unapproved": "is not approved",
-              "no_audio": "has no audio yet", "missing": "no longer exists"}
+              "no_audio": "has no audio yet", "missing": "no longer exists",
+              "cap_unreviewed": "comes from a CAP alert and was not reviewed"}
 
 
 def unavailable_reason(item, at: datetime) -> str:
@@ -169,7 +171,9 @@ def unavailable_reason(item, at: datetime) -> str:
         return "archived"
     if item.expires_at is not None and item.expires_at <= at:
         return "expired"
-    if item.status != "approved":
+    if getattr(item, "cap_alert_id", None) is not None and item.status != "approved":
+        return "cap_unreviewed"
+    if item.status != "approved" or item.approved_version != item.version:
         return "unapproved"
     return "no_audio"
 

@@ -1,6 +1,9 @@
-"""Serving immutable audio by content hash: strong ETag = sha256, HTTP Range (206/416), long-lived caching.
+"""Serving audio files: strong ETag = sha256, HTTP Range (206/416), and caching that matches the URL.
 
-Shared by the content API and (later) the device endpoints: a device resumes a broken download with Range."""
+Shared by the content API, the residents' pages and the device endpoints (a device resumes a broken download
+with Range). Only a URL that names the content hash may be cached as immutable: a by-id URL serves other bytes
+after an edit, so it is `no-cache` (the browser revalidates with the ETag, the hash, and gets a cheap 304 while
+nothing changed). Drafts and everything behind a login are `private`: no shared cache keeps them."""
 from __future__ import annotations
 
 import re
@@ -34,10 +37,23 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return header.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in header.split(",")]
 
 
-def serve_audio(request: Request, path: Path, sha256: str) -> Response:
+# The four cache policies: (hash in the URL or not) × (public or not).
+IMMUTABLE_PUBLIC = "public, max-age=31536000, immutable"
+IMMUTABLE_PRIVATE = "private, max-age=31536000, immutable"
+REVALIDATE_PUBLIC = "public, no-cache"
+REVALIDATE_PRIVATE = "private, no-cache"
+
+
+def cache_policy(hash_in_url: bool, public: bool) -> str:
+    if hash_in_url:
+        return IMMUTABLE_PUBLIC if public else IMMUTABLE_PRIVATE
+    return REVALIDATE_PUBLIC if public else REVALIDATE_PRIVATE
+
+
+def serve_audio(request: Request, path: Path, sha256: str, cache_control: str = REVALIDATE_PRIVATE) -> Response:
     size = path.stat().st_size
     etag = f'"{sha256}"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable", "Accept-Ranges": "bytes"}
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Accept-Ranges": "bytes"}
     media_type = MEDIA_TYPES.get(path.suffix, "application/octet-stream")
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

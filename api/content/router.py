@@ -8,14 +8,17 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from api.content.audio import serve_audio
+from api.content.audio import cache_policy, serve_audio
 from api.deps import Auth, Context
 from api.deps import Id
 from api.errors import responses
 from content.library import service as library
 from content.library.languages import KNOWN
 from content.library.models import Kind, Status
-from content.library.schemas import ContentItemOut, ContentPage, ItemFilter, ItemMeta, ItemUpdate, RejectBody, TextItemCreate
+from content.library.schemas import (
+    ApproveBody, ContentItemOut, ContentPage, ContributionOut, ItemFilter, ItemMeta, ItemUpdate, RejectBody,
+    TextItemCreate,
+)
 from content.library.upload import check_declared_type, clean_filename, copy_to_temp, master_upload
 from loa.db import session_scope
 from loa.errors import NotFound
@@ -138,11 +141,27 @@ def submit(item_id: Id, principal: Auth, ctx: Context) -> ContentItemOut:
         return ContentItemOut.of(library.submit(s, principal, item_id, ctx.now), ctx.lang)
 
 
-@router.post("/content/{item_id}/approve", response_model=ContentItemOut, responses=R(401, 403, 404, 409),
-             summary="Approve (a cadre who is not the author)")
-def approve(item_id: Id, principal: Auth, ctx: Context) -> ContentItemOut:
+@router.post("/content/{item_id}/approve", response_model=ContentItemOut, responses=R(401, 403, 404, 409, 422),
+             summary="Approve the audio you heard (a cadre who did not change the words or audio since the last "
+                     "approval); 409 changed_since_review if it changed since")
+def approve(item_id: Id, body: ApproveBody, principal: Auth, ctx: Context) -> ContentItemOut:
     with session_scope(ctx.engine) as s:
-        return ContentItemOut.of(library.approve(s, principal, item_id, ctx.now), ctx.lang)
+        return ContentItemOut.of(library.approve(s, principal, item_id, ctx.now, body.reviewed_sha256), ctx.lang)
+
+
+@router.post("/content/{item_id}/render", response_model=Updated, status_code=202,
+             responses=R(401, 403, 404, 409, 422), summary="Render again after a failed render (same text and voice)")
+def retry_render(item_id: Id, principal: Auth, ctx: Context) -> Updated:
+    with session_scope(ctx.engine) as s:
+        item, job = library.retry_render(s, principal, item_id, ctx.now)
+        return Updated(item=ContentItemOut.of(item, ctx.lang), job=_job(job))
+
+
+@router.get("/content/{item_id}/contributions", response_model=list[ContributionOut], responses=R(401, 404),
+            summary="Who wrote or changed the words, voice or audio, per version")
+def contributions(item_id: Id, principal: Auth, ctx: Context) -> list[ContributionOut]:
+    with session_scope(ctx.engine) as s:
+        return library.contributions_out(s, library.get_item(s, principal, item_id))
 
 
 @router.post("/content/{item_id}/reject", response_model=ContentItemOut, responses=R(401, 403, 404, 409, 422),
@@ -162,20 +181,29 @@ def archive(item_id: Id, principal: Auth, ctx: Context) -> ContentItemOut:
     200: {"content": {"audio/ogg": {}, "audio/mpeg": {}}, "description": "The whole file"},
     206: {"content": {"audio/ogg": {}, "audio/mpeg": {}}, "description": "A byte range"},
     304: {"description": "Not modified (If-None-Match)"},
-    **R(401, 404, 416)}, summary="The item's audio: Range, strong ETag (sha256), immutable")
-def audio(item_id: Id, request: Request, principal: Auth, ctx: Context):
+    **R(401, 404, 409, 416)},
+    summary="The item's audio: Range, strong ETag (sha256); with ?v=<sha256> cacheable for good, else no-cache")
+def audio(item_id: Id, request: Request, principal: Auth, ctx: Context,
+          v: str | None = Query(None, max_length=64, description="The audio's sha256, as in audio.url")):
     from content.store import AudioStore, StoreError
 
     with session_scope(ctx.engine) as s:
         item = library.get_item(s, principal, item_id)
         sha = item.audio_sha256
+    if v is not None and sha and v.lower() != sha:
+        # An old link: its bytes are not what this item sounds like now. Never serve other bytes under it.
+        from loa.errors import Conflict
+
+        raise Conflict("audio_changed", "Âm thanh đã thay đổi: hãy tải lại trang",
+                       "The audio has changed: reload the page", current_sha256=sha)
     try:
         path = AudioStore(ctx.settings.audio_dir).path_for(sha) if sha else None
     except StoreError:
         path = None
     if path is None:
         raise NotFound("audio_not_found", "Nội dung chưa có âm thanh", "The item has no audio yet")
-    return serve_audio(request, path, sha)
+    # Behind a login: always private. Immutable only when the URL names the hash.
+    return serve_audio(request, path, sha, cache_policy(hash_in_url=v is not None, public=False))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=R(401, 404), tags=["jobs"],

@@ -45,7 +45,7 @@ def build_feed(title: str, description: str, page_url: str, feed_url: str, base_
         ET.SubElement(entry, "guid", {"isPermaLink": "false"}).text = f"loa-item-{item.id}-{item.audio_sha256}"
         ET.SubElement(entry, "pubDate").text = format_datetime(item.reviewed_at or item.updated_at)
         ext = audio_ext(item)
-        ET.SubElement(entry, "enclosure", {"url": f"{base_url}/r/audio/{item.id}.{ext}",
+        ET.SubElement(entry, "enclosure", {"url": f"{base_url}/r/audio/{item.audio_sha256}.{ext}",
                                            "length": str(item.size_bytes or 0), "type": FORMATS[ext]})
         ET.SubElement(entry, f"{{{ITUNES}}}duration").text = _duration(item.duration_s)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(rss, encoding="utf-8")

@@ -11,14 +11,15 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from api.deps import Id
-from api.web.choices import KIND_LABELS, STATUS_LABELS, languages
+from api.web.choices import ENGINE_LABELS, KIND_LABELS, STATUS_LABELS, languages, voices
 from api.web.pages_compose import spoken_sentences
 from api.web.render import PageRoute, gettext_for, render
 from api.web.session import check_csrf, now_of, require_principal, safe_next
 from content.library import service as library
 from content.library.models import ContentItem, RenderState, Source, Status
 from content.library.packs import import_pack
-from content.library.schemas import ItemFilter
+from content.library.render_errors import fixes_for
+from content.library.schemas import ItemFilter, ItemUpdate
 from content.packs import builtin_packs
 from loa.accounts.models import User
 from loa.db import session_scope
@@ -57,18 +58,31 @@ def library_page(request: Request, commune_id: Id, q: str = "", status: str = ""
                   title=gettext_for(request)("Library"))
 
 
-def _actions(user, item: ContentItem, now) -> dict[str, bool]:
+def _actions(session, user, item: ContentItem, now) -> dict[str, bool]:
     role = user.role_in(item.commune_id)
     editor = role in library.EDITORS and (role != "village_head" or item.author_id == user.user_id)
-    reviewer = role == "cadre" and item.author_id != user.user_id
+    reviewer = library.may_review(session, user, item)  # the two-person rule, as the service applies it
     ready = item.render_state == RenderState.ready.value and item.audio_sha256 is not None
+    live = item.status != Status.archived.value
     return dict(
         submit=editor and item.status in (Status.draft.value, Status.rejected.value) and ready,
-        approve=reviewer and item.status == Status.submitted.value,
+        approve=reviewer and item.status == Status.submitted.value and ready,
         reject=reviewer and item.status == Status.submitted.value,
-        archive=role in ("cadre", "secretary") and item.status != Status.archived.value,
-        pair=editor and item.language == "vi" and item.status != Status.archived.value,
+        barred=role == "cadre" and not reviewer and item.status == Status.submitted.value,
+        archive=role in ("cadre", "secretary") and live,
+        pair=editor and item.language == "vi" and live,
+        edit=editor and live,
+        retry=editor and live and item.source == Source.text.value and item.render_state == RenderState.failed.value,
     )
+
+
+def _contributors(session, item: ContentItem) -> list[dict]:
+    """Who wrote or changed the words, voice or audio, newest first, with their names."""
+    rows = library.contributions_out(session, item)
+    names = _names(session, [c.user_id for c in rows])
+    return [dict(name=names.get(c.user_id, f"#{c.user_id}"), **c.model_dump()) for c in reversed(rows)]
+
+
 
 
 @router.get("/app/items/{item_id}")
@@ -88,10 +102,15 @@ def item_page(request: Request, item_id: Id):
                     if library._visible(user, i)]
         names = _names(s, [item.author_id, item.reviewed_by])
         village = org.village_in_commune(s, item.commune_id, item.village_id)
+        actions = _actions(s, user, item, now)
+        contributors = _contributors(s, item)
     sentences = spoken_sentences(item.text, item.voice) if item.source == Source.text.value and item.text else []
+    cache = request.app.state.settings.tts_cache_dir
     return render(request, "item.html", item=item, commune=commune, user=user, pair=pair, partners=partners,
-                  names=names, village=village, sentences=sentences, actions=_actions(user, item, now),
-                  kinds=KIND_LABELS, statuses=STATUS_LABELS, 
+                  names=names, village=village, sentences=sentences, actions=actions, contributors=contributors,
+                  kinds=KIND_LABELS, statuses=STATUS_LABELS, engines=ENGINE_LABELS,
+                  voices=voices(str(cache) if cache else None) if actions["edit"] else [],
+                  fixes=fixes_for(item.render_error_code),
                   airable=library.is_airable(item, now), now=now, title=item.title)
 
 
@@ -111,17 +130,53 @@ def pack_import(request: Request, commune_id: Id, pack_id: str, csrf: Annotated[
     return RedirectResponse(f"/app/c/{commune_id}/library?status=draft", status_code=303)
 
 
+@router.post("/app/items/{item_id}/edit")
+def item_edit(request: Request, item_id: Id, csrf: Annotated[str, Form(max_length=200)],
+              text: Annotated[str | None, Form(max_length=20000)] = None,
+              transcript: Annotated[str | None, Form(max_length=20000)] = None,
+              engine: Annotated[str | None, Form(max_length=16)] = None,
+              voice: Annotated[str | None, Form(max_length=100)] = None):
+    """Change the words (text or transcript) or the voice: the same service as PATCH /content/{id}, so the
+    editor becomes a contributor of the new version and another cadre reviews it."""
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    fields: dict = {}
+    if text is not None:
+        fields["text"] = text.strip()
+    if transcript is not None:
+        fields["transcript"] = transcript.strip()
+    if engine is not None:
+        fields["engine"] = engine
+    if voice is not None:
+        fields["voice"] = voice or None
+    try:
+        patch = ItemUpdate(**fields)
+    except ValidationError:
+        from loa.errors import Invalid
+
+        raise Invalid("field_invalid", "Văn bản trống, quá dài hoặc giọng đọc không hợp lệ",
+                      "The text is empty or too long, or the voice is not valid") from None
+    with session_scope(request.app.state.engine) as s:
+        library.update_item(s, user, item_id, patch, now_of(request))
+    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+
+
 @router.post("/app/items/{item_id}/{action}")
 def item_action(request: Request, item_id: Id, action: str, csrf: Annotated[str, Form(max_length=200)],
                 reason: Annotated[str, Form(max_length=2000)] = "",
+                reviewed_sha256: Annotated[str, Form(max_length=64)] = "",
                 next: Annotated[str, Form(max_length=500)] = ""):
     user = require_principal(request)
     check_csrf(request, csrf)
     now = now_of(request)
-    steps = {"submit": library.submit, "approve": library.approve, "archive": library.archive}
+    steps = {"submit": library.submit, "archive": library.archive}
     with session_scope(request.app.state.engine) as s:
         if action == "reject":
             library.reject(s, user, item_id, reason, now)
+        elif action == "approve":  # the hash of the audio the page played (the form carries it)
+            library.approve(s, user, item_id, now, reviewed_sha256)
+        elif action == "retry":
+            library.retry_render(s, user, item_id, now)
         elif action in steps:
             steps[action](s, user, item_id, now)
         else:
@@ -142,6 +197,9 @@ def review_page(request: Request, commune_id: Id):
                                           ItemFilter(status=Status.submitted, limit=100))
         names = _names(s, [i.author_id for i in items])
         villages = {v.id: v.name for v in org.list_villages(s, user, commune_id)}
+        may = {i.id: library.may_review(s, user, i) for i in items}
+        contributors = {i.id: _contributors(s, i) for i in items}
     rows = [(i, spoken_sentences(i.text, i.voice) if i.source == Source.text.value and i.text else []) for i in items]
     return render(request, "review.html", commune=commune, user=user, rows=rows, total=total, names=names,
+                  may_review=may, contributors=contributors,
                   villages=villages, kinds=KIND_LABELS, title=gettext_for(request)("Approve"))

@@ -6,10 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import select
 
-from api.content.audio import serve_audio
+from api.content.audio import cache_policy, serve_audio
 from api.deps import Id
 from api.web.feed import build_feed
-from api.web.public import audio_ext, commune_and_village, languages_of, public_item, public_items
+from api.web.public import (
+    audio_ext, commune_and_village, languages_of, public_item, public_item_by_sha, public_items,
+)
 from api.web.render import PageRoute, gettext_for, render
 from api.web.session import now_of
 from loa.db import session_scope
@@ -76,13 +78,17 @@ def village_feed(request: Request, commune_id: Id, village_id: Id) -> Response:
 
 @router.api_route("/r/audio/{name}", methods=["GET", "HEAD"])
 def public_audio(request: Request, name: str) -> Response:
+    """`/r/audio/<sha256>.ogg` names the bytes: cached for good. `/r/audio/<item id>.ogg` (older links) serves
+    whatever the item sounds like now: revalidated every time (ETag = hash, so a 304 costs nothing)."""
     from content.store import AudioStore, StoreError
 
     stem, _, ext = name.partition(".")
-    if not stem.isdigit() or int(stem) > 2_147_483_647:
+    by_hash = len(stem) == 64 and all(c in "0123456789abcdef" for c in stem)
+    if not by_hash and (not stem.isdigit() or int(stem) > 2_147_483_647):
         raise _missing()
     with session_scope(request.app.state.engine) as s:
-        item = public_item(s, int(stem), now_of(request))
+        now = now_of(request)
+        item = public_item_by_sha(s, stem, now) if by_hash else public_item(s, int(stem), now)
         if item is None or (ext and ext != audio_ext(item)):
             raise _missing()
         sha = item.audio_sha256
@@ -90,4 +96,4 @@ def public_audio(request: Request, name: str) -> Response:
         path = AudioStore(request.app.state.settings.audio_dir).path_for(sha)
     except StoreError:
         raise _missing() from None
-    return serve_audio(request, path, sha)
+    return serve_audio(request, path, sha, cache_policy(hash_in_url=by_hash, public=True))

@@ -22,6 +22,7 @@ def public_query(commune_id: int, now: datetime, village_id: int | None = None, 
     query = select(ContentItem).where(
         ContentItem.commune_id == commune_id,
         ContentItem.status == Status.approved.value,
+        ContentItem.approved_version == ContentItem.version,  # what is public is what was approved
         ContentItem.audio_sha256.is_not(None),
         ContentItem.render_state == RenderState.ready.value,
         sa.or_(ContentItem.expires_at.is_(None), ContentItem.expires_at > now),
@@ -37,6 +38,15 @@ def public_query(commune_id: int, now: datetime, village_id: int | None = None, 
 def public_items(session: Session, commune_id: int, now: datetime, village_id: int | None = None,
                  language: str | None = None, limit: int = 50) -> list[ContentItem]:
     return list(session.exec(public_query(commune_id, now, village_id, language).limit(limit)))
+
+
+def public_item_by_sha(session: Session, sha256: str, now: datetime) -> ContentItem | None:
+    """A public item whose audio is this file (any commune: the hash names the bytes, not the place)."""
+    for item in session.exec(select(ContentItem).where(ContentItem.audio_sha256 == sha256)):
+        found = public_item(session, item.id, now)
+        if found is not None:
+            return found
+    return None
 
 
 def public_item(session: Session, item_id: int, now: datetime) -> ContentItem | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from loa.db import UtcDateTime
@@ -64,6 +65,15 @@ class ContentItem(SQLModel, table=True):
     render_state: str = Field(default=RenderState.pending.value, max_length=16)
     render_error: str | None = Field(default=None, max_length=2000)
     render_generation: int = 0  # bumped on every change that needs a new render; stale jobs do nothing
+    # Why the last render failed, as a stable code (see content.library.render_errors) for the fix to offer.
+    render_error_code: str | None = Field(default=None, max_length=40)
+    # The words-and-audio version: bumped by every change to the text, transcript, voice or audio. Each
+    # version's contributors are in content_contributions; an approval names the version it approved.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    approved_version: int | None = None
+    # Made from this CAP alert (schedules.cap_service): it may air only in that alert's emergency until a
+    # normal two-person review approves it.
+    cap_alert_id: int | None = Field(default=None, index=True)
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default=Status.draft.value, max_length=16, index=True)
     reject_reason: str | None = Field(default=None, max_length=2000)
@@ -77,3 +87,20 @@ class ContentItem(SQLModel, table=True):
     search_text: str = Field(default="", max_length=41000)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class Contribution(SQLModel, table=True):
+    """Who changed the words or the audio of an item, and how: one row per change, tagged with the version it
+    made. Nobody with a contribution after `approved_version` may approve the item (the two-person rule)."""
+
+    __tablename__ = "content_contributions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The history belongs to its item: removing an item (an operator's purge) removes its contributions.
+    item_id: int = Field(foreign_key="content_items.id", index=True, ondelete="CASCADE")
+    version: int
+    user_id: int = Field(foreign_key="users.id")
+    # create_text, create_recording, import_pack, cap_alert, edit_text, edit_transcript, edit_voice
+    kind: str = Field(max_length=32)
+    fields: list = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -1,6 +1,7 @@
 """Importing an announcement pack into a commune: every announcement arrives as a draft to be approved.
 
-Importing twice adds nothing the second time (an item with the same title and text already in the commune
+The importer is the contributor of every imported item (they chose to put these words on air), so another
+cadre approves them. Importing twice adds nothing the second time (an item with the same title and text already in the commune
 is kept), so a cadre can re-run an import after adding announcements to a pack.
 """
 from __future__ import annotations
@@ -45,5 +46,5 @@ def import_pack(session: Session, actor: Principal, commune_id: int, pack: Pack,
             continue
         data = TextItemCreate(title=entry.title, kind=entry.kind, language=entry.language, text=entry.text,
                               engine=engine, voice=voice)
-        created.append(create_text_item(session, actor, commune_id, data, now))
+        created.append(create_text_item(session, actor, commune_id, data, now, contribution="import_pack"))
     return ImportResult(created, kept)

@@ -1,19 +1,25 @@
 """The background job that renders a text item: TTS, mastering, then the facts onto the item.
 
 Idempotent: the store is content-addressed (rendering twice writes the same file once) and the result is only
-applied while the item still has the generation the job was made for."""
+applied while the item still has the generation the job was made for.
+
+A failure always ends somewhere the author can see: a permanent one (no such voice, nothing speakable) marks
+the item `failed` at once with its reason; a passing one (the network voice is unreachable) leaves the item
+pending with a note and lets the job queue retry with backoff, and the last attempt marks it `failed` too.
+See content.library.render_errors for the reasons and the fixes offered."""
 from __future__ import annotations
 
-from content.library.models import ContentItem
+from content.library.models import ContentItem, RenderState
+from content.library.render_errors import classify
 from content.library.service import apply_render
 from loa.db import session_scope
 
 
 class RenderRefused(Exception):
-    """The text cannot be rendered (no engine can speak it): retrying will not help."""
+    """The render failed for good (or on its last attempt): the job must not be retried."""
 
 
-def render_item_job(engine, settings, payload: dict, now) -> dict:
+def render_item_job(engine, settings, payload: dict, now, attempt: int = 1, max_attempts: int = 1) -> dict:
     from content.pipeline import render_text  # the pipeline loads TTS engines: import only when needed
     from content.store import AudioStore
 
@@ -28,10 +34,28 @@ def render_item_job(engine, settings, payload: dict, now) -> dict:
     try:
         facts = render_text(text, store, engine=tts_engine, voice=voice, speed=speed,
                             cache_dir=settings.tts_cache_dir)
-    except (ValueError, LookupError) as exc:  # bad voice, unknown engine, nothing speakable: final
+    except Exception as exc:  # noqa: BLE001 — every failure is classified and reported on the item
+        failure = classify(exc)
+        if failure.retryable and attempt < max_attempts:
+            _note_retry(engine, item_id, generation, failure.message, failure.code, attempt, max_attempts)
+            raise
         with session_scope(engine) as session:
-            apply_render(session, item_id, generation, None, now, error=str(exc))
-        raise RenderRefused(str(exc)) from exc
+            apply_render(session, item_id, generation, None, now, error=failure.message, error_code=failure.code)
+        raise RenderRefused(failure.message) from exc
     with session_scope(engine) as session:
         applied = apply_render(session, item_id, generation, facts, now)
     return {"sha256": facts.sha256, "duration_s": facts.duration_s, "engine": facts.engine, "applied": applied}
+
+
+def _note_retry(engine, item_id: int, generation: int, message: str, code: str, attempt: int,
+                max_attempts: int) -> None:
+    """Still pending, but say why it is taking long (the page shows it next to "being made…")."""
+    with session_scope(engine) as session:
+        item = session.get(ContentItem, item_id)
+        if item is None or item.render_generation != generation or item.render_state != RenderState.pending.value:
+            return
+        vi, _, en = message.partition(" / ")
+        item.render_error = (f"Lần {attempt}/{max_attempts} chưa được, sẽ thử lại: {vi} / "
+                             f"Attempt {attempt}/{max_attempts} failed, retrying: {en or vi}")[:2000]
+        item.render_error_code = code
+        session.add(item)

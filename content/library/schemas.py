@@ -54,6 +54,27 @@ class RejectBody(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="Why: the author reads it")
 
 
+SHA256_PATTERN = "^[0-9a-fA-F]{64}$"
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewed_sha256: str = Field(pattern=SHA256_PATTERN,
+                                 description="sha256 of the audio the reviewer listened to (`audio.sha256`)")
+
+
+class ContributionOut(BaseModel):
+    version: int
+    user_id: int
+    kind: str
+    kind_vi: str
+    kind_en: str
+    fields: list[str]
+    created_at: datetime
+    since_approval: bool = Field(description="Made after the last approval: this person may not approve now")
+
+
 class AudioOut(BaseModel):
     sha256: str
     format: str | None
@@ -62,7 +83,7 @@ class AudioOut(BaseModel):
     true_peak_dbtp: float | None
     loudness_range_lu: float | None
     size_bytes: int | None
-    url: str
+    url: str = Field(description="Names the hash (?v=): cacheable for good, answers 409 once the audio changed")
 
 
 class ContentItemOut(BaseModel):
@@ -82,7 +103,14 @@ class ContentItemOut(BaseModel):
     original_filename: str | None
     audio: AudioOut | None
     render_state: RenderState
-    render_error: str | None
+    render_error: str | None = Field(description="Why the render failed, \"Vietnamese / English\"")
+    render_error_code: str | None = Field(
+        default=None, description="no_voice, empty_text, engine_unavailable, audio_too_short, render_failed")
+    render_fixes: list[str] = Field(default_factory=list,
+                                    description="What fixes a failed render: edit_text, change_voice, retry")
+    version: int = Field(description="Bumped by every change to the words, voice or audio")
+    approved_version: int | None = Field(default=None, description="The version the last approval approved")
+    cap_alert_id: int | None = Field(default=None, description="Made from this CAP alert")
     expires_at: datetime | None
     status: Status
     reject_reason: str | None
@@ -101,11 +129,14 @@ class ContentItemOut(BaseModel):
             audio = AudioOut(sha256=item.audio_sha256, format=item.audio_format, duration_s=item.duration_s,
                              integrated_lufs=item.integrated_lufs, true_peak_dbtp=item.true_peak_dbtp,
                              loudness_range_lu=item.loudness_range_lu, size_bytes=item.size_bytes,
-                             url=f"/api/v1/content/{item.id}/audio")
+                             url=f"/api/v1/content/{item.id}/audio?v={item.audio_sha256}")
         data = item.model_dump(exclude={"audio_sha256", "audio_format", "duration_s", "integrated_lufs",
                                         "true_peak_dbtp", "loudness_range_lu", "size_bytes", "render_generation",
                                         "search_text"})
-        return cls(**data, audio=audio, language_name=display_name(item.language, lang))
+        from content.library.render_errors import fixes_for
+
+        fixes = fixes_for(item.render_error_code) if item.render_state == RenderState.failed.value else []
+        return cls(**data, audio=audio, language_name=display_name(item.language, lang), render_fixes=fixes)
 
 
 class ContentPage(BaseModel):

@@ -4,8 +4,13 @@
       ▲                   │                      │
       └──── edit ◀── rejected (reason) ◀─────────┘ (editing an approved item sends it back to draft)
 
-Only a cadre who is not the author approves or rejects. Only approved, unexpired items with audio air
-(`is_airable`). Texts are rendered in the background: creating or re-wording a text item enqueues a render job.
+Only a cadre who did not change the words or the audio since the last approval approves or rejects (the
+contributors of each version are in content.library.contributions), and only the audio they heard: approve
+takes the sha256 of the audio the reviewer played (409 `changed_since_review` if the item changed since).
+Only approved, unexpired items with audio whose approved version is the current one air (`is_airable`).
+Items made from a CAP alert await a normal review; until then they air only in that alert's emergency
+(`is_airable_in_alert`). Texts are rendered in the background: creating or re-wording a text item enqueues a
+render job; a render that fails says why (`render_error`, `render_error_code`) and can be retried.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from content.library import contributions
 from content.library.languages import normalize_tag
 from content.library.models import ContentItem, RenderState, Source, Status
 from content.library.schemas import ItemFilter, ItemMeta, ItemUpdate, TextItemCreate
@@ -32,14 +38,27 @@ _ACTIONS = {Status.submitted: "content.submit", Status.approved: "content.approv
 EDITORS = ("cadre", "secretary", "village_head")
 
 
+def _playable(item: ContentItem, now: datetime) -> bool:
+    return (item.audio_sha256 is not None and item.render_state == RenderState.ready.value
+            and (item.expires_at is None or now < item.expires_at))
+
+
 def is_airable(item: ContentItem, now: datetime) -> bool:
-    """May this item go to a loudspeaker at `now`? Approved, with audio, and not expired."""
+    """May this item go to a loudspeaker at `now`, anywhere? Approved (the version it has now), with audio,
+    and not expired."""
     return (
         item.status == Status.approved.value
-        and item.audio_sha256 is not None
-        and item.render_state == RenderState.ready.value
-        and (item.expires_at is None or now < item.expires_at)
+        and item.approved_version is not None and item.approved_version == item.version
+        and _playable(item, now)
     )
+
+
+def is_airable_in_alert(item: ContentItem, now: datetime) -> bool:
+    """May this item air in the emergency of the CAP alert it was made from, without a review? Only with the
+    alert's own words (version 1: nobody edited it since) and while it is not archived or expired. The caller
+    checks that the emergency is that alert's and that a cadre confirmed it."""
+    return (item.cap_alert_id is not None and item.version == 1
+            and item.status not in (Status.archived.value, Status.rejected.value) and _playable(item, now))
 
 
 def _missing() -> NotFound:
@@ -84,7 +103,7 @@ def _check_links(session: Session, actor: Principal, item: ContentItem) -> None:
 
 
 def _new_item(session: Session, actor: Principal, commune_id: int, meta: ItemMeta, now: datetime,
-              **fields: Any) -> ContentItem:
+              contribution: str, **fields: Any) -> ContentItem:
     get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *EDITORS)
     item = ContentItem(commune_id=commune_id, title=meta.title.strip(), kind=meta.kind.value,
@@ -95,12 +114,13 @@ def _new_item(session: Session, actor: Principal, commune_id: int, meta: ItemMet
     item.search_text = _search_text(item)
     session.add(item)
     session.flush()
+    contributions.record(session, item, actor.user_id, contribution, now, new_version=False)
     return item
 
 
 def _enqueue_render(session: Session, actor: Principal, item: ContentItem, now: datetime) -> Job:
     item.render_generation += 1
-    item.render_state, item.render_error = RenderState.pending.value, None
+    item.render_state, item.render_error, item.render_error_code = RenderState.pending.value, None, None
     session.add(item)
     return jobs.enqueue(session, RENDER_JOB, {"item_id": item.id, "generation": item.render_generation}, now,
                         commune_id=item.commune_id, created_by=actor.user_id, object_type="content",
@@ -108,9 +128,9 @@ def _enqueue_render(session: Session, actor: Principal, item: ContentItem, now: 
 
 
 def create_text_item(session: Session, actor: Principal, commune_id: int, data: TextItemCreate,
-                     now: datetime) -> tuple[ContentItem, Job]:
-    item = _new_item(session, actor, commune_id, data, now, source=Source.text.value, text=data.text,
-                     engine=data.engine, voice=data.voice, speed=data.speed)
+                     now: datetime, contribution: str = "create_text") -> tuple[ContentItem, Job]:
+    item = _new_item(session, actor, commune_id, data, now, contribution, source=Source.text.value,
+                     text=data.text, engine=data.engine, voice=data.voice, speed=data.speed)
     job = _enqueue_render(session, actor, item, now)
     audit.record(session, actor, "content.create", "content", item.id, now, commune_id=commune_id,
                  source="text", job_id=job.id)
@@ -122,14 +142,14 @@ def _set_audio(item: ContentItem, facts: AudioFacts) -> None:
     item.duration_s, item.size_bytes = facts.duration_s, facts.size_bytes
     item.integrated_lufs, item.true_peak_dbtp = facts.integrated_lufs, facts.true_peak_dbtp
     item.loudness_range_lu = facts.loudness_range_lu
-    item.render_state, item.render_error = RenderState.ready.value, None
+    item.render_state, item.render_error, item.render_error_code = RenderState.ready.value, None, None
 
 
 def create_recording_item(session: Session, actor: Principal, commune_id: int, meta: ItemMeta, facts: AudioFacts,
                           now: datetime, transcript: str | None = None,
                           original_filename: str | None = None) -> ContentItem:
-    item = _new_item(session, actor, commune_id, meta, now, source=Source.recording.value, transcript=transcript,
-                     original_filename=original_filename)
+    item = _new_item(session, actor, commune_id, meta, now, "create_recording", source=Source.recording.value,
+                     transcript=transcript, original_filename=original_filename)
     _set_audio(item, facts)
     item.search_text = _search_text(item)
     session.add(item)
@@ -155,15 +175,18 @@ def audio_in_use(session: Session, sha256: str) -> bool:
 
 
 def apply_render(session: Session, item_id: int, generation: int, facts: AudioFacts | None, now: datetime,
-                 error: str | None = None) -> bool:
-    """Stores a finished render unless the item changed meanwhile (a newer render job owns it). Idempotent."""
+                 error: str | None = None, error_code: str | None = None) -> bool:
+    """Stores a finished render unless the item changed meanwhile (a newer render job owns it) or this
+    generation was already applied: a job run twice (a lost lease) must not swap the audio of an item that
+    was reviewed meanwhile, even if the second run chose another engine. Idempotent."""
     item = session.get(ContentItem, item_id)
-    if item is None or item.render_generation != generation:
+    if item is None or item.render_generation != generation or item.render_state != RenderState.pending.value:
         return False
     if facts is not None:
         _set_audio(item, facts)
     else:
         item.render_state, item.render_error = RenderState.failed.value, (error or "")[:2000]
+        item.render_error_code = (error_code or "render_failed")[:40]
     item.updated_at = now
     session.add(item)
     return True
@@ -228,6 +251,7 @@ def update_item(session: Session, actor: Principal, item_id: int, patch: ItemUpd
     for key, value in changed.items():
         setattr(item, key, value)
     _check_links(session, actor, item)
+    _record_edit(session, actor, item, changed, now)
     previous = item.status
     if item.status in (Status.approved.value, Status.submitted.value, Status.rejected.value):
         item.status = Status.draft.value  # an edited item must be approved again
@@ -241,6 +265,33 @@ def update_item(session: Session, actor: Principal, item_id: int, patch: ItemUpd
         job = _enqueue_render(session, actor, item, now)
     audit.record(session, actor, "content.update", "content", item.id, now, commune_id=item.commune_id,
                  fields=sorted(changed), previous_status=previous if previous != item.status else None)
+    return item, job
+
+
+def _record_edit(session: Session, actor: Principal, item: ContentItem, changed: dict, now: datetime) -> None:
+    """A change to the words or the voice makes a new version, and its editor a contributor to it."""
+    kinds: dict[str, list[str]] = {}
+    for name in changed:
+        if name in contributions.CONTENT_FIELDS:
+            kinds.setdefault(contributions.CONTENT_FIELDS[name], []).append(name)
+    for i, (kind, names) in enumerate(sorted(kinds.items())):
+        contributions.record(session, item, actor.user_id, kind, now, fields=names, new_version=i == 0)
+
+
+def retry_render(session: Session, actor: Principal, item_id: int, now: datetime) -> tuple[ContentItem, Job]:
+    """Render a text item again after a failed render (the network voice is back, say). Same words, same
+    voice choice: not a contribution. Only a failed render can be retried (409 otherwise)."""
+    item = get_item(session, actor, item_id)
+    _require_editor(actor, item)
+    if item.source != Source.text.value:
+        raise Invalid("not_a_text_item", "Bản ghi âm không có văn bản để đọc lại",
+                      "A recording has no text to re-render")
+    if item.render_state != RenderState.failed.value or item.status == Status.archived.value:
+        raise Conflict("render_not_failed", "Chỉ làm lại âm thanh khi lần trước bị lỗi",
+                       "Only a failed render can be retried", render_state=item.render_state)
+    job = _enqueue_render(session, actor, item, now)
+    audit.record(session, actor, "content.render_retry", "content", item.id, now, commune_id=item.commune_id,
+                 job_id=job.id)
     return item, job
 
 
@@ -274,24 +325,59 @@ def submit(session: Session, actor: Principal, item_id: int, now: datetime) -> C
     return _transition(session, actor, item, Status.submitted, now)
 
 
+def contributions_out(session: Session, item: ContentItem) -> list:
+    from content.library.schemas import ContributionOut
+
+    since = {c.id for c in contributions.since_approval(session, item)}
+    out = []
+    for c in contributions.all_of(session, item.id):
+        vi, en = contributions.KIND_LABELS.get(c.kind, (c.kind, c.kind))
+        out.append(ContributionOut(version=c.version, user_id=c.user_id, kind=c.kind, kind_vi=vi, kind_en=en,
+                                   fields=list(c.fields or []), created_at=c.created_at, since_approval=c.id in since))
+    return out
+
+
+def may_review(session: Session, actor: Principal, item: ContentItem) -> bool:
+    """The two-person rule: a cadre who did not change the words or audio since the last approval."""
+    return (actor.role_in(item.commune_id) == "cadre"
+            and actor.user_id not in contributions.barred_reviewers(session, item))
+
+
 def _review(session: Session, actor: Principal, item_id: int, action_vi: str, action_en: str) -> ContentItem:
     item = get_item(session, actor, item_id)
     actor.require_role(item.commune_id, "cadre")
-    if item.author_id == actor.user_id:
-        raise PermissionDenied("self_review", "Người soạn không được tự duyệt nội dung của mình",
-                               "The author cannot review their own item")
+    if actor.user_id in contributions.barred_reviewers(session, item):
+        raise PermissionDenied("self_review",
+                               "Bạn đã soạn hoặc sửa lời, giọng đọc hay âm thanh của nội dung này từ lần duyệt "
+                               "trước: một cán bộ khác phải duyệt",
+                               "You wrote or changed the words, voice or audio of this item since it was last "
+                               "approved: another cadre must review it")
     if item.status != Status.submitted.value:
         raise _conflict_state(item, action_vi, action_en)
     return item
 
 
-def approve(session: Session, actor: Principal, item_id: int, now: datetime) -> ContentItem:
+def approve(session: Session, actor: Principal, item_id: int, now: datetime,
+            reviewed_sha256: str | None) -> ContentItem:
+    """Approve the audio the reviewer heard: `reviewed_sha256` must be the item's audio now."""
     item = _review(session, actor, item_id, "duyệt", "approve")
+    reviewed = (reviewed_sha256 or "").strip().lower()
+    if not reviewed:
+        raise Invalid("reviewed_sha256_required",
+                      "Thiếu mã của bản âm thanh đã nghe (reviewed_sha256): hãy nghe rồi duyệt lại",
+                      "Missing the hash of the audio you listened to (reviewed_sha256): listen, then approve")
     _require_audio(item)
+    if reviewed != item.audio_sha256:
+        raise Conflict("changed_since_review",
+                       "Nội dung đã thay đổi từ lúc bạn nghe: hãy nghe lại bản mới rồi duyệt",
+                       "The item changed since you listened to it: listen to the new version, then approve",
+                       current_sha256=item.audio_sha256, reviewed_sha256=reviewed)
     if item.expires_at is not None and item.expires_at <= now:
         raise Conflict("content_expired", "Nội dung đã hết hạn", "The item has expired")
-    item.reviewed_by, item.reviewed_at = actor.user_id, now
-    return _transition(session, actor, item, Status.approved, now, sha256=item.audio_sha256)
+    since = contributions.since_approval(session, item)
+    item.reviewed_by, item.reviewed_at, item.approved_version = actor.user_id, now, item.version
+    return _transition(session, actor, item, Status.approved, now, sha256=item.audio_sha256, version=item.version,
+                       contributors=sorted({c.user_id for c in since}), cap_alert_id=item.cap_alert_id)
 
 
 def reject(session: Session, actor: Principal, item_id: int, reason: str, now: datetime) -> ContentItem:

@@ -16,11 +16,18 @@ MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
 class EngineError(RuntimeError):
-    """A TTS engine could not produce speech. The message is "Vietnamese / English"."""
+    """A TTS engine could not produce speech. The message is "Vietnamese / English".
 
-    def __init__(self, message: str, engine: str | None = None) -> None:
+    `retryable`: the same request may work later (the network voice is unreachable or busy). Otherwise the
+    input itself is the problem (no such voice, nothing speakable) and retrying cannot help. `code` names the
+    problem for the author's fix: "empty_text", "no_voice" (unknown voice or engine), or None (anything else)."""
+
+    def __init__(self, message: str, engine: str | None = None, retryable: bool = False,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.engine = engine
+        self.retryable = retryable
+        self.code = code
 
 
 @runtime_checkable
@@ -64,14 +71,14 @@ def check_voice(engine: TtsEngine, voice: str) -> None:
         raise EngineError(
             f"Bộ đọc {engine.name} không có giọng {voice!r}; các giọng có: {', '.join(known) or '(không có)'} / "
             f"Engine {engine.name} has no voice {voice!r}; known voices: {', '.join(known) or '(none)'}",
-            engine.name,
+            engine.name, code="no_voice",
         )
 
 
 def join_sentences(parts: list[Pcm], pause_s: float = SENTENCE_PAUSE_S) -> Pcm:
     """Concatenate mono sentence audio with silence between; all parts must share one rate."""
     if not parts:
-        raise EngineError("Văn bản trống / The text is empty")
+        raise EngineError("Văn bản trống / The text is empty", code="empty_text")
     rate = parts[0].rate
     if any(p.rate != rate for p in parts):
         raise ValueError("sentence audio must share one sample rate")

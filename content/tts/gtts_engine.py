@@ -198,7 +198,7 @@ class GttsEngine:
                 if attempt == self.max_attempts:
                     raise EngineError(
                         f"Máy chủ Google từ chối (HTTP {exc.status}) sau {attempt} lần thử / "
-                        f"Google refused (HTTP {exc.status}) after {attempt} attempts", self.name) from exc
+                        f"Google refused (HTTP {exc.status}) after {attempt} attempts", self.name, retryable=True) from exc
                 self._sleep(self._backoff(attempt, exc.retry_after))
         if path is not None:
             atomic_write_bytes(path, data)
@@ -230,9 +230,9 @@ class GttsEngine:
             if status is not None and (status == 429 or status >= 500):
                 raise _Retryable(status, _retry_after(rsp)) from exc
             if status is None:
-                raise EngineError(self._connection_message(exc), self.name) from exc
+                raise EngineError(self._connection_message(exc), self.name, retryable=True) from exc
             raise EngineError(f"Giọng Google trả lỗi HTTP {status} / Google voice answered HTTP {status}: {exc}",
-                              self.name) from exc
+                              self.name, retryable=True) from exc
         data = buf.getvalue()
         if not _looks_like_mp3(data):
             raise EngineError("Giọng Google trả về dữ liệu không phải âm thanh / "

@@ -86,4 +86,4 @@ class EngineRegistry:
         except KeyError:
             known = ", ".join([AUTO, *self.names()])
             raise EngineError(f"Không có bộ đọc {name!r}; các bộ đọc có: {known} / "
-                              f"Unknown engine {name!r}; known engines: {known}") from None
+                              f"Unknown engine {name!r}; known engines: {known}", code="no_voice") from None

@@ -113,7 +113,7 @@ def synthesize(
     cache = RenderCache(Path(cache_dir) / "speech", budget) if cache_dir is not None else None
     norm = _Normalized(text, lexicon)
     if not norm.sentences("north"):
-        raise EngineError(EMPTY_TEXT)
+        raise EngineError(EMPTY_TEXT, code="empty_text")
     if engine == AUTO:
         return _auto(registry, voice, speed, norm, cache)
     eng = registry.get(engine)
@@ -124,7 +124,7 @@ def synthesize(
             return hit
     reason = eng.unavailable_reason()
     if reason:
-        raise EngineError(reason, eng.name)
+        raise EngineError(reason, eng.name, retryable=True)  # down now (offline, cooling off): may come back
     check_voice(eng, chosen)
     return _render(eng, chosen, speed, norm, cache, ())
 
@@ -135,7 +135,7 @@ def _auto(registry: EngineRegistry, voice: str | None, speed: float, norm: _Norm
     if voice is not None and not any(voice in e.voices() for e in chain):
         listing = "; ".join(f"{e.name}: {', '.join(e.voices()) or '-'}" for e in chain)
         raise EngineError(f"Không bộ đọc nào có giọng {voice!r} ({listing}) / "
-                          f"No engine has voice {voice!r} ({listing})")
+                          f"No engine has voice {voice!r} ({listing})", code="no_voice")
     skipped: list[SkippedEngine] = []
     for eng in chain:
         chosen = voice or eng.default_voice

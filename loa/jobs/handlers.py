@@ -9,7 +9,7 @@ def _render_text(ctx: JobContext, job: Job) -> dict:
     from content.library.render import RenderRefused, render_item_job
 
     try:
-        return render_item_job(ctx.engine, ctx.settings, job.payload, ctx.now)
+        return render_item_job(ctx.engine, ctx.settings, job.payload, ctx.now, job.attempts, job.max_attempts)
     except RenderRefused as exc:
         raise PermanentJobError(str(exc)) from exc
 
@@ -19,7 +19,7 @@ def _render_cap(ctx: JobContext, job: Job) -> dict:
     from schedules.cap_service import render_job
 
     try:
-        return render_job(ctx.engine, ctx.settings, job.payload, ctx.now)
+        return render_job(ctx.engine, ctx.settings, job.payload, ctx.now, job.attempts, job.max_attempts)
     except RenderRefused as exc:
         raise PermanentJobError(str(exc)) from exc
 

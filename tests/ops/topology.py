@@ -221,7 +221,8 @@ def approved_text_item(url: str, world: World, text: str, title: str, timeout: f
         wait_for(lambda: c.get(f"/api/v1/content/{item_id}", headers=h["thu-ky"]).json()["render_state"] == "ready",
                  timeout, what="render by the worker process")
         assert c.post(f"/api/v1/content/{item_id}/submit", headers=h["thu-ky"]).status_code == 200
-        r = c.post(f"/api/v1/content/{item_id}/approve", headers=h["can-bo"])
+        heard = c.get(f"/api/v1/content/{item_id}", headers=h["can-bo"]).json()["audio"]["sha256"]
+        r = c.post(f"/api/v1/content/{item_id}/approve", headers=h["can-bo"], json={"reviewed_sha256": heard})
         assert r.status_code == 200, r.text
         return r.json()
 

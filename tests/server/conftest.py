@@ -236,11 +236,29 @@ def make_item(engine, world: World, facts, clock, author: str = "secretary", sta
         if status in ("submitted", "approved", "rejected", "archived"):
             library.submit(s, who(author), item.id, clock())
         if status == "approved":
-            library.approve(s, who("cadre"), item.id, clock())
+            library.approve(s, who("cadre"), item.id, clock(), reviewed_sha256=item.audio_sha256)
         if status == "rejected":
             library.reject(s, who("cadre"), item.id, "Sai chính tả", clock())
         if status == "archived":
             library.archive(s, who("cadre"), item.id, clock())
+        return item.id
+
+
+def failed_text_item(engine, world: World, clock, author: str = "secretary") -> int:
+    """A text item whose render failed (no engine has the voice), made through the service and the job."""
+    from content.library import service as library
+    from content.library.schemas import TextItemCreate
+    from loa.accounts.models import User
+    from loa.accounts.service import principal_for
+    from loa.db import session_scope
+
+    with session_scope(engine) as s:
+        actor = principal_for(s, s.get(User, world.users[author]), "127.0.0.1", "bearer")
+        item, _ = library.create_text_item(s, actor, world.a, TextItemCreate(title="Thử", text="Xin chào bà con"),
+                                           clock())
+        library.apply_render(s, item.id, item.render_generation, None, clock(),
+                             error="Không có giọng đọc đã chọn / The chosen voice does not exist",
+                             error_code="no_voice")
         return item.id
 
 

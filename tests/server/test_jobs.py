@@ -42,7 +42,8 @@ def test_worker_killed_mid_job_is_resumed_by_another_after_the_lease(client, app
     assert jobs.complete(engine, job_id, "worker-A", {}, clock()) is False  # A's late result is ignored
     # the rendered item goes through the flow
     assert client.post(f"/api/v1/content/{item_id}/submit", headers=world.h("secretary")).status_code == 200
-    assert client.post(f"/api/v1/content/{item_id}/approve", headers=world.h("cadre")).status_code == 200
+    assert client.post(f"/api/v1/content/{item_id}/approve", headers=world.h("cadre"),
+                       json={"reviewed_sha256": item["audio"]["sha256"]}).status_code == 200
     audio = client.get(item["audio"]["url"], headers=world.h("cadre"))
     assert audio.status_code == 200 and audio.content[:4] == b"OggS"
 

@@ -14,7 +14,7 @@ import itertools
 
 import pytest
 
-from tests.server.conftest import make_item
+from tests.server.conftest import failed_text_item, make_item
 
 ROLES = ["anon", "admin", "cadre", "secretary", "village_head", "outsider"]
 _counter = itertools.count()
@@ -64,7 +64,9 @@ MATRIX = {
     ("GET", "/api/v1/content/{item_id}"): ("draft", {**READ_ALL, **ITEM_HIDDEN}),
     ("PATCH", "/api/v1/content/{item_id}"): ("draft_patch", row(403, 200, 200, 404, 404)),
     ("POST", "/api/v1/content/{item_id}/submit"): ("draft", row(403, 200, 200, 404, 404)),
-    ("POST", "/api/v1/content/{item_id}/approve"): ("submitted", row(403, 200, 403, 404, 404)),
+    ("POST", "/api/v1/content/{item_id}/approve"): ("submitted_approve", row(403, 200, 403, 404, 404)),
+    ("POST", "/api/v1/content/{item_id}/render"): ("failed_render", row(403, 202, 202, 404, 404)),
+    ("GET", "/api/v1/content/{item_id}/contributions"): ("draft", {**READ_ALL, **ITEM_HIDDEN}),
     ("POST", "/api/v1/content/{item_id}/reject"): ("submitted_reject", row(403, 200, 403, 404, 404)),
     ("POST", "/api/v1/content/{item_id}/archive"): ("draft", row(403, 200, 200, 404, 404)),
     ("GET", "/api/v1/content/{item_id}/audio"): ("draft", {**READ_ALL, **ITEM_HIDDEN}),
@@ -89,9 +91,11 @@ def _prepare(kind, role, client, engine, world, facts, clock, wav_bytes):
     n = next(_counter)
     kw = {"commune_id": world.a, "village_id": world.village_a}
     body, files, data = None, None, None
-    if kind in ("draft", "draft_patch", "submitted", "submitted_reject", "job"):
-        status = {"submitted": "submitted", "submitted_reject": "submitted"}.get(kind, "draft")
+    if kind in ("draft", "draft_patch", "submitted", "submitted_reject", "submitted_approve", "job"):
+        status = "submitted" if kind.startswith("submitted") else "draft"
         kw["item_id"] = make_item(engine, world, facts, clock, status=status)
+        if kind == "submitted_approve":
+            body = {"reviewed_sha256": facts.sha256}
         if kind == "draft_patch":
             body = {"title": "Tiêu đề mới"}
         if kind == "submitted_reject":
@@ -100,6 +104,8 @@ def _prepare(kind, role, client, engine, world, facts, clock, wav_bytes):
             r = client.post(f"/api/v1/communes/{world.a}/content", json={"title": "t", "text": "Xin chào"},
                             headers=world.h("secretary"))
             kw["job_id"] = r.json()["job"]["id"]
+    elif kind == "failed_render":
+        kw["item_id"] = failed_text_item(engine, world, clock)
     elif kind == "token":
         body = {"name": "phone"}
     elif kind == "own_token":

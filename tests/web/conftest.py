@@ -172,7 +172,8 @@ def make_item(app, world: World, facts, now, author="secretary", status="approve
         if status in ("submitted", "approved", "rejected"):
             library.submit(s, who(author), item.id, now)
         if status == "approved":
-            library.approve(s, who("outsider2" if author == "outsider" else "cadre"), item.id, now)
+            library.approve(s, who("outsider2" if author == "outsider" else "cadre"), item.id, now,
+                            reviewed_sha256=item.audio_sha256)
         if status == "rejected":
             library.reject(s, who("cadre"), item.id, "Sai chính tả", now)
         return item.id

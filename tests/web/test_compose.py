@@ -69,7 +69,7 @@ def test_compose_save_render_submit(client, app, world, clock):
     assert f'action="/app/items/{item_id}/submit"' not in pending.text  # no audio yet: nothing to submit
     assert app.state.worker.run_until_idle(clock()) == 1  # the real render job: espeak, mastering, store
     ready = client.get(item_url)
-    assert 'http-equiv="refresh"' not in ready.text and f'src="/api/v1/content/{item_id}/audio"' in ready.text
+    assert 'http-equiv="refresh"' not in ready.text and f'src="/api/v1/content/{item_id}/audio?v=' in ready.text
     assert "vê nê ai đi" in ready.text  # the words that were spoken
     assert f'action="/app/items/{item_id}/submit"' in ready.text
     item = client.get(f"/api/v1/content/{item_id}").json()

@@ -80,8 +80,8 @@ def test_author_cannot_approve_own_item(client, app, world, facts, clock):
     assert r.status_code == 403
     client.cookies.clear()
     token = login(client, "cadre2")
-    r = client.post(f"/app/items/{item}/approve", data={"csrf": token, "next": f"/app/c/{world.a}/review"},
-                    follow_redirects=False)
+    r = client.post(f"/app/items/{item}/approve", data={"csrf": token, "next": f"/app/c/{world.a}/review",
+                                                        "reviewed_sha256": facts.sha256}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/app/c/{world.a}/review"
     assert client.get(f"/api/v1/content/{item}").json()["status"] == "approved"
 
