@@ -59,3 +59,14 @@ def _note_retry(engine, item_id: int, generation: int, message: str, code: str, 
                              f"Attempt {attempt}/{max_attempts} failed, retrying: {en or vi}")[:2000]
         item.render_error_code = code
         session.add(item)
+
+
+def mark_render_died(engine, payload: dict, now, error: str) -> bool:
+    """The render job failed for good without marking the item (its worker died during the last attempt, or
+    an unexpected error): the item ends `failed` so the author sees it and can retry. No-op when the item
+    already moved on (a newer generation, or the failure was already applied)."""
+    from content.library.render_errors import INTERRUPTED_CODE, interrupted_message
+
+    with session_scope(engine) as session:
+        return apply_render(session, int(payload["item_id"]), int(payload["generation"]), None, now,
+                            error=interrupted_message(error), error_code=INTERRUPTED_CODE)

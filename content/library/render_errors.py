@@ -17,7 +17,17 @@ FIXES: dict[str, list[str]] = {
     "engine_unavailable": ["retry", "change_voice"],
     "audio_too_short": ["edit_text", "change_voice"],
     "render_failed": ["retry", "edit_text", "change_voice"],
+    "render_interrupted": ["retry"],
 }
+
+INTERRUPTED_CODE = "render_interrupted"
+
+
+def interrupted_message(error: str) -> str:
+    """The job died without a verdict of its own (its worker stopped during the last attempt, or an unexpected
+    error): retrying is the fix. The technical detail stays in the job's last_error."""
+    return ("Việc tạo âm thanh bị dừng giữa chừng (máy chủ khởi động lại hoặc gặp lỗi): hãy bấm Làm lại / "
+            f"Making the audio stopped midway (the server restarted or hit an error): retry. [{error[:200]}]")
 
 
 @dataclass(frozen=True)

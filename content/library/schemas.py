@@ -105,7 +105,7 @@ class ContentItemOut(BaseModel):
     render_state: RenderState
     render_error: str | None = Field(description="Why the render failed, \"Vietnamese / English\"")
     render_error_code: str | None = Field(
-        default=None, description="no_voice, empty_text, engine_unavailable, audio_too_short, render_failed")
+        default=None, description="no_voice, empty_text, engine_unavailable, audio_too_short, render_failed, render_interrupted")
     render_fixes: list[str] = Field(default_factory=list,
                                     description="What fixes a failed render: edit_text, change_voice, retry")
     version: int = Field(description="Bumped by every change to the words, voice or audio")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from loa.jobs.models import Job
-from loa.jobs.worker import Handler, JobContext, PermanentJobError
+from loa.jobs.worker import Handler, JobContext, PermanentJobError, with_failure_hook
 
 
 def _render_text(ctx: JobContext, job: Job) -> dict:
@@ -24,5 +24,14 @@ def _render_cap(ctx: JobContext, job: Job) -> dict:
         raise PermanentJobError(str(exc)) from exc
 
 
+def _render_failed(ctx: JobContext, job: Job, error: str) -> None:
+    """Both render jobs are for a content item: if the job died without saying so on the item (its worker
+    stopped during the last attempt, or an unexpected error), the item ends `failed` with a reason."""
+    from content.library.render import mark_render_died
+
+    mark_render_died(ctx.engine, job.payload, ctx.now, error)
+
+
 def default_handlers() -> dict[str, Handler]:
-    return {"content.render_text": _render_text, "schedules.cap_render": _render_cap}
+    return {"content.render_text": with_failure_hook(_render_text, _render_failed),
+            "schedules.cap_render": with_failure_hook(_render_cap, _render_failed)}

@@ -40,19 +40,30 @@ def _claimable(now: datetime):
     )
 
 
-def _fail_exhausted(session: Session, now: datetime) -> None:
-    """Jobs whose lease ran out on their last allowed attempt are failed, not retried forever."""
-    session.execute(
-        sa.update(Job)
-        .where(Job.status == RUNNING, Job.locked_until < now, Job.attempts >= Job.max_attempts)
-        .values(status=FAILED, locked_until=None, locked_by=None, finished_at=now, updated_at=now,
-                last_error="lease expired on the last attempt (worker stopped mid-job)")
-    )
+def fail_exhausted(engine: Engine, now: datetime) -> list[Job]:
+    """Jobs whose lease ran out on their last allowed attempt are failed, not retried forever. Returns the jobs
+    this call failed (UPDATE … RETURNING: with several workers, each such job is returned to exactly one), so the
+    worker can tell the domain (e.g. mark the item whose render died with the worker as failed)."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            sa.update(Job)
+            .where(Job.status == RUNNING, Job.locked_until < now, Job.attempts >= Job.max_attempts)
+            .values(status=FAILED, locked_until=None, locked_by=None, finished_at=now, updated_at=now,
+                    last_error=LEASE_EXPIRED)
+            .returning(Job.id)
+        ).all()
+        ids = [r[0] for r in rows]
+        failed = list(session.exec(select(Job).where(Job.id.in_(ids)))) if ids else []
+        for job in failed:
+            session.expunge(job)
+        return failed
+
+
+LEASE_EXPIRED = "lease expired on the last attempt (worker stopped mid-job)"
 
 
 def claim(engine: Engine, worker_id: str, now: datetime, lease_seconds: int, kinds: list[str] | None = None) -> Job | None:
     with session_scope(engine) as session:
-        _fail_exhausted(session, now)
         for _ in range(5):
             candidate = select(Job.id).where(_claimable(now))
             if kinds:

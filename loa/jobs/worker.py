@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from loa.jobs import service
-from loa.jobs.models import Job
+from loa.jobs.models import FAILED, Job
 
 log = logging.getLogger("loa.jobs")
 
@@ -32,6 +32,15 @@ class JobContext:
 
 
 Handler = Callable[[JobContext, Job], "dict | None"]
+# Called once when a job of that kind has failed for good (permanent error, last attempt, or a lease that ran out
+# on the last attempt because the worker died): the domain marks what the job was for as failed, so nothing
+# waits forever on a job that will never run again ("Đang làm âm thanh…" for ever).
+FailureHook = Callable[[JobContext, Job, str], None]
+
+
+def with_failure_hook(handler: Handler, hook: FailureHook) -> Handler:
+    handler.on_failed = hook  # type: ignore[attr-defined]
+    return handler
 
 
 class Worker:
@@ -48,6 +57,8 @@ class Worker:
     def run_once(self, now: datetime | None = None) -> Job | None:
         """Claims and runs one job; returns it (as claimed) or None if nothing was due."""
         now = now or self.clock()
+        for dead in service.fail_exhausted(self.engine, now):
+            self._failed_for_good(dead, service.LEASE_EXPIRED, now)
         job = service.claim(self.engine, self.worker_id, now, self.settings.job_lease_seconds,
                             kinds=list(self.handlers))
         if job is None:
@@ -56,14 +67,26 @@ class Worker:
         try:
             result = handler(JobContext(self.engine, self.settings, now), job)
         except PermanentJobError as exc:
-            service.fail(self.engine, job.id, self.worker_id, str(exc), now, 0, permanent=True)
+            if service.fail(self.engine, job.id, self.worker_id, str(exc), now, 0, permanent=True) == FAILED:
+                self._failed_for_good(job, str(exc), now)
         except Exception as exc:  # noqa: BLE001  (any failure is retried with backoff)
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
             detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-            service.fail(self.engine, job.id, self.worker_id, detail, now, self.settings.job_backoff_seconds)
+            if service.fail(self.engine, job.id, self.worker_id, detail, now,
+                            self.settings.job_backoff_seconds) == FAILED:
+                self._failed_for_good(job, f"{type(exc).__name__}: {exc}", now)
         else:
             service.complete(self.engine, job.id, self.worker_id, result, now)
         return job
+
+    def _failed_for_good(self, job: Job, error: str, now: datetime) -> None:
+        hook = getattr(self.handlers.get(job.kind), "on_failed", None)
+        if hook is None:
+            return
+        try:
+            hook(JobContext(self.engine, self.settings, now), job, error)
+        except Exception:  # noqa: BLE001  (a hook failure must not stop the worker; it is logged)
+            log.exception("failure hook of job %s (%s)", job.id, job.kind)
 
     def run_until_idle(self, now: datetime | None = None, limit: int = 100) -> int:
         count = 0

@@ -108,3 +108,43 @@ def test_retry_refuses_recordings(client, engine, world, facts, clock):
     item = make_item(engine, world, facts, clock)
     r = client.post(f"/api/v1/content/{item}/render", headers=world.h("secretary"))
     assert r.status_code == 422 and r.json()["code"] == "not_a_text_item"
+
+
+def test_a_render_whose_worker_died_on_its_last_attempt_ends_failed(client, app, world, settings, clock):
+    """The worker process stopped during the job's last attempt (power cut, OOM kill): its lease runs out and the
+    next worker fails the job. The item must say so too, not show "Đang làm âm thanh…" for ever."""
+    from loa.jobs import service
+
+    item_id, job_id = _create(client, world, text="Xin chào bà con", engine="espeak")
+    engine = app.state.engine
+    at = clock()
+    for attempt in range(5):  # five workers each claim the job and die without a word
+        job = service.claim(engine, f"dead-worker-{attempt}", at, lease_seconds=60)
+        assert job is not None and job.id == job_id and job.attempts == attempt + 1
+        at += timedelta(minutes=30)  # past the lease and any backoff
+    item = _get(client, world, f"/api/v1/content/{item_id}")
+    assert item["render_state"] == "pending"
+    Worker(engine, settings, default_handlers(), clock).run_once(at)
+    job = _get(client, world, f"/api/v1/jobs/{job_id}")
+    assert job["status"] == "failed" and "lease expired" in job["last_error"]
+    item = _get(client, world, f"/api/v1/content/{item_id}")
+    assert item["render_state"] == "failed" and item["render_error_code"] == "render_interrupted"
+    assert item["render_fixes"] == ["retry"] and item["render_error"].startswith("Việc tạo âm thanh bị dừng")
+    # the author's retry renders it
+    assert client.post(f"/api/v1/content/{item_id}/render", headers=world.h("secretary")).status_code == 202
+    Worker(engine, settings, default_handlers(), clock).run_until_idle(at + timedelta(minutes=1))
+    assert _get(client, world, f"/api/v1/content/{item_id}")["render_state"] == "ready"
+
+
+def test_exhausted_leases_are_failed_by_exactly_one_worker(engine, clock):
+    """Two workers sweeping at once: each dead job is reported (and its hook run) once."""
+    from loa.db import session_scope
+    from loa.jobs import service
+
+    with session_scope(engine) as s:
+        service.enqueue(s, "test.noop", {}, clock(), max_attempts=1)
+    assert service.claim(engine, "dead", clock(), lease_seconds=1) is not None
+    later = clock() + timedelta(minutes=5)
+    first = service.fail_exhausted(engine, later)
+    second = service.fail_exhausted(engine, later)
+    assert [j.kind for j in first] == ["test.noop"] and second == []
