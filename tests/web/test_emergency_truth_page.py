@@ -1,0 +1,66 @@
+"""The emergency status page says what the loudspeakers report (issue 12): after STOP it says "Đang dừng…"
+until each loudspeaker confirms, names those silent for 10 s, and only then "Đã dừng trên 2/2 cụm loa". The
+two boxes are set up through the Loudspeakers page and report through the real device endpoints."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tests.web.conftest import login, make_item
+from tests.web.devices import beat, enroll, manifest_entries, play_record
+
+
+def _row(html: str, device_id: int) -> str:
+    return re.search(rf'<tr id="device-{device_id}">(.*?)</tr>', html, re.S).group(1)
+
+
+def test_emergency_page_waits_for_the_loudspeakers_to_confirm_the_stop(client, app, world, facts, clock):
+    item = make_item(app, world, facts, clock(), title="Lũ quét: sơ tán ngay", status="approved", kind="emergency")
+    token = login(client, "cadre")
+    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
+               if d["village_id"] == world.village_a]
+    one, two = (enroll(client, d["id"], token) for d in devices)
+    form = {"csrf": token, "item_id": str(item), "villages": [str(world.village_a)], "repeat": "until",
+            "step": "air"}
+    r = client.post(f"/app/c/{world.a}/emergency", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    status_url = r.headers["location"]
+    page = client.get(status_url).text
+    assert "Đang phát khẩn cấp: 0/2 cụm loa báo đang phát" in page and 'http-equiv="refresh"' in page
+
+    started = clock()
+    entry_one = manifest_entries(client, one, "emergency")[0]
+    clock.now += timedelta(seconds=1)
+    beat(client, one, clock(), entry_one, started)
+    clock.now += timedelta(seconds=4)
+    page = client.get(status_url).text
+    assert "1/2 cụm loa báo đang phát" in page
+    assert "▶ Đang phát: Lũ quét" in _row(page, one.device_id) and "4 giây trước" in _row(page, one.device_id)
+    assert "chưa có báo cáo nào" in _row(page, two.device_id)
+
+    clock.now += timedelta(seconds=5)
+    r = client.post(f"/app/emergencies/{status_url.rsplit('/', 1)[1]}/cancel", data={"csrf": token},
+                    follow_redirects=False)
+    page = client.get(r.headers["location"]).text
+    assert "Đang dừng… 0/2 cụm loa đã xác nhận" in page and "Đã dừng trên" not in page
+    assert 'http-equiv="refresh"' in page and 'id="emergency-cancel"' not in page and 'id="unconfirmed"' not in page
+
+    clock.now += timedelta(seconds=2)
+    play_record(client, one, 1, entry_one, started, clock(), "interrupted", "cancelled")
+    beat(client, one, clock())
+    clock.now += timedelta(seconds=8)  # 10 s after the stop: box two has said nothing
+    page = client.get(status_url).text
+    assert re.search(r'id="unconfirmed">.*Chưa xác nhận sau 10 giây: Cụm loa 3', page, re.S)
+    assert "đã dừng lúc" in _row(page, one.device_id) and "chưa xác nhận" in _row(page, two.device_id)
+    english = client.get(status_url, headers={"Accept-Language": "en"}).text
+    assert "Stopping… 1/2 loudspeakers confirmed" in english and "Đang dừng" not in english
+    assert "Not confirmed after 10 seconds: Cụm loa 3" in english
+
+    clock.now += timedelta(minutes=3)  # box two gets back in touch and reports when it really stopped
+    entry_two = manifest_entries(client, two, "emergency")[0]
+    play_record(client, two, 1, entry_two, started, clock() - timedelta(seconds=1), "interrupted", "cancelled")
+    beat(client, two, clock())
+    page = client.get(status_url).text
+    assert "Đã dừng trên 2/2 cụm loa" in page and 'id="unconfirmed"' not in page
+    assert 'http-equiv="refresh"' not in page
+    assert "3 phút sau lệnh dừng" in _row(page, two.device_id)
