@@ -1,7 +1,7 @@
 """Schedule and emergency pages through HTTP: presets become the right rule, conflicts are shown before
 saving (same-priority overlap refused), the week calendar shows the plays, and an emergency goes through its
 confirmation step, shows which loudspeakers can play it, and is cancelled (what the loudspeakers report:
-test_emergency_truth_page.py)."""
+test_truth_pages.py)."""
 from __future__ import annotations
 
 import re
@@ -138,7 +138,7 @@ def test_emergency_confirm_air_progress_cancel(client, app, world, facts, clock)
     r = client.post(f"/app/emergencies/{e['id']}/cancel", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get(f"/api/v1/emergencies/{e['id']}").json()["status"] == "cancelled"
-    done = client.get(r.headers["location"]).text  # no loudspeaker to wait for (see test_emergency_truth_page)
+    done = client.get(r.headers["location"]).text  # no loudspeaker to wait for (see test_truth_pages)
     assert "Đã dừng trên 0/0" in done and 'id="emergency-cancel"' not in done and 'http-equiv="refresh"' not in done
 
 

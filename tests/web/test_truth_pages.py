@@ -64,3 +64,39 @@ def test_emergency_page_waits_for_the_loudspeakers_to_confirm_the_stop(client, a
     assert "Đã dừng trên 2/2 cụm loa" in page and 'id="unconfirmed"' not in page
     assert 'http-equiv="refresh"' not in page
     assert "3 phút sau lệnh dừng" in _row(page, two.device_id)
+
+
+def test_schedule_page_shows_what_the_loudspeakers_report_next_to_the_plan(client, app, world, facts, clock):
+    from tests.web.test_schedule_emergency import _check
+
+    item = make_item(app, world, facts, clock(), title="Tiêm phòng", status="approved")
+    token = login(client, "cadre")
+    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
+               if d["village_id"] == world.village_a]
+    one, two = (enroll(client, d["id"], token) for d in devices)
+    assert _check(client, world, token, item, preset="daily", times="08:30", action="save").status_code == 303
+    page = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
+    assert re.search(rf'id="now-{one.device_id}">.*?chưa có báo cáo nào', page, re.S)
+    assert "loa báo" not in page  # nothing has begun yet: the calendar is only the plan
+
+    clock.now = clock.now.replace(minute=30, second=5)
+    entries = [e for e in manifest_entries(client, one) if e["start"].startswith("2026-03-02T01:30")]
+    (entry,) = entries
+    beat(client, one, clock(), entry, clock() - timedelta(seconds=5))
+    clock.now += timedelta(seconds=25)
+    page = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
+    now_one = re.search(rf'id="now-{one.device_id}">(.*?)</li>', page, re.S).group(1)
+    assert "▶ Đang phát: Tiêm phòng" in now_one and "25 giây trước" in now_one
+    assert "loa báo: ? 2 chưa có báo cáo nào" in page  # begun, nobody has sent its record yet
+
+    clock.now += timedelta(minutes=5)
+    play_record(client, one, 1, entry, clock().replace(minute=30, second=0), clock().replace(minute=30, second=9),
+                "played")
+    entry_two = [e for e in manifest_entries(client, two) if e["start"].startswith("2026-03-02T01:30")][0]
+    play_record(client, two, 1, entry_two, clock().replace(minute=30, second=0),
+                clock().replace(minute=30, second=4), "interrupted", "cancelled")
+    beat(client, one, clock())
+    page = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
+    assert "loa báo: ✔ 1 phát hết, ✂ 1 bị ngắt giữa chừng" in page
+    assert re.search(rf'id="now-{one.device_id}">.*?Đang im lặng', page, re.S)
+    assert re.search(rf'id="now-{two.device_id}">.*?chưa có báo cáo nào', page, re.S)  # records, no heartbeat
