@@ -200,3 +200,16 @@ def confirm_stop(stopped_at: datetime, targets: Sequence[Target], reports: Mappi
     """Per targeted loudspeaker, has it confirmed the stop at `stopped_at`, as of `now`?"""
     return StopStatus(stopped_at, tuple(device_stop(t, stopped_at, reports.get(t.device_id),
                                                     records.get(t.device_id, ()), now) for t in targets))
+
+
+# ------------------------------------------------------------------ counting what aired
+
+
+def counted_as(result: str, actual_end: datetime | None, stopped_at: datetime | None) -> str:
+    """How a report counts a proof-of-play record: `completed` only for a play that ended by itself; a play of
+    a broadcast the cadre stopped that still ran past the stop is `played_after_stop`, never completed."""
+    if result == "played":
+        if stopped_at is not None and actual_end is not None and actual_end > stopped_at:
+            return "played_after_stop"
+        return "completed"
+    return result  # interrupted, skipped, failed: as reported

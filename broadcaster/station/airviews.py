@@ -69,15 +69,19 @@ class EmergencyAir:
 
 def _targets(session: Session, row: EmergencyRow) -> list[Device]:
     devices = session.exec(select(Device).where(Device.commune_id == row.commune_id).order_by(Device.id))
-    return [d for d in devices if d.village_id in (row.villages or []) or d.id in (row.devices or [])]
+    return [d for d in devices if _reaches(row, d)]
 
 
-def _span(row: EmergencyRow, device: Device, natural_end: datetime, later: list[EmergencyRow]) -> Span:
+def _reaches(row: EmergencyRow, device: Device) -> bool:
+    return device.village_id in (row.villages or []) or device.id in (row.devices or [])
+
+
+def emergency_span(row: EmergencyRow, device: Device, natural_end: datetime, later: list[EmergencyRow]) -> Span:
     """This emergency's plays on the device: from its start until the next emergency that reaches the device,
     or its natural end (as if never cancelled: a device that missed the cancel keeps playing repetitions)."""
     until = natural_end
     for other in later:
-        if device.village_id in (other.villages or []) or device.id in (other.devices or []):
+        if _reaches(other, device):
             until = min(until, other.started_at)
     return Span("emergency", row.started_at, until)
 
@@ -96,7 +100,7 @@ def emergency_air(session: Session, row: EmergencyRow, now: datetime, offline_af
     later = list(session.exec(select(EmergencyRow).where(
         EmergencyRow.commune_id == row.commune_id, EmergencyRow.id != row.id,
         EmergencyRow.started_at > row.started_at, EmergencyRow.started_at < natural_end)))
-    targets = [Target(d.id, d.name, _span(row, d, natural_end, later)) for d in able]
+    targets = [Target(d.id, d.name, emergency_span(row, d, natural_end, later)) for d in able]
     records: dict[int, list[PlayFact]] = {d.id: [] for d in able}
     if able:
         for r in session.exec(select(PlayRecordRow).where(
@@ -121,3 +125,29 @@ def emergency_air(session: Session, row: EmergencyRow, now: datetime, offline_af
     else:
         state = "finished"
     return EmergencyAir(loud, cannot, stop, state)
+
+
+def stops_of_records(session: Session, commune_id: int, records: Iterable[PlayRecordRow]) -> dict[int, datetime]:
+    """For each emergency play record (by row id) that belongs to an emergency a cadre cancelled: the cancel
+    time. Reports use it so that a stopped emergency is never counted as completed."""
+    mine = [r for r in records if r.priority == "emergency"]
+    if not mine:
+        return {}
+    lo = min(r.planned_start for r in mine)
+    rows = list(session.exec(select(EmergencyRow).where(
+        EmergencyRow.commune_id == commune_id, EmergencyRow.started_at.is_not(None),
+        EmergencyRow.started_at <= max(r.planned_start for r in mine) + EARLY_SLACK)
+        .order_by(EmergencyRow.started_at)))
+    rows = [e for e in rows if (emergency_service.ends_at(session, e, as_planned=True) or e.started_at) > lo]
+    devices = {d.id: d for d in session.exec(select(Device).where(Device.id.in_({r.device_id for r in mine})))}
+    ends = {e.id: emergency_service.ends_at(session, e, as_planned=True) or e.started_at for e in rows}
+    out: dict[int, datetime] = {}
+    for r in mine:
+        device = devices.get(r.device_id)
+        for e in rows:
+            if e.cancelled_at is None or device is None or not _reaches(e, device):
+                continue
+            later = [o for o in rows if o.started_at > e.started_at]
+            if emergency_span(e, device, ends[e.id], later).holds_record(_fact(r)):
+                out[r.id] = e.cancelled_at
+    return out

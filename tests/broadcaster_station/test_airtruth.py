@@ -144,3 +144,13 @@ def test_the_whole_stop_counts_and_names_the_unconfirmed():
     done = confirm_stop(STOP, targets, reports, {}, at(15))
     assert done.done and done.confirmed == done.total == 3 and done.unconfirmed == ()
     assert confirm_stop(STOP, [], {}, {}, at(0)).done  # reached no loudspeaker: nothing to wait for
+
+
+def test_a_stopped_broadcast_is_never_counted_completed():
+    from broadcaster.station.airtruth import counted_as
+
+    assert counted_as("played", at(-1), None) == "completed"
+    assert counted_as("played", at(-1), STOP) == "completed"             # it had ended before the stop
+    assert counted_as("played", at(20), STOP) == "played_after_stop"     # it ran on past the stop
+    assert counted_as("interrupted", at(1), STOP) == "interrupted"
+    assert counted_as("skipped", None, STOP) == "skipped" and counted_as("failed", None, None) == "failed"

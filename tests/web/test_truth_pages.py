@@ -100,3 +100,37 @@ def test_schedule_page_shows_what_the_loudspeakers_report_next_to_the_plan(clien
     assert "loa báo: ✔ 1 phát hết, ✂ 1 bị ngắt giữa chừng" in page
     assert re.search(rf'id="now-{one.device_id}">.*?Đang im lặng', page, re.S)
     assert re.search(rf'id="now-{two.device_id}">.*?chưa có báo cáo nào', page, re.S)  # records, no heartbeat
+
+
+def test_report_counts_a_stopped_emergency_as_an_emergency_and_never_as_completed(client, app, world, facts,
+                                                                                 clock):
+    import csv
+    import io
+
+    item = make_item(app, world, facts, clock(), title="Hướng dẫn sơ tán", status="approved", kind="guidance")
+    token = login(client, "cadre")
+    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
+               if d["village_id"] == world.village_a]
+    one, two = (enroll(client, d["id"], token) for d in devices)
+    form = {"csrf": token, "item_id": str(item), "villages": [str(world.village_a)], "repeat": "1", "step": "air"}
+    r = client.post(f"/app/c/{world.a}/emergency", data=form, follow_redirects=False)
+    emergency_id = r.headers["location"].rsplit("/", 1)[1]
+    started = clock()
+    e1, e2 = (manifest_entries(client, box, "emergency")[0] for box in (one, two))
+    clock.now += timedelta(seconds=1)
+    client.post(f"/app/emergencies/{emergency_id}/cancel", data={"csrf": token})
+    # Box one cut it half a second after the stop; box two did not get the stop and played it to its end.
+    play_record(client, one, 1, e1, started, started + timedelta(seconds=1.5), "interrupted", "cancelled")
+    play_record(client, two, 1, e2, started, started + timedelta(seconds=3.5), "played")
+    clock.now += timedelta(minutes=1)
+    page = client.get(f"/app/c/{world.a}/reports", params={"village": world.village_a, "month": "2026-03"}).text
+    chart = page.split("Số phút đã phát theo loại")[1].split("</table>")[0]
+    assert "Khẩn cấp" in chart and "Hướng dẫn" not in chart
+    assert re.search(r"0 / \d+ phát xong.*?· 1 bị ngắt", page, re.S)
+    assert "⚠ 1 lượt phát khẩn cấp vẫn tiếp tục sau lệnh dừng" in page
+    csv_text = client.get(f"/app/c/{world.a}/reports.csv", params={"village": world.village_a,
+                                                                   "month": "2026-03"}).text
+    got = {(row["metric"], row["key"]): row["value"] for row in csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))}
+    assert got[("minutes_aired_by_kind", "emergency")] == "0.1" and ("minutes_aired_by_kind", "guidance") not in got
+    assert got[("plays", "completed")] == "0" and got[("plays", "interrupted")] == "1"
+    assert got[("plays", "played_after_stop")] == "1"
