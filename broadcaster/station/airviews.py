@@ -5,6 +5,7 @@ The emergency's loudspeakers are the devices of its villages plus its single dev
 play at all: never set up (`unenrolled`) or removed (`revoked`); they are listed apart, not counted."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 
 from broadcaster.station.airtruth import (
     EARLY_SLACK,
+    counted_as,
     DeviceStop,
     Heard,
     NowState,
@@ -151,3 +153,22 @@ def stops_of_records(session: Session, commune_id: int, records: Iterable[PlayRe
             if emergency_span(e, device, ends[e.id], later).holds_record(_fact(r)):
                 out[r.id] = e.cancelled_at
     return out
+
+
+def aired_between(session: Session, commune_id: int, start: datetime, end: datetime) -> dict:
+    """What the commune's loudspeakers reported for plays planned in [start, end): the nightly report's
+    `aired` part (its `planned` part is the timetable). Seconds are what really aired, summed over
+    loudspeakers; a stopped emergency is never completed (see `counted_as`)."""
+    rows = list(session.exec(select(PlayRecordRow).where(
+        PlayRecordRow.commune_id == commune_id, PlayRecordRow.planned_start >= start,
+        PlayRecordRow.planned_start < end)))
+    stops = stops_of_records(session, commune_id, rows)
+    counts = Counter(counted_as(r.result, r.actual_end, stops.get(r.id)) for r in rows)
+    heard = [r for r in rows if r.result in ("played", "interrupted") and r.actual_start and r.actual_end]
+    return {
+        "records": len(rows),
+        **{k: counts.get(k, 0) for k in ("completed", "interrupted", "skipped", "failed", "played_after_stop")},
+        "plays_by_priority": dict(sorted(Counter(r.priority for r in heard).items())),
+        "airtime_s": round(sum((r.actual_end - r.actual_start).total_seconds() for r in heard), 1),
+        "devices_reporting": len({r.device_id for r in rows}),
+    }

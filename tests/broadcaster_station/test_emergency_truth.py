@@ -118,3 +118,33 @@ def test_an_emergency_nobody_reported_is_not_shown_as_playing(client, engine, wo
     assert x["playing"] is None and x["report_age_s"] == 420 and x["report_old"] and not x["out_of_contact"]
     other = client.get(f"/api/v1/emergencies/{em['id']}", headers=world.h("outsider"))
     assert other.status_code == 404
+
+
+def test_nightly_report_says_what_aired_next_to_what_was_planned(app, client, engine, world, facts, clock):
+    from datetime import datetime
+
+    from broadcaster.station.airviews import aired_between
+    from schedules.jobs import StationJobs
+    from tests.server.conftest import TZ
+
+    item = make_item(engine, world, facts, clock, status="approved", title="Hướng dẫn sơ tán", kind="guidance")
+    dev_1, one = enroll_by_code(client, world, name="Cụm 1")
+    dev_2, two = enroll_by_code(client, world, name="Cụm 2")
+    em = client.post(f"/api/v1/communes/{world.a}/emergencies", headers=world.h("cadre"),
+                     json={"title": "Lũ", "villages": [world.village_a], "repeat": 1,
+                           "programme": [{"type": "item", "content_id": item}]}).json()
+    started = clock()
+    e1, e2 = _emergency_entry(client, one), _emergency_entry(client, two)
+    clock.advance(seconds=1)
+    client.post(f"/api/v1/emergencies/{em['id']}/cancel", headers=world.h("cadre"))
+    _record(client, one, 1, e1, started, started + timedelta(seconds=1.5), "interrupted", "cancelled")
+    _record(client, two, 1, e2, started, started + timedelta(seconds=3.5), "played")
+    clock.now = datetime(2026, 3, 2, 23, 30, tzinfo=TZ)
+    data = StationJobs(engine, app.state.schedules, 900, aired=aired_between).nightly_report(clock())[world.a]
+    assert data["planned"]["plays"] == 2 and data["planned"]["interrupted"] == 2  # the plan: both cut at the stop
+    aired = data["aired"]
+    assert (aired["records"], aired["completed"], aired["interrupted"], aired["played_after_stop"]) == (2, 0, 1, 1)
+    assert aired["airtime_s"] == 5.0 and aired["plays_by_priority"] == {"emergency": 2}
+    assert aired["devices_reporting"] == 2
+    (stored,) = client.get(f"/api/v1/communes/{world.a}/reports", headers=world.h("cadre")).json()
+    assert stored["data"]["aired"] == aired
