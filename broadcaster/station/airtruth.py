@@ -53,24 +53,34 @@ class PlayFact:
     received_at: datetime
 
 
+def base_play_id(play_id: Any) -> str:
+    """A programme of several items has one entry per item, `<play id>.<n>` (manifest_builder.expand_play)."""
+    return str(play_id or "").split(".", 1)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
-    """The plays of one broadcast on one device: `priority`, planned to start in [since, until)."""
+    """The plays of one broadcast on one device: `priority`, planned to start in [since, until); or, when
+    `play_ids` is given, exactly those plays (any of their items)."""
     priority: str
     since: datetime
     until: datetime
+    play_ids: frozenset[str] = frozenset()
 
-    def holds(self, priority: str | None, at: datetime | None) -> bool:
-        return (priority == self.priority and at is not None
-                and self.since - EARLY_SLACK <= at < self.until)
+    def holds(self, priority: str | None, at: datetime | None, play_id: Any = None) -> bool:
+        if priority != self.priority:
+            return False
+        if self.play_ids:
+            return base_play_id(play_id) in self.play_ids
+        return at is not None and self.since - EARLY_SLACK <= at < self.until
 
     def holds_record(self, rec: PlayFact) -> bool:
-        return self.holds(rec.priority, rec.planned_start)
+        return self.holds(rec.priority, rec.planned_start, rec.play_id)
 
     def holds_playing(self, playing: Mapping[str, Any] | None) -> bool:
         if not playing:
             return False
-        return self.holds(playing.get("priority"), _time(playing.get("started_at")))
+        return self.holds(playing.get("priority"), _time(playing.get("started_at")), playing.get("play_id"))
 
 
 def _time(text: Any) -> datetime | None:

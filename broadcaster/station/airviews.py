@@ -28,7 +28,7 @@ from broadcaster.station.airtruth import (
 from broadcaster.station.models import DeviceReport, PlayRecordRow
 from loa.org.models import Device
 from schedules import emergency_service
-from schedules.tables import EmergencyRow
+from schedules.tables import EmergencyRow, ScheduleRule, TimetablePlay
 
 CANNOT_PLAY = ("unenrolled", "revoked")
 
@@ -172,3 +172,46 @@ def aired_between(session: Session, commune_id: int, start: datetime, end: datet
         "airtime_s": round(sum((r.actual_end - r.actual_start).total_seconds() for r in heard), 1),
         "devices_reporting": len({r.device_id for r in rows}),
     }
+
+
+@dataclass(frozen=True)
+class ScheduleStop:
+    schedule_id: int
+    title: str
+    stop: StopStatus
+
+
+def schedule_stop(session: Session, row: ScheduleRule, now: datetime) -> ScheduleStop | None:
+    """A schedule stopped while one of its plays was on air: has each loudspeaker that was to be playing it
+    confirmed? Its plays are known exactly: the stored timetable keeps the play that was cut at the stop, and
+    its play id is the one the manifest gave the device (same key, same function). None when nothing of it
+    was on air at the stop."""
+    from broadcaster.manifest_builder import _play_id  # the manifest's own play ids, not a copy of the rule
+    from schedules.mapping import PRIORITY_NAMES, schedule_key
+
+    if row.cancelled_at is None:
+        return None
+    key = schedule_key(row.id)
+    cut = list(session.exec(select(TimetablePlay).where(
+        TimetablePlay.commune_id == row.commune_id, TimetablePlay.rule_key == key,
+        TimetablePlay.start <= row.cancelled_at, TimetablePlay.end >= row.cancelled_at,
+        TimetablePlay.interrupted.is_(True))))
+    devices = {d.id: d for d in session.exec(select(Device).where(Device.id.in_({p.device_id for p in cut})))}
+    targets: list[Target] = []
+    for p in sorted(cut, key=lambda p: p.device_id):
+        device = devices.get(p.device_id)
+        if device is None or device.status in CANNOT_PLAY:
+            continue
+        play_id = _play_id(str(p.device_id), {"key": (p.device_id, p.rule_key, p.planned_start)}, [])
+        targets.append(Target(device.id, device.name, Span(PRIORITY_NAMES.get(p.priority, str(p.priority)),
+                                                            p.start, row.cancelled_at, frozenset({play_id}))))
+    if not targets:
+        return None
+    since = min(p.start for p in cut) - EARLY_SLACK
+    records: dict[int, list[PlayFact]] = {t.device_id: [] for t in targets}
+    for r in session.exec(select(PlayRecordRow).where(
+            PlayRecordRow.device_id.in_(list(records)), PlayRecordRow.planned_start >= since)
+            .order_by(PlayRecordRow.seq)):
+        records[r.device_id].append(_fact(r))
+    reports = reports_of(session, records)
+    return ScheduleStop(row.id, row.title, confirm_stop(row.cancelled_at, targets, reports, records, now))

@@ -154,3 +154,12 @@ def test_a_stopped_broadcast_is_never_counted_completed():
     assert counted_as("played", at(20), STOP) == "played_after_stop"     # it ran on past the stop
     assert counted_as("interrupted", at(1), STOP) == "interrupted"
     assert counted_as("skipped", None, STOP) == "skipped" and counted_as("failed", None, None) == "failed"
+
+
+def test_a_span_of_play_ids_matches_every_item_of_those_plays_only():
+    span = Span("normal", START, STOP, frozenset({"p-0123456789abcdef"}))
+    assert span.holds_playing({**playing(at(60), priority="normal"), "play_id": "p-0123456789abcdef.2"})
+    assert not span.holds_playing({**playing(START, priority="normal"), "play_id": "p-ffffffffffffffff"})
+    assert not span.holds_playing({**playing(START), "play_id": "p-0123456789abcdef"})  # not its priority
+    rec = PlayFact("p-0123456789abcdef.1", "normal", START + timedelta(hours=9), None, None, "skipped", START)
+    assert span.holds_record(rec)

@@ -134,3 +134,43 @@ def test_report_counts_a_stopped_emergency_as_an_emergency_and_never_as_complete
     assert got[("minutes_aired_by_kind", "emergency")] == "0.1" and ("minutes_aired_by_kind", "guidance") not in got
     assert got[("plays", "completed")] == "0" and got[("plays", "interrupted")] == "1"
     assert got[("plays", "played_after_stop")] == "1"
+
+
+def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, world, facts, clock):
+    from tests.web.test_schedule_emergency import _check
+
+    item = make_item(app, world, facts, clock(), title="Tiêm phòng", status="approved")
+    token = login(client, "cadre")
+    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
+               if d["village_id"] == world.village_a]
+    one, two = (enroll(client, d["id"], token) for d in devices)
+    assert _check(client, world, token, item, preset="daily", times="08:30", action="save").status_code == 303
+    (schedule,) = client.get(f"/api/v1/communes/{world.a}/schedules").json()
+    clock.now = clock.now.replace(minute=30, second=1)
+    entries = {}
+    for box in (one, two):
+        (entries[box.device_id],) = [e for e in manifest_entries(client, box)
+                                     if e["start"].startswith("2026-03-02T01:30")]
+        beat(client, box, clock(), entries[box.device_id], clock() - timedelta(seconds=1))
+    clock.now += timedelta(seconds=1)
+    r = client.post(f"/app/schedules/{schedule['id']}/cancel", data={"csrf": token}, follow_redirects=False)
+    page = client.get(r.headers["location"]).text
+    stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
+    assert "«Tiêm phòng»:" in stop and "Đang dừng… 0/2 cụm loa đã xác nhận" in stop
+    clock.now += timedelta(seconds=1)
+    play_record(client, one, 1, entries[one.device_id], clock() - timedelta(seconds=2), clock(), "interrupted",
+                "cancelled")
+    beat(client, one, clock())
+    clock.now += timedelta(seconds=10)
+    page = client.get(r.headers["location"]).text
+    stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
+    assert "1/2 cụm loa đã xác nhận" in stop and "Chưa xác nhận sau 10 giây: Cụm loa 3" in stop
+    assert "Cụm loa 1 đã dừng lúc 08:30:03" in stop
+    beat(client, two, clock(), entries[two.device_id], clock() - timedelta(seconds=13))  # says it still plays it
+    page = client.get(r.headers["location"]).text
+    assert "Chưa xác nhận sau 10 giây: Cụm loa 3" in page
+    clock.now += timedelta(seconds=1)
+    beat(client, two, clock())
+    page = client.get(r.headers["location"]).text
+    stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
+    assert "Đã dừng trên 2/2 cụm loa" in stop and "Chưa xác nhận" not in stop
