@@ -36,7 +36,10 @@ def _form_context(request: Request, commune_id: int, user) -> dict:
         villages = org.list_villages(s, user, commune_id)
         items = airable_items(s, user, commune_id, now)
         items.sort(key=lambda i: i.kind != "emergency")  # emergency messages first
-        active = [r for r in emergencies.list_emergencies(s, user, commune_id, now, True)]
+        # what the loudspeakers report of each, not just that the station meant to air it
+        offline_after = request.app.state.settings.device_offline_after_s
+        active = [status_out(s, r, now, offline_after)
+                  for r in emergencies.list_emergencies(s, user, commune_id, now, True)]
     return dict(commune=commune, user=user, villages=villages, items=items, active=active, repeats=REPEATS,
                 title=gettext_for(request)("Emergency"))
 

@@ -37,6 +37,8 @@ def test_emergency_page_waits_for_the_loudspeakers_to_confirm_the_stop(client, a
     assert "1/2 cụm loa báo đang phát" in page
     assert "▶ Đang phát: Lũ quét" in _row(page, one.device_id) and "4 giây trước" in _row(page, one.device_id)
     assert "chưa có báo cáo nào" in _row(page, two.device_id)
+    listing = client.get(f"/app/c/{world.a}/emergency").text  # the list of emergencies says the same
+    assert "sơ tán ngay</a>: Đang phát khẩn cấp: 1/2 cụm loa báo đang phát" in listing
 
     clock.now += timedelta(seconds=5)
     r = client.post(f"/app/emergencies/{status_url.rsplit('/', 1)[1]}/cancel", data={"csrf": token},
