@@ -102,21 +102,6 @@ def test_schedule_roles_and_bad_input(client, app, world, facts, clock):
     assert client.get(f"/app/c/{world.a}/schedule").status_code == 404
 
 
-def _heartbeat(app, device_id, playing, now):
-    """The device's real heartbeat handler, as if the agent had reported (no agent runs in this test)."""
-    from broadcaster.station import status
-    from broadcaster.station.deviceauth import DeviceIdentity
-    from loa.db import session_scope
-    from loa.org.models import Device
-
-    with session_scope(app.state.engine) as s:
-        d = s.get(Device, device_id)
-        ident = DeviceIdentity(uid=f"dev_{device_id}", device_id=d.id, commune_id=d.commune_id,
-                               village_id=d.village_id, volume=d.volume, muted=d.muted)
-        status.heartbeat(s, ident, {"clock_offset_s": 0.01, "manifest_version": None, "playing": playing,
-                                    "cache": {}, "disk_free_bytes": 10**9, "events": []}, now)
-
-
 def test_emergency_confirm_air_progress_cancel(client, app, world, facts, clock):
     item = make_item(app, world, facts, clock(), title="Lũ quét: sơ tán ngay", status="approved", kind="emergency")
     token = login(client, "cadre")
