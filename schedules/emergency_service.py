@@ -130,7 +130,9 @@ def cancel(session: Session, actor: Principal, emergency_id: int, now: datetime)
     return row
 
 
-def ends_at(session: Session, row: EmergencyRow) -> datetime | None:
+def ends_at(session: Session, row: EmergencyRow, as_planned: bool = False) -> datetime | None:
+    """When its last repetition ends; `as_planned`: as if it had not been cancelled (a loudspeaker that missed
+    the cancel goes on until then)."""
     if row.started_at is None:
         return None
     library = mapping.Library.load(session, mapping.content_ids(row.programme))
@@ -142,7 +144,7 @@ def ends_at(session: Session, row: EmergencyRow) -> datetime | None:
     cap = row.started_at + timedelta(seconds=settings.emergency_max_s if settings else 6 * 3600.0)
     end = cap if row.repeat is None else min(
         cap, row.started_at + timedelta(seconds=(once + row.gap_s) * row.repeat - row.gap_s))
-    return min(end, row.cancelled_at) if row.cancelled_at else end
+    return min(end, row.cancelled_at) if row.cancelled_at and not as_planned else end
 
 
 def list_emergencies(session: Session, actor: Principal, commune_id: int, now: datetime,

@@ -7,13 +7,18 @@ Each takes `now` and is idempotent ("make it so", never "append"):
 - expire_content: schedules whose items expired or were archived get a notice for the cadre (once) and
   their communes are re-materialized;
 - mark_offline: devices silent for longer than the threshold become offline;
-- nightly_report: per commune and local date, overwritten by a rerun.
+- nightly_report: per commune and local date, overwritten by a rerun. Its `planned` part is the timetable
+  (what the station meant); its `aired` part, when the caller gives an `aired` counter (the station's:
+  broadcaster.station.airviews.aired_between), is what the loudspeakers' proof-of-play records say. The
+  top-level plays/interrupted/airtime_s keys are the plan, kept for older readers.
 """
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -42,8 +47,9 @@ ONLINE_STATES = ("online", "playing")
 
 class StationJobs:
     def __init__(self, engine: Engine, service: ScheduleService, offline_after_s: float = 180.0,
-                 worker=None) -> None:
+                 worker=None, aired: Callable[[Any, int, datetime, datetime], dict] | None = None) -> None:
         self.engine = engine
+        self.aired = aired  # (session, commune id, start, end) -> what the loudspeakers reported
         self.service = service
         self.offline_after = timedelta(seconds=offline_after_s)
         self.worker = worker  # optional loa.jobs.worker.Worker that runs render jobs in this process
@@ -117,7 +123,7 @@ class StationJobs:
         with session_scope(self.engine) as s:
             for commune in s.exec(select(Commune).order_by(Commune.id)):
                 day = now.astimezone(ZoneInfo(commune.timezone)).date()
-                data = _day_counts(s, commune, day)
+                data = _day_counts(s, commune, day, self.aired)
                 row = s.exec(select(NightlyReport).where(NightlyReport.commune_id == commune.id,
                                                          NightlyReport.day == day.isoformat())).first()
                 if row is None:
@@ -140,7 +146,7 @@ class StationJobs:
                 "materialize": sorted(self.materialize_all(now)), "mark_offline": self.mark_offline(now)}
 
 
-def _day_counts(s, commune: Commune, day) -> dict:
+def _day_counts(s, commune: Commune, day, aired=None) -> dict:
     tz = ZoneInfo(commune.timezone)
     start = datetime.combine(day, time(0), tz)
     end = start + timedelta(days=1)
@@ -154,11 +160,16 @@ def _day_counts(s, commune: Commune, day) -> dict:
                                                              column < end, *extra)
         return int(s.exec(q).one())
 
-    return {
+    planned = {
         "plays": len(plays),
         "plays_by_priority": dict(sorted(by_priority.items())),
         "interrupted": sum(1 for p in plays if p.interrupted),
         "airtime_s": round(sum((p.end - p.start).total_seconds() for p in plays), 1),
+    }
+    return {
+        **planned,  # the plan, at the top level as before
+        "planned": planned,
+        "aired": aired(s, commune.id, start, end) if aired is not None else None,
         "devices": dict(sorted(devices.items())),
         "emergencies_started": count(EmergencyRow, EmergencyRow.started_at),
         "cap_alerts": count(CapAlertRow, CapAlertRow.received_at),

@@ -24,8 +24,8 @@ def _nudge(request: Request, device_ids: set[int]) -> None:
         nudger.nudge(device_ids)
 
 
-def _status(s, device) -> DeviceStatusOut:
-    return DeviceStatusOut(**views.status_rows(s, [device])[0])
+def _status(s, device, ctx) -> DeviceStatusOut:
+    return DeviceStatusOut(**views.status_rows(s, [device], ctx.now, ctx.settings.device_offline_after_s)[0])
 
 
 @router.post("/communes/{commune_id}/enrollments/confirm", response_model=DeviceStatusOut, status_code=201,
@@ -35,7 +35,7 @@ def confirm_enrollment(commune_id: Id, body: ConfirmIn, principal: Auth, ctx: Co
     with session_scope(ctx.engine) as s:
         device = enrollment.confirm(s, principal, commune_id, body.code, body.village_id, ctx.now, body.name,
                                     body.device_id)
-        return _status(s, device)
+        return _status(s, device, ctx)
 
 
 @router.post("/communes/{commune_id}/enrollments/reject", status_code=204, responses=R(401, 403, 404, 422))
@@ -59,7 +59,7 @@ def revoke_device(device_id: Id, principal: Auth, ctx: Context, request: Request
     with session_scope(ctx.engine) as s:
         device = enrollment.revoke(s, principal, device_id, ctx.now)
         manifests.forget(s, request.app.state.broadcaster, device.id)
-        out = _status(s, device)
+        out = _status(s, device, ctx)
     # again after the commit: a request that read the device between forget() and the commit cached it unrevoked
     request.app.state.broadcaster.identity_changed([device_id])
     request.app.state.sse_hub.close_device(device_id)  # its open streams end now: no further ping
@@ -78,7 +78,8 @@ def list_device_status(commune_id: Id, principal: Auth, ctx: Context) -> list[De
         org.get_commune(s, principal, commune_id)
         status.mark_offline(s, ctx.now, ctx.settings.device_offline_after_s, commune_id)
         devices = views.commune_devices(s, principal, commune_id)
-        return [DeviceStatusOut(**row) for row in views.status_rows(s, devices)]
+        return [DeviceStatusOut(**row) for row in views.status_rows(s, devices, ctx.now,
+                                                                    ctx.settings.device_offline_after_s)]
 
 
 @router.get("/devices/{device_id}/status", response_model=DeviceStatusOut, responses=R(401, 404))
@@ -89,7 +90,7 @@ def device_status(device_id: Id, principal: Auth, ctx: Context) -> DeviceStatusO
         device = org.get_device(s, principal, device_id)
         status.mark_offline(s, ctx.now, ctx.settings.device_offline_after_s, device.commune_id)
         s.refresh(device)
-        return _status(s, device)
+        return _status(s, device, ctx)
 
 
 @router.put("/devices/{device_id}/sound", response_model=DeviceStatusOut, responses=R(401, 403, 404, 422))
@@ -105,7 +106,7 @@ def set_sound(device_id: Id, body: SoundIn, principal: Auth, ctx: Context, reque
         s.add(device)
         audit.record(s, principal, "device.sound", "device", device.id, ctx.now, commune_id=device.commune_id,
                      volume=device.volume, muted=device.muted)
-        out = _status(s, device)
+        out = _status(s, device, ctx)
     _nudge(request, {device_id})
     return out
 

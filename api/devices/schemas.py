@@ -113,6 +113,12 @@ class DeviceStatusOut(BaseModel):
     manifest_version: str | None = None
     reported_manifest_version: str | None = None
     open_alerts: int = 0
+    reported_at: datetime | None = Field(default=None, description="when its last heartbeat arrived")
+    last_reported_playing: dict[str, Any] | None = Field(
+        default=None, description="`playing` of its last heartbeat, even when it is offline now (then: the past)")
+    report_age_s: float | None = Field(default=None, description="seconds since its last heartbeat")
+    report_old: bool = Field(default=False, description="a heartbeat should have come since: may be out of date")
+    out_of_contact: bool = Field(default=False, description="no heartbeat for the offline limit")
 
 
 class AlertOut(BaseModel):

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Auth, Context, Id
 from api.errors import responses
+from api.schedules.air import EmergencyStatusOut, status_out
 from api.schedules.router import Service
 from loa.db import session_scope
 from loa.errors import UnsupportedMediaType
@@ -52,20 +53,25 @@ def list_emergencies(commune_id: Id, principal: Auth, ctx: Context, active: bool
                 for r in emergencies.list_emergencies(s, principal, commune_id, ctx.now, active)]
 
 
-@router.get("/emergencies/{emergency_id}", response_model=EmergencyOut, responses=R(401, 404))
-def get_emergency(emergency_id: Id, principal: Auth, ctx: Context) -> EmergencyOut:
+@router.get("/emergencies/{emergency_id}", response_model=EmergencyStatusOut, responses=R(401, 404),
+            summary="An emergency and what each of its loudspeakers reports: playing it, and after a cancel, "
+                    "whether it confirmed the stop (đang dừng… until every one did)")
+def get_emergency(emergency_id: Id, principal: Auth, ctx: Context) -> EmergencyStatusOut:
     with session_scope(ctx.engine) as s:
-        return emergencies.emergency_out(s, emergencies.get_emergency(s, principal, emergency_id), ctx.now)
+        row = emergencies.get_emergency(s, principal, emergency_id)
+        return status_out(s, row, ctx.now, ctx.settings.device_offline_after_s)
 
 
-@router.post("/emergencies/{emergency_id}/cancel", response_model=EmergencyOut, responses=R(401, 403, 404),
-             summary="Cancel now (cadre): the repetition on air is cut, the rest removed; a pending one is rejected")
-def cancel_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
+@router.post("/emergencies/{emergency_id}/cancel", response_model=EmergencyStatusOut, responses=R(401, 403, 404),
+             summary="Cancel now (cadre): the repetition on air is cut, the rest removed; a pending one is rejected. "
+                     "The reply says đang dừng… until the loudspeakers confirm (GET the emergency to follow it)")
+def cancel_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Service) -> EmergencyStatusOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.cancel(s, principal, emergency_id, ctx.now)
     svc.materialize_commune(row.commune_id, ctx.now)
     with session_scope(ctx.engine) as s:
-        return emergencies.emergency_out(s, row, ctx.now)
+        row = s.get(type(row), row.id)
+        return status_out(s, row, ctx.now, ctx.settings.device_offline_after_s)
 
 
 @router.post("/emergencies/{emergency_id}/confirm", response_model=EmergencyOut, responses=R(401, 403, 404, 409),

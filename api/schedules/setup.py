@@ -28,12 +28,14 @@ def install(app: FastAPI, start_scheduler: bool | None, run_worker: bool) -> Non
 
 
 def startup(app: FastAPI) -> None:
+    from broadcaster.station.airviews import aired_between
     from schedules.jobs import StationJobs
 
     register(app.state.schedules)
     if app.state.run_scheduler:
         settings = app.state.settings
-        jobs = StationJobs(app.state.engine, app.state.schedules, settings.device_offline_after_s)
+        jobs = StationJobs(app.state.engine, app.state.schedules, settings.device_offline_after_s,
+                           aired=aired_between)
         app.state.scheduler = jobs.scheduler(app.state.clock, settings.timezone)
         app.state.scheduler.start()
 

@@ -29,7 +29,7 @@ def _page(request: Request, commune_id: int, **extra):
         commune = org.get_commune(s, user, commune_id)
         status.mark_offline(s, now, request.app.state.settings.device_offline_after_s, commune_id)
         devices = views.commune_devices(s, user, commune_id)
-        rows = views.status_rows(s, devices)
+        rows = views.status_rows(s, devices, now, request.app.state.settings.device_offline_after_s)
         alerts = views.alerts(s, user, commune_id, True, None, limit=50)
         villages = {v.id: v.name for v in org.list_villages(s, user, commune_id)}
     names = {r["id"]: r["name"] for r in rows}

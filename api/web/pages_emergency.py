@@ -1,5 +1,6 @@
 """Emergency broadcast: one clearly separated red button, a confirmation step, villages and repeats; then a
-status page that shows which loudspeakers have started playing it, with a cancel button.
+status page that shows what each loudspeaker reports (playing it or not, how old its report is), with a cancel
+button; after the cancel it says "đang dừng…" until every loudspeaker confirms (api/schedules/air.py).
 
 Everything goes through schedules.emergency_service with the logged-in Principal (cadres only), and the
 commune's timetable is re-materialized at once, as the JSON API does."""
@@ -10,9 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlmodel import select
-
 from api.deps import Id
+from api.schedules.air import status_out
 from api.web.pages_schedule import airable_items, partner_of
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.schedule_form import programme_for
@@ -21,7 +21,6 @@ from content.library import service as library
 from loa.db import session_scope
 from loa.errors import DomainError
 from loa.org import service as org
-from loa.org.models import Device
 from schedules import emergency_service as emergencies
 from schedules.schemas import EmergencyIn
 
@@ -37,7 +36,10 @@ def _form_context(request: Request, commune_id: int, user) -> dict:
         villages = org.list_villages(s, user, commune_id)
         items = airable_items(s, user, commune_id, now)
         items.sort(key=lambda i: i.kind != "emergency")  # emergency messages first
-        active = [r for r in emergencies.list_emergencies(s, user, commune_id, now, True)]
+        # what the loudspeakers report of each, not just that the station meant to air it
+        offline_after = request.app.state.settings.device_offline_after_s
+        active = [status_out(s, r, now, offline_after)
+                  for r in emergencies.list_emergencies(s, user, commune_id, now, True)]
     return dict(commune=commune, user=user, villages=villages, items=items, active=active, repeats=REPEATS,
                 title=gettext_for(request)("Emergency"))
 
@@ -91,29 +93,6 @@ def emergency_start(request: Request, commune_id: Id, csrf: Annotated[str, Form(
     return RedirectResponse(f"/app/emergencies/{emergency_id}", status_code=303)
 
 
-def device_progress(s, row, now) -> list[dict]:
-    """Each loudspeaker the emergency reaches: has it started playing it (its live report says so, or its
-    proof-of-play log has an emergency play since the start)?"""
-    from broadcaster.station.models import PlayRecordRow
-    from broadcaster.station.views import status_rows
-
-    query = select(Device).where(Device.commune_id == row.commune_id)
-    devices = [d for d in s.exec(query.order_by(Device.id))
-               if d.village_id in (row.villages or []) or d.id in (row.devices or [])]
-    started = row.started_at
-    logged: set[int] = set()
-    if started is not None and devices:
-        logged = set(s.exec(select(PlayRecordRow.device_id).where(
-            PlayRecordRow.device_id.in_([d.id for d in devices]), PlayRecordRow.priority == "emergency",
-            PlayRecordRow.planned_start >= started)).all())
-    out = []
-    for d in status_rows(s, devices):
-        playing = d.get("now_playing") or {}
-        live = playing.get("priority") == "emergency"
-        out.append({**d, "started": started is not None and (live or d["id"] in logged), "live": live})
-    return out
-
-
 @router.get("/app/emergencies/{emergency_id}")
 def emergency_status(request: Request, emergency_id: Id):
     user = require_principal(request)
@@ -121,11 +100,10 @@ def emergency_status(request: Request, emergency_id: Id):
     with session_scope(request.app.state.engine) as s:
         row = emergencies.get_emergency(s, user, emergency_id)
         commune = org.get_commune(s, user, row.commune_id)
-        out = emergencies.emergency_out(s, row, now)
-        progress = device_progress(s, row, now)
+        out = status_out(s, row, now, request.app.state.settings.device_offline_after_s)
         villages = {v.id: v.name for v in org.list_villages(s, user, row.commune_id)}
-    return render(request, "emergency_status.html", commune=commune, user=user, e=out, progress=progress,
-                  villages=villages, can_cancel=out.active and user.role_in(row.commune_id) == "cadre",
+    return render(request, "emergency_status.html", commune=commune, user=user, e=out, villages=villages,
+                  can_cancel=out.active and user.role_in(row.commune_id) == "cadre",
                   title=gettext_for(request)("Emergency"))
 
 

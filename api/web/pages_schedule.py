@@ -12,6 +12,8 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import select
 
 from api.deps import Id
+from api.web.onair import attach_reports, village_now
+from broadcaster.station.airviews import schedule_stop
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.schedule_form import PRESETS, ScheduleForm, programme_for, to_schedule, week_by_day
 from api.web.session import check_csrf, now_of, require_principal
@@ -25,6 +27,7 @@ from schedules import views
 from schedules.mapping import schedule_key
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+RECENT_STOPS = timedelta(hours=6)  # how long a stopped schedule's confirmation stays on the page
 
 
 def airable_items(s, user, commune_id: int, now) -> list[ContentItem]:
@@ -55,16 +58,24 @@ def _page_data(request: Request, commune_id: int, village: int | None, start: da
         first = start or now.astimezone(tz).date()
         schedules = rules.list_schedules(s, user, commune_id)
         titles = {schedule_key(r.id): r.title for r in schedules}
-        week = []
+        week, on_air = [], []
         if chosen is not None:
             tt = views.village_timetable(s, user, chosen.id, first, "week", now)
             week = week_by_day(tt, first, titles)
+            # next to the plan, what the village's loudspeakers themselves report (now, and for begun slots)
+            devices = [d for d in org.list_devices(s, user, commune_id) if d.village_id == chosen.id]
+            attach_reports(s, week, devices, now)
+            on_air = village_now(s, devices, now, request.app.state.settings.device_offline_after_s)
+        # schedules stopped while on air: "đang dừng…" until the loudspeakers that were playing them confirm
+        stops = [x for r in rules.list_schedules(s, user, commune_id, include_cancelled=True)
+                 if r.cancelled_at is not None and r.cancelled_at >= now - RECENT_STOPS
+                 and (x := schedule_stop(s, r, now)) is not None]
         items = airable_items(s, user, commune_id, now)
         pairs = {i.id: p.title for i in items if (p := partner_of(s, i, now)) is not None}
         # what the station had to change on its own (an item expired or was archived, so a schedule lost it)
         notices = rules.list_notices(s, user, commune_id, limit=10) \
             if user.is_admin or user.role_in(commune_id) in rules.PREVIEWERS else []
-    return dict(notices=notices, commune=commune, user=user, villages=villages, village=chosen, week=week, first=first,
+    return dict(stops=stops, on_air=on_air, notices=notices, commune=commune, user=user, villages=villages, village=chosen, week=week, first=first,
                 prev=first - timedelta(days=7), next=first + timedelta(days=7), last=first + timedelta(days=6),
                 schedules=schedules,
                 items=items, pairs=pairs, presets=list(PRESETS), today=now.astimezone(tz).date(), now=now,

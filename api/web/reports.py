@@ -2,7 +2,10 @@
 each loudspeaker's uptime. Built from what the station records:
 
 - aired: the devices' proof-of-play log (device_plays), one row per item played; a play heard by several
-  loudspeakers of the village counts once for minutes (same item, same planned start);
+  loudspeakers of the village counts once for minutes (same item, same planned start), with the seconds that
+  really aired (actual_end - actual_start, so a cut play counts what was heard). An emergency play counts as
+  `emergency` whatever the kind of the item it aired; a play of an emergency the cadre stopped is never
+  `completed` (interrupted when the loudspeaker cut it, `played_after_stop` when it played on past the stop);
 - planned: the timetable the rules give for the month up to now (the same pure `materialize` the scheduler
   stores), one entry per item segment per device, to match the log's one row per item per device;
 - uptime: the time since the device was set up, minus its `offline` alerts (raised → resolved).
@@ -42,6 +45,7 @@ class VillageMonth:
     interrupted: int = 0
     skipped: int = 0
     failed: int = 0
+    played_after_stop: int = 0  # an emergency the cadre stopped that a loudspeaker still played past the stop
     uptime: list[DeviceUptime] = field(default_factory=list)
 
     @property
@@ -65,6 +69,8 @@ def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> float:
 
 
 def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, now: datetime) -> VillageMonth:
+    from broadcaster.station.airtruth import counted_as
+    from broadcaster.station.airviews import stops_of_records
     from broadcaster.station.models import DeviceAlert, PlayRecordRow
     from schedules import mapping
     from schedules.timetable import materialize
@@ -80,20 +86,20 @@ def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, 
     items = {i.audio_sha256: i for i in session.exec(select(ContentItem).where(
         ContentItem.commune_id == village.commune_id,
         ContentItem.audio_sha256.in_({r.sha256 for r in records if r.sha256})))}
+    stops = stops_of_records(session, village.commune_id, records)
     heard: dict[tuple, float] = {}
     for r in records:
-        if r.result == "played":
-            out.completed += 1
-        elif r.result in ("interrupted", "skipped", "failed"):
-            setattr(out, r.result, getattr(out, r.result) + 1)
+        counted = counted_as(r.result, r.actual_end, stops.get(r.id))
+        if counted in ("completed", "interrupted", "skipped", "failed", "played_after_stop"):
+            setattr(out, counted, getattr(out, counted) + 1)
         if r.result in ("played", "interrupted") and r.actual_start and r.actual_end:
-            key = (r.sha256, r.planned_start)
+            key = (r.sha256, r.planned_start, r.priority == "emergency")
             heard[key] = max(heard.get(key, 0.0), (r.actual_end - r.actual_start).total_seconds())
     by_kind: dict[str, float] = defaultdict(float)
     by_lang: dict[str, float] = defaultdict(float)
-    for (sha, _), seconds in heard.items():
+    for (sha, _, emergency), seconds in heard.items():
         item = items.get(sha)
-        by_kind[item.kind if item else "other"] += seconds / 60
+        by_kind["emergency" if emergency else item.kind if item else "other"] += seconds / 60
         by_lang[item.language if item else "?"] += seconds / 60
     out.minutes_by_kind = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
     out.minutes_by_language = dict(sorted(by_lang.items(), key=lambda kv: -kv[1]))
@@ -126,7 +132,7 @@ def to_csv(report: VillageMonth) -> str:
         w.writerow(base + ["minutes_aired_by_kind", kind, f"{minutes:.1f}"])
     for lang, minutes in report.minutes_by_language.items():
         w.writerow(base + ["minutes_aired_by_language", lang, f"{minutes:.1f}"])
-    for name in ("planned", "completed", "interrupted", "skipped", "failed"):
+    for name in ("planned", "completed", "interrupted", "skipped", "failed", "played_after_stop"):
         w.writerow(base + ["plays", name, getattr(report, name)])
     for u in report.uptime:
         w.writerow(base + ["uptime_percent", u.name, "" if u.percent is None else f"{u.percent:.1f}"])

@@ -116,6 +116,8 @@ class Slot:
     interrupted: bool = False
     dropped: str | None = None  # the reason, for a play that will not air
     devices: int = 1
+    device_ids: set[int] = field(default_factory=set)
+    reported: dict[str, int] | None = None  # once it has begun: what the loudspeakers' play records say (onair.py)
 
 
 def week_by_day(timetable, first: date, titles: dict[str, str], days: int = 7) -> list[tuple[date, list[Slot]]]:
@@ -126,9 +128,10 @@ def week_by_day(timetable, first: date, titles: dict[str, str], days: int = 7) -
             key = (p.rule_key, p.planned_start, p.start)
             if key in slots:
                 slots[key].devices += 1
+                slots[key].device_ids.add(dev.device_id)
                 continue
             slots[key] = Slot(p.start, p.end, p.title, p.priority, p.schedule_id, p.emergency_id, p.shifted,
-                              p.interrupted)
+                              p.interrupted, device_ids={dev.device_id})
         for d in dev.dropped:
             key = (d.rule_key, d.planned_start, None)
             if key not in slots:

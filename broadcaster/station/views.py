@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
+from broadcaster.station.airtruth import Heard, now_state
 from broadcaster.station.models import DeviceAlert, DeviceCredential, DeviceManifestRow, DeviceReport
 from loa.accounts.principal import Principal
 from loa.org import service as org
@@ -23,7 +24,10 @@ def _visible(actor: Principal, device: Device) -> bool:
     return True
 
 
-def status_rows(session: Session, devices: list[Device]) -> list[dict[str, Any]]:
+def status_rows(session: Session, devices: list[Device], now: datetime | None = None,
+                offline_after_s: float = 900) -> list[dict[str, Any]]:
+    """Each device as its own last report describes it. With `now`, also how old that report is (`report_age_s`,
+    `report_old` when a heartbeat should have come since): a status is only as fresh as its report."""
     ids = [d.id for d in devices]
     if not ids:
         return []
@@ -38,6 +42,7 @@ def status_rows(session: Session, devices: list[Device]) -> list[dict[str, Any]]
     for d in devices:
         r = reports.get(d.id)
         live = d.status in ("online", "playing", "error")
+        state = now_state(Heard(r.received_at, r.playing) if r else None, now, offline_after_s) if now else None
         out.append({
             "id": d.id, "commune_id": d.commune_id, "village_id": d.village_id, "name": d.name,
             "identity": uids.get(d.id), "status": d.status, "last_seen": d.last_seen, "enrolled_at": d.enrolled_at,
@@ -46,6 +51,9 @@ def status_rows(session: Session, devices: list[Device]) -> list[dict[str, Any]]
             "disk_free_bytes": r.disk_free_bytes if r else None, "clock_offset_s": r.clock_offset_s if r else None,
             "temperature_c": r.temperature_c if r else None, "manifest_version": versions.get(d.id),
             "reported_manifest_version": r.manifest_version if r else None, "open_alerts": int(alerts.get(d.id, 0)),
+            "reported_at": r.received_at if r else None, "last_reported_playing": r.playing if r else None,
+            "report_age_s": state.age_s if state else None, "report_old": bool(state and state.old),
+            "out_of_contact": bool(state and state.out_of_contact and r is not None),
         })
     return out
 

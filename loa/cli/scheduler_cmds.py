@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
         clock = lambda: datetime.now(settings.tz)  # noqa: E731
         service = register_service(ScheduleService(engine, timedelta(hours=settings.scheduler_horizon_hours)))
         worker = Worker(engine, settings, default_handlers(), clock) if run_jobs else None
-        jobs = StationJobs(engine, service, settings.device_offline_after_s, worker)
+        from broadcaster.station.airviews import aired_between
+
+        jobs = StationJobs(engine, service, settings.device_offline_after_s, worker, aired=aired_between)
         # what this process changes (the rolling window, expiry, a queued CAP emergency) is nudged over MQTT
         from broadcaster.station.process_nudges import ProcessNudges
 

@@ -14,15 +14,25 @@ def _devices(client, world):
 
 
 def test_devices_page_status_volume_and_code(client, app, world, clock):
-    from tests.web.test_schedule_emergency import _heartbeat
+    from tests.web.devices import beat, enroll
 
     token = login(client, "cadre")
     d1, d2 = _devices(client, world)
-    _heartbeat(app, d1["id"], {"play_id": "p1", "sha256": None, "title": "Bản tin sáng", "priority": "normal",
-                               "started_at": clock().isoformat()}, clock())
+    box = enroll(client, d1["id"], token)
+    beat(client, box, clock(), {"play_id": "p1", "sha256": None, "title": "Bản tin sáng", "priority": "normal"})
+    clock.now += timedelta(seconds=20)
     page = client.get(f"/app/c/{world.a}/devices")
     assert page.status_code == 200
     assert "Đang phát: Bản tin sáng" in page.text and "Chưa cài đặt" in page.text
+    assert "báo cáo lúc 08:00:00, 20 giây trước" in page.text and "báo cáo cũ" not in page.text
+    # Twelve minutes without a beat (one is due every 5): the page still says what the box last said, and
+    # that this is old news.
+    clock.now += timedelta(minutes=12) - timedelta(seconds=20)
+    page = client.get(f"/app/c/{world.a}/devices")
+    assert "Đang phát: Bản tin sáng" in page.text and "báo cáo lúc 08:00:00, 12 phút trước (báo cáo cũ)" in page.text
+    api = client.get(f"/api/v1/devices/{d1['id']}/status").json()
+    assert api["report_age_s"] == 720 and api["report_old"] and not api["out_of_contact"]
+    assert api["last_reported_playing"]["title"] == "Bản tin sáng"
     r = client.post(f"/app/devices/{d1['id']}/sound", data={"csrf": token, "volume": "35", "muted": "1"},
                     follow_redirects=False)
     assert r.status_code == 303
@@ -33,10 +43,12 @@ def test_devices_page_status_volume_and_code(client, app, world, clock):
     assert bad.status_code == 422 and "<html" in bad.text and "volume" in bad.text  # a page, not JSON
     r = client.post(f"/app/devices/{d2['id']}/code", data={"csrf": token})
     assert r.status_code == 200 and 'id="new-code"' in r.text
-    # The heartbeat stops: after the offline limit (3 missed 5-minute beats) the page shows it off, with an alert.
+    # The heartbeat stops: after the offline limit (3 missed 5-minute beats) the page shows it off, with an alert,
+    # and what it last said is only the past.
     clock.now += timedelta(seconds=app.state.settings.device_offline_after_s + 60)
     page = client.get(f"/app/c/{world.a}/devices").text
     assert "Tắt / mất tín hiệu" in page and "Cảnh báo" in page
+    assert "Mất liên lạc; lần cuối báo đang phát: Bản tin sáng" in page and "▶ Đang phát" not in page
 
 
 def test_devices_page_roles(client, app, world):
