@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     mqtt_device_url: str | None = Field(default=None, description="Broker URL given to devices (default: mqtt_url)")
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    # How often a schedule may play (docs/schedules.md): plays at least this far apart, at most this many per
+    # loudspeaker in any 72 hours (288 = one every 15 minutes around the clock; a commune airs a few a day)
+    schedule_min_interval_s: int = Field(default=300, ge=1, description="Two plays of a schedule at least this many seconds apart")
+    schedule_max_plays_per_72h: int = Field(default=288, ge=1, description="Most plays one loudspeaker may get in any 72 hours")
+    # An emergency "until cancelled" (up to 24 h) of a programme under a second would make 10^5 plays per device
+    emergency_max_plays: int = Field(default=21600, ge=1, description="Most repetitions of one emergency per loudspeaker")
     device_offline_after_s: int = 900  # three missed 300 s heartbeats (docs/device-protocol.md §6)
     http_keep_alive_s: int = Field(
         default=75, description="Idle keep-alive connections are closed after this many seconds; behind a proxy it "
