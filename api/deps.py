@@ -14,6 +14,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
 
 from api.errors import wants_english
+from api.limits import client_address
 from loa.accounts import auth
 from loa.accounts.principal import Principal
 from loa.db import session_scope
@@ -27,7 +28,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (api/limits.py `client_address`: X-Forwarded-For only from LOA_TRUSTED_PROXIES)."""
+    return client_address(request.scope, request.app.state.settings.trusted_proxies)
 
 
 @dataclass

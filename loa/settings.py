@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -44,6 +46,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     print_setup_token: bool = True
+    trusted_proxies: str = Field(
+        default="", description="Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs); "
+        "empty: nobody's, the socket peer is the client")
     # Background jobs
     worker_enabled: bool = True
     worker_poll_seconds: float = 1.0
@@ -74,6 +79,15 @@ class Settings(BaseSettings):
     device_nudge_sync: bool = False  # publish nudges inside the request (tests); default: a background thread
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        """A typo must stop the server, not silently trust nobody (or everybody)."""
+        for part in value.replace(";", ",").split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError → a clear startup error
+        return value
 
     @classmethod
     def load(cls, data_dir_option: str | os.PathLike | None = None, **overrides) -> "Settings":
