@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     print_setup_token: bool = True
+    public_url: str | None = Field(
+        default=None, description="The station's address as residents reach it, e.g. https://loa.cocsan.vn: RSS "
+        "links and the login origin check use it (unset: the address of the request, see docs/operations.md)")
     trusted_proxies: str = Field(
         default="", description="Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs); "
         "empty: nobody's, the socket peer is the client")
@@ -79,6 +82,16 @@ class Settings(BaseSettings):
     device_nudge_sync: bool = False  # publish nudges inside the request (tests); default: a background thread
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("LOA_PUBLIC_URL must be like https://loa.example.vn (no query)")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
