@@ -71,14 +71,17 @@ class Settings(BaseSettings):
     mqtt_password: str | None = None
     # How often a schedule may play (docs/schedules.md): plays at least this far apart, at most this many per
     # loudspeaker in any 72 hours (288 = one every 15 minutes around the clock; a commune airs a few a day)
-    schedule_min_interval_s: int = Field(default=300, ge=1, description="Two plays of a schedule at least this many seconds apart")
-    schedule_max_plays_per_72h: int = Field(default=288, ge=1, description="Most plays one loudspeaker may get in any 72 hours")
+    schedule_min_interval_s: int = Field(
+        default=300, ge=1, description="Two plays of a schedule at least this many seconds apart (422 otherwise)")
+    schedule_max_plays_per_72h: int = Field(
+        default=288, ge=1, description="Most plays one loudspeaker may get in any 72 hours (422 otherwise)")
     # An emergency "until cancelled" (up to 24 h) of a programme under a second would make 10^5 plays per device
-    emergency_max_plays: int = Field(default=21600, ge=1, description="Most repetitions of one emergency per loudspeaker")
+    emergency_max_plays: int = Field(
+        default=21600, ge=1, description="Most repetitions of one emergency per loudspeaker (422 otherwise)")
     device_offline_after_s: int = 900  # three missed 300 s heartbeats (docs/device-protocol.md §6)
     http_keep_alive_s: int = Field(
-        default=75, description="Idle keep-alive connections are closed after this many seconds; behind a proxy it "
-        "must exceed the proxy's idle timeout (deploy/Caddyfile: 30 s), or the proxy reuses a closing connection")
+        default=75, description="Idle keep-alive connections are closed after this many seconds (`loa serve`, "
+        "`loa demo`); behind a proxy it must exceed the proxy's idle timeout (deploy/Caddyfile: 30 s), or the proxy reuses a closing connection")
     device_nudge_sync: bool = False  # publish nudges inside the request (tests); default: a background thread
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")

@@ -119,7 +119,8 @@ def get_job(session: Session, actor: Principal, job_id: int,
 
 
 def list_jobs(session: Session, actor: Principal, commune_id: int, status: str | None = None,
-              limit: int = 100, visible: Callable[[Session, Principal, Job], bool] | None = None) -> list[Job]:
+              limit: int = 100,
+              visible: Callable[[Session, Principal, Job], bool] | None = None) -> list[Job]:
     actor.require_commune(commune_id)
     query = select(Job).where(Job.commune_id == commune_id)
     if status:

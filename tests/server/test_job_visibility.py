@@ -13,7 +13,8 @@ def test_village_head_sees_jobs_of_visible_items_only(client, world):
                       headers=world.h("village_head"))
     assert own.status_code == 202, own.text
     own_job = own.json()["job"]["id"]
-    assert client.get(f"/api/v1/content/{hidden.json()['item']['id']}", headers=world.h("village_head")).status_code == 404
+    hidden_item = hidden.json()["item"]["id"]
+    assert client.get(f"/api/v1/content/{hidden_item}", headers=world.h("village_head")).status_code == 404
     listed = client.get(f"/api/v1/communes/{world.a}/jobs", headers=world.h("village_head"))
     assert listed.status_code == 200 and [j["id"] for j in listed.json()] == [own_job]
     gone = client.get(f"/api/v1/jobs/{hidden_job}", headers=world.h("village_head"))
