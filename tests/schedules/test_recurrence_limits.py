@@ -92,3 +92,16 @@ def test_emergency_plays_are_bounded_but_until_cancelled_with_gap_zero_stays():
         check_emergency_plays(2.0, None, 0.0, 24 * 3600)  # 43,200 plays per loudspeaker
     assert err.value.code == "emergency_too_many_plays" and err.value.extra["min_gap_s"] == 2
     check_emergency_plays(2.0, None, 2.0, 24 * 3600)  # the suggested gap is accepted
+
+
+@pytest.mark.parametrize("text", ["FREQ=MINUTELY;INTERVAL=7", "FREQ=HOURLY;INTERVAL=5;BYDAY=MO,WE",
+                                  "FREQ=MINUTELY;INTERVAL=45;BYHOUR=6,7,8,17", "FREQ=SECONDLY;INTERVAL=3601"])
+def test_sub_daily_fast_forward_equals_plain_dateutil(text):
+    from dateutil.rrule import rrulestr
+
+    start = datetime(2025, 1, 7, 6, 13, 29, tzinfo=TZ)  # over a year before the window
+    lo, hi = NOW, NOW + timedelta(days=3)
+    plain = rrulestr(text, dtstart=start.replace(tzinfo=None)).between(
+        lo.replace(tzinfo=None), hi.replace(tzinfo=None), inc=True)
+    expected = [d.replace(tzinfo=TZ) for d in plain if d < hi.replace(tzinfo=None)]
+    assert expected and occurrences(rule(text, start=start), lo, hi) == expected
