@@ -80,17 +80,23 @@ def _static_gap_s(rec: Recurring) -> float | None:
     return None if unit is None else float(unit * r._interval)
 
 
-def check_recurrence(rec: Recurrence, now: datetime, limits: RecurrenceLimits = RecurrenceLimits()) -> None:
-    """Raise RecurrenceLimitError if `rec` plays too often; RecurrenceError (ValueError) if it is invalid."""
+def check_recurrence(rec: Recurrence, now: datetime, limits: RecurrenceLimits = RecurrenceLimits(),
+                     valid_from: datetime | None = None, valid_until: datetime | None = None) -> None:
+    """Raise RecurrenceLimitError if `rec` plays too often; RecurrenceError (ValueError) if it is invalid.
+
+    Only plays inside the rule's validity count (every 5 minutes for the two hours of a market day is 24
+    plays, not 864), but a sub-daily FREQ that is too dense is refused whatever its validity."""
     if isinstance(rec, Recurring):
         gap = _static_gap_s(rec)
         if gap is not None and gap < limits.min_interval_s:
             raise _too_frequent(limits, gap, None)
     start = now
-    first = getattr(rec, "dtstart", None) or getattr(rec, "start", None)
-    if first is not None and first > start:
-        start = first
+    for first in (getattr(rec, "dtstart", None) or getattr(rec, "start", None), valid_from):
+        if first is not None and first > start:
+            start = first
     end = start + timedelta(days=limits.check_days)
+    if valid_until is not None and valid_until < end:
+        end = valid_until
     window: deque[datetime] = deque()
     previous: datetime | None = None
     for at in iter_occurrences(rec, start, limits.scan_months):

@@ -159,7 +159,7 @@ def check(session: Session, commune_id: int, body: ScheduleIn, now: datetime,
     probe.version = editing.version + 1 if editing else 1
     try:
         rule = mapping.schedule_rule(probe, world.library)
-        check_recurrence(rule.recurrence, now, limits)
+        check_recurrence(rule.recurrence, now, limits, rule.valid_from, rule.valid_until)
         check_device_load(rule, world.rules, world.topology, now, limits)
         report = check_conflicts(rule, [r for r in world.rules if r.id != rule.id], world.topology, now,
                                  now + CONFLICT_HORIZON, world.settings)

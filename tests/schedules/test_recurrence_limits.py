@@ -53,6 +53,15 @@ def test_more_than_the_cap_in_72_hours_is_refused_and_the_cap_is_a_setting():
     assert code_of(rule("FREQ=HOURLY;COUNT=20")) is None
 
 
+def test_only_plays_inside_the_validity_count():
+    market_day = rule("FREQ=MINUTELY;INTERVAL=5")
+    check_recurrence(market_day, NOW, RecurrenceLimits(), NOW, NOW + timedelta(hours=2))  # 24 plays
+    with pytest.raises(RecurrenceLimitError):
+        check_recurrence(market_day, NOW, RecurrenceLimits(), NOW, NOW + timedelta(days=2))  # 576
+    with pytest.raises(RecurrenceLimitError):  # too dense stays too dense, however short
+        check_recurrence(rule("FREQ=MINUTELY"), NOW, RecurrenceLimits(), NOW, NOW + timedelta(minutes=10))
+
+
 def test_a_rule_that_never_occurs_stops_after_a_bounded_walk():
     """dateutil walks to the year 9999 for "30 February" (14 s measured); the budget stops it."""
     for text in ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MINUTELY;INTERVAL=5;BYMONTH=2;BYMONTHDAY=30",
