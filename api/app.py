@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api import errors
 from api.auth.router import router as auth_router
@@ -20,6 +20,7 @@ from api.content.router import router as content_router
 from api.content.packs import router as packs_router
 from api.devices import setup as devices_setup
 from api.limits import BodyLimit
+from api.security_headers import add_security_headers
 from api.org.router import router as org_router
 from api.schedules import setup as schedules_setup
 from loa.accounts import auth
@@ -42,10 +43,23 @@ class StationApp(FastAPI):
         if self.fast_path is not None and scope["type"] == "http":
             await self.fast_path(scope, receive, send)
         else:
-            await super().__call__(scope, receive, send)
+            await self.full_stack(scope, receive, send)
 
     async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await super().__call__(scope, receive, send)
+        """Everything but the fast path's own replies, with the security headers (api/security_headers.py)
+        added outside FastAPI's error handling, so error pages carry them too."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        path = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", []))
+                add_security_headers(message, path)
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_headers)
 
 
 class Health(BaseModel):

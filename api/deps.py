@@ -9,11 +9,13 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
 
 from api.errors import wants_english
+from api.limits import client_address
 from loa.accounts import auth
 from loa.accounts.principal import Principal
 from loa.db import session_scope
@@ -27,7 +29,30 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (api/limits.py `client_address`: X-Forwarded-For only from LOA_TRUSTED_PROXIES)."""
+    return client_address(request.scope, request.app.state.settings.trusted_proxies)
+
+
+def require_same_origin(request: Request) -> None:
+    """Login CSRF: another site must not log this browser in (to an account the attacker controls).
+
+    Browsers say where a request comes from: Sec-Fetch-Site (Chromium, Firefox, Safari) and Origin (every browser
+    on a POST). A request another site made is refused; one without either header is not a browser's (an API
+    client, a script) and has no victim, so it passes. Our own origin is the Host the browser addressed (a page
+    cannot change it) or LOA_PUBLIC_URL's."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    allowed = {request.headers.get("host", "").lower()}
+    public = request.app.state.settings.public_url
+    if public:
+        allowed.add(urlsplit(public).netloc.lower())
+    cross = site is not None and site not in ("same-origin", "none")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() not in allowed):
+        cross = True
+    if cross:
+        raise PermissionDenied("login_cross_site",
+                               "Chỉ đăng nhập được từ trang của đài. Hãy mở trang đăng nhập của đài rồi thử lại",
+                               "Log in from the station's own page: open its login page and try again")
 
 
 @dataclass

@@ -1,10 +1,72 @@
-"""A pure-ASGI guard on request body size: 413 before reading when Content-Length is too big, and 413 as
-soon as a chunked body passes the limit (the app's own error response is replaced)."""
+"""Per-request limits in one place: who the client is (`client_address`, for every per-address limit and the
+audit log), and a pure-ASGI guard on request body size (413 before reading when Content-Length is too big, and
+413 as soon as a chunked body passes the limit; the app's own error response is replaced)."""
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+# ---------------------------------------------------------------- the client's address
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=32)
+def trusted_networks(spec: str) -> tuple[_Network, ...]:
+    """LOA_TRUSTED_PROXIES ("10.0.0.5, 172.31.240.0/24") parsed; empty = trust nobody. A typo fails loudly."""
+    out = []
+    for part in spec.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"LOA_TRUSTED_PROXIES: {part!r} is not an address or a CIDR network") from exc
+    return tuple(out)
+
+
+def _is_trusted(address: str, networks: tuple[_Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)
+
+
+def client_address(scope: Any, trusted_proxies: str) -> str:
+    """The address every per-address limit (login lockout, enrollment codes, …) and the audit log use.
+
+    The socket peer, unless that peer is one of our proxies (`trusted_proxies`, LOA_TRUSTED_PROXIES): then
+    X-Forwarded-For is read from the right, skipping our own proxies, and the first address they did not add
+    is the client. Anything a client writes into the header itself sits to the left of that and is ignored,
+    so sending "X-Forwarded-For: 1.2.3.4" changes nothing. uvicorn's own proxy-header rewrite is turned off
+    (`loa serve`, `loa demo`): this is the only place that reads the header. `scope` is an ASGI scope (or
+    anything with `.scope`, such as a Starlette Request)."""
+    scope = getattr(scope, "scope", scope)
+    peer = scope.get("client")
+    address = peer[0] if peer else "unknown"
+    networks = trusted_networks(trusted_proxies or "")
+    if not networks or not _is_trusted(address, networks):
+        return address
+    hops: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            hops.extend(h.strip() for h in value.decode("latin-1").split(","))
+    for hop in reversed([h for h in hops if h]):
+        if not _is_trusted(hop, networks):
+            return hop
+        address = hop
+    return address
+
+
+# ---------------------------------------------------------------- body size
 
 
 class BodyTooLarge(Exception):

@@ -11,6 +11,7 @@ import ipaddress
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from api.deps import client_ip
 from api.errors import responses
 from loa.errors import PermissionDenied, Unauthenticated
 from loa.ops import metrics
@@ -34,7 +35,7 @@ def authorize(request: Request, token: str | None) -> None:
             raise Unauthenticated("metrics_token_required", "Cần mã truy cập số liệu (LOA_METRICS_TOKEN)",
                                   "The metrics token is required (LOA_METRICS_TOKEN)")
         return
-    if not _loopback(request.client.host if request.client else None):
+    if not _loopback(client_ip(request)):  # behind a trusted proxy: the real client, not the proxy
         raise PermissionDenied("metrics_local_only", "Số liệu chỉ xem được từ máy chủ (hoặc đặt LOA_METRICS_TOKEN)",
                                "Metrics are served to localhost only (or set LOA_METRICS_TOKEN)")
 

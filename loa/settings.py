@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -44,6 +46,12 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     print_setup_token: bool = True
+    public_url: str | None = Field(
+        default=None, description="The station's address as residents reach it, e.g. https://loa.cocsan.vn: RSS "
+        "links and the login origin check use it (unset: the address of the request, see docs/operations.md)")
+    trusted_proxies: str = Field(
+        default="", description="Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs); "
+        "empty: nobody's, the socket peer is the client")
     # Background jobs
     worker_enabled: bool = True
     worker_poll_seconds: float = 1.0
@@ -61,10 +69,19 @@ class Settings(BaseSettings):
     mqtt_device_url: str | None = Field(default=None, description="Broker URL given to devices (default: mqtt_url)")
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    # How often a schedule may play (docs/schedules.md): plays at least this far apart, at most this many per
+    # loudspeaker in any 72 hours (288 = one every 15 minutes around the clock; a commune airs a few a day)
+    schedule_min_interval_s: int = Field(
+        default=300, ge=1, description="Two plays of a schedule at least this many seconds apart (422 otherwise)")
+    schedule_max_plays_per_72h: int = Field(
+        default=288, ge=1, description="Most plays one loudspeaker may get in any 72 hours (422 otherwise)")
+    # An emergency "until cancelled" (up to 24 h) of a programme under a second would make 10^5 plays per device
+    emergency_max_plays: int = Field(
+        default=21600, ge=1, description="Most repetitions of one emergency per loudspeaker (422 otherwise)")
     device_offline_after_s: int = 900  # three missed 300 s heartbeats (docs/device-protocol.md §6)
     http_keep_alive_s: int = Field(
-        default=75, description="Idle keep-alive connections are closed after this many seconds; behind a proxy it "
-        "must exceed the proxy's idle timeout (deploy/Caddyfile: 30 s), or the proxy reuses a closing connection")
+        default=75, description="Idle keep-alive connections are closed after this many seconds (`loa serve`, "
+        "`loa demo`); behind a proxy it must exceed the proxy's idle timeout (deploy/Caddyfile: 30 s), or the proxy reuses a closing connection")
     device_nudge_sync: bool = False  # publish nudges inside the request (tests); default: a background thread
     # Device endpoints under abuse (docs/device-protocol.md §2, §8)
     enroll_start_limit: int = Field(default=10, ge=1, description="`enroll/start` calls per client address per "
@@ -75,6 +92,25 @@ class Settings(BaseSettings):
                                     "process: a new one closes the oldest")
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("LOA_PUBLIC_URL must be like https://loa.example.vn (no query)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        """A typo must stop the server, not silently trust nobody (or everybody)."""
+        for part in value.replace(";", ",").split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError → a clear startup error
+        return value
 
     @classmethod
     def load(cls, data_dir_option: str | os.PathLike | None = None, **overrides) -> "Settings":

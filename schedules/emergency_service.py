@@ -14,10 +14,11 @@ from sqlmodel import Session, select
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
-from loa.errors import Conflict, NotFound
-from loa.org.models import Device
+from loa.errors import Conflict, Invalid, NotFound
+from loa.org.models import Commune, Device
 from loa.org.service import get_commune, village_in_commune
 from schedules import mapping
+from schedules.limits import RecurrenceLimitError, RecurrenceLimits, check_emergency_plays
 from schedules.rules_service import check_schedulable
 from schedules.schemas import EmergencyIn, EmergencyOut
 from schedules.tables import CapAlertRow, EmergencyRow, StationSettingsRow
@@ -46,13 +47,26 @@ def _check_places(session: Session, commune_id: int, villages: list[int], device
             raise NotFound("device_not_found", "Không tìm thấy cụm loa", "Device not found")
 
 
-def start(session: Session, actor: Principal, commune_id: int, body: EmergencyIn, now: datetime) -> EmergencyRow:
+def _check_plays(session: Session, commune_id: int, entries: list[dict], repeat: int | None, gap_s: float,
+                 limits: RecurrenceLimits) -> None:
+    """A programme of a few seconds repeated until cancelled would make thousands of plays (schedules/limits.py)."""
+    once = mapping.programme(entries, 1, mapping.Library.load(session, mapping.content_ids(entries))).duration_s
+    settings = mapping.station_settings(session.get(StationSettingsRow, commune_id), session.get(Commune, commune_id))
+    try:
+        check_emergency_plays(once, repeat, gap_s, settings.emergency_max_s, limits)
+    except RecurrenceLimitError as exc:
+        raise Invalid(exc.code, exc.message_vi, exc.message_en, **exc.extra) from None
+
+
+def start(session: Session, actor: Principal, commune_id: int, body: EmergencyIn, now: datetime,
+          limits: RecurrenceLimits | None = None) -> EmergencyRow:
     """Air now in the chosen villages, `repeat` times or until cancelled."""
     get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *OPERATORS)
     _check_places(session, commune_id, body.villages, body.devices)
     entries = [e.model_dump() for e in body.programme]
     check_schedulable(session, commune_id, entries, now)
+    _check_plays(session, commune_id, entries, body.repeat, body.gap_s, limits or RecurrenceLimits())
     row = EmergencyRow(commune_id=commune_id, title=body.title.strip(), programme=entries,
                        villages=sorted(set(body.villages)), devices=sorted(set(body.devices)), repeat=body.repeat,
                        gap_s=body.gap_s, status=AIRING, source="cadre", created_by=actor.user_id, created_at=now,

@@ -2,13 +2,17 @@
 
 One VEVENT per play (concrete instances, not RRULEs: the export shows what will really air
 after priority resolution). Lines end in CRLF and are folded at 75 octets without splitting a
-UTF-8 character; text is escaped (backslash, semicolon, comma, newline). Times carry
+UTF-8 character; text is escaped twice: for HTML (`< > &`, since Outlook, Google Calendar and others
+render DESCRIPTION and sometimes SUMMARY as HTML: a title "<a href=…>" must stay text), then as iCalendar text
+(backslash, semicolon, comma, newline), and control characters other than newline are dropped. Times carry
 TZID=Asia/Ho_Chi_Minh with a VTIMEZONE block (fixed +07:00, no DST), or are UTC when the
 station zone has no fixed offset. `parse_ics` is the small reader the tests round-trip with.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -23,6 +27,14 @@ _PRIORITY_VI = {Priority.FALLBACK: "Dự phòng", Priority.NORMAL: "Thông thư�
 def escape_text(value: str) -> str:
     return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
             .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # RFC 5545 TEXT allows no CTL but HTAB
+
+
+def text_value(value: str) -> str:
+    """A user's words (titles, names) as an iCalendar TEXT value that no client can render as markup."""
+    return escape_text(html.escape(_CONTROLS.sub("", value.replace("\t", " ")), quote=False))
 
 
 def unescape_text(value: str) -> str:
@@ -81,7 +93,7 @@ def village_calendar(village_id: str, village_name: str, plays: Iterable[Play], 
     for p in plays:
         unique.setdefault((p.rule_id, p.planned_start, p.start, p.end), p)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
-             f"X-WR-CALNAME:{escape_text('Lịch phát thanh ' + village_name)}", f"X-WR-TIMEZONE:{tz_name}"]
+             f"X-WR-CALNAME:{text_value('Lịch phát thanh ' + village_name)}", f"X-WR-TIMEZONE:{tz_name}"]
     if offset is not None:
         o = _fmt_offset(offset)
         lines += ["BEGIN:VTIMEZONE", f"TZID:{tz_name}", "BEGIN:STANDARD", "DTSTART:19700101T000000",
@@ -107,10 +119,10 @@ def village_calendar(village_id: str, village_name: str, plays: Iterable[Play], 
         if p.interrupted:
             desc += "\n(bị ngắt / interrupted)"
         lines += ["BEGIN:VEVENT", f"UID:{escape_text(uid)}", f"DTSTAMP:{dtstamp}", stamp("DTSTART", p.start),
-                  stamp("DTEND", p.end), f"SUMMARY:{escape_text(summary)}",
-                  f"DESCRIPTION:{escape_text(desc)}",
+                  stamp("DTEND", p.end), f"SUMMARY:{text_value(summary)}",
+                  f"DESCRIPTION:{text_value(desc)}",
                   f"CATEGORIES:{escape_text(_PRIORITY_VI.get(p.priority, p.priority.name))}",
-                  f"X-LOA-PRIORITY:{p.priority.name}", f"X-LOA-RULE:{escape_text(p.rule_id)}",
+                  f"X-LOA-PRIORITY:{p.priority.name}", f"X-LOA-RULE:{text_value(p.rule_id)}",
                   "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return "".join(fold(line) + "\r\n" for line in lines)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
+import dateutil.rrule as _dateutil_rrule
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, SECONDLY, WEEKLY, YEARLY, rrule, rrulestr
 
 from schedules.model import Every, OneOff, Recurrence, Recurring, require_aware
 
@@ -35,6 +37,52 @@ _BY_TIME = re.compile(r"BY(HOUR|MINUTE|SECOND)=", re.IGNORECASE)
 
 class RecurrenceError(ValueError):
     """A rule string dateutil cannot expand, with a bilingual message."""
+
+
+class ExpansionBudgetExceeded(RecurrenceError):
+    """dateutil walked more months than allowed without finishing (a rule that (almost) never occurs)."""
+
+
+# ---------------------------------------------------------------- a work bound inside dateutil
+#
+# dateutil yields only when it finds an occurrence. Between two occurrences it walks every period (day, hour…)
+# and never looks at UNTIL, so a rule whose filters never match ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30") walks to
+# the year 9999: 14 s of CPU measured for one expansion, and `islice` cannot stop it. Its walk rebuilds its
+# per-month tables once per month it enters (`_iterinfo.rebuild`), so counting those calls bounds the walk.
+# The counter lives on one rrule instance (`budgeted`), so every other expansion behaves exactly as before.
+
+
+_IterInfo = _dateutil_rrule._iterinfo  # type: ignore[attr-defined]
+
+
+class _BudgetedIterInfo(_IterInfo):  # type: ignore[misc, valid-type]
+    __slots__ = ()
+
+    def __init__(self, rrule: rrule) -> None:
+        # the parent walks `self.__slots__`, which is empty here: give it the parent's
+        for attr in _IterInfo.__slots__:
+            setattr(self, attr, None)
+        self.rrule = rrule
+
+    def rebuild(self, year: int, month: int) -> None:
+        left = getattr(self.rrule, "_loa_months_left", None)
+        if left is not None:
+            if left <= 0:
+                raise ExpansionBudgetExceeded(
+                    "Quy tắc lặp hầu như không bao giờ xảy ra hoặc quá phức tạp để kiểm tra"
+                    " / the RRULE (almost) never occurs or is too complex to check")
+            self.rrule._loa_months_left = left - 1
+        super().rebuild(year, month)
+
+
+_dateutil_rrule._iterinfo = _BudgetedIterInfo
+
+
+def budgeted(r: rrule, months: int) -> rrule:
+    """A copy of `r` whose expansion raises ExpansionBudgetExceeded after walking `months` months."""
+    copy = r.replace()
+    copy._loa_months_left = months  # type: ignore[attr-defined]
+    return copy
 
 
 def occurrences(rec: Recurrence, start: datetime, end: datetime) -> list[datetime]:
@@ -109,16 +157,20 @@ def _tzkey(dt: datetime) -> str:
     return key
 
 
+_PERIOD = {WEEKLY: timedelta(days=7), DAILY: timedelta(days=1), HOURLY: timedelta(hours=1),
+           MINUTELY: timedelta(minutes=1), SECONDLY: timedelta(seconds=1)}
+
+
 def _fast_forward(r: rrule, window_start: datetime) -> rrule:
-    """Move dtstart of an uncounted DAILY/WEEKLY rule close to the window.
+    """Move dtstart of an uncounted WEEKLY/DAILY/sub-daily rule close to the window.
 
     dateutil walks every period from dtstart; for a rule started a year ago that is hundreds of
-    steps per expansion. Jumping by whole multiples of the period keeps the phase (weekday,
-    INTERVAL parity), so the occurrences are unchanged.
+    steps per expansion (hundreds of thousands for an hourly one). Jumping by whole multiples of the
+    period keeps the phase (weekday, INTERVAL parity, minute of the hour), so the occurrences are unchanged.
     """
-    if r._count is not None or r._freq not in (DAILY, WEEKLY):
+    if r._count is not None or r._freq not in _PERIOD:
         return r
-    period = timedelta(days=r._interval * (7 if r._freq == WEEKLY else 1))
+    period = _PERIOD[r._freq] * r._interval
     lag = window_start - r._dtstart - period
     if lag <= timedelta(0):
         return r
@@ -175,3 +227,67 @@ def _with_times(rec: Recurring, dt0: datetime, lo: datetime, hi: datetime, tzkey
             if inst >= lo:
                 out.append(inst)
     return out
+
+
+# ---------------------------------------------------------------- lazy, bounded expansion
+
+
+def iter_occurrences(rec: Recurrence, start: datetime, months: int) -> Iterator[datetime]:
+    """Start instants s >= start of `rec`, in order, one at a time (the caller decides when to stop).
+
+    dateutil may walk at most `months` months (counted from dtstart for a COUNT rule, from near `start`
+    otherwise) to find them: beyond that ExpansionBudgetExceeded is raised, so a rule that almost never occurs
+    cannot keep a request busy.
+    """
+    require_aware(start, "start")
+    if isinstance(rec, OneOff):
+        if rec.at >= start:
+            yield rec.at
+        return
+    if isinstance(rec, Every):
+        step = timedelta(seconds=rec.interval_s)
+        k = max(0, math.ceil((start - rec.start) / step))
+        while rec.count is None or k < rec.count:
+            s = rec.start + k * step
+            if rec.until is not None and s >= rec.until:
+                return
+            yield s
+            k += 1
+        return
+    if not isinstance(rec, Recurring):
+        raise TypeError(f"unknown recurrence {type(rec).__name__}")
+    tzkey = _tzkey(rec.dtstart)
+    tz = rec.dtstart.tzinfo
+    lo = _local_naive(start, tz)
+    dt0 = rec.dtstart.replace(tzinfo=None)
+    if not rec.times:
+        r = _parse(rec.rrule, dt0, tzkey)
+        r = budgeted(_fast_forward(r, lo) if r._count is None else r, months)
+        for d in r:
+            if d >= lo:
+                yield d.replace(tzinfo=tz)
+        return
+    if _BY_TIME.search(rec.rrule):
+        raise RecurrenceError(
+            "Dùng giờ phát hoặc BYHOUR/BYMINUTE, không dùng cả hai / give times or BYHOUR, not both")
+    days = _parse(rec.rrule, datetime.combine(dt0.date(), time(0)), tzkey)
+    if days._freq not in (DAILY, WEEKLY, MONTHLY, YEARLY):
+        raise RecurrenceError("Giờ phát chỉ dùng với lặp theo ngày/tuần/tháng/năm / times need FREQ≥DAILY")
+    times = sorted(set(rec.times))
+    until, count = days._until, days._count
+    if count is None:
+        days = _fast_forward(days, lo - timedelta(days=1))
+    seen = 0
+    for d in budgeted(days.replace(count=None) if count is not None else days, months):
+        for t in times:
+            inst = datetime.combine(d.date(), t)
+            if inst < dt0 or (until is not None and inst > until):
+                continue
+            if count is not None:
+                if seen >= count:
+                    return
+                seen += 1
+            if inst >= lo:
+                yield inst.replace(tzinfo=tz)
+        if until is not None and d > until:
+            return

@@ -30,6 +30,7 @@ from loa.org.models import Device
 from loa.org.service import get_commune, village_in_commune
 from schedules import mapping
 from schedules.conflicts import ConflictReport, Resolution, check_conflicts
+from schedules.limits import RecurrenceLimitError, RecurrenceLimits, check_device_load, check_recurrence
 from schedules.schemas import CheckOut, ConflictOut, NoticeOut, ScheduleIn, ScheduleOut, TargetsOut
 from schedules.store import unavailable_reason
 from schedules.tables import ScheduleNotice, ScheduleRule
@@ -144,8 +145,13 @@ def _row_from(body: ScheduleIn, row: ScheduleRule) -> ScheduleRule:
 
 
 def check(session: Session, commune_id: int, body: ScheduleIn, now: datetime,
-          editing: ScheduleRule | None = None) -> tuple[ConflictReport, ScheduleRule]:
-    """Validate `body` and check it against the commune's rules; nothing is written."""
+          editing: ScheduleRule | None = None,
+          limits: RecurrenceLimits | None = None) -> tuple[ConflictReport, ScheduleRule]:
+    """Validate `body` and check it against the commune's rules; nothing is written.
+
+    The recurrence limits (schedules/limits.py) are checked before the conflict check expands the rule over two
+    months: a rule that plays every second is refused from its text, at no cost."""
+    limits = limits or RecurrenceLimits()
     _check_targets(session, commune_id, body)
     entries = _entries(body.programme)
     check_schedulable(session, commune_id, entries, now)
@@ -158,8 +164,12 @@ def check(session: Session, commune_id: int, body: ScheduleIn, now: datetime,
     probe.version = editing.version + 1 if editing else 1
     try:
         rule = mapping.schedule_rule(probe, world.library)
+        check_recurrence(rule.recurrence, now, limits, rule.valid_from, rule.valid_until)
+        check_device_load(rule, world.rules, world.topology, now, limits)
         report = check_conflicts(rule, [r for r in world.rules if r.id != rule.id], world.topology, now,
                                  now + CONFLICT_HORIZON, world.settings)
+    except RecurrenceLimitError as exc:  # plays too often (docs/schedules.md, "How often a schedule may play")
+        raise Invalid(exc.code, exc.message_vi, exc.message_en, **exc.extra) from None
     except ValueError as exc:  # a bad RRULE, times with BYHOUR, a programme the core refuses
         raise Invalid("schedule_invalid", f"Lịch không hợp lệ: {exc}", f"Invalid schedule: {exc}") from None
     return report, probe
@@ -195,21 +205,21 @@ def _raise_if_refused(report: ConflictReport) -> None:
 
 
 def preview(session: Session, actor: Principal, commune_id: int, body: ScheduleIn, now: datetime,
-            schedule_id: int | None = None) -> CheckOut:
+            schedule_id: int | None = None, limits: RecurrenceLimits | None = None) -> CheckOut:
     get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *PREVIEWERS)
     editing = get_schedule(session, actor, schedule_id) if schedule_id else None
     if editing is not None and editing.commune_id != commune_id:
         raise _missing()
-    report, _ = check(session, commune_id, body, now, editing)
+    report, _ = check(session, commune_id, body, now, editing, limits)
     return check_out(report)
 
 
 def create_schedule(session: Session, actor: Principal, commune_id: int, body: ScheduleIn,
-                    now: datetime) -> tuple[ScheduleRule, CheckOut]:
+                    now: datetime, limits: RecurrenceLimits | None = None) -> tuple[ScheduleRule, CheckOut]:
     commune = get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *SCHEDULERS)
-    report, _ = check(session, commune_id, body, now)
+    report, _ = check(session, commune_id, body, now, limits=limits)
     _raise_if_refused(report)
     row = _row_from(body, ScheduleRule(commune_id=commune_id, title="", timezone=commune.timezone,
                                        author_id=actor.user_id, created_at=now, updated_at=now))
@@ -221,12 +231,12 @@ def create_schedule(session: Session, actor: Principal, commune_id: int, body: S
 
 
 def update_schedule(session: Session, actor: Principal, schedule_id: int, body: ScheduleIn,
-                    now: datetime) -> tuple[ScheduleRule, CheckOut]:
+                    now: datetime, limits: RecurrenceLimits | None = None) -> tuple[ScheduleRule, CheckOut]:
     row = get_schedule(session, actor, schedule_id)
     actor.require_role(row.commune_id, *SCHEDULERS)
     if row.cancelled_at is not None:
         raise Conflict("schedule_cancelled", "Lịch đã huỷ, không sửa được", "A cancelled schedule cannot change")
-    report, _ = check(session, row.commune_id, body, now, editing=row)
+    report, _ = check(session, row.commune_id, body, now, editing=row, limits=limits)
     _raise_if_refused(report)
     _row_from(body, row)
     row.version += 1

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import CSRF_COOKIE, SESSION_COOKIE, Auth, Context
+from api.deps import CSRF_COOKIE, SESSION_COOKIE, Auth, Context, require_same_origin
 from api.deps import Id
 from api.errors import responses
 from loa.accounts import auth
@@ -30,9 +30,11 @@ def _policy(ctx) -> auth.LoginPolicy:
     return auth.LoginPolicy(ctx.settings.login_max_failures, ctx.settings.login_window_seconds)
 
 
-@router.post("/login", response_model=SessionOut, responses=responses(401, 422, 429),
-             summary="Log in with a password; sets the httpOnly session cookie and the CSRF cookie")
-def login(body: LoginBody, response: Response, ctx: Context) -> SessionOut:
+@router.post("/login", response_model=SessionOut, responses=responses(401, 403, 422, 429),
+             summary="Log in with a password; sets the httpOnly session cookie and the CSRF cookie. A browser "
+                     "request from another site (Origin / Sec-Fetch-Site) is refused: 403 login_cross_site")
+def login(body: LoginBody, request: Request, response: Response, ctx: Context) -> SessionOut:
+    require_same_origin(request)  # it sets cookies: another site must not log this browser in
     with session_scope(ctx.engine) as session:
         user = auth.authenticate(session, body.username, body.password, ctx.ip, ctx.now, _policy(ctx))
         token, secret = auth.issue_token(session, user, auth.SESSION, ctx.now,

@@ -58,6 +58,8 @@ def serve_audio(request: Request, path: Path, sha256: str, cache_control: str = 
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     range_header = request.headers.get("range")
+    if range_header and not range_header.lstrip().lower().startswith("bytes="):
+        range_header = None  # RFC 9110 §14.2: a range unit we do not know is ignored (200, the whole body)
     if_range = request.headers.get("if-range")
     if range_header and (if_range is None or if_range.strip() == etag):
         match = _RANGE_RE.match(range_header.strip())

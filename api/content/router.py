@@ -210,11 +210,11 @@ def audio(item_id: Id, request: Request, principal: Auth, ctx: Context,
             summary="A background job: status, attempts, last error, result")
 def get_job(job_id: Id, principal: Auth, ctx: Context) -> JobOut:
     with session_scope(ctx.engine) as s:
-        return _job(jobs.get_job(s, principal, job_id))
+        return _job(jobs.get_job(s, principal, job_id, library.job_visible))
 
 
 @router.get("/communes/{commune_id}/jobs", response_model=list[JobOut], responses=R(401, 404, 422), tags=["jobs"])
 def list_jobs(commune_id: Id, principal: Auth, ctx: Context, status: str | None = Query(None, max_length=16),
               limit: int = Query(100, ge=1, le=500)) -> list[JobOut]:
     with session_scope(ctx.engine) as s:
-        return [_job(j) for j in jobs.list_jobs(s, principal, commune_id, status, limit)]
+        return [_job(j) for j in jobs.list_jobs(s, principal, commune_id, status, limit, library.job_visible)]

@@ -22,6 +22,7 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.devices.middleware import _millis as millis
+from api.security_headers import FAST_PATH_HEADERS
 from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER, is_sha256
 from broadcaster.station import deviceauth, manifests
 from broadcaster.station.secrets import TOKEN_PREFIX
@@ -115,6 +116,7 @@ class DeviceFastPath:
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"].append((self.time_header, millis(clock()).encode()))
+                message["headers"].extend(FAST_PATH_HEADERS)  # constant bytes (api/security_headers.py)
             await send(message)
 
         try:

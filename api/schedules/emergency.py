@@ -17,6 +17,7 @@ from loa.errors import UnsupportedMediaType
 from loa.jobs.models import Job
 from schedules import cap_service, station
 from schedules import emergency_service as emergencies
+from schedules.limits import RecurrenceLimits
 from schedules.cap import MAX_BYTES
 from schedules.schemas import (
     CapAlertOut,
@@ -39,7 +40,7 @@ XML_TYPES = ("application/xml", "text/xml", "application/cap+xml")
              summary="Air an emergency now in chosen villages (cadre): repeat N times, or null = until cancelled")
 def start_emergency(commune_id: Id, body: EmergencyIn, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
     with session_scope(ctx.engine) as s:
-        row = emergencies.start(s, principal, commune_id, body, ctx.now)
+        row = emergencies.start(s, principal, commune_id, body, ctx.now, RecurrenceLimits.from_settings(ctx.settings))
     svc.materialize_commune(commune_id, ctx.now)
     with session_scope(ctx.engine) as s:
         return emergencies.emergency_out(s, row, ctx.now)

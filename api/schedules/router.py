@@ -15,6 +15,7 @@ from api.errors import responses
 from loa.db import session_scope
 from loa.errors import Invalid
 from schedules import rules_service as rules
+from schedules.limits import RecurrenceLimits
 from schedules import views
 from schedules.schemas import CheckOut, NoticeOut, SaveOut, ScheduleIn, ScheduleOut, TimetableOut
 from schedules.service import ScheduleService
@@ -52,7 +53,8 @@ def list_schedules(commune_id: Id, principal: Auth, ctx: Context, include_cancel
                      "resolved by priority and listed")
 def create_schedule(commune_id: Id, body: ScheduleIn, principal: Auth, ctx: Context, svc: Service) -> SaveOut:
     with session_scope(ctx.engine) as s:
-        row, report = rules.create_schedule(s, principal, commune_id, body, ctx.now)
+        row, report = rules.create_schedule(s, principal, commune_id, body, ctx.now,
+                                            RecurrenceLimits.from_settings(ctx.settings))
     svc.materialize_commune(commune_id, ctx.now)
     with session_scope(ctx.engine) as s:
         return SaveOut(schedule=rules.schedule_out(s, row), resolved_by_priority=report.resolved_by_priority,
@@ -65,7 +67,8 @@ def create_schedule(commune_id: Id, body: ScheduleIn, principal: Auth, ctx: Cont
 def preview_schedule(commune_id: Id, body: ScheduleIn, principal: Auth, ctx: Context,
                      schedule_id: int | None = Query(None, ge=1, le=2_147_483_647)) -> CheckOut:
     with session_scope(ctx.engine) as s:
-        return rules.preview(s, principal, commune_id, body, ctx.now, schedule_id)
+        return rules.preview(s, principal, commune_id, body, ctx.now, schedule_id,
+                             RecurrenceLimits.from_settings(ctx.settings))
 
 
 @router.get("/schedules/{schedule_id}", response_model=ScheduleOut, responses=R(401, 404),
@@ -79,7 +82,8 @@ def get_schedule(schedule_id: Id, principal: Auth, ctx: Context) -> ScheduleOut:
             summary="Replace a schedule (cadre); its version goes up; same conflict rules as create")
 def update_schedule(schedule_id: Id, body: ScheduleIn, principal: Auth, ctx: Context, svc: Service) -> SaveOut:
     with session_scope(ctx.engine) as s:
-        row, report = rules.update_schedule(s, principal, schedule_id, body, ctx.now)
+        row, report = rules.update_schedule(s, principal, schedule_id, body, ctx.now,
+                                            RecurrenceLimits.from_settings(ctx.settings))
     svc.materialize_commune(row.commune_id, ctx.now)
     with session_scope(ctx.engine) as s:
         return SaveOut(schedule=rules.schedule_out(s, row), resolved_by_priority=report.resolved_by_priority,

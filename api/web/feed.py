@@ -18,6 +18,21 @@ ET.register_namespace("itunes", ITUNES)
 ET.register_namespace("atom", ATOM)
 
 
+def public_base_url(scope: dict, configured: str | None) -> str:
+    """Where residents reach the station, for the feed's absolute links: LOA_PUBLIC_URL when set.
+
+    Unset, the address this connection actually reached (the server socket, `scope["server"]`): right for a
+    station reached directly on its LAN or public address, wrong behind a proxy (set LOA_PUBLIC_URL there; the
+    compose file does). Never the Host header: a client can write anything there, and a feed is cached
+    (public, 5 minutes) and copied into podcast apps, so a forged Host would send residents elsewhere."""
+    if configured:
+        return configured.rstrip("/")
+    host, port = scope.get("server") or ("127.0.0.1", 80)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}" if port in (80, None) else f"http://{host}:{port}"
+
+
 def _duration(seconds: float | None) -> str:
     total = int(round(seconds or 0))
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"

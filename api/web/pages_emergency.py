@@ -22,6 +22,7 @@ from loa.db import session_scope
 from loa.errors import DomainError
 from loa.org import service as org
 from schedules import emergency_service as emergencies
+from schedules.limits import RecurrenceLimits
 from schedules.schemas import EmergencyIn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -80,7 +81,8 @@ def emergency_start(request: Request, commune_id: Id, csrf: Annotated[str, Form(
         with session_scope(request.app.state.engine) as s:
             body, item = _body(s, user, commune_id, item_id, villages, repeat, now)
             if step == "air":
-                row = emergencies.start(s, user, commune_id, body, now)
+                row = emergencies.start(s, user, commune_id, body, now,
+                                        RecurrenceLimits.from_settings(request.app.state.settings))
                 emergency_id = row.id
     except DomainError as exc:
         message = exc.message_en if page_lang(request) == "en" else exc.message_vi

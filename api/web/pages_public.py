@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from api.content.audio import cache_policy, serve_audio
 from api.deps import Id
-from api.web.feed import build_feed
+from api.web.feed import build_feed, public_base_url
 from api.web.public import (
     audio_ext, commune_and_village, languages_of, public_item, public_item_by_sha, public_items,
 )
@@ -62,7 +62,7 @@ def village_page(request: Request, commune_id: Id, village_id: Id, language: str
 @router.get("/r/{commune_id}/v/{village_id}/feed.xml")
 def village_feed(request: Request, commune_id: Id, village_id: Id) -> Response:
     now = now_of(request)
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request.scope, request.app.state.settings.public_url)
     with session_scope(request.app.state.engine) as s:
         commune, village = commune_and_village(s, commune_id, village_id)
         if commune is None or village is None:

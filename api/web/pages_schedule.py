@@ -24,6 +24,7 @@ from loa.errors import DomainError, NotFound
 from loa.org import service as org
 from schedules import rules_service as rules
 from schedules import views
+from schedules.limits import RecurrenceLimits
 from schedules.mapping import schedule_key
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -113,6 +114,7 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
     english = page_lang(request) == "en"
     report = error = None
     status = 200
+    limits = RecurrenceLimits.from_settings(request.app.state.settings)
     try:
         with session_scope(request.app.state.engine) as s:
             commune = org.get_commune(s, user, commune_id)
@@ -127,10 +129,10 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
             tz = ZoneInfo(commune.timezone)
             body = to_schedule(form, programme, tz, now.astimezone(tz).date())
             if action == "save":
-                row, _ = rules.create_schedule(s, user, commune_id, body, now)
+                row, _ = rules.create_schedule(s, user, commune_id, body, now, limits)
                 saved = row.id
             else:
-                report = rules.preview(s, user, commune_id, body, now)
+                report = rules.preview(s, user, commune_id, body, now, limits=limits)
     except DomainError as exc:
         if exc.status == 404 and exc.code in ("commune_not_found", "not_found"):
             raise

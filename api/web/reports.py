@@ -12,7 +12,6 @@ each loudspeaker's uptime. Built from what the station records:
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from content.library.models import ContentItem
+from loa import csv_safe
 from loa.org.models import Device, Village
 
 
@@ -125,7 +125,7 @@ def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, 
 
 def to_csv(report: VillageMonth) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = csv_safe.writer(buf, lineterminator="\r\n")  # no cell a spreadsheet would run as a formula
     w.writerow(["village", "month", "metric", "key", "value"])
     base = [report.village, report.month]
     for kind, minutes in report.minutes_by_kind.items():

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip
+from api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip, require_same_origin
 from loa.accounts import auth
 from loa.accounts.principal import Principal
 from loa.db import session_scope
@@ -64,6 +64,7 @@ def check_csrf(request: Request, sent: str | None) -> None:
 
 def start_session(request: Request, response: Response, username: str, password: str) -> None:
     """Check the password (with the API's rate limit) and set the same cookies as POST /api/v1/auth/login."""
+    require_same_origin(request)  # login CSRF: a form on another site must not log this browser in
     settings, now = request.app.state.settings, now_of(request)
     policy = auth.LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
     with session_scope(request.app.state.engine) as session:

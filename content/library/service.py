@@ -78,6 +78,17 @@ def _visible(actor: Principal, item: ContentItem) -> bool:
     return True
 
 
+def job_visible(session: Session, actor: Principal, job: Job) -> bool:
+    """Whether `actor` may see a background job of their commune: a village head only sees the jobs of items
+    they may see (a render job names the item and shows its text's fate); every other role sees them all."""
+    if actor.is_admin or job.commune_id is None or actor.role_in(job.commune_id) != "village_head":
+        return True
+    if job.object_type != "content" or not (job.object_id or "").isdigit():
+        return False
+    item = session.get(ContentItem, int(job.object_id))
+    return item is not None and item.commune_id == job.commune_id and _visible(actor, item)
+
+
 def get_item(session: Session, actor: Principal, item_id: int) -> ContentItem:
     item = session.get(ContentItem, item_id)
     if item is None or not _visible(actor, item):

@@ -64,6 +64,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from api.app import create_app
+        from loa.cli.server_cmds import uvicorn_options
         from loa.db import make_engine, session_scope, upgrade
         from loa.demo import COMMUNE, find_demo_commune, seed
         from loa.settings import Settings
@@ -96,7 +97,8 @@ def register(app: typer.Typer) -> None:
                           "(mật khẩu đã in lần đầu / passwords were printed at first start)")
 
         url = f"http://{host}:{port}"
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning",
+                                                **uvicorn_options(settings)))
         thread = threading.Thread(target=server.run, name="loa-station", daemon=True)
         thread.start()
         _wait_healthy(url)

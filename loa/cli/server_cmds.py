@@ -10,6 +10,14 @@ import typer
 DATA_DIR_HELP = "Thư mục dữ liệu / data directory (default: $LOA_DATA_DIR or ./data)"
 
 
+def uvicorn_options(settings) -> dict:
+    """What `loa serve` and `loa demo` both give uvicorn: the keep-alive setting (LOA_HTTP_KEEP_ALIVE_S), and
+    no proxy-header rewrite of the client address: api/limits.py `client_address` reads X-Forwarded-For, and
+    only from LOA_TRUSTED_PROXIES (uvicorn would believe it from 127.0.0.1, or from anyone with
+    FORWARDED_ALLOW_IPS=*)."""
+    return {"timeout_keep_alive": settings.http_keep_alive_s, "proxy_headers": False}
+
+
 def register(app: typer.Typer) -> None:
     admin = typer.Typer(help="Tài khoản / accounts", no_args_is_help=True)
     db = typer.Typer(help="Cơ sở dữ liệu / database", no_args_is_help=True)
@@ -31,7 +39,7 @@ def register(app: typer.Typer) -> None:
         settings = Settings.load(data_dir)
         typer.echo(f"Loa: {settings.resolved_data_dir} · http://{host}:{port}/docs", err=True)
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                    timeout_keep_alive=settings.http_keep_alive_s)
+                    **uvicorn_options(settings))
 
     @admin.command("create")
     def admin_create(

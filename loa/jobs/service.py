@@ -7,6 +7,7 @@ SQLite (one writer at a time) a conditional UPDATE that re-checks the claimable 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,19 +118,34 @@ def fail(engine: Engine, job_id: int, worker_id: str, error: str, now: datetime,
         return job.status
 
 
-def get_job(session: Session, actor: Principal, job_id: int) -> Job:
+def get_job(session: Session, actor: Principal, job_id: int,
+            visible: Callable[[Session, Principal, Job], bool] | None = None) -> Job:
+    """One job of the actor's commune; `visible` narrows further (a village head: only jobs of items they see)."""
     job = session.get(Job, job_id)
     if job is None or job.commune_id is None and not actor.is_admin or (
         job.commune_id is not None and not actor.sees_commune(job.commune_id)
-    ):
+    ) or (visible is not None and not visible(session, actor, job)):
         raise NotFound("job_not_found", "Không tìm thấy công việc", "Job not found")
     return job
 
 
 def list_jobs(session: Session, actor: Principal, commune_id: int, status: str | None = None,
-              limit: int = 100) -> list[Job]:
+              limit: int = 100,
+              visible: Callable[[Session, Principal, Job], bool] | None = None) -> list[Job]:
     actor.require_commune(commune_id)
     query = select(Job).where(Job.commune_id == commune_id)
     if status:
         query = query.where(Job.status == status)
-    return list(session.exec(query.order_by(Job.id.desc()).limit(min(max(limit, 1), 500))))
+    limit = min(max(limit, 1), 500)
+    query = query.order_by(Job.id.desc())
+    if visible is None:
+        return list(session.exec(query.limit(limit)))
+    out: list[Job] = []
+    offset = 0
+    while len(out) < limit:  # newest first, a page at a time, until `limit` of them are visible
+        page = list(session.exec(query.offset(offset).limit(200)))
+        out.extend(job for job in page if visible(session, actor, job))
+        if len(page) < 200:
+            break
+        offset += 200
+    return out[:limit]

@@ -20,6 +20,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _answers_again_after_idle(port: int, idle_s: float) -> bool:
+    """One keep-alive connection: a request, `idle_s` of silence, a second request on the same socket."""
+    request = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        for attempt in range(2):
+            if attempt:
+                time.sleep(idle_s)
+            try:
+                s.sendall(request)
+                data = b""
+                while not data.rstrip().endswith(b"}"):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return False
+                    data += chunk
+            except OSError:
+                return False
+    return True
+
+
 @pytest.mark.slow
 def test_demo_runs_station_and_nine_playing_agents(tmp_path):
     port = _free_port()
@@ -43,6 +63,8 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{port}/r", timeout=10).status_code == 200
         login = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
         assert login.status_code == 200 and "<form" in login.text
+        # the keep-alive of `loa serve` (LOA_HTTP_KEEP_ALIVE_S, 75 s), not uvicorn's own 5 s
+        assert _answers_again_after_idle(port, 6.5)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

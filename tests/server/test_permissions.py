@@ -70,7 +70,7 @@ MATRIX = {
     ("POST", "/api/v1/content/{item_id}/reject"): ("submitted_reject", row(403, 200, 403, 404, 404)),
     ("POST", "/api/v1/content/{item_id}/archive"): ("draft", row(403, 200, 200, 404, 404)),
     ("GET", "/api/v1/content/{item_id}/audio"): ("draft", {**READ_ALL, **ITEM_HIDDEN}),
-    ("GET", "/api/v1/jobs/{job_id}"): ("job", READ_ALL),
+    ("GET", "/api/v1/jobs/{job_id}"): ("job", {**READ_ALL, **ITEM_HIDDEN}),  # the render job of a hidden draft
     ("GET", "/api/v1/communes/{commune_id}/jobs"): (None, READ_ALL),
 }
 # Reachable without an account, tested in test_auth.py (login, token, setup) or trivially public.

@@ -144,8 +144,8 @@ def test_the_whole_job_from_a_phone(server, browser):
     words = page.inner_text("#words-list")
     assert "vê nê ai đi" in words and "bảy giờ ba mươi phút" in words
     page.get_by_role("button", name="Nghe thử").click()
-    page.wait_for_function("document.getElementById('listen-audio').src.startsWith('blob:')", timeout=30000)
-    page.wait_for_function("document.getElementById('listen-audio').readyState >= 2", timeout=30000)
+    page.wait_for_function("() => document.getElementById('listen-audio').src.startsWith('blob:')", timeout=30000)
+    page.wait_for_function("() => document.getElementById('listen-audio').readyState >= 2", timeout=30000)
     shot(page, "03-compose")
     page.get_by_role("button", name="Lưu", exact=True).click()
     page.wait_for_url(lambda url: "/app/items/" in url)
@@ -164,7 +164,7 @@ def test_the_whole_job_from_a_phone(server, browser):
     card = page.locator(f"#review-{item_id}")
     assert "VNeID" in card.inner_text()
     card.locator("audio").evaluate("a => { a.muted = true; return a.play(); }")
-    page.wait_for_function(f"document.querySelector('#review-{item_id} audio').currentTime > 0", timeout=20000)
+    page.wait_for_function(f"() => document.querySelector('#review-{item_id} audio').currentTime > 0", timeout=20000)
     shot(page, "06-review")
     card.get_by_role("button", name="✔ Duyệt").click()
     page.wait_for_url(f"{base}/app/c/{world.a}/review")
@@ -211,7 +211,7 @@ def test_the_whole_job_from_a_phone(server, browser):
                             cookies={c["name"]: c["value"] for c in browser.cookies()}).json()
     assert emergencies[0]["status"] == "airing"
     page.click("#emergency-cancel")
-    page.wait_for_function("document.getElementById('emergency-state').innerText.includes('Đã dừng')")
+    page.wait_for_function("() => document.getElementById('emergency-state').innerText.includes('Đã dừng')")
     shot(page, "12-emergency-cancelled")
 
     for name, path in (("13-devices", "devices"), ("14-reports", "reports")):
@@ -234,8 +234,8 @@ def test_the_whole_job_from_a_phone(server, browser):
     entry = page.locator(f"#item-{item_id}")
     assert "VNeID" in entry.inner_text()
     entry.locator("audio").evaluate("a => { a.muted = true; return a.play(); }")
-    page.wait_for_function(f"document.querySelector('#item-{item_id} audio').readyState >= 2", timeout=20000)
-    page.wait_for_function(f"document.querySelector('#item-{item_id} audio').currentTime > 0", timeout=20000)
+    page.wait_for_function(f"() => document.querySelector('#item-{item_id} audio').readyState >= 2", timeout=20000)
+    page.wait_for_function(f"() => document.querySelector('#item-{item_id} audio').currentTime > 0", timeout=20000)
     shot(page, "16-residents")
     assert not errors, errors
 
@@ -250,8 +250,8 @@ def test_record_with_the_microphone(server, browser):
     page.wait_for_selector("#rec-stop:not([hidden])")
     page.wait_for_timeout(2500)
     page.click("#rec-stop")
-    page.wait_for_function("document.getElementById('file').files.length === 1", timeout=10000)
-    page.wait_for_function("document.getElementById('rec-audio').src.startsWith('blob:')")
+    page.wait_for_function("() => document.getElementById('file').files.length === 1", timeout=10000)
+    page.wait_for_function("() => document.getElementById('rec-audio').src.startsWith('blob:')")
     page.get_by_label("Tiêu đề").fill("Ghi âm thử")
     page.get_by_label("Lời của bản ghi âm").fill("Tiếng bíp thử micrô")
     page.select_option("#language", "pcc")

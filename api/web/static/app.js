@@ -14,6 +14,13 @@
     return r.json().then(function (p) { return p.detail || p.title || r.status; }, function () { return r.status; });
   }
   document.querySelectorAll(".js-only").forEach(function (el) { el.hidden = false; });
+  // Behaviours that used to be inline attributes (the Content-Security-Policy runs no inline script).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+    el.addEventListener("change", function () { el.form.submit(); });
+  });
+  document.querySelectorAll("a[data-back]").forEach(function (el) {
+    el.addEventListener("click", function (e) { if (history.length > 1) { e.preventDefault(); history.back(); } });
+  });
 
   // Compose: the words that will be spoken, live; the voice list follows the chosen reader; a sample listen.
   var form = document.getElementById("compose");
