@@ -40,8 +40,8 @@ def require_tool(name: str, *, apt: str, why: str = "") -> str:
     exe = find_tool(name)
     if exe is None:
         what = f" ({why})" if why else ""
-        missing(f"{name} không có trên máy này{what}: cài bằng `apt-get install {apt}` (.ci/run tự cài) / "
-                f"{name} is missing{what}: `apt-get install {apt}` (.ci/run installs it)")
+        missing(f"{name}{what}: không có trên máy này, cài bằng `apt-get install {apt}` (.ci/run tự cài) / "
+                f"missing here: `apt-get install {apt}` (.ci/run installs it)")
     return exe  # type: ignore[return-value]  # missing() never returns
 
 
