@@ -50,12 +50,13 @@ def ensure_venv(extras: str) -> None:
 
 
 def pytest_args(rest: list[str]) -> list[str]:
-    """Parallel by default: one worker per core, tests grouped as tests/conftest.py says (a module's shared
-    browser or server stays on one worker; tests of the shared Mosquitto run on one worker). The caller's own
-    `-n 0` / `-n 2` comes later on the command line and wins; `-p no:xdist` turns the plugin off."""
+    """Parallel by default: one worker per core, each test file on one worker (its module-scoped browser or
+    server is built once; see tests/conftest.py for what keeps workers apart). `--dist loadgroup` would be
+    finer, but xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2 no longer reads, so groups
+    are silently ignored. The caller's own `-n 0` / `-n 2` comes later and wins; `-p no:xdist` turns it off."""
     if any(a in ("no:xdist", "-pno:xdist") for a in rest):
         return rest
-    return ["-n", "auto", "--dist", "loadgroup", *rest]
+    return ["-n", "auto", "--dist", "loadfile", *rest]
 
 
 def build_agent_wheel(out_dir: Path) -> Path:

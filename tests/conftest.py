@@ -3,18 +3,18 @@
 1. Tests marked `postgres` or `mqtt` need that server running; `browser` needs Debian's Chromium. When one is
    missing the test skips with how to get it; with LOA_TEST_STRICT=1 (CI) it fails instead.
 2. With LOA_TEST_STRICT=1 every other skip is a failure too: CI never skips silently.
-3. Under pytest-xdist with `--dist loadgroup` (what `python3 dev.py test` runs), tests that share the
-   Mosquitto at 127.0.0.1:1883 run on one worker (their station publishes retained nudges on topics such as
-   `loa/c1/village/v1/sync`, and every worker's fresh database numbers its commune 1), and a module with
-   module-scoped fixtures (a browser, a server process) stays on one worker so they are built once.
+
+Parallel runs (`python3 dev.py test` = pytest-xdist `-n auto --dist loadfile`): each worker has its own
+PostgreSQL database (tests/server/conftest.py names it with a random suffix), its own temp dirs, and free
+ports; a test file stays on one worker, so module-scoped fixtures (a browser, a server process) are built
+once. Tests on the shared Mosquitto at 127.0.0.1:1883 subscribe only to topics no other test uses (a fresh
+device id, or a random commune in tests/broadcaster/test_nudges.py), so workers can publish side by side.
 """
 from __future__ import annotations
 
 import pytest
 
 from tests import tools
-
-SHARED_BROKER_GROUP = "mosquitto-127.0.0.1-1883"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -44,22 +44,3 @@ def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201
     outcome = yield
     _strict_failure(outcome.get_result())
 
-
-def _group(item: pytest.Item) -> str | None:
-    if item.get_closest_marker("mqtt") is not None:
-        return SHARED_BROKER_GROUP
-    fixtures = getattr(item, "_fixtureinfo", None)
-    defs = fixtures.name2fixturedefs.values() if fixtures is not None else []
-    if any(d[-1].scope in ("module", "class", "package") for d in defs if d):
-        return item.nodeid.split("::", 1)[0]
-    return None
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False):
-        return
-    for item in items:
-        group = _group(item)
-        if group is not None and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
