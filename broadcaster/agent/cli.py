@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         no_push: bool = typer.Option(False, "--no-push", help="Không nghe SSE/MQTT / poll only"),
     ) -> None:
         """Chạy thiết bị đầu cuối ở thôn / run the village loudspeaker agent."""
+        import signal
         import threading
 
         from broadcaster.agent.enroll import enroll
@@ -73,6 +74,13 @@ def register(app: typer.Typer) -> None:
             else:
                 threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop), daemon=True).start()
         systemd = SystemdNotifier()  # deploy/loa-agent.service: Type=notify with a watchdog
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            # `systemctl stop` sends SIGTERM: end the loop so the player stops its sound and STOPPING=1 goes out
+            stop.set()
+            runner.nudge.set()
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         systemd.ready(f"device {runner.creds['device_id']}")
         try:
             runner.run(stop, watchdog=systemd.ping)

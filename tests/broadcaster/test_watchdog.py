@@ -187,8 +187,12 @@ def test_loa_agent_process_notifies_systemd(tmp_path, listener):
             ear.until("WATCHDOG=1")
             ear.until("WATCHDOG=1")  # again: from the loop, not once at start
         finally:
-            proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=30)
+            proc.send_signal(signal.SIGTERM)  # what `systemctl stop` sends
+            try:
+                out, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
         assert proc.returncode == 0, out
         ear.until("STOPPING=1", timeout=5)
     finally:
