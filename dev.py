@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Set up and run Loa on a fresh machine that has only Python 3.11+.
 
-    python3 dev.py run     # create .venv, install Loa, start the station (embedded default)
-    python3 dev.py test    # create .venv, install Loa with test extras, run the whole test suite
+    python3 dev.py run          # create .venv, install Loa, start the station (embedded default)
+    python3 dev.py test         # create .venv, install Loa with test extras, run the whole test suite
+    python3 dev.py agent-wheel  # build dist/loa_agent-<version>-py3-none-any.whl (the village agent alone)
 
 Extra arguments go to the command: `python3 dev.py test -k normalizer`, `python3 dev.py run --port 8080`.
+`test` runs on every core (pytest-xdist, `-n auto`); `python3 dev.py test -n 0` runs in one process.
 Only the standard library is used here, so it works before anything is installed.
 """
 from __future__ import annotations
@@ -47,16 +49,38 @@ def ensure_venv(extras: str) -> None:
     stamp_file.write_text(wanted)
 
 
+def pytest_args(rest: list[str]) -> list[str]:
+    """Parallel by default: one worker per core, each test file on one worker (its module-scoped browser or
+    server is built once; see tests/conftest.py for what keeps workers apart). `--dist loadgroup` would be
+    finer, but xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2 no longer reads, so groups
+    are silently ignored. The caller's own `-n 0` / `-n 2` comes later and wins; `-p no:xdist` turns it off."""
+    if any(a in ("no:xdist", "-pno:xdist") for a in rest):
+        return rest
+    return ["-n", "auto", "--dist", "loadfile", *rest]
+
+
+def build_agent_wheel(out_dir: Path) -> Path:
+    """The village agent as its own wheel, built by packaging/agent's stdlib-only backend (no pip, no network)."""
+    sys.path.insert(0, str(ROOT / "packaging" / "agent"))
+    import loa_agent_build
+
+    return out_dir / loa_agent_build.build_wheel(str(out_dir))
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test"}:
+    if not argv or argv[0] not in {"run", "test", "agent-wheel"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "agent-wheel":
+        out = Path(rest[0]) if rest else ROOT / "dist"
+        print(build_agent_wheel(out))
+        return 0
     if command == "run":
         ensure_venv("")
         return subprocess.call([str(BIN / "loa"), "demo", *rest], cwd=ROOT)
     ensure_venv("test")
-    return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
+    return subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args(rest)], cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from broadcaster.agent import AGENT_VERSION
 from broadcaster.agent.client import DeviceRevoked, StationClient, StationError
@@ -73,6 +73,7 @@ class Agent:
         self._full_beat_at = float("-inf")
         self._beat_status: tuple[Any, ...] | None = None
         self._last_sync = self._last_beat = float("-inf")
+        self._alive: Callable[[], object] = lambda: None  # run(watchdog=…): systemd's watchdog ping
         self._load_last_good()
 
     # -- reporting ---------------------------------------------------------------------------------------
@@ -151,6 +152,7 @@ class Agent:
         urls = {e.sha256: e.url for e in list(m.entries) + ([m.fallback] if m.fallback else []) if e.sha256}
         still = []
         for sha in sorted(self.store.missing(sizes), key=lambda s: order[s]):
+            self._alive()  # a first fill over 3G takes longer than the watchdog allows: each file is progress
             try:
                 self.store.fetch(sha, sizes[sha], self.client.audio_fetcher(urls[sha]), needed=needed)
                 self.player.wake.set()  # an emergency's file is first: it starts now, not after the rest
@@ -307,13 +309,17 @@ class Agent:
             self.report("offline" if exc.code == "unreachable" else exc.code, exc.message[:200])
         return False
 
-    def run(self, stop: threading.Event) -> None:
-        """Player on its own thread; this thread syncs on startup, on nudges, on heartbeat replies and hourly."""
+    def run(self, stop: threading.Event, watchdog: Callable[[], object] | None = None) -> None:
+        """Player on its own thread; this thread syncs on startup, on nudges, on heartbeat replies and hourly.
+        `watchdog` (broadcaster/agent/watchdog.py) is called each turn while the player thread lives."""
         player_thread = threading.Thread(target=self.player.run, args=(stop,), name="loa-player", daemon=True)
         player_thread.start()
+        if watchdog is not None:
+            self._alive = lambda: player_thread.is_alive() and watchdog()
         self.verify_cache()
         while not stop.is_set() and not self.revoked:
             self.network_step(time.monotonic())
+            self._alive()
             self.nudge.wait(timeout=1.0)
         stop.set()
         player_thread.join(timeout=10)

@@ -49,10 +49,7 @@ def test_mqtt_retained_version_reaches_the_device_once_per_version():
     device_topic = f"loa/{commune}/device/dev_1/sync"
     village_topic = f"loa/{commune}/village/unta/sync"
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    try:
-        pub.connect("127.0.0.1", 1883)
-    except OSError:
-        pytest.skip("no broker at 127.0.0.1:1883")
+    pub.connect("127.0.0.1", 1883)  # the `mqtt` marker skips (fails in CI) when no broker runs there
     pub.loop_start()
     pub.publish(device_topic, json.dumps({"version": "m-1", "emergency": False}), qos=1, retain=True).wait_for_publish()
     got: list[tuple[str, bool]] = []

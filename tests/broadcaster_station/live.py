@@ -40,7 +40,10 @@ class LiveStation:
 
     def start(self) -> "LiveStation":
         self.app = self.app_factory()
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        # An agent's open SSE stream never ends by itself: without a graceful-shutdown limit uvicorn waits for it
+        # and stop() gave up only at its 15 s join, leaving the server thread running (15 s per such test).
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -19,6 +19,9 @@ from broadcaster.agent.nudges import MqttListener
 from tests.broadcaster_station.conftest import DEV, enroll_by_code, schedule
 from tests.broadcaster_station.live import LinkedClock, LiveStation, free_port, wait_until
 from tests.server.conftest import T0, make_item
+from tests.tools import require_tool
+
+pytestmark = pytest.mark.mqtt  # the station publishes to the shared Mosquitto at 127.0.0.1:1883
 
 
 @pytest.fixture
@@ -104,7 +107,7 @@ def test_generated_acl_lets_a_device_read_only_its_topics(tmp_path, mqtt_setting
     conf = acl.parent / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
                     f"acl_file {acl}\npersistence false\nlog_dest none\n")
-    proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+    proc = subprocess.Popen([require_tool("mosquitto", apt="mosquitto"), "-c", str(conf)],
                             stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)

@@ -15,6 +15,7 @@ from tests.broadcaster_station.live import wait_until
 from tests.server.conftest import make_item
 
 BROKER = "mqtt://127.0.0.1:1883"
+pytestmark = pytest.mark.mqtt
 
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -45,10 +46,7 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: floa
 
 
 def caddy_exe() -> str:
-    exe = shutil.which("caddy")
-    if exe is None:
-        raise RuntimeError("Caddy is needed for the reverse-proxy tests: apt-get install caddy (.ci/run does)")
-    return exe
+    return require_tool("caddy", apt="caddy", why="chạy deploy/Caddyfile thật / to run deploy/Caddyfile for real")
 
 
 def start_caddy(port: int, upstreams: list[str], audio_dir: Path, log: Path) -> subprocess.Popen:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import yaml
 
 from loa.settings import Settings
 from tests.ops.proc import ROOT, free_port, stop, wait_port
+from tests.tools import require_tool
 
 COMPOSE = ROOT / "docker-compose.yml"
 SECRETS = {"LOA_DB_PASSWORD": "pg-secret", "LOA_MQTT_PASSWORD": "mqtt-secret", "LOA_METRICS_TOKEN": "metrics-secret"}
@@ -40,9 +40,8 @@ def test_compose_file_matches_the_compose_specification(compose):
 
 
 def test_docker_compose_config_accepts_it():
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        pytest.fail("Debian's docker-compose is needed for this check: apt-get install docker-compose (.ci/run does)")
+    exe = require_tool("docker-compose", apt="docker-compose",
+                       why="kiểm tra docker-compose.yml / to validate docker-compose.yml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOA_")}
     ok = subprocess.run([exe, "-f", str(COMPOSE), "config", "-q"], env={**env, **SECRETS}, cwd=ROOT,
                         capture_output=True, text=True)
@@ -137,7 +136,7 @@ def test_mosquitto_conf_with_generated_broker_files(tmp_path, engine, client, wo
 
         conf += f"\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
     (tmp_path / "mosquitto.conf").write_text(conf)
-    broker = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+    broker = subprocess.Popen([require_tool("mosquitto", apt="mosquitto"), "-c", str(tmp_path / "mosquitto.conf")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         wait_port(port, 15, broker)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broadcaster.agent.simulation import Faults, Fleet
+from tests.ops.proc import caddy_exe
 from tests.ops.topology import (
     Topology, add_rule, approved_text_item, build_world, create_database, drop_database, follow_real_time,
     parallel_round, scalar, wait_for,
@@ -27,6 +28,7 @@ AGENTS = int(os.environ.get("LOA_TOPOLOGY_AGENTS", "1000"))
 
 @pytest.fixture
 def topo(tmp_path):
+    caddy_exe()  # no Caddy: skip (fail in CI) before building a province of agents
     db_url = create_database()
     t = Topology(db_url, tmp_path / "data", tmp_path / "logs")
     yield t

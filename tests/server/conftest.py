@@ -1,8 +1,9 @@
 """Fixtures for the station server: every DB test runs on SQLite and on PostgreSQL (127.0.0.1:5432, trust auth).
 
 PostgreSQL gets one fresh database per test session (migrated once, dropped at the end); tests start from
-empty tables (TRUNCATE). SQLite gets a copy of a migrated template file per test. If PostgreSQL is not
-reachable the postgres tests fail loudly rather than being skipped."""
+empty tables (TRUNCATE). SQLite gets a copy of a migrated template file per test. If nothing listens at
+127.0.0.1:5432 the postgres tests skip, saying how to get PostgreSQL, and fail under LOA_TEST_STRICT=1 (CI)
+(tests/conftest.py); a server that listens but refuses us fails them."""
 from __future__ import annotations
 
 import io

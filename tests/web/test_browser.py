@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.tools import chromium
 from tests.web.conftest import PASSWORD, T0, build_world
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -80,7 +80,7 @@ def browser(tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, locale="vi-VN",
+            str(profile), executable_path=chromium(), headless=True, args=FLAGS, locale="vi-VN",
             viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True,
             permissions=["microphone"])
         yield context

@@ -1,0 +1,46 @@
+"""Suite-wide rules (hooks only; the helpers live in tests/tools.py):
+
+1. Tests marked `postgres` or `mqtt` need that server running; `browser` needs Debian's Chromium. When one is
+   missing the test skips with how to get it; with LOA_TEST_STRICT=1 (CI) it fails instead.
+2. With LOA_TEST_STRICT=1 every other skip is a failure too: CI never skips silently.
+
+Parallel runs (`python3 dev.py test` = pytest-xdist `-n auto --dist loadfile`): each worker has its own
+PostgreSQL database (tests/server/conftest.py names it with a random suffix), its own temp dirs, and free
+ports; a test file stays on one worker, so module-scoped fixtures (a browser, a server process) are built
+once. Tests on the shared Mosquitto at 127.0.0.1:1883 subscribe only to topics no other test uses (a fresh
+device id, or a random commune in tests/broadcaster/test_nudges.py), so workers can publish side by side.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests import tools
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for key in tools.SERVICES:
+        if item.get_closest_marker(key) is not None:
+            tools.require_service(key)
+    if item.get_closest_marker("browser") is not None:
+        tools.chromium()
+
+
+def _strict_failure(report) -> None:  # noqa: ANN001  (a TestReport or a CollectReport)
+    if not (tools.strict() and report.skipped and not hasattr(report, "wasxfail")):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"{tools.STRICT_ENV}=1 (CI): a skip is a failure here. Skipped because: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):  # noqa: ANN001, ANN201
+    outcome = yield
+    _strict_failure(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201
+    outcome = yield
+    _strict_failure(outcome.get_result())
+
