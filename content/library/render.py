@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from content.library.models import ContentItem
 from content.library.service import apply_render
+from content.slots import slots_for
 from loa.db import session_scope
 
 
@@ -26,8 +27,9 @@ def render_item_job(engine, settings, payload: dict, now) -> dict:
         tts_engine = item.engine or "auto"
     store = AudioStore(settings.audio_dir)
     try:
-        facts = render_text(text, store, engine=tts_engine, voice=voice, speed=speed,
-                            cache_dir=settings.tts_cache_dir)
+        with slots_for(settings.max_concurrent_masterings).held():  # a render is a mastering too
+            facts = render_text(text, store, engine=tts_engine, voice=voice, speed=speed,
+                                cache_dir=settings.tts_cache_dir)
     except (ValueError, LookupError) as exc:  # bad voice, unknown engine, nothing speakable: final
         with session_scope(engine) as session:
             apply_render(session, item_id, generation, None, now, error=str(exc))

@@ -14,6 +14,15 @@ def _render_text(ctx: JobContext, job: Job) -> dict:
         raise PermanentJobError(str(exc)) from exc
 
 
+def _master_recording(ctx: JobContext, job: Job) -> dict:
+    from content.library.master_job import MasteringRefused, master_item_job
+
+    try:
+        return master_item_job(ctx.engine, ctx.settings, job.payload, ctx.now)
+    except MasteringRefused as exc:
+        raise PermanentJobError(str(exc)) from exc
+
+
 def _render_cap(ctx: JobContext, job: Job) -> dict:
     from content.library.render import RenderRefused
     from schedules.cap_service import render_job
@@ -25,4 +34,5 @@ def _render_cap(ctx: JobContext, job: Job) -> dict:
 
 
 def default_handlers() -> dict[str, Handler]:
-    return {"content.render_text": _render_text, "schedules.cap_render": _render_cap}
+    return {"content.render_text": _render_text, "content.master_recording": _master_recording,
+            "schedules.cap_render": _render_cap}
