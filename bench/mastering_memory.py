@@ -4,9 +4,11 @@ alone and three at once, with the loudness and true peak achieved. Used by bench
 The fixture is made here with ffmpeg: espeak reading the announcement, repeated to the length with the level
 drifting (0, −6, −14 dB ramps, as a speaker moving about), encoded as a small Opus file (6 kb/s, ~1.3 MB for
 30 minutes). Each measurement runs in a fresh Python process (`_child` below) so nothing else it did counts:
-  - `python_peak_mb`: that process's own peak RSS (ru_maxrss), the figure the target applies to;
-  - `ffmpeg_peak_mb`: the largest ffmpeg child it ran (RUSAGE_CHILDREN);
-  - `tree_peak_mb`: the process plus its running children, summed, sampled every 50 ms from outside.
+  - `tree_peak_mb`: that process plus its running ffmpeg children, RSS summed, sampled every 50 ms from outside:
+    what the mastering costs the machine, the figure the target applies to;
+  - `python_peak_mb`: the Python process's own peak RSS (ru_maxrss, exact; includes the import transient);
+  - `ffmpeg_peak_mb`: the largest single ffmpeg process seen by the sampler. (RUSAGE_CHILDREN is no use here:
+    a child's maxrss counts the parent's pages it shares between vfork and exec.)
 """
 from __future__ import annotations
 
@@ -41,8 +43,7 @@ if mode == "master":
     for t in threads: t.join()
 wall = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before ebur128 below runs
-out = {"python_peak_mb": round(me, 1), "ffmpeg_peak_mb": round(kids, 1), "wall_s": round(wall, 1)}
+out = {"python_peak_mb": round(me, 1), "wall_s": round(wall, 1)}
 if mode == "master":
     refs = [ebur128_measure(path) for _, path in results]
     out.update(duration_s=results[0][0].duration_s, integrated_lufs=[r.integrated_lufs for r in refs],
@@ -79,13 +80,16 @@ def measure(mode: str, src: Path, work: Path, copies: int = 1) -> dict:
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, mode, str(src), str(work), str(copies)],
                             stdout=subprocess.PIPE, text=True)
     root = psutil.Process(proc.pid)
-    tree_peak = 0
+    tree_peak = ffmpeg_peak = 0
     while proc.poll() is None:
         total = 0
         try:
             for p in [root, *root.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    rss = p.memory_info().rss
+                    total += rss
+                    if p.pid != root.pid and "ffmpeg" in p.name():
+                        ffmpeg_peak = max(ffmpeg_peak, rss)
                 except psutil.NoSuchProcess:
                     pass
         except psutil.NoSuchProcess:
@@ -97,4 +101,5 @@ def measure(mode: str, src: Path, work: Path, copies: int = 1) -> dict:
         raise RuntimeError(f"mastering child failed ({proc.returncode})")
     result = json.loads(out.strip().splitlines()[-1])
     result["tree_peak_mb"] = round(tree_peak / 2**20, 1)
+    result["ffmpeg_peak_mb"] = round(ffmpeg_peak / 2**20, 1)
     return result
