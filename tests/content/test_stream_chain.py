@@ -14,10 +14,8 @@ from content.audio.ffmpeg import ffmpeg_exe
 from content.audio.ingest import IngestError, IngestLimits, decode_checked
 from content.audio.loudness import _Search
 from content.audio.stream.normalize import CellModel
-from content.audio.stream.passes import Stage
 from content.audio.stream.running import RunningLoudness
 from content.audio.stream.spill import Spill
-from content.types import Pcm
 from tests.content import fixtures
 
 

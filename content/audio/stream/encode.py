@@ -8,7 +8,6 @@ loudness) and kept in a work file only for the per-block peaks a retry needs.
 """
 from __future__ import annotations
 
-import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -18,16 +17,26 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from content.audio.ebur128 import _TP_TAP
+from content.audio.ebur128 import TRUE_PEAK_LINE, TRUE_PEAK_TAP
 from content.audio.ffmpeg import OUTPUT_FORMATS, FfmpegError, ffmpeg_exe
 from content.audio.meter import true_peak_envelope
-from content.audio.roundtrip import encoder_rate
 from content.audio.stream.pipes import FfmpegStream, as_bytes, f32_input
 from content.audio.stream.running import RunningLoudness
 from content.audio.stream.spill import CHUNK, Spill
 from content.types import Pcm
 
-_TP_LINE = re.compile(rb"lavfi\.r128\.true_peak=(\d+(?:\.\d+)?)")
+# Rates libopus takes as they are. Fed the 24 kHz master directly (measured on a 65 s announcement at
+# 24 kb/s): no resampling to 48 kHz first, ~10 % less encoder time, and the encoder codes super-wideband
+# (to 12 kHz, all there is) instead of fullband over an empty 12–20 kHz: a 7 % smaller file with the same
+# wideband PESQ (3.54 vs 3.52). Devices still decode Opus at 48 kHz.
+OPUS_INPUT_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def encoder_rate(rate: int, fmt: str, out_rate: int) -> int:
+    """The rate the encoder is fed: the master's own when Opus takes it as is, else `out_rate`."""
+    if OUTPUT_FORMATS[fmt].codec == "opus" and rate in OPUS_INPUT_RATES:
+        return rate
+    return out_rate
 
 
 class _PeakParser:
@@ -39,14 +48,14 @@ class _PeakParser:
     def __call__(self, block: bytes) -> None:
         data = self._rest + block
         cut = data.rfind(b"\n") + 1
-        for m in _TP_LINE.finditer(data, 0, cut):
+        for m in TRUE_PEAK_LINE.finditer(data, 0, cut):
             self.peak = max(self.peak, float(m.group(1)))
         self._rest = data[cut:][-256:]
 
     def dbtp(self) -> float:
         self(b"\n")
         peak = self.peak + 0.0005 if self.peak > 0 else 0.0  # printed to 3 decimals: never report less
-        return 20 * np.log10(peak) if peak > 0.0005 else -120.0
+        return float(20 * np.log10(peak)) if peak > 0.0005 else -120.0
 
 
 @dataclass
@@ -61,14 +70,13 @@ class Attempt:
 
 def _encoder_cmd(rate: int, fmt: str, bitrate_kbps: int, out_rate: int, output: str) -> list[str]:
     spec = OUTPUT_FORMATS[fmt]
-    fake = Pcm(np.zeros(0, np.float32), rate)
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *f32_input(rate, 1),
-            "-ar", str(encoder_rate(fake, fmt, out_rate)), *spec.encoder_args, "-b:a", f"{bitrate_kbps}k",
+            "-ar", str(encoder_rate(rate, fmt, out_rate)), *spec.encoder_args, "-b:a", f"{bitrate_kbps}k",
             "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", spec.muxer, output]
 
 
 def _decoder_args(source: str, rate: int) -> list[str]:
-    return ["-i", source, "-vn", "-ac", "1", "-ar", str(rate), "-af", _TP_TAP,
+    return ["-i", source, "-vn", "-ac", "1", "-ar", str(rate), "-af", TRUE_PEAK_TAP,
             "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
 
 

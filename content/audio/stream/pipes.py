@@ -114,10 +114,8 @@ class FfmpegStream:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self.proc.returncode is None and exc_type is not None:
+        if self.proc.returncode is None:  # left without finish(): an error, or the caller stopped on purpose
             self.kill()
-        elif self.proc.returncode is None:
-            self.kill()  # left without finish(): the caller stopped reading on purpose
 
 
 def f32_input(rate: int, channels: int) -> list[str]:
