@@ -141,3 +141,34 @@ def test_a_recording_longer_than_the_longest_programme_is_refused(client, engine
     ok = client.post(f"/api/v1/communes/{world.a}/recordings", headers=world.h("secretary"),
                      files={"file": ("ngan.webm", _opus_speech(50.0, "webm"), "audio/webm")}, data={"title": "Vừa"})
     assert ok.status_code == 201, ok.text
+
+
+def test_while_every_slot_is_busy_a_bad_upload_is_still_refused_at_once(client, engine, world, settings, clock):
+    """The slots are held (as by long masterings): a good upload is checked and kept for a job, a bad one gets
+    its 4xx at once and leaves nothing — no kept file, no item, no job."""
+    from content.slots import slots_for
+    from tests.server.conftest import silent_wav
+
+    slots = slots_for(LIMIT)
+    for _ in range(LIMIT):
+        assert slots.acquire(timeout=120)
+    try:
+        before, rows = _snapshot(settings), _rows(engine)
+        silent = client.post(f"/api/v1/communes/{world.a}/recordings", headers=world.h("secretary"),
+                             files={"file": ("im-lang.wav", silent_wav(), "audio/wav")}, data={"title": "Im lặng"})
+        assert silent.status_code == 422 and silent.json()["code"] == "silent_recording", silent.text
+        assert _snapshot(settings) == before and _rows(engine) == rows
+        good = _post(client, world, _opus_speech(20.0), "Chờ")
+        assert good.status_code == 202, good.text
+        kept = [p.name for p in settings.tmp_dir.iterdir()]
+        assert len(kept) == 1 and kept[0].startswith("waiting-")
+    finally:
+        for _ in range(LIMIT):
+            slots.release()
+    from loa.jobs.handlers import default_handlers
+    from loa.jobs.worker import Worker
+
+    assert Worker(engine, settings, default_handlers(), clock).run_until_idle() == 1
+    item = client.get(f"/api/v1/content/{good.json()['item']['id']}", headers=world.h("secretary")).json()
+    assert item["render_state"] == "ready" and abs(item["audio"]["integrated_lufs"] + 16.0) <= 0.5
+    assert list(settings.tmp_dir.iterdir()) == []
