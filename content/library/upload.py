@@ -1,8 +1,10 @@
-"""An uploaded recording: type check, copy to a private temp file in chunks, master into the store.
+"""An uploaded recording: type check, copy to a private temp file in chunks, master into the store — or, when
+every mastering slot is busy (content.slots), check it and keep it for a job.
 
-Nothing is left behind on failure: the temp file is removed in every case, and the pipeline writes to the
-store only when mastering succeeded. The client's file name is kept only as a label (its base name, cleaned):
-it never becomes part of a path, so names like ../../etc/passwd are harmless."""
+Nothing is left behind on failure: the temp file is removed in every case (a kept upload is renamed away first,
+and its job removes it), and the pipeline writes to the store only when mastering succeeded. The client's file
+name is kept only as a label (its base name, cleaned): it never becomes part of a path, so names like
+../../etc/passwd are harmless."""
 from __future__ import annotations
 
 import os
