@@ -6,7 +6,12 @@
    master_recording wall time and real-time factor, beside ffmpeg's two-pass `loudnorm` (pass 1 measures,
    pass 2 applies with linear=true) writing the same Opus; accuracy of both measured by ffmpeg's ebur128.
 
-Usage: .venv/bin/python bench/content_pipeline.py [--reps N] [--minutes M]
+3. Memory (issue 13): peak RSS of a fresh process mastering a 30-minute recording (a 1.3 MB Opus file made here
+   with ffmpeg from espeak speech, levels drifting), alone and three at once (three threads in one process, as
+   three uploads in one server without the mastering-slot limit), beside the same process idle; with the loudness
+   and true peak reached (ffmpeg ebur128). See bench/mastering_memory.py for what each RSS figure covers.
+
+Usage: .venv/bin/python bench/content_pipeline.py [--reps N] [--minutes M] [--long-minutes L] [--only memory]
 """
 from __future__ import annotations
 
@@ -160,15 +165,42 @@ def bench_recording(work: Path, reps: int, minutes: float) -> None:
          source_lra=ebur128_measure(src).loudness_range_lu, measured_by="ffmpeg ebur128")
 
 
+def bench_memory(work: Path, minutes: float) -> None:
+    from mastering_memory import long_recording, measure  # beside this script
+
+    src = long_recording(work, minutes, synthesize_pcm(ANNOUNCEMENT))
+    idle = measure("idle", src, work / "idle")
+    for copies in (1, 3):
+        load_before = load_average()
+        run = measure("master", src, work / f"x{copies}", copies)
+        figure = "long_recording_peak_rss" if copies == 1 else "three_long_recordings_at_once_peak_rss"
+        line(figure, run["tree_peak_mb"], "MB", "< 300" if copies == 1 else "report",
+             {"name": "the same process idle (Python with the pipeline imported)", "value": idle["tree_peak_mb"]},
+             measured="RSS of the mastering Python process plus its ffmpeg children, summed, sampled every 50 ms",
+             python_peak_mb=run["python_peak_mb"], python_idle_peak_mb=idle["python_peak_mb"],
+             largest_ffmpeg_mb=run["ffmpeg_peak_mb"], copies=copies, audio_s=run["duration_s"],
+             fixture_bytes=src.stat().st_size, wall_s=run["wall_s"], load_avg_before=load_before,
+             load_avg_after=load_average())
+        line(figure.replace("peak_rss", "loudness_error"), max(abs(v - TARGET) for v in run["integrated_lufs"]),
+             "LU", "<= 0.5", None, integrated_lufs=run["integrated_lufs"], measured_by="ffmpeg ebur128")
+        line(figure.replace("peak_rss", "true_peak"), max(run["true_peak_dbtp"]), "dBTP", "<= -1.0", None,
+             true_peak_dbtp=run["true_peak_dbtp"], measured_by="ffmpeg ebur128")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--long-minutes", type=float, default=30.0)
+    parser.add_argument("--only", choices=["speed", "memory"])
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="loa-bench-content-"))
     try:
-        bench_text(work, max(5, args.reps))
-        bench_recording(work, args.reps, args.minutes)
+        if args.only != "memory":
+            bench_text(work, max(5, args.reps))
+            bench_recording(work, args.reps, args.minutes)
+        if args.only != "speed":
+            bench_memory(work, args.long_minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

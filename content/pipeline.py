@@ -1,6 +1,8 @@
 """Entry points of the content pipeline: recording or text in, mastered audio in the store, facts out.
 
     master_pcm        the chain on decoded audio: mono → trim → high-pass → leveling → loudness → chime → repeat
+    (Each runs chunk by chunk through work files on the store's filesystem: content.audio.stream. Memory does
+    not grow with the length of a recording.)
     encode_and_store  encode (Opus/Ogg or MP3), measure what was encoded, correct, store by sha256
     master_recording  ingest (checks) + master_pcm + encode_and_store
     render_text       TTS (content.tts.render.synthesize) + master_pcm + encode_and_store
@@ -11,15 +13,20 @@ import dataclasses
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from content.audio import assembly, steps
 from content.audio.ffmpeg import OUTPUT_FORMATS, decode_to_pcm
-from content.audio.ingest import IngestLimits, ingest
-from content.audio.loudness import correct_after_codec, normalize_loudness
-from content.audio.roundtrip import encode_and_decode
-from content.audio.meter import Loudness, loudness_and_range, true_peak_blocks
+from content.audio.ingest import IngestLimits
+from content.audio.loudness import normalize_loudness
+from content.audio.meter import Loudness
+from content.audio.stream import assemble, normalize, passes
+from content.audio.stream.encode import codec_correction, encode_attempt
+from content.audio.stream.spill import CHUNK, Spill
 from content.store import AudioStore
 from content.types import AudioFacts, Pcm, Speech
 
@@ -99,27 +106,42 @@ def _chimes(settings: MasteringSettings, rate: int, chime_audio: Pcm | None, aim
     return level(before), level(after)
 
 
-def _master(pcm: Pcm, settings: MasteringSettings, aim_lufs: float, aim_ceiling: float,
-            chime_audio: Pcm | None = None) -> Pcm:
-    x = steps.to_mono(pcm)
-    del pcm  # the caller's reference aside, let each step's input go as soon as the next exists
-    x = steps.resample(x, steps.WORK_RATE)
-    x = steps.trim_silence(x)
-    x = steps.highpass(x, settings.highpass_hz)
+def _master(decoded: tuple[Spill, np.ndarray], settings: MasteringSettings, aim_lufs: float, aim_ceiling: float,
+            work: Path, chime_audio: Pcm | None = None) -> Spill:
+    """The chain from a decoded work file (mono, working rate, with its 20 ms levels) to the item to encode, in
+    a work file: trim → high-pass → leveling → loudness → chime → repeat. Memory stays a few chunks."""
+    audio, levels = decoded
+    stage = passes.trim_and_highpass(audio, levels, settings.highpass_hz, work)
+    audio.close()
     if settings.leveling:
-        x = steps.level_speech(x, settings.max_loudness_range_lu)
+        stage = passes.level_speech(stage, settings.max_loudness_range_lu, work)
     # 0.3 LU is close enough here: the encode stage measures the encoded result and corrects the gain.
-    x = normalize_loudness(x, aim_lufs, aim_ceiling, tolerance_lu=0.3)
+    normalized = normalize.normalize_loudness(stage, aim_lufs, aim_ceiling, work, tolerance_lu=0.3)
+    stage.audio.close()
+    if not settings.chime and settings.repeat == 1:
+        return normalized
+    before = after = None
     if settings.chime:
-        before, after = _chimes(settings, x.rate, chime_audio, aim_lufs, aim_ceiling)
-        x = assembly.with_chimes(x, before, after)
-    return assembly.repeat(x, settings.repeat, settings.repeat_gap_s)
+        before, after = _chimes(settings, passes.RATE, chime_audio, aim_lufs, aim_ceiling)
+    item = Spill(work / "item.f32")
+    for chunk in assemble.timeline(normalized, passes.RATE, before, after, repeat=settings.repeat,
+                                   repeat_gap_s=settings.repeat_gap_s):
+        item.append(chunk)
+    normalized.close()
+    return item
 
 
 def master_pcm(pcm: Pcm, settings: MasteringSettings = MasteringSettings(), *, chime_audio: Pcm | None = None) -> Pcm:
     """Run the mastering chain on decoded audio; returns mono Pcm at the working rate (24 kHz) at the target
-    loudness under the true-peak ceiling, ready to encode."""
-    return _master(pcm, settings, settings.target_lufs, settings.true_peak_dbtp, chime_audio)
+    loudness under the true-peak ceiling, ready to encode. (Work files go to the system temp directory.)"""
+    work = Path(tempfile.mkdtemp(prefix="loa-master-"))
+    try:
+        item = _master(passes.decode_pcm(pcm, work), settings, settings.target_lufs, settings.true_peak_dbtp, work,
+                       chime_audio)
+        with item:
+            return Pcm(item.read(0, len(item)), passes.RATE)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _codec_aim(settings: MasteringSettings) -> tuple[float, float]:
@@ -139,72 +161,84 @@ def encode_and_store(
 ) -> AudioFacts:
     """Encode mastered Pcm (from master_pcm), measure the DECODED encoding (what devices play), correct and
     re-encode when the codec moved loudness or peaks out of spec, then store the best attempt and its facts."""
-    return _encode_and_store(pcm, store, settings, speech=speech, aimed=False)
+    aimed = normalize_loudness(pcm, *_codec_aim(settings))  # the first encode starts from a codec-aware master
+    work = store.temp_dir()
+    try:
+        candidate = Spill(work / "candidate0.f32")
+        for lo in range(0, len(aimed.samples), CHUNK):
+            candidate.append(aimed.samples[lo:lo + CHUNK])
+        del aimed
+        return _encode_and_store(candidate, store, settings, speech, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _encode_and_store(pcm: Pcm, store: AudioStore, settings: MasteringSettings, *, speech: Speech | None,
-                      aimed: bool) -> AudioFacts:
-    """`aimed`: pcm was mastered with the codec's margins already (_master with _codec_aim), so the first
-    attempt encodes it as is."""
+def _encode_and_store(candidate: Spill, store: AudioStore, settings: MasteringSettings, speech: Speech | None,
+                      work: Path) -> AudioFacts:
+    """Encode the item in `candidate` (mastered with the codec's margins), measure the decoded encoding, correct
+    and re-encode while it is out of spec, store the best attempt. `work` is removed by the caller."""
     spec = OUTPUT_FORMATS[settings.format]
     target, ceiling = settings.target_lufs, settings.true_peak_dbtp
-    aim_lufs, aim_ceiling = _codec_aim(settings)
     best: tuple[float, Path, Loudness, float] | None = None
-    work_dir = store.temp_dir()  # private to this call, on the store's filesystem: the final move is a rename
-    try:
-        # The first encode starts from a codec-aware master; later ones correct what the codec did.
-        candidate = pcm if aimed else normalize_loudness(pcm, aim_lufs, aim_ceiling)
-        for attempt in range(ENCODE_ROUNDS):
-            tmp = work_dir / f"attempt{attempt}.{spec.ext}"
-            # The true peak comes from ffmpeg's ebur128 in the decoding pass (nearly free), which for Opus runs
-            # alongside the encoder; loudness and range from the in-process meter on the decoded samples.
-            decoded, true_peak = encode_and_decode(
-                candidate, tmp, settings.format, settings.effective_bitrate_kbps, OUTPUT_RATE, MEASURE_RATE)
-            integrated, loudness_range = loudness_and_range(decoded)
-            loud = Loudness(integrated, true_peak, loudness_range)
-            miss = _miss(loud, settings)
-            log.debug("encode attempt %d: %.2f LUFS, %.2f dBTP, %.2f LU", attempt, loud.integrated_lufs,
-                      loud.true_peak_dbtp, loud.loudness_range_lu)
-            if best is None or miss < best[0]:
-                best = (miss, tmp, loud, decoded.duration_s)
-            if miss == 0.0:
-                break
-            # Where did the codec overshoot? Only now is the per-block 4x-oversampled meter worth its cost.
-            # Each retry also pulls down blocks that came near the ceiling (0.3 dB, then 0.6, …): re-encoding
-            # moves the codec's noise, so a peak that was just under can come out just over next time.
-            # A loudness already close to target is left alone: raising it would push every peak up too.
-            peaks = true_peak_blocks(decoded, _PEAK_BLOCK_S)
-            measured = loud.integrated_lufs if abs(loud.integrated_lufs - target) > 0.15 else target
-            candidate = correct_after_codec(candidate, peaks, _PEAK_BLOCK_S, measured, target, ceiling,
-                                            margin_db=0.3 * (attempt + 1))
-        assert best is not None
-        _, tmp, loud, duration = best
-        size = tmp.stat().st_size
-        sha256 = store.put_file(tmp, spec.ext, move=True)
-        facts = AudioFacts(
-            sha256=sha256, format=settings.format, codec=spec.codec, bitrate_kbps=settings.effective_bitrate_kbps,
-            sample_rate=OUTPUT_RATE, duration_s=round(duration, 3),
-            integrated_lufs=round(loud.integrated_lufs, 2), true_peak_dbtp=round(loud.true_peak_dbtp, 2),
-            loudness_range_lu=round(loud.loudness_range_lu, 2), size_bytes=size,
+    for attempt in range(ENCODE_ROUNDS):
+        # The true peak comes from ffmpeg's ebur128 in the decoding pass (nearly free), which for Opus runs
+        # alongside the encoder; loudness and range from the running meter on the decoded samples.
+        result = encode_attempt((chunk for _, chunk in candidate.chunks()), passes.RATE,
+                                work / f"attempt{attempt}.{spec.ext}", settings.format,
+                                settings.effective_bitrate_kbps, OUTPUT_RATE, MEASURE_RATE, work)
+        loud = Loudness(result.integrated_lufs, result.true_peak_dbtp, result.loudness_range_lu)
+        miss = _miss(loud, settings)
+        log.debug("encode attempt %d: %.2f LUFS, %.2f dBTP, %.2f LU", attempt, loud.integrated_lufs,
+                  loud.true_peak_dbtp, loud.loudness_range_lu)
+        if best is None or miss < best[0]:
+            best = (miss, result.path, loud, result.duration_s)
+        if miss == 0.0 or attempt == ENCODE_ROUNDS - 1:
+            result.decoded.close()
+            break
+        # Where did the codec overshoot? Only now are the decoded encoding's per-block peaks worth their cost.
+        # Each retry also pulls down blocks that came near the ceiling (0.3 dB, then 0.6, …): re-encoding
+        # moves the codec's noise, so a peak that was just under can come out just over next time.
+        # A loudness already close to target is left alone: raising it would push every peak up too.
+        measured = loud.integrated_lufs if abs(loud.integrated_lufs - target) > 0.15 else target
+        corrected = Spill(work / f"candidate{attempt + 1}.f32")
+        for chunk in codec_correction(candidate, result.decoded, passes.RATE, _PEAK_BLOCK_S, measured, target,
+                                      ceiling, margin_db=0.3 * (attempt + 1)):
+            corrected.append(chunk)
+        result.decoded.close()
+        candidate.close()
+        candidate = corrected
+    candidate.close()
+    assert best is not None
+    _, tmp, loud, duration = best
+    size = tmp.stat().st_size
+    sha256 = store.put_file(tmp, spec.ext, move=True)
+    facts = AudioFacts(
+        sha256=sha256, format=settings.format, codec=spec.codec, bitrate_kbps=settings.effective_bitrate_kbps,
+        sample_rate=OUTPUT_RATE, duration_s=round(duration, 3),
+        integrated_lufs=round(loud.integrated_lufs, 2), true_peak_dbtp=round(loud.true_peak_dbtp, 2),
+        loudness_range_lu=round(loud.loudness_range_lu, 2), size_bytes=size,
+    )
+    if speech is not None:
+        facts = dataclasses.replace(
+            facts, engine=speech.engine, voice=speech.voice, speed=speech.speed,
+            skipped_engines=[{"engine": s.engine, "reason": s.reason} for s in speech.skipped],
         )
-        if speech is not None:
-            facts = dataclasses.replace(
-                facts, engine=speech.engine, voice=speech.voice, speed=speech.speed,
-                skipped_engines=[{"engine": s.engine, "reason": s.reason} for s in speech.skipped],
-            )
-        store.put_facts(facts)
-        return facts
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+    store.put_facts(facts)
+    return facts
 
 
 def master_recording(
     path: str | os.PathLike, store: AudioStore, settings: MasteringSettings = MasteringSettings()
 ) -> AudioFacts:
-    """Check, decode, master, encode and store an uploaded recording. Raises content.audio.ingest.IngestError
-    (with a stable `.code`) for a file we refuse; nothing is written in that case."""
-    mastered = _master(ingest(path, steps.WORK_RATE, settings.limits), settings, *_codec_aim(settings))
-    return _encode_and_store(mastered, store, settings, speech=None, aimed=True)
+    """Check, decode, master, encode and store an uploaded recording, chunk by chunk: memory does not grow with
+    the recording's length (work files on the store's filesystem do, and are removed). Raises
+    content.audio.ingest.IngestError (with a stable `.code`) for a file we refuse; nothing is left behind."""
+    work = store.temp_dir()
+    try:
+        item = _master(passes.decode_upload(path, settings.limits, work), settings, *_codec_aim(settings), work)
+        return _encode_and_store(item, store, settings, None, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # A word or two ("Thử.") comes out of espeak-ng in ~0.3 s, shorter than one 400 ms loudness block, so its
@@ -236,5 +270,9 @@ def render_text(
     from content.tts.render import synthesize  # imported late: the TTS package loads engines lazily
 
     speech = synthesize(text, engine=engine, voice=voice, speed=speed, cache_dir=cache_dir, lexicon=lexicon)
-    mastered = _master(_pad_short_speech(speech.pcm), settings, *_codec_aim(settings))
-    return _encode_and_store(mastered, store, settings, speech=speech, aimed=True)
+    work = store.temp_dir()
+    try:
+        item = _master(passes.decode_pcm(_pad_short_speech(speech.pcm), work), settings, *_codec_aim(settings), work)
+        return _encode_and_store(item, store, settings, speech, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

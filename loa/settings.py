@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = 5.0
     # Rendering
     tts_cache_dir: Path | None = None
+    # Masterings at once in this process (uploads and renders); more uploads wait as jobs ("đang chờ").
+    # One mastering takes ~30–100 MB beyond the idle server whatever the recording's length (docs/content.md),
+    # and one core: 2 suits a 1–2 GB, 2-core box.
+    max_concurrent_masterings: int = Field(
+        default=2, ge=1, le=64,
+        description="masterings at once in this process (uploads, renders); more uploads wait as jobs")
     # Scheduler (issue 4): None = run inside `loa serve` when the worker runs there; false when a separate
     # `loa scheduler` process runs (exactly one scheduler per database).
     scheduler_enabled: bool | None = None

@@ -5,10 +5,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from api.content.audio import cache_policy, serve_audio
+from api.content.recording_upload import receive_recording
 from api.deps import Auth, Context
 from api.deps import Id
 from api.errors import responses
@@ -19,7 +22,7 @@ from content.library.schemas import (
     ApproveBody, ContentItemOut, ContentPage, ContributionOut, ItemFilter, ItemMeta, ItemUpdate, RejectBody,
     TextItemCreate,
 )
-from content.library.upload import check_declared_type, clean_filename, copy_to_temp, master_upload
+from content.library.upload import check_declared_type
 from loa.db import session_scope
 from loa.errors import NotFound
 from loa.jobs import service as jobs
@@ -59,8 +62,10 @@ def create_text(commune_id: Id, body: TextItemCreate, principal: Auth, ctx: Cont
 
 
 @router.post("/communes/{commune_id}/recordings", response_model=ContentItemOut, status_code=201,
-             responses=R(401, 403, 404, 413, 415, 422),
-             summary="Upload a recording (multipart); it is checked and mastered before the item exists")
+             responses={**R(401, 403, 404, 413, 415, 422),
+                        202: {"model": Accepted, "description": "Checked, waiting for a mastering slot: poll the job"}},
+             summary="Upload a recording (multipart); it is checked and mastered before the item exists, or, "
+                     "when every mastering slot is busy, checked and queued (202 with the job)")
 def upload_recording(
     commune_id: Id,
     principal: Auth,
@@ -82,24 +87,16 @@ def upload_recording(
     with session_scope(ctx.engine) as s:
         library.check_can_create(s, principal, commune_id, meta)
     check_declared_type(file.content_type)
-    settings = ctx.settings
-    tmp = copy_to_temp(file.file, settings.tmp_dir, settings.max_upload_bytes, settings.upload_chunk_bytes)
-    try:
-        facts = master_upload(tmp, settings.audio_dir, settings.max_upload_bytes)
-    finally:
-        tmp.unlink(missing_ok=True)
-    try:
-        with session_scope(ctx.engine) as s:
-            item = library.create_recording_item(s, principal, commune_id, meta, facts, ctx.now, transcript,
-                                                 clean_filename(file.filename))
-            return ContentItemOut.of(item, ctx.lang)
-    except BaseException:
-        from content.store import AudioStore
 
-        with session_scope(ctx.engine) as s:
-            if not library.audio_in_use(s, facts.sha256):
-                AudioStore(settings.audio_dir).delete(facts.sha256)
-        raise
+    def build(s, item, job):
+        out = ContentItemOut.of(item, ctx.lang)
+        if job is None:
+            return out
+        # Every mastering slot was busy: the item waits ("đang chờ") and a job masters it shortly.
+        return JSONResponse(jsonable_encoder(Accepted(item=out, job=_job(job))), status_code=202)
+
+    return receive_recording(ctx.engine, ctx.settings, principal, commune_id, meta, file.file, file.filename,
+                             transcript, ctx.now, build)
 
 
 @router.get("/communes/{commune_id}/content", response_model=ContentPage, responses=R(401, 404, 422),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from api.content.recording_upload import receive_recording
 from api.deps import Auth, Context, Id
 from api.web.choices import ENGINE_LABELS, KIND_LABELS, SPEEDS, int_or_none, languages, parse_date_end, voices
 from api.web.render import PageRoute, gettext_for, page_lang, render
@@ -15,7 +16,7 @@ from api.web.session import check_csrf, now_of, require_principal
 from content.library import service as library
 from content.library.models import ContentItem, Kind, Status
 from content.library.schemas import ItemMeta, TextItemCreate
-from content.library.upload import check_declared_type, clean_filename, copy_to_temp, master_upload
+from content.library.upload import check_declared_type
 from loa.db import session_scope
 from loa.errors import DomainError, Invalid
 from loa.org import service as org
@@ -178,23 +179,10 @@ def record_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max_
         with session_scope(request.app.state.engine) as s:
             library.check_can_create(s, user, commune_id, meta)
         check_declared_type(file.content_type)
-        tmp = copy_to_temp(file.file, settings.tmp_dir, settings.max_upload_bytes, settings.upload_chunk_bytes)
-        try:
-            facts = master_upload(tmp, settings.audio_dir, settings.max_upload_bytes)
-        finally:
-            tmp.unlink(missing_ok=True)
-        try:
-            with session_scope(request.app.state.engine) as s:
-                item = library.create_recording_item(s, user, commune_id, meta, facts, now_of(request),
-                                                     transcript.strip(), clean_filename(file.filename))
-                item_id = item.id
-        except BaseException:
-            from content.store import AudioStore
-
-            with session_scope(request.app.state.engine) as s:
-                if not library.audio_in_use(s, facts.sha256):
-                    AudioStore(settings.audio_dir).delete(facts.sha256)
-            raise
+        # Mastered now, or (every mastering slot busy) checked and queued: the item page then says it waits.
+        item_id = receive_recording(request.app.state.engine, settings, user, commune_id, meta, file.file,
+                                    file.filename, transcript.strip(), now_of(request),
+                                    lambda s, item, job: item.id)
     except (ValidationError, ValueError):
         return render(request, "record.html", status=422, form=form, **context,
                       error=_("Some fields are not valid: check the title, language and date."))

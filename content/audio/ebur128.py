@@ -5,7 +5,6 @@ benchmark to score ffmpeg's `loudnorm` and our chain with the same ruler.
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import subprocess
@@ -54,31 +53,6 @@ def ebur128_measure(source: str | os.PathLike | Pcm, timeout: float = 600) -> Lo
 # --- true peak as a by-product of a pass we make anyway ---------------------------------------------------
 # ebur128 with metadata=1 tags every 100 ms frame with the running true peak (linear, 3 decimals) and
 # ametadata prints it to stderr. Appended to a decode pass, it costs nearly nothing, where a
-# numpy 4x oversampling of ten minutes at 48 kHz costs ~1.5 s.
-_TP_TAP = "ebur128=peak=true:metadata=1,ametadata=mode=print:key=lavfi.r128.true_peak:file='pipe\\:2'"
-_TP_LINE = re.compile(rb"lavfi\.r128\.true_peak=(\d+(?:\.\d+)?)")
-
-
-def _true_peak_from_stderr(stderr: bytes) -> float:
-    values = [float(m.group(1)) for m in _TP_LINE.finditer(stderr)]
-    if not values:
-        return -120.0
-    peak = max(values) + 0.0005  # printed rounded to 3 decimals: never report less than the truth
-    return 20 * math.log10(peak) if peak > 0.0005 else -120.0
-
-
-def _run_tapped(args: list[str], stdin: bytes | memoryview | None, timeout: float | None) -> tuple[bytes, float]:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip()
-        raise FfmpegError(detail.splitlines()[-1] if detail else f"ffmpeg exited {proc.returncode}", detail)
-    return proc.stdout, _true_peak_from_stderr(proc.stderr)
-
-
-def decode_with_true_peak(path: str | os.PathLike, rate: int = 48000, timeout: float | None = 600) -> tuple[Pcm, float]:
-    """Decode a file to mono float Pcm at `rate`, and its true peak in dBTP measured in the same pass."""
-    args = ["-i", str(path), "-vn", "-ac", "1", "-ar", str(rate), "-af", _TP_TAP,
-            "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
-    raw, peak = _run_tapped(args, None, timeout)
-    return Pcm(np.frombuffer(raw, dtype="<f4").copy(), rate), peak
+# numpy 4x oversampling of ten minutes at 48 kHz costs ~1.5 s. (content.audio.stream.encode parses it.)
+TRUE_PEAK_TAP = "ebur128=peak=true:metadata=1,ametadata=mode=print:key=lavfi.r128.true_peak:file='pipe\\:2'"
+TRUE_PEAK_LINE = re.compile(rb"lavfi\.r128\.true_peak=(\d+(?:\.\d+)?)")

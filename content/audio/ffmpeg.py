@@ -118,7 +118,7 @@ _AUDIO_RE = re.compile(r"Stream #0:\d+[^:]*: Audio: ([A-Za-z0-9_]+)[^,]*(?:\([^)
 UPLOAD_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,mp3,ogg,matroska,webm,amr,wav,flac,aac"
 
 
-def _upload_input(path: str | os.PathLike) -> list[str]:
+def upload_input(path: str | os.PathLike) -> list[str]:
     return ["-protocol_whitelist", "file", "-format_whitelist", UPLOAD_DEMUXERS,
             "-i", "file:" + os.path.abspath(path)]
 
@@ -127,7 +127,7 @@ def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeInfo:
     """Parse the header summary ffmpeg prints for `-i path` without an output (it exits 1 by design).
 
     Only the upload demuxers are allowed (UPLOAD_DEMUXERS), and only the local file protocol."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", *_upload_input(path)]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", *upload_input(path)]
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     text = proc.stderr.decode("utf-8", "replace")
     opened = "Input #0" in text
@@ -150,24 +150,6 @@ def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeInfo:
             channels = 2  # 5.1, quad, …: anything multichannel is downmixed later
     estimated = "Estimating duration from bitrate" in text
     return ProbeInfo(container, duration, audio is not None, codec, rate, channels, opened, text.strip(), estimated)
-
-
-def decode_strict(
-    path: str | os.PathLike, rate: int, channels: int, max_seconds: float | None = None, timeout: float = 1200
-) -> Pcm:
-    """Decode with `-xerror`: any demux or decode error (a truncated packet, a corrupt frame) fails the run.
-
-    `max_seconds` stops decoding early (`-t`), so an over-long file costs at most that much work.
-    """
-    args = ["-xerror", *_upload_input(path)]
-    if max_seconds is not None:
-        args += ["-t", f"{max_seconds:.3f}"]
-    args += ["-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
-    raw = run_ffmpeg(args, timeout=timeout)
-    samples = np.frombuffer(raw, dtype="<f4")  # read-only view, no copy: ingest keeps it only until mastered
-    if channels > 1:
-        samples = samples.reshape(-1, channels)
-    return Pcm(samples, rate)
 
 
 @dataclass(frozen=True)

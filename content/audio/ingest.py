@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from content.audio.ffmpeg import FfmpegError, decode_strict, probe
-from content.audio.meter import integrated_lufs
+import numpy as np
+
+from content.audio.ffmpeg import FfmpegError, probe, upload_input
+from content.audio.stream.pipes import FfmpegStream
+from content.audio.stream.running import RunningLoudness
 from content.types import Pcm
 
 SILENCE_LUFS = -60.0  # quieter than any real phone recording of speech (a whisper at arm's length is ~−45)
@@ -91,10 +95,21 @@ def _human_duration(seconds: float) -> str:
     return f"{int(seconds // 60)} phút / {int(seconds // 60)} min" if seconds >= 60 else f"{seconds:g} s"
 
 
-def ingest(path: str | os.PathLike, rate: int, limits: IngestLimits = IngestLimits()) -> Pcm:
-    """Check and decode one uploaded recording to float Pcm at `rate` (channels kept, at most 2).
+def _decode_args(path: Path, rate: int, channels: int, max_seconds: float) -> list[str]:
+    # -xerror: any demux or decode error (a truncated packet, a corrupt frame) fails the run; -t: an over-long
+    # file costs at most that much work even if we did not stop reading first.
+    return ["-xerror", *upload_input(path), "-t", f"{max_seconds:.3f}",
+            "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
 
-    Raises IngestError; never writes anything.
+
+def decode_checked(path: str | os.PathLike, rate: int, limits: IngestLimits,
+                   sink: Callable[[np.ndarray], None], chunk_frames: int = 240_000) -> int:
+    """Check one uploaded recording and decode it at `rate` (channels kept, at most 2), handing each chunk of
+    float32 samples, (frames,) or (frames, 2), to `sink` as it is decoded: nothing holds the whole recording.
+    Decoding stops as soon as the recording passes `limits.max_duration_s`. Returns the number of frames.
+
+    Raises IngestError (the sink may have seen part of the audio: the caller discards what it kept).
+    Never writes a file.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -112,23 +127,47 @@ def ingest(path: str | os.PathLike, rate: int, limits: IngestLimits = IngestLimi
     if info.duration_s is not None and not info.duration_estimated and info.duration_s > limits.max_duration_s + 0.5:
         raise IngestError("too_long", limit=limit_text)
     channels = 1 if info.channels == 1 else 2
-    try:
-        pcm = decode_strict(path, rate, channels, max_seconds=limits.max_duration_s + 1.0)
-    except FfmpegError as exc:
-        raise IngestError("corrupt_audio", exc.detail[-500:]) from exc
-    if pcm.duration_s > limits.max_duration_s + 0.5:
-        raise IngestError("too_long", limit=limit_text)
-    if pcm.duration_s == 0:
+    max_frames = int((limits.max_duration_s + 0.5) * rate)
+    loudness = RunningLoudness(rate, channels)
+    frames = 0
+    with FfmpegStream(_decode_args(path, rate, channels, limits.max_duration_s + 1.0), channels) as dec:
+        for chunk in dec.chunks(chunk_frames):
+            frames += len(chunk)
+            if frames > max_frames:  # the header said less, or nothing: stop here, decode no more
+                raise IngestError("too_long", limit=limit_text)
+            loudness.add(chunk)
+            sink(chunk)
+        try:
+            dec.finish()
+        except FfmpegError as exc:
+            raise IngestError("corrupt_audio", exc.detail[-500:]) from exc
+    if frames == 0:
         raise IngestError("corrupt_audio", "no samples decoded")
+    decoded_s = frames / rate
     if info.duration_s is not None and not info.duration_estimated:
         # A header that promises more than the stream delivers means the file was cut short. (A duration
         # ffmpeg guessed from the bitrate proves nothing; those formats fail on their cut last frame instead.)
-        shortfall = info.duration_s - pcm.duration_s
+        shortfall = info.duration_s - decoded_s
         if shortfall > max(0.5, 0.02 * info.duration_s):
-            raise IngestError("corrupt_audio", f"header says {info.duration_s:.2f} s, decoded {pcm.duration_s:.2f} s")
+            raise IngestError("corrupt_audio", f"header says {info.duration_s:.2f} s, decoded {decoded_s:.2f} s")
     if head.startswith(b"OggS") and not _ogg_has_end_of_stream(path):
         raise IngestError("corrupt_audio", "Ogg stream has no end-of-stream page")
-    loudness = integrated_lufs(pcm)
-    if not math.isfinite(loudness) or loudness < SILENCE_LUFS:
-        raise IngestError("silent_recording", f"integrated loudness {loudness:.1f} LUFS")
-    return pcm
+    lufs = loudness.integrated()
+    if not math.isfinite(lufs) or lufs < SILENCE_LUFS:
+        raise IngestError("silent_recording", f"integrated loudness {lufs:.1f} LUFS")
+    return frames
+
+
+def check_recording(path: str | os.PathLike, limits: IngestLimits = IngestLimits(), rate: int = 24000) -> float:
+    """All of ingest's checks, decoding chunk by chunk and keeping nothing; returns the duration in seconds."""
+    return decode_checked(path, rate, limits, lambda chunk: None) / rate
+
+
+def ingest(path: str | os.PathLike, rate: int, limits: IngestLimits = IngestLimits()) -> Pcm:
+    """Check and decode one uploaded recording to float Pcm at `rate` (channels kept, at most 2), in memory.
+
+    Raises IngestError; never writes anything. (The mastering chain uses decode_checked, which keeps nothing.)
+    """
+    parts: list[np.ndarray] = []
+    decode_checked(path, rate, limits, lambda chunk: parts.append(chunk.copy()))
+    return Pcm(np.concatenate(parts), rate)

@@ -114,7 +114,17 @@ def _gate(blocks: np.ndarray) -> float:
 
 
 def _range_from_power(power: np.ndarray, rate: int) -> float:
-    short_term = _window_loudness(power, rate, 3.0, 0.1)
+    return _range_from_short_term(_window_loudness(power, rate, 3.0, 0.1))
+
+
+def range_from_bins(bins: np.ndarray, n: int, rate: int) -> float:
+    """Loudness range from 100 ms sums of K-weighted power (`bin_power`) of `n` samples."""
+    if n < int(round(3.0 * rate)):
+        return 0.0
+    return _range_from_short_term(_windows_from_bins(bins, n, rate, 3.0, 0.1))
+
+
+def _range_from_short_term(short_term: np.ndarray) -> float:
     st = short_term[short_term > -70.0]
     if st.size == 0:
         return 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from content.library.models import ContentItem, RenderState
 from content.library.render_errors import classify
 from content.library.service import apply_render
+from content.slots import slots_for
 from loa.db import session_scope
 
 
@@ -32,8 +33,9 @@ def render_item_job(engine, settings, payload: dict, now, attempt: int = 1, max_
         tts_engine = item.engine or "auto"
     store = AudioStore(settings.audio_dir)
     try:
-        facts = render_text(text, store, engine=tts_engine, voice=voice, speed=speed,
-                            cache_dir=settings.tts_cache_dir)
+        with slots_for(settings.max_concurrent_masterings).held():  # a render is a mastering too
+            facts = render_text(text, store, engine=tts_engine, voice=voice, speed=speed,
+                                cache_dir=settings.tts_cache_dir)
     except Exception as exc:  # noqa: BLE001 — every failure is classified and reported on the item
         failure = classify(exc)
         if failure.retryable and attempt < max_attempts:

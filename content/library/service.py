@@ -33,6 +33,7 @@ from loa.jobs.models import Job
 from loa.org.service import get_commune, village_in_commune
 
 RENDER_JOB = "content.render_text"
+MASTER_JOB = "content.master_recording"  # an upload that waited for a mastering slot
 _ACTIONS = {Status.submitted: "content.submit", Status.approved: "content.approve",
             Status.rejected: "content.reject", Status.archived: "content.archive"}
 EDITORS = ("cadre", "secretary", "village_head")
@@ -167,6 +168,27 @@ def create_recording_item(session: Session, actor: Principal, commune_id: int, m
     audit.record(session, actor, "content.create", "content", item.id, now, commune_id=commune_id,
                  source="recording", sha256=facts.sha256)
     return item
+
+
+def create_waiting_recording_item(session: Session, actor: Principal, commune_id: int, meta: ItemMeta,
+                                  pending_name: str, max_duration_s: float, now: datetime,
+                                  transcript: str | None = None,
+                                  original_filename: str | None = None) -> tuple[ContentItem, Job]:
+    """An upload that was checked but found every mastering slot busy: the item exists at once, without audio
+    (render_state pending: the user sees "đang chờ"), and a job masters the kept upload when a slot frees."""
+    item = _new_item(session, actor, commune_id, meta, now, "create_recording", source=Source.recording.value,
+                     transcript=transcript, original_filename=original_filename)
+    item.render_generation += 1
+    item.render_state, item.render_error = RenderState.pending.value, None
+    item.search_text = _search_text(item)
+    session.add(item)
+    session.flush()
+    job = jobs.enqueue(session, MASTER_JOB, {"item_id": item.id, "generation": item.render_generation,
+                                             "upload": pending_name, "max_duration_s": max_duration_s}, now,
+                       commune_id=commune_id, created_by=actor.user_id, object_type="content", object_id=item.id)
+    audit.record(session, actor, "content.create", "content", item.id, now, commune_id=commune_id,
+                 source="recording", job_id=job.id)
+    return item, job
 
 
 def check_can_create(session: Session, actor: Principal, commune_id: int, meta: ItemMeta) -> None:

@@ -1,13 +1,16 @@
-"""An uploaded recording: type check, copy to a private temp file in chunks, master into the store.
+"""An uploaded recording: type check, copy to a private temp file in chunks, master into the store — or, when
+every mastering slot is busy (content.slots), check it and keep it for a job.
 
-Nothing is left behind on failure: the temp file is removed in every case, and the pipeline writes to the
-store only when mastering succeeded. The client's file name is kept only as a label (its base name, cleaned):
-it never becomes part of a path, so names like ../../etc/passwd are harmless."""
+Nothing is left behind on failure: the temp file is removed in every case (a kept upload is renamed away first,
+and its job removes it), and the pipeline writes to the store only when mastering succeeded. The client's file
+name is kept only as a label (its base name, cleaned): it never becomes part of a path, so names like
+../../etc/passwd are harmless."""
 from __future__ import annotations
 
 import os
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -57,16 +60,75 @@ def copy_to_temp(src: BinaryIO, tmp_dir: Path, limit: int, chunk: int) -> Path:
     return path
 
 
-def master_upload(path: Path, audio_dir: Path, limit: int) -> AudioFacts:
-    """Masters the file into the store; ingest refusals become 415 (not audio), 413 or 422 with their code."""
+def _refusal(exc) -> Exception:
+    """An ingest refusal as the API's error: 415 (not audio), 413 (too large) or 422, with its code."""
+    error = {"not_audio": UnsupportedMediaType, "too_large": TooLarge}.get(exc.code, Invalid)
+    return error(exc.code, exc.message_vi, exc.message_en)
+
+
+def _mastering_settings(limit: int, max_duration_s: float | None):
+    from content.pipeline import MasteringSettings
+
+    if max_duration_s is None:
+        return MasteringSettings(max_size_bytes=limit)
+    return MasteringSettings(max_size_bytes=limit, max_duration_s=max_duration_s)
+
+
+def master_upload(path: Path, audio_dir: Path, limit: int, max_duration_s: float | None = None) -> AudioFacts:
+    """Masters the file into the store; ingest refusals become 415 (not audio), 413 or 422 with their code.
+    `max_duration_s`: the station's longest programme (default: MasteringSettings')."""
     from content.audio.ingest import IngestError
-    from content.pipeline import MasteringSettings, master_recording
+    from content.pipeline import master_recording
     from content.store import AudioStore
 
     if os.path.getsize(path) == 0:
         raise Invalid("empty_file", "Tệp rỗng", "The file is empty")
     try:
-        return master_recording(path, AudioStore(audio_dir), MasteringSettings(max_size_bytes=limit))
+        return master_recording(path, AudioStore(audio_dir), _mastering_settings(limit, max_duration_s))
     except IngestError as exc:
-        error = {"not_audio": UnsupportedMediaType, "too_large": TooLarge}.get(exc.code, Invalid)
-        raise error(exc.code, exc.message_vi, exc.message_en) from exc
+        raise _refusal(exc) from exc
+
+
+def check_upload(path: Path, limit: int, max_duration_s: float | None = None) -> float:
+    """Every check master_upload makes, decoding chunk by chunk and keeping nothing (a few MB whatever the
+    length): for an upload that will wait for a mastering slot, so a bad file is still refused at once."""
+    from content.audio.ingest import IngestError, check_recording
+
+    if os.path.getsize(path) == 0:
+        raise Invalid("empty_file", "Tệp rỗng", "The file is empty")
+    try:
+        return check_recording(path, _mastering_settings(limit, max_duration_s).limits)
+    except IngestError as exc:
+        raise _refusal(exc) from exc
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An upload kept for a mastering job: `name` is its file in the temp directory."""
+
+    name: str
+    duration_s: float
+
+
+def waiting_path(tmp_dir: Path, name: str) -> Path:
+    if not re.fullmatch(r"waiting-[0-9a-f]{32}\.rec", name):
+        raise ValueError(f"not a waiting upload: {name!r}")
+    return tmp_dir / name
+
+
+def master_or_wait(path: Path, settings, max_duration_s: float | None = None) -> AudioFacts | Waiting:
+    """Master the upload now if a mastering slot is free (content.slots), else check it (streamed) and keep it
+    for a job: a burst of uploads queues instead of running many masterings at once. `path` is consumed
+    when kept (renamed), left for the caller to remove otherwise."""
+    from content.slots import slots_for
+
+    slots = slots_for(settings.max_concurrent_masterings)
+    if slots.try_acquire():
+        try:
+            return master_upload(path, settings.audio_dir, settings.max_upload_bytes, max_duration_s)
+        finally:
+            slots.release()
+    duration = check_upload(path, settings.max_upload_bytes, max_duration_s)
+    name = f"waiting-{uuid.uuid4().hex}.rec"
+    os.replace(path, waiting_path(settings.tmp_dir, name))
+    return Waiting(name, duration)

@@ -14,6 +14,15 @@ def _render_text(ctx: JobContext, job: Job) -> dict:
         raise PermanentJobError(str(exc)) from exc
 
 
+def _master_recording(ctx: JobContext, job: Job) -> dict:
+    from content.library.master_job import MasteringRefused, master_item_job
+
+    try:
+        return master_item_job(ctx.engine, ctx.settings, job.payload, ctx.now)
+    except MasteringRefused as exc:
+        raise PermanentJobError(str(exc)) from exc
+
+
 def _render_cap(ctx: JobContext, job: Job) -> dict:
     from content.library.render import RenderRefused
     from schedules.cap_service import render_job
@@ -34,4 +43,5 @@ def _render_failed(ctx: JobContext, job: Job, error: str) -> None:
 
 def default_handlers() -> dict[str, Handler]:
     return {"content.render_text": with_failure_hook(_render_text, _render_failed),
+            "content.master_recording": with_failure_hook(_master_recording, _render_failed),
             "schedules.cap_render": with_failure_hook(_render_cap, _render_failed)}
