@@ -172,3 +172,6 @@ def test_while_every_slot_is_busy_a_bad_upload_is_still_refused_at_once(client, 
     item = client.get(f"/api/v1/content/{good.json()['item']['id']}", headers=world.h("secretary")).json()
     assert item["render_state"] == "ready" and abs(item["audio"]["integrated_lufs"] + 16.0) <= 0.5
     assert list(settings.tmp_dir.iterdir()) == []
+    # the uploader of a recording that waited for its turn is its contributor: they may not approve it alone
+    contributors = client.get(f"/api/v1/content/{item['id']}/contributions", headers=world.h("secretary")).json()
+    assert [(c["user_id"], c["kind"]) for c in contributors] == [(world.users["secretary"], "create_recording")]
