@@ -60,10 +60,11 @@ def register(app: typer.Typer) -> None:
             conf = runner.creds.get("mqtt")
             if conf:
                 mqtt = MqttListener(conf["url"], conf["username"], runner.creds["token"], conf["topics"],
-                                    runner.on_nudge)
+                                    runner.on_nudge, on_command=runner.on_command)
                 mqtt.start()
             else:
-                threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop), daemon=True).start()
+                threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop),
+                                 kwargs={"on_command": runner.on_command}, daemon=True).start()
         try:
             runner.run(stop)
         except KeyboardInterrupt:
