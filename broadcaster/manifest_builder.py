@@ -11,6 +11,7 @@ day gives the same version unless the timetable itself changed; the version is a
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
@@ -117,6 +118,9 @@ def expand_play(play: Any, device_id: str, url_for: Callable[[str], str] = audio
         # A lone relay/silence item may carry its own end (the play's end) rather than a duration.
         lone = len(items) == 1 and _KINDS.get(_name(_get(item, "kind", "audio")).lower()) != "audio"
         entry = _entry_from_item(item, play_id, priority, item_start, url_for, play_end if lone else None, sizes)
+        source = _get(play, "source", None)
+        if source is not None:  # the rule behind it: a signed stop command names it (§4a)
+            entry = replace(entry, source=str(source))
         entries.append(entry)
         cursor = entry.end
     return entries

@@ -63,7 +63,7 @@ def get_emergency(emergency_id: Id, principal: Auth, ctx: Context) -> EmergencyO
 def cancel_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.cancel(s, principal, emergency_id, ctx.now)
-    svc.materialize_commune(row.commune_id, ctx.now)
+    svc.materialize_commune(row.commune_id, ctx.now, stopped=[f"e{row.id}"])
     with session_scope(ctx.engine) as s:
         return emergencies.emergency_out(s, row, ctx.now)
 
@@ -99,7 +99,7 @@ async def receive_cap(commune_id: Id, request: Request, principal: Auth, ctx: Co
         with session_scope(ctx.engine) as s:
             alert, emergency, job, cancelled = cap_service.ingest(s, principal, commune_id, data, ctx.now)
         if cancelled or (emergency is not None and emergency.status != "pending"):
-            svc.materialize_commune(commune_id, ctx.now)
+            svc.materialize_commune(commune_id, ctx.now, stopped=[f"e{i}" for i in cancelled or []])
         with session_scope(ctx.engine) as s:
             return CapIngestOut(alert=cap_service.alert_out(s, alert),
                                 emergency=emergencies.emergency_out(s, emergency, ctx.now) if emergency else None,

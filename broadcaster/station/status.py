@@ -18,7 +18,8 @@ from loa.org.models import Device
 
 # Event codes that are a problem for the cadre (clock_corrected is information only).
 PROBLEM_EVENTS = {"manifest_signature_invalid", "manifest_wrong_device", "manifest_expired", "audio_hash_mismatch",
-                  "audio_size_mismatch", "disk_full", "download_failed", "sink_failed", "hook_failed"}
+                  "audio_size_mismatch", "disk_full", "download_failed", "sink_failed", "hook_failed",
+                  "manifest_replayed", "command_signature_invalid"}
 LIVE = ("online", "playing", "error")
 
 
@@ -74,6 +75,8 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
         report.cache = body.get("cache") or {}
     if "playlog" in body:
         report.playlog = body.get("playlog") or {}
+    if body.get("applied_seq") is not None:  # §4a: a command is confirmed once this reaches its seq
+        report.applied_seq = int(body["applied_seq"])
     if "hardware" in body:
         report.hardware = (body.get("hardware") or None) and str(body["hardware"])[:200]
     session.add(report)
