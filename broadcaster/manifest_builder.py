@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -86,7 +86,13 @@ def _play_id(device_id: str, play: Any, items: list[Any]) -> str:
     """A stable id when the scheduler gave none. The scheduler's key (device, rule, planned start) survives a
     shifted start; otherwise: same device, instant and content → same id."""
     key = _get(play, "key", None)
-    if key is not None:
+    if key is not None and str(key[1]).startswith("e"):
+        # An emergency's repetition has the same id on every device (rule, planned start): a signed start
+        # command (§4a) names it once for a whole village before the device's manifest lists it.
+        planned = key[2]
+        basis = f"{key[1]}|" + (planned.astimezone(timezone.utc).isoformat() if isinstance(planned, datetime)
+                                else str(planned))
+    elif key is not None:
         basis = "|".join(x.isoformat() if isinstance(x, datetime) else str(x) for x in key)
     else:
         basis = device_id + "|" + _get(play, "start").isoformat() + "|" + \

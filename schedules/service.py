@@ -36,18 +36,20 @@ class ScheduleService:
         # Told BEFORE the re-materialization that a rule was stopped: the broadcaster pushes a signed stop
         # command at once (docs/device-protocol.md §4a) instead of waiting for the rebuilt manifests.
         self.on_rule_stopped: list[StopListener] = []
+        self.on_rule_started: list[StopListener] = []  # an emergency started: a signed start command, at once
 
     def materialize_commune(self, commune_id: int, now: datetime, notify: bool = True,
-                            stopped: Iterable[str] = ()) -> store.MaterializeResult:
-        """Re-materialize one commune now (after a schedule or emergency is saved or cancelled). `stopped`: the
-        rule keys this change stopped or cancelled (committed already)."""
+                            stopped: Iterable[str] = (), started: Iterable[str] = ()) -> store.MaterializeResult:
+        """Re-materialize one commune now (after a schedule or emergency is saved or cancelled). `stopped`,
+        `started`: the rule keys this change stopped or started (committed already)."""
         require_aware(now, "now")
-        for rule_key in stopped:
-            for listener in list(self.on_rule_stopped):
-                try:
-                    listener(commune_id, rule_key, now)
-                except Exception:  # noqa: BLE001 — the rebuilt manifests still carry the stop
-                    log.exception("on_rule_stopped listener failed")
+        for listeners, keys in ((self.on_rule_stopped, stopped), (self.on_rule_started, started)):
+            for rule_key in keys:
+                for listener in list(listeners):
+                    try:
+                        listener(commune_id, rule_key, now)
+                    except Exception:  # noqa: BLE001 — the rebuilt manifests still say the same
+                        log.exception("rule listener failed")
         result = self._with_retry(commune_id, now)
         if notify and result.changed:
             self._notify(result.changed)

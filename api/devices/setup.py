@@ -68,6 +68,8 @@ def subscribe(app: FastAPI) -> None:
         service.on_timetable_changed.append(app.state.nudger.timetable_changed)
     if service is not None and app.state.commander.rule_stopped not in service.on_rule_stopped:
         service.on_rule_stopped.append(app.state.commander.rule_stopped)
+    if service is not None and app.state.commander.rule_started not in service.on_rule_started:
+        service.on_rule_started.append(app.state.commander.rule_started)
 
 
 def shutdown(app: FastAPI) -> None:

@@ -39,7 +39,7 @@ XML_TYPES = ("application/xml", "text/xml", "application/cap+xml")
 def start_emergency(commune_id: Id, body: EmergencyIn, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.start(s, principal, commune_id, body, ctx.now)
-    svc.materialize_commune(commune_id, ctx.now)
+    svc.materialize_commune(commune_id, ctx.now, started=[f"e{row.id}"])
     with session_scope(ctx.engine) as s:
         return emergencies.emergency_out(s, row, ctx.now)
 
@@ -73,7 +73,7 @@ def cancel_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Servi
 def confirm_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.confirm(s, principal, emergency_id, ctx.now)
-    svc.materialize_commune(row.commune_id, ctx.now)
+    svc.materialize_commune(row.commune_id, ctx.now, started=[f"e{row.id}"] if row.status == "airing" else [])
     with session_scope(ctx.engine) as s:
         return emergencies.emergency_out(s, row, ctx.now)
 

@@ -87,7 +87,7 @@ def emergency_start(request: Request, commune_id: Id, csrf: Annotated[str, Form(
     if step != "air":
         chosen = [v for v in context["villages"] if str(v.id) in form["villages"]]
         return render(request, "emergency_confirm.html", form=form, item=item, chosen=chosen, **context)
-    request.app.state.schedules.materialize_commune(commune_id, now)
+    request.app.state.schedules.materialize_commune(commune_id, now, started=[f"e{emergency_id}"])
     return RedirectResponse(f"/app/emergencies/{emergency_id}", status_code=303)
 
 

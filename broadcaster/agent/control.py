@@ -95,6 +95,11 @@ def apply(manifest: Manifest, cmd: Command) -> Manifest:
     if cmd.action == "sound":
         return replace(manifest, volume=manifest.volume if cmd.volume is None else cmd.volume,
                        muted=manifest.muted if cmd.muted is None else cmd.muted)
+    if cmd.action == "start":  # the emergency's entries, under the ids its manifest will give them
+        known = {e.play_id for e in manifest.entries}
+        added = tuple(e for e in cmd.entries if e.play_id not in known)
+        entries = tuple(sorted(manifest.entries + added, key=lambda e: (e.start, -e.level, e.play_id)))
+        return replace(manifest, entries=entries, emergency=True)
     assert cmd.cut_at is not None
     entries = tuple(e for e in (_cut(e, cmd.source, cmd.cut_at) for e in manifest.entries) if e is not None)
     return replace(manifest, entries=entries)

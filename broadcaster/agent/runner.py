@@ -121,6 +121,8 @@ class Agent:
             self.report(exc.code, exc.message)
             self.wake.set()
             return exc.code
+        if cmd.action == "start":  # its audio: fetched now (the sync's 304 costs nothing, then fetch_missing)
+            self.nudge.set()
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"
@@ -182,7 +184,7 @@ class Agent:
         """Download missing files, the soonest (and emergency) first. Returns the hashes still missing."""
         if self.manifest is None:
             return []
-        m = self.manifest
+        m = self.player.manifest or self.manifest  # with the commands laid over it: a started emergency's file
         sizes = m.sizes()
         needed = set(sizes)
         order: dict[str, tuple[int, datetime]] = {}

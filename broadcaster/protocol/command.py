@@ -14,10 +14,10 @@ from typing import Any, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from broadcaster.protocol.manifest import ManifestRejected, verify_signed
+from broadcaster.protocol.manifest import Entry, ManifestRejected, verify_signed
 from broadcaster.protocol.wire import COMMAND_SCHEMA, b64encode, canonical_json, format_time, parse_time
 
-ACTIONS = ("stop", "sound")
+ACTIONS = ("start", "stop", "sound")
 
 
 class CommandRejected(ManifestRejected):
@@ -31,11 +31,12 @@ class Command:
     expires_at: datetime
     devices: tuple[str, ...]
     villages: tuple[str, ...]
-    action: str                      # stop | sound
-    source: str | None = None        # stop: the rule whose plays end ("e12", "s7")
+    action: str                      # start | stop | sound
+    source: str | None = None        # start, stop: the rule ("e12", "s7")
     cut_at: datetime | None = None   # stop: the instant they end (the cadre's tap)
     volume: int | None = None        # sound: the station volume 0–100 (None: unchanged)
     muted: bool | None = None        # sound: mute (None: unchanged)
+    entries: tuple[Entry, ...] = ()  # start: the emergency's first repetition, as its manifest will list it
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -44,6 +45,8 @@ class Command:
             "targets": {"devices": list(self.devices), "villages": list(self.villages)}, "action": self.action}
         if self.action == "stop":
             out.update(source=self.source, cut_at=format_time(self.cut_at))  # type: ignore[arg-type]
+        elif self.action == "start":
+            out.update(source=self.source, entries=[e.to_dict() for e in self.entries])
         else:
             if self.volume is not None:
                 out["volume"] = int(self.volume)
@@ -64,10 +67,12 @@ class Command:
                       source=str(data["source"]) if data.get("source") is not None else None,
                       cut_at=parse_time(data["cut_at"]) if data.get("cut_at") else None,
                       volume=int(data["volume"]) if data.get("volume") is not None else None,
-                      muted=bool(data["muted"]) if data.get("muted") is not None else None)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                      muted=bool(data["muted"]) if data.get("muted") is not None else None,
+                      entries=tuple(Entry.from_dict(e) for e in data.get("entries") or []))
+        except (KeyError, TypeError, ValueError, AttributeError, ManifestRejected) as exc:
             raise CommandRejected("command_invalid", f"Lệnh không hợp lệ / bad command: {exc!r}") from exc
         if cmd.action not in ACTIONS or cmd.seq < 1 or (cmd.action == "stop" and (not cmd.source or not cmd.cut_at)) \
+                or (cmd.action == "start" and (not cmd.entries or any(e.priority != "emergency" for e in cmd.entries))) \
                 or (cmd.volume is not None and not 0 <= cmd.volume <= 100):
             raise CommandRejected("command_invalid", f"Lệnh không hợp lệ / bad command {cmd.action!r}")
         return cmd

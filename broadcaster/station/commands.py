@@ -24,7 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from broadcaster.manifest_builder import expand_play
 from broadcaster.protocol.command import Command, sign_command
+from broadcaster.station import manifests
 from broadcaster.station.context import StationContext, device_command_topic, village_command_topic, village_slug
 from broadcaster.station.models import DeviceCredential
 from broadcaster.station.push.sse import COMMAND, SseHub
@@ -33,6 +35,13 @@ from loa.db import session_scope
 from loa.org.models import Device
 
 log = logging.getLogger("loa.broadcaster.commands")
+
+
+class _Once:
+    """What `segments_json` reads from a materialized play: its segments."""
+
+    def __init__(self, segments) -> None:  # noqa: ANN001
+        self.segments = segments
 
 COMMAND_TTL = timedelta(minutes=2)  # a command later than this is stale: the manifest has long said the same
 
@@ -57,6 +66,41 @@ class Commander:
         return self._issue(ids, lambda seq, devices, villages: Command(
             seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
             villages=villages, action="stop", source=rule_key, cut_at=at))
+
+    def rule_started(self, commune_id: int, rule_key: str, at: datetime) -> dict[str, Any] | None:
+        """An emergency (`rule_key` "e12") started (committed): every device it targets gets its first repetition
+        now, under the play ids its manifest will list, and may fetch the audio (granted before the push). Its
+        later repetitions come with the manifest, which follows within seconds."""
+        if not rule_key.startswith("e"):
+            return None
+        from schedules import mapping
+        from schedules.model import Priority
+        from schedules.store import segments_json
+        from schedules.tables import EmergencyRow
+
+        with session_scope(self.engine) as s:
+            row = s.get(EmergencyRow, int(rule_key[1:]))
+            if row is None or row.started_at is None or row.status != "airing" or row.commune_id != commune_id:
+                return None
+            library = mapping.Library.load(s, mapping.content_ids(row.programme))
+            prog = mapping.programme(row.programme, 1, library)
+            start = row.started_at
+            segments = segments_json(_Once(prog.segments()))
+            village_ids, extra = list(row.villages), list(row.devices)
+            ids = [d for (d,) in s.execute(sa.select(Device.__table__.c.id).where(sa.or_(
+                Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]
+            sizes = manifests.sizes_of(s, self.ctx, {g["sha256"] for g in segments if g.get("sha256")})
+        play = {"start": start, "end": start + timedelta(seconds=prog.once_s), "priority": int(Priority.EMERGENCY),
+                "segments": segments, "key": (None, rule_key, start), "source": rule_key}
+        entries = tuple(expand_play(play, "", sizes=sizes))
+        if not entries or not ids:
+            return None
+        hashes = {e.sha256 for e in entries if e.sha256}
+        if hashes:  # the audio endpoint serves only granted hashes: grant before the push
+            manifests.grant(self.engine, ids, hashes, self.clock())
+        return self._issue(ids, lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="start", source=rule_key, entries=entries))
 
     def sound_changed(self, device_id: int) -> dict[str, Any] | None:
         """The device's remote volume or mute changed (committed): it applies it to what is on air at once."""

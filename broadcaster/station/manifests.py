@@ -110,6 +110,24 @@ def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str,
 _KNOWN_SIZES: dict[str, int] = {}
 
 
+def sizes_of(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
+    return _sizes(session, ctx, hashes)
+
+
+def grant(engine, device_ids: list[int], hashes: set[str], now: datetime) -> None:  # noqa: ANN001
+    """Let these devices fetch these files now (a signed start command names them before any manifest does)."""
+    from loa.db import session_scope
+
+    _, grant_stmt = _upserts(engine.dialect.name) if engine.dialect.name in ("sqlite", "postgresql") else (None, None)
+    rows = [{"device_id": d, "sha256": sha, "listed_at": now} for d in sorted(device_ids) for sha in sorted(hashes)]
+    with write_lock(engine), session_scope(engine) as s:
+        if grant_stmt is not None:
+            s.execute(grant_stmt, rows)
+        else:
+            for r in rows:
+                s.merge(DeviceAudioGrant(**r))
+
+
 def play_rows(session: Session, device_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Any]]:
     """The stored plays overlapping [start, end) of many devices in ONE query (the nudger builds
     a whole batch of manifests at once), by device, each by start time (as schedules.store.device_plays orders them)."""

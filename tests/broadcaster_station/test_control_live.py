@@ -165,7 +165,9 @@ def test_start_cancel_mute_volume_and_a_stopped_schedule_reach_every_sink(
         # -- an emergency "until I stop": on air everywhere within 1.5 s ------------------------------------
         t0 = _now()
         emergency_id = _emergency(cadre, world, item, [world.village_a])
+        print("POST took", (_now() - t0).total_seconds())
         starts = {d: _first(a, "start", t0, priority="emergency") for d, a in targeted}
+        print("starts", [(_delay(e, t0)) for e in starts.values()])
         assert max(_delay(e, t0) for e in starts.values()) <= START_WITHIN, starts
         time.sleep(3.0)
 
