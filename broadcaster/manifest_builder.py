@@ -124,6 +124,10 @@ def expand_play(play: Any, device_id: str, url_for: Callable[[str], str] = audio
         # A lone relay/silence item may carry its own end (the play's end) rather than a duration.
         lone = len(items) == 1 and _KINDS.get(_name(_get(item, "kind", "audio")).lower()) != "audio"
         entry = _entry_from_item(item, play_id, priority, item_start, url_for, play_end if lone else None, sizes)
+        if play_end is not None and entry.end > play_end:
+            # A play the station cut (a cancel, a stop: its stored `end` moved, maybe not its segments) ends
+            # there on the device too: before this, the manifest kept the file's full length (issue 12).
+            entry = replace(entry, end=play_end, duration=(play_end - entry.start).total_seconds())
         source = _get(play, "source", None)
         if source is not None:  # the rule behind it: a signed stop command names it (§4a)
             entry = replace(entry, source=str(source))

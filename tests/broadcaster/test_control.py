@@ -190,3 +190,20 @@ def test_manifest_seq_is_signed_but_not_part_of_the_version():
     with pytest.raises(ManifestRejected):
         verify_manifest(forged, pinned, device_id=DEV, now=T0)
     assert replace(m, seq=42).to_dict()["version"] == m.version
+
+
+def test_a_cut_play_ends_at_its_stored_end_in_the_manifest():
+    """The store cuts a play on air by moving its `end` (its segments keep the file's length): the manifest
+    entry must end there too, or the device plays the message to its end (issue 12, the manifest path)."""
+    from broadcaster.manifest_builder import build_manifest
+
+    sha = "ab" * 32
+    play = {"start": T0, "end": T0 + timedelta(seconds=10), "priority": 4, "key": (1, "e7", T0), "source": "e7",
+            "segments": [{"offset_s": 0.0, "duration_s": 27.0, "kind": "item", "sha256": sha, "title": "Lũ",
+                          "language": "vi", "content_id": "1", "url": None}]}
+    m = build_manifest(DEV, [play], T0, sizes={sha: 1000})
+    (e,) = m.entries
+    assert e.end == T0 + timedelta(seconds=10) and e.duration == 10.0 and e.source == "e7"
+    # the same repetition has the same id on every device: a start command names it once per village
+    other = build_manifest(OTHER, [{**play, "key": (2, "e7", T0)}], T0, sizes={sha: 1000})
+    assert other.entries[0].play_id == e.play_id

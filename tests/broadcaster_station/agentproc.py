@@ -92,6 +92,7 @@ class Attacker:
         self.down = threading.Event()
         self.heartbeats: list[dict] = []
         self.streams: list = []
+        self.log: list[tuple[float, str, str]] = []  # (time, method path, what happened)
         self._forge = threading.Event()
         attacker = self
 
@@ -109,6 +110,9 @@ class Attacker:
                     pass
 
             def _forward(self, method: str) -> None:
+                import time as _t
+
+                attacker.log.append((_t.time(), f"{method} {self.path}", "dropped" if attacker.down.is_set() else "ok"))
                 if attacker.down.is_set():
                     return self._drop()
                 length = int(self.headers.get("Content-Length") or 0)

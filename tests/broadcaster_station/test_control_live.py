@@ -259,7 +259,10 @@ def test_link_down_at_the_stop_stops_at_next_contact_and_says_when(
             back = _now()
             link.down.clear()
             stop = _first(agent, "stop", back, 40, play_id=start["play_id"])
-            assert stop is not None, "the agent did not stop once the link was back"
+            (tmp_path / "link.log").write_text("\n".join(f"{t - time.time():.1f} {a} {b}" for t, a, b in link.log)
+                                               + f"\nback={back} t1={t1}")
+            assert stop is not None, ("the agent did not stop once the link was back", agent.sink()[-4:],
+                                      (agent.dir / "agent.out").read_text()[-2000:], link.log[-20:])
             rec = _check_interrupted(agent, start, stop, "cancelled")
             assert parse_time(rec["actual_end"]) >= back  # when it really stopped, not when the cadre tapped
             assert wait_until(lambda: any(p.play_id == rec["play_id"] and p.result == "interrupted"
