@@ -207,3 +207,19 @@ def test_a_cut_play_ends_at_its_stored_end_in_the_manifest():
     # the same repetition has the same id on every device: a start command names it once per village
     other = build_manifest(OTHER, [{**play, "key": (2, "e7", T0)}], T0, sizes={sha: 1000})
     assert other.entries[0].play_id == e.play_id
+
+
+def test_commands_and_seq_satisfy_the_documented_schemas():
+    import jsonschema
+
+    from broadcaster.protocol.schemas import schema_for
+
+    private, kid, _ = _key()
+    start = Command(seq=2, issued_at=T0, expires_at=T0 + timedelta(minutes=2), devices=(DEV,), villages=("v3",),
+                    action="start", source="e7", entries=(replace(entry("e1", T0, 30, "emergency"), source="e7"),))
+    for cmd in (_stop(1), start, Command(seq=3, issued_at=T0, expires_at=T0 + timedelta(minutes=2), devices=(DEV,),
+                                          villages=(), action="sound", volume=40)):
+        jsonschema.validate(sign_command(cmd, private, kid), schema_for("SignedCommand"),
+                            cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(sign_manifest(replace(manifest([start.entries[0]]), seq=9), private, kid),
+                        schema_for("SignedManifest"), cls=jsonschema.Draft202012Validator)
