@@ -107,7 +107,8 @@ COMMAND = _obj(
      "expires_at": TIME,
      "targets": _obj(["devices", "villages"], {"devices": {"type": "array", "items": DEVICE_ID},
                                                "villages": {"type": "array", "items": {"type": "string"}}}),
-     "action": {"enum": ["stop", "sound"]}, "source": {"type": "string", "minLength": 1}, "cut_at": TIME,
+     "action": {"enum": ["start", "stop", "sound"]}, "source": {"type": "string", "minLength": 1}, "cut_at": TIME,
+     "entries": {"type": "array", "minItems": 1, "items": ref("Entry")},
      "volume": {"type": "integer", "minimum": 0, "maximum": 100}, "muted": {"type": "boolean"}})
 SIGNED_COMMAND = _obj(["command", "signature", "key_id"],
                       {"command": ref("Command"), "signature": {"type": "string"}, "key_id": ref("KeyId")})
