@@ -97,8 +97,11 @@ def decide(manifest: Manifest | None, now: datetime, state: PlayerState, availab
             now_listed = _listed(manifest, current.entry)
             if now_listed is None:
                 return Stop("cancelled")
-            # A cancel or stop keeps the play id and hash but ends the play at the cadre's tap: cut it then.
-            if now_listed.end < current.entry.end and now >= now_listed.end:
+            # A cancel or stop keeps the play id and hash but ends the play at the cadre's tap: cut it then;
+            # unless what cut it is a higher entry starting now (an emergency): that pre-empts it, below.
+            if now_listed.end < current.entry.end and now >= now_listed.end and not any(
+                    e.level > current.level and e.start <= now <= deadline(e, grace) and e.play_id not in state.handled
+                    and available(e) for e in manifest.entries):
                 return Stop("cancelled")
             if manifest.muted and current.entry.priority != "emergency":
                 return Stop("muted")

@@ -223,3 +223,15 @@ def test_commands_and_seq_satisfy_the_documented_schemas():
                             cls=jsonschema.Draft202012Validator)
     jsonschema.validate(sign_manifest(replace(manifest([start.entries[0]]), seq=9), private, kid),
                         schema_for("SignedManifest"), cls=jsonschema.Draft202012Validator)
+
+
+def test_a_play_cut_by_an_emergency_is_preempted_not_cancelled():
+    """The station ends a normal play where an emergency starts: on the device that is a pre-emption."""
+    normal = entry("n1", T0, 300)
+    urgent = entry("e1", T0 + timedelta(seconds=30), 60, "emergency")
+    s = PlayerState(current=Playing(normal, T0))
+    cut = replace(normal, end=urgent.start, duration=30.0)
+    from broadcaster.agent.player import Start
+
+    assert decide(manifest([cut, urgent]), urgent.start, s, ALL) == Start(urgent, interrupt=s.current)
+    assert decide(manifest([cut, urgent]), urgent.start, s, lambda e: e.play_id != "e1") == Stop("cancelled")
