@@ -31,6 +31,13 @@ def allocate_in(session: Session, n: int = 1) -> int:
     return _bump(session.connection(), n)
 
 
+def at_least(session: Session, value: int) -> None:
+    """Raise the counter to `value` if it is lower: a device reported applying a seq this database never issued
+    (the station was restored from a backup older than the device's floor). Without this every manifest and
+    command it signs would be refused as a replay until the counter caught up by itself."""
+    session.execute(sa.text("UPDATE control_seq SET value = :v WHERE id = 1 AND value < :v"), {"v": int(value)})
+
+
 def _bump(conn, n: int) -> int:  # noqa: ANN001
     last = conn.execute(_BUMP, {"n": n}).scalar()
     if last is None:  # a database made without the migration's row (SQLModel.create_all in a tool)

@@ -77,6 +77,9 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
         report.playlog = body.get("playlog") or {}
     if body.get("applied_seq") is not None:  # §4a: a command is confirmed once this reaches its seq
         report.applied_seq = int(body["applied_seq"])
+        from broadcaster.station.seq import at_least
+
+        at_least(session, report.applied_seq)  # a restored database never signs below a device's floor
     if "hardware" in body:
         report.hardware = (body.get("hardware") or None) and str(body["hardware"])[:200]
     session.add(report)
