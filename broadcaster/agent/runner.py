@@ -67,6 +67,7 @@ class Agent:
         self._control_lock = threading.RLock()  # commands arrive on the push thread, manifests on this one
         self.urgent = threading.Event()  # something to report at once (a cut play, an applied command)
         self.wake = threading.Event()    # the network loop's doorbell
+        self._fetch_first = threading.Event()  # a start command named files: download them before syncing
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
                              **player_options)
@@ -121,7 +122,8 @@ class Agent:
             self.report(exc.code, exc.message)
             self.wake.set()
             return exc.code
-        if cmd.action == "start":  # its audio: fetched now (the sync's 304 costs nothing, then fetch_missing)
+        if cmd.action == "start":  # its audio now, before the manifest round trip (the station is busy re-building)
+            self._fetch_first.set()
             self.nudge.set()
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
@@ -137,6 +139,9 @@ class Agent:
 
     def sync(self) -> bool:
         """Fetch the manifest if changed, verify it, fetch missing audio, switch. True if a new one was taken."""
+        if self._fetch_first.is_set():
+            self._fetch_first.clear()
+            self.fetch_missing()
         envelope, etag = self.client.get_manifest(self.etag if self.manifest else None)
         self._check_clock()
         changed = False
