@@ -178,9 +178,13 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
                               sizes=sizes)
     if seq is None:
-        from broadcaster.station.seq import allocate_in
+        from broadcaster.station.seq import allocate, allocate_in
 
-        seq = allocate_in(session)
+        bind = session.get_bind()
+        # SQLite: a short transaction of its own behind this process's write lock (a write on the session would
+        # hold the database until the request ends, and a thousand requests building at once then sleep in
+        # SQLite's busy handler). PostgreSQL: on the session's own connection (no second pooled connection).
+        seq = allocate(bind) if bind.dialect.name == "sqlite" else allocate_in(session)
     manifest = replace(manifest, seq=seq)
     envelope = ctx.active_key().sign(manifest)
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
