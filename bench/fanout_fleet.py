@@ -91,6 +91,9 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
 
     work: queue.Queue = queue.Queue()
     stop = threading.Event()
+    # One sync at a time per agent, as on a box (its one network thread): a start command and the nudge that
+    # follows would otherwise download the same file on two threads at once.
+    sync_locks = [threading.Lock() for _ in agents]
 
     def worker() -> None:
         while not stop.is_set():
@@ -101,7 +104,8 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
             if armed.is_set():
                 stages["sync started"].setdefault(i, time.perf_counter())
             try:
-                agents[i].sync()
+                with sync_locks[i]:
+                    agents[i].sync()
             except Exception as exc:  # noqa: BLE001
                 print("sync failed", repr(exc), file=sys.stderr)
 
