@@ -105,7 +105,10 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
                 stages["sync started"].setdefault(i, time.perf_counter())
             try:
                 with sync_locks[i]:
-                    agents[i].sync()
+                    if agents[i]._fetch_first.is_set() and not agents[i].nudge.is_set():
+                        agents[i].fetch_started()  # a start command: its audio, no manifest request
+                    else:
+                        agents[i].sync()
             except Exception as exc:  # noqa: BLE001
                 print("sync failed", repr(exc), file=sys.stderr)
 
@@ -166,8 +169,7 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
             elif armed.is_set():
                 stages["command received"].setdefault(i, time.perf_counter())
             agents[i].on_command(envelope)
-            if agents[i].nudge.is_set():  # a start: fetch its audio now
-                agents[i].nudge.clear()
+            if agents[i]._fetch_first.is_set():  # a start: fetch its audio now
                 work.put(i)
 
         m = c["mqtt"]

@@ -122,9 +122,8 @@ class Agent:
             self.report(exc.code, exc.message)
             self.wake.set()
             return exc.code
-        if cmd.action == "start":  # its audio now, before the manifest round trip (the station is busy re-building)
-            self._fetch_first.set()
-            self.nudge.set()
+        if cmd.action == "start":  # its audio now; no manifest request (the station is re-building them, and
+            self._fetch_first.set()  # nudges each device once its manifest is stored: then it is a cache hit)
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"
@@ -163,6 +162,11 @@ class Agent:
                     self.player.set_manifest(self.control.effective(manifest))
         self.fetch_missing()
         return changed
+
+    def fetch_started(self) -> list[str]:
+        """The files a start command named (and any other missing one), without a manifest request."""
+        self._fetch_first.clear()
+        return self.fetch_missing()
 
     def _refresh_keys(self) -> None:
         try:
@@ -328,6 +332,8 @@ class Agent:
     def network_step(self, now: float) -> bool:
         """One turn of the network schedule at `now` (seconds, any monotonic clock): sync on a nudge or when the
         safety interval passed, heartbeat when due or when the status changed. Returns True if it did anything."""
+        if self._fetch_first.is_set() and not self.nudge.is_set():
+            self._guarded(self.fetch_started)
         urgent = self.urgent.is_set() and now - self._last_beat >= URGENT_BEAT_GAP_S
         beat = urgent or now - self._last_beat >= self.heartbeat_every or (
             self.quick_status() != self._beat_status and now - self._last_beat >= MIN_BEAT_GAP_S)
@@ -368,7 +374,7 @@ class Agent:
         while not stop.is_set() and not self.revoked:
             self.wake.clear()
             self.network_step(time.monotonic())
-            if not self.nudge.is_set():
+            if not self.nudge.is_set() and not self._fetch_first.is_set():
                 self.wake.wait(timeout=0.25 if self.urgent.is_set() else 1.0)
         stop.set()
         player_thread.join(timeout=10)
