@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 MAX_SLEEP = 1.0  # Player.run's default max_sleep
-STAGES = ("nudge published", "nudge received", "sync started", "manifest received", "manifest verified",
-          "audio stored", "playing")
+STAGES = ("command received", "nudge published", "nudge received", "sync started", "manifest received",
+          "manifest verified", "audio stored", "playing", "stop command received", "stopped")
 
 
 def proc_cpu(pid: int) -> float:
@@ -57,6 +57,7 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
 
     root = Path(tempfile.mkdtemp(prefix="loa-fanout-agents-", dir=agents_dir))
     armed = threading.Event()
+    stop_armed = threading.Event()  # the second phase: the cadre cancels; each agent's way to silence
     stages: dict[str, dict[int, float]] = {k: {} for k in STAGES}
     lock = threading.Lock()
     woken: set[int] = set()
@@ -90,6 +91,9 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
 
     work: queue.Queue = queue.Queue()
     stop = threading.Event()
+    # One sync at a time per agent, as on a box (its one network thread): a start command and the nudge that
+    # follows would otherwise download the same file on two threads at once.
+    sync_locks = [threading.Lock() for _ in agents]
 
     def worker() -> None:
         while not stop.is_set():
@@ -100,7 +104,11 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
             if armed.is_set():
                 stages["sync started"].setdefault(i, time.perf_counter())
             try:
-                agents[i].sync()
+                with sync_locks[i]:
+                    if agents[i]._fetch_first.is_set() and not agents[i].nudge.is_set():
+                        agents[i].fetch_started()  # a start command: its audio, no manifest request
+                    else:
+                        agents[i].sync()
             except Exception as exc:  # noqa: BLE001
                 print("sync failed", repr(exc), file=sys.stderr)
 
@@ -123,7 +131,12 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
                 if not armed.is_set():
                     continue
                 cur = a.player.state.current
-                if cur is not None and cur.entry.priority == "emergency":
+                if stop_armed.is_set():
+                    if i in stages["playing"] and (cur is None or cur.entry.priority != "emergency"):
+                        stages["stopped"].setdefault(i, time.perf_counter())
+                        due.pop(i, None)
+                        continue
+                elif cur is not None and cur.entry.priority == "emergency":
                     stages["playing"].setdefault(i, time.perf_counter())
                     due.pop(i, None)
                     continue
@@ -149,8 +162,19 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
                 agents[i].nudge.clear()
                 work.put(i)
 
+        def on_command(envelope: dict, i: int = i) -> None:
+            """A signed command (§4a) on the village or device topic: verified and applied by the agent."""
+            if stop_armed.is_set():
+                stages["stop command received"].setdefault(i, time.perf_counter())
+            elif armed.is_set():
+                stages["command received"].setdefault(i, time.perf_counter())
+            agents[i].on_command(envelope)
+            if agents[i]._fetch_first.is_set():  # a start: fetch its audio now
+                work.put(i)
+
         m = c["mqtt"]
-        lst = MqttListener(m["url"], m["username"], c["token"], m["topics"], on_nudge, loop=mqtt_loop)
+        lst = MqttListener(m["url"], m["username"], c["token"], m["topics"], on_nudge, loop=mqtt_loop,
+                           on_command=on_command)
         lst.client.message_callback_add(raw_topic, lambda cl, ud, msg: raw_recv.append(time.perf_counter()))
 
         def on_message(cl, ud, msg, i=i, _f=lst.client.on_message) -> None:  # noqa: ANN001
@@ -191,8 +215,20 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
         if len(stages["playing"]) == len(agents):
             conn.send(("all playing",))
             break
-    if conn.poll(timeout + 10):
-        conn.recv()  # ("stop",)
+    msg = conn.recv() if conn.poll(timeout + 10) else ("stop",)
+    if msg[0] == "arm_stop":  # phase two: the cadre cancels the emergency
+        stop_armed.set()
+        with lock:
+            woken.update(stages["playing"])  # step them again from now on
+        have_woken.set()
+        conn.send(("armed_stop",))
+        deadline = time.monotonic() + timeout + 5
+        while time.monotonic() < deadline and not conn.poll(0.02):
+            if len(stages["stopped"]) >= len(stages["playing"]):
+                conn.send(("all stopped",))
+                break
+        if conn.poll(timeout + 10):
+            conn.recv()  # ("stop",)
     cpu = proc_cpu(os.getpid()) - cpu0
     stop.set()
     not_playing = sorted({e["code"] for i, a in enumerate(agents) if i not in stages["playing"] for e in a.events})

@@ -11,7 +11,8 @@ day gives the same version unless the timetable itself changed; the version is a
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time, timedelta
+from dataclasses import replace
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -85,7 +86,13 @@ def _play_id(device_id: str, play: Any, items: list[Any]) -> str:
     """A stable id when the scheduler gave none. The scheduler's key (device, rule, planned start) survives a
     shifted start; otherwise: same device, instant and content → same id."""
     key = _get(play, "key", None)
-    if key is not None:
+    if key is not None and str(key[1]).startswith("e"):
+        # An emergency's repetition has the same id on every device (rule, planned start): a signed start
+        # command (§4a) names it once for a whole village before the device's manifest lists it.
+        planned = key[2]
+        basis = f"{key[1]}|" + (planned.astimezone(timezone.utc).isoformat() if isinstance(planned, datetime)
+                                else str(planned))
+    elif key is not None:
         basis = "|".join(x.isoformat() if isinstance(x, datetime) else str(x) for x in key)
     else:
         basis = device_id + "|" + _get(play, "start").isoformat() + "|" + \
@@ -117,6 +124,13 @@ def expand_play(play: Any, device_id: str, url_for: Callable[[str], str] = audio
         # A lone relay/silence item may carry its own end (the play's end) rather than a duration.
         lone = len(items) == 1 and _KINDS.get(_name(_get(item, "kind", "audio")).lower()) != "audio"
         entry = _entry_from_item(item, play_id, priority, item_start, url_for, play_end if lone else None, sizes)
+        if play_end is not None and entry.end > play_end:
+            # A play the station cut (a cancel, a stop: its stored `end` moved, maybe not its segments) ends
+            # there on the device too: before this, the manifest kept the file's full length (issue 12).
+            entry = replace(entry, end=play_end, duration=(play_end - entry.start).total_seconds())
+        source = _get(play, "source", None)
+        if source is not None:  # the rule behind it: a signed stop command names it (§4a)
+            entry = replace(entry, source=str(source))
         entries.append(entry)
         cursor = entry.end
     return entries

@@ -168,7 +168,7 @@ def start_ready(engine, now: datetime, alert_id: int | None = None) -> list[int]
     from loa.db import session_scope
     from schedules.service import service_for
 
-    started, communes = [], set()
+    started, communes = [], {}
     with session_scope(engine) as s:
         query = select(EmergencyRow).where(EmergencyRow.status == QUEUED)
         if alert_id is not None:
@@ -176,10 +176,10 @@ def start_ready(engine, now: datetime, alert_id: int | None = None) -> list[int]
         for e in s.exec(query):
             if begin_if_ready(s, e, now):
                 started.append(e.id)
-                communes.add(e.commune_id)
+                communes.setdefault(e.commune_id, []).append(f"e{e.id}")
     svc = service_for(engine)
     for c in sorted(communes):
-        svc.materialize_commune(c, now)
+        svc.materialize_commune(c, now, started=communes[c])  # a signed start command first (§4a)
     return started
 
 

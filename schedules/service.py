@@ -10,7 +10,7 @@ A process that did not make the change (the API, when a separate `loa scheduler`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -25,6 +25,7 @@ from schedules.model import require_aware
 log = logging.getLogger("loa.schedules")
 
 Listener = Callable[[set[int]], None]
+StopListener = Callable[[int, str, datetime], None]  # (commune id, rule key "s7"/"e12", when it was stopped)
 
 
 class ScheduleService:
@@ -32,10 +33,23 @@ class ScheduleService:
         self.engine = engine
         self.horizon = horizon
         self.on_timetable_changed: list[Listener] = []
+        # Told BEFORE the re-materialization that a rule was stopped: the broadcaster pushes a signed stop
+        # command at once (docs/device-protocol.md §4a) instead of waiting for the rebuilt manifests.
+        self.on_rule_stopped: list[StopListener] = []
+        self.on_rule_started: list[StopListener] = []  # an emergency started: a signed start command, at once
 
-    def materialize_commune(self, commune_id: int, now: datetime, notify: bool = True) -> store.MaterializeResult:
-        """Re-materialize one commune now (after a schedule or emergency is saved or cancelled)."""
+    def materialize_commune(self, commune_id: int, now: datetime, notify: bool = True,
+                            stopped: Iterable[str] = (), started: Iterable[str] = ()) -> store.MaterializeResult:
+        """Re-materialize one commune now (after a schedule or emergency is saved or cancelled). `stopped`,
+        `started`: the rule keys this change stopped or started (committed already)."""
         require_aware(now, "now")
+        for listeners, keys in ((self.on_rule_stopped, stopped), (self.on_rule_started, started)):
+            for rule_key in keys:
+                for listener in list(listeners):
+                    try:
+                        listener(commune_id, rule_key, now)
+                    except Exception:  # noqa: BLE001 — the rebuilt manifests still say the same
+                        log.exception("rule listener failed")
         result = self._with_retry(commune_id, now)
         if notify and result.changed:
             self._notify(result.changed)

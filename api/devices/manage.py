@@ -18,6 +18,15 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 CADRE = ("cadre",)
 
 
+def sound_changed(request: Request, device_id: int) -> None:
+    """Volume or mute committed: a signed command applies it to what is on air now (§4a), then the device's
+    manifest is rebuilt (a higher seq) and it is nudged."""
+    commander = getattr(request.app.state, "commander", None)
+    if commander is not None:
+        commander.sound_changed(device_id)
+    _nudge(request, {device_id})
+
+
 def _nudge(request: Request, device_ids: set[int]) -> None:
     nudger = getattr(request.app.state, "nudger", None)
     if nudger is not None:
@@ -107,7 +116,7 @@ def set_sound(device_id: Id, body: SoundIn, principal: Auth, ctx: Context, reque
         audit.record(s, principal, "device.sound", "device", device.id, ctx.now, commune_id=device.commune_id,
                      volume=device.volume, muted=device.muted)
         out = _status(s, device, ctx)
-    _nudge(request, {device_id})
+    sound_changed(request, device_id)
     return out
 
 

@@ -67,6 +67,7 @@ class HeartbeatIn(_Lenient):
     uptime_s: int | None = None
     hardware: str | None = Field(default=None, max_length=200)
     playlog: dict[str, Any] = Field(default_factory=dict)
+    applied_seq: int | None = Field(default=None, ge=0, le=2**53)  # §4a: the newest control seq it applied
     events: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
 
 

@@ -11,6 +11,7 @@ from api.devices.fastpath import DeviceFastPath
 from api.devices.middleware import ServerTime
 from api.devices.protocol import router as protocol_router
 from broadcaster.signing import KeyRing
+from broadcaster.station.commands import Commander
 from broadcaster.station.context import StationContext
 from broadcaster.station.identities import IdentityCache
 from broadcaster.station.manifests import ManifestCache
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
     st.mqtt = None
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
+    st.commander = Commander(st.engine, st.broadcaster, st.clock, st.sse_hub, None)
     # Outermost, before FastAPI and every middleware: a 304 is most of a station's traffic. It stamps
     # X-Loa-Server-Time itself; what it does not answer passes on to the full stack unchanged.
     if hasattr(app, "full_stack"):  # api.app.StationApp
@@ -59,6 +61,7 @@ def startup(app: FastAPI) -> None:
         if not st.mqtt.start():
             log.warning("MQTT broker %s not reachable yet; nudges are queued until it is", st.settings.mqtt_url)
         st.nudger.mqtt = st.mqtt
+        st.commander.mqtt = st.mqtt
     subscribe(app)
 
 
@@ -67,6 +70,10 @@ def subscribe(app: FastAPI) -> None:
     service = getattr(app.state, "schedules", None)
     if service is not None and app.state.nudger.timetable_changed not in service.on_timetable_changed:
         service.on_timetable_changed.append(app.state.nudger.timetable_changed)
+    if service is not None and app.state.commander.rule_stopped not in service.on_rule_stopped:
+        service.on_rule_stopped.append(app.state.commander.rule_stopped)
+    if service is not None and app.state.commander.rule_started not in service.on_rule_started:
+        service.on_rule_started.append(app.state.commander.rule_started)
 
 
 def shutdown(app: FastAPI) -> None:

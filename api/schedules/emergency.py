@@ -41,7 +41,7 @@ XML_TYPES = ("application/xml", "text/xml", "application/cap+xml")
 def start_emergency(commune_id: Id, body: EmergencyIn, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.start(s, principal, commune_id, body, ctx.now, RecurrenceLimits.from_settings(ctx.settings))
-    svc.materialize_commune(commune_id, ctx.now)
+    svc.materialize_commune(commune_id, ctx.now, started=[f"e{row.id}"])
     with session_scope(ctx.engine) as s:
         return emergencies.emergency_out(s, row, ctx.now)
 
@@ -69,7 +69,7 @@ def get_emergency(emergency_id: Id, principal: Auth, ctx: Context) -> EmergencyS
 def cancel_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Service) -> EmergencyStatusOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.cancel(s, principal, emergency_id, ctx.now)
-    svc.materialize_commune(row.commune_id, ctx.now)
+    svc.materialize_commune(row.commune_id, ctx.now, stopped=[f"e{row.id}"])
     with session_scope(ctx.engine) as s:
         row = s.get(type(row), row.id)
         return status_out(s, row, ctx.now, ctx.settings.device_offline_after_s)
@@ -80,7 +80,7 @@ def cancel_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Servi
 def confirm_emergency(emergency_id: Id, principal: Auth, ctx: Context, svc: Service) -> EmergencyOut:
     with session_scope(ctx.engine) as s:
         row = emergencies.confirm(s, principal, emergency_id, ctx.now)
-    svc.materialize_commune(row.commune_id, ctx.now)
+    svc.materialize_commune(row.commune_id, ctx.now, started=[f"e{row.id}"] if row.status == "airing" else [])
     with session_scope(ctx.engine) as s:
         return emergencies.emergency_out(s, row, ctx.now)
 
@@ -106,7 +106,7 @@ async def receive_cap(commune_id: Id, request: Request, principal: Auth, ctx: Co
         with session_scope(ctx.engine) as s:
             alert, emergency, job, cancelled = cap_service.ingest(s, principal, commune_id, data, ctx.now)
         if cancelled or (emergency is not None and emergency.status != "pending"):
-            svc.materialize_commune(commune_id, ctx.now)
+            svc.materialize_commune(commune_id, ctx.now, stopped=[f"e{i}" for i in cancelled or []])
         with session_scope(ctx.engine) as s:
             return CapIngestOut(alert=cap_service.alert_out(s, alert),
                                 emergency=emergencies.emergency_out(s, emergency, ctx.now) if emergency else None,

@@ -95,7 +95,7 @@ def update_schedule(schedule_id: Id, body: ScheduleIn, principal: Auth, ctx: Con
 def cancel_schedule(schedule_id: Id, principal: Auth, ctx: Context, svc: Service) -> Response:
     with session_scope(ctx.engine) as s:
         row = rules.cancel_schedule(s, principal, schedule_id, ctx.now)
-    svc.materialize_commune(row.commune_id, ctx.now)
+    svc.materialize_commune(row.commune_id, ctx.now, stopped=[f"s{row.id}"])
     return Response(status_code=204)
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from api.deps import Id
 from api.web.choices import int_or_none
 from api.web.render import PageRoute, gettext_for, page_lang, render
+from api.devices.manage import sound_changed
 from api.web.session import check_csrf, now_of, require_principal
 from broadcaster.station import enrollment, status, views
 from loa.audit import service as audit
@@ -57,9 +58,7 @@ def set_sound(request: Request, device_id: Id, csrf: Annotated[str, Form(max_len
         audit.record(s, user, "device.sound", "device", device.id, now, commune_id=device.commune_id,
                      volume=device.volume, muted=device.muted)
         commune_id = device.commune_id
-    nudger = getattr(request.app.state, "nudger", None)
-    if nudger is not None:  # the device fetches its new manifest (volume is part of it) at once
-        nudger.nudge({device_id})
+    sound_changed(request, device_id)  # a signed command for what is on air, then the new manifest
     return RedirectResponse(f"/app/c/{commune_id}/devices#device-{device_id}", status_code=303)
 
 

@@ -91,7 +91,7 @@ def emergency_start(request: Request, commune_id: Id, csrf: Annotated[str, Form(
     if step != "air":
         chosen = [v for v in context["villages"] if str(v.id) in form["villages"]]
         return render(request, "emergency_confirm.html", form=form, item=item, chosen=chosen, **context)
-    request.app.state.schedules.materialize_commune(commune_id, now)
+    request.app.state.schedules.materialize_commune(commune_id, now, started=[f"e{emergency_id}"])
     return RedirectResponse(f"/app/emergencies/{emergency_id}", status_code=303)
 
 
@@ -117,5 +117,5 @@ def emergency_cancel(request: Request, emergency_id: Id, csrf: Annotated[str, Fo
     with session_scope(request.app.state.engine) as s:
         row = emergencies.cancel(s, user, emergency_id, now)
         commune_id = row.commune_id
-    request.app.state.schedules.materialize_commune(commune_id, now)
+    request.app.state.schedules.materialize_commune(commune_id, now, stopped=[f"e{emergency_id}"])
     return RedirectResponse(f"/app/emergencies/{emergency_id}", status_code=303)

@@ -158,5 +158,5 @@ def schedule_cancel(request: Request, schedule_id: Id, csrf: Annotated[str, Form
     with session_scope(request.app.state.engine) as s:
         row = rules.cancel_schedule(s, user, schedule_id, now)
         commune_id = row.commune_id
-    request.app.state.schedules.materialize_commune(commune_id, now)
+    request.app.state.schedules.materialize_commune(commune_id, now, stopped=[f"s{schedule_id}"])
     return RedirectResponse(f"/app/c/{commune_id}/schedule", status_code=303)

@@ -69,16 +69,18 @@ def register(app: typer.Typer) -> None:
             conf = runner.creds.get("mqtt")
             if conf:
                 mqtt = MqttListener(conf["url"], conf["username"], runner.creds["token"], conf["topics"],
-                                    runner.on_nudge)
+                                    runner.on_nudge, on_command=runner.on_command)
                 mqtt.start()
             else:
-                threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop), daemon=True).start()
+                threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop),
+                                 kwargs={"on_command": runner.on_command}, daemon=True).start()
         systemd = SystemdNotifier()  # deploy/loa-agent.service: Type=notify with a watchdog
 
         def on_sigterm(signum: int, frame: object) -> None:
             # `systemctl stop` sends SIGTERM: end the loop so the player stops its sound and STOPPING=1 goes out
             stop.set()
             runner.nudge.set()
+            runner.wake.set()
 
         signal.signal(signal.SIGTERM, on_sigterm)
         systemd.ready(f"device {runner.creds['device_id']}")

@@ -198,8 +198,9 @@ class StationClient:
     def enroll_claim(self, code: str, info: dict) -> dict:
         return self.request("POST", f"{API_PREFIX}/enroll/claim", json_body={"code": code, **info}).json()
 
-    def events(self, read_timeout: float = 60.0) -> Iterator[dict]:
-        """Server-Sent Events: yields the JSON data of each `sync` event until the stream ends."""
+    def events(self, read_timeout: float = 60.0, on_command: Callable[[dict], None] | None = None) -> Iterator[dict]:
+        """Server-Sent Events: yields the JSON data of each `sync` event until the stream ends; hands each
+        `command` event's JSON (a signed command, §4a) to `on_command` at once."""
         response = self.request("GET", f"{API_PREFIX}/events", stream=True, headers={"Accept": "text/event-stream"},
                                 read_timeout=read_timeout)
         with contextlib.closing(response):
@@ -211,6 +212,13 @@ class StationClient:
                             yield json.loads("\n".join(data))
                         except ValueError:
                             pass
+                    elif data and event == "command" and on_command is not None:
+                        try:
+                            body = json.loads("\n".join(data))
+                        except ValueError:
+                            body = None
+                        if body is not None:
+                            on_command(body)
                     event, data = "message", []
                 elif line.startswith(":"):
                     continue

@@ -17,12 +17,20 @@ from broadcaster.protocol.mqttloop import MqttLoop
 OnNudge = Callable[[str, bool], None]
 
 
+OnCommand = Callable[[dict], None]
+
+
+def command_topics(sync_topics: list[str]) -> list[str]:
+    """The signed-command topic beside each sync topic (§8): `…/device/<id>/command`, `…/village/<v>/command`."""
+    return [t[: -len("/sync")] + "/command" for t in sync_topics if t.endswith("/sync")]
+
+
 def sse_loop(client: StationClient, on_nudge: OnNudge, stop: threading.Event,
-             on_error: Callable[[str], None] = lambda msg: None) -> None:
+             on_error: Callable[[str], None] = lambda msg: None, on_command: OnCommand | None = None) -> None:
     delay = 1.0
     while not stop.is_set():
         try:
-            for event in client.events():
+            for event in client.events(on_command=on_command):
                 delay = 1.0
                 on_nudge(str(event.get("version", "")), bool(event.get("emergency", False)))
                 if stop.is_set():
@@ -39,13 +47,17 @@ class MqttListener:
     """Subscribes to the device's and the village's retained sync topics (paho-mqtt, optional)."""
 
     def __init__(self, url: str, username: str, password: str, topics: list[str], on_nudge: OnNudge,
-                 client_id: str | None = None, loop: MqttLoop | None = None) -> None:
+                 client_id: str | None = None, loop: MqttLoop | None = None,
+                 on_command: OnCommand | None = None) -> None:
         import paho.mqtt.client as mqtt  # optional dependency: imported only when MQTT is configured
 
         parsed = urlparse(url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
-        self.topics = topics
+        self.topics = list(topics)
         self.on_nudge = on_nudge
+        self.on_command = on_command
+        self.command_topics = set(command_topics(topics)) if on_command is not None else set()
+        self.topics += sorted(self.command_topics)
         self.seen: dict[str, str] = {}
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username)
         self.client.username_pw_set(username, password)
@@ -64,6 +76,13 @@ class MqttListener:
             self.connected.set()
 
     def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+        if message.topic in self.command_topics:
+            try:
+                envelope = json.loads(message.payload.decode("utf-8"))
+            except ValueError:
+                return
+            self.on_command(envelope)  # type: ignore[misc]  (verified, seq-checked and applied by the agent)
+            return
         try:
             body = json.loads(message.payload.decode("utf-8"))
             version = str(body.get("version", ""))

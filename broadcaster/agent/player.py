@@ -93,9 +93,18 @@ def decide(manifest: Manifest | None, now: datetime, state: PlayerState, availab
         # The station withdrew what is playing (a cancelled item, a replaced fallback): stop it now.
         if current.is_fallback and current.entry != manifest.fallback:
             return Stop("fallback_changed")
-        if not current.is_fallback and not any(e.play_id == current.entry.play_id and e.sha256 == current.entry.sha256
-                                               for e in manifest.entries):
-            return Stop("cancelled")
+        if not current.is_fallback:
+            now_listed = _listed(manifest, current.entry)
+            if now_listed is None:
+                return Stop("cancelled")
+            # A cancel or stop keeps the play id and hash but ends the play at the cadre's tap: cut it then;
+            # unless what cut it is a higher entry starting now (an emergency): that pre-empts it, below.
+            if now_listed.end < current.entry.end and now >= now_listed.end and not any(
+                    e.level > current.level and e.start <= now <= deadline(e, grace) and e.play_id not in state.handled
+                    and available(e) for e in manifest.entries):
+                return Stop("cancelled")
+            if manifest.muted and current.entry.priority != "emergency":
+                return Stop("muted")
     pending = [e for e in manifest.entries if e.play_id not in state.handled and e.start <= now
                and (state.not_before is None or e.end > state.not_before)]
     for e in pending:
@@ -116,6 +125,11 @@ def decide(manifest: Manifest | None, now: datetime, state: PlayerState, availab
     return Wait(_next_change(manifest, now, state, grace))
 
 
+def _listed(manifest: Manifest, entry: Entry) -> Entry | None:
+    """The manifest's entry for what is playing (same play id and file), or None if withdrawn."""
+    return next((e for e in manifest.entries if e.play_id == entry.play_id and e.sha256 == entry.sha256), None)
+
+
 def _fallback_open(manifest: Manifest, now: datetime, available: Callable[[Entry], bool]) -> bool:
     fb = manifest.fallback
     return bool(fb and not manifest.muted and fb.start <= now < fb.end and available(fb))
@@ -124,6 +138,11 @@ def _fallback_open(manifest: Manifest, now: datetime, available: Callable[[Entry
 def _next_change(manifest: Manifest, now: datetime, state: PlayerState, grace: timedelta) -> datetime | None:
     """The next instant the decision can change without a sink event: a start, a grace deadline, a window edge."""
     times: list[datetime] = []
+    cur = state.current
+    if cur is not None and not cur.is_fallback:  # a play the station shortened ends at its new end
+        listed = _listed(manifest, cur.entry)
+        if listed is not None and now < listed.end < cur.entry.end:
+            times.append(listed.end)
     for e in manifest.entries:
         if e.play_id in state.handled or (state.not_before is not None and e.end <= state.not_before):
             continue
@@ -143,12 +162,15 @@ class Player:
     def __init__(self, sink: Sink, playlog: PlayLog, clock: Clock, store: Store, *,
                  grace: timedelta = GRACE, local_volume: int = 100, hook_before: list[str] | None = None,
                  hook_after: list[str] | None = None, not_before: datetime | None = None,
-                 report: Callable[[str, str], None] = lambda code, detail: None) -> None:
+                 report: Callable[[str, str], None] = lambda code, detail: None,
+                 on_cut: Callable[[], None] = lambda: None) -> None:
         self.sink, self.playlog, self.clock, self.store = sink, playlog, clock, store
         self.grace = grace
         self.local_volume = local_volume
         self.hook_before, self.hook_after = hook_before, hook_after
         self.report = report
+        self.on_cut = on_cut  # a play was cut short: the agent reports at once (heartbeat and play log)
+        self.applied_volume: int | None = None  # what the sink plays the current item at
         self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before)
         self.line_open = False  # whether the "before" hook ran (amplifier on)
         self.manifest: Manifest | None = None
@@ -173,6 +195,7 @@ class Player:
             for _ in range(10_000):
                 action = decide(self.manifest, now, self.state, self.available, self.grace)
                 if isinstance(action, Wait):
+                    self._follow_volume(now)
                     if self.state.current is None and self.line_open:
                         self.line_open = False
                         if self.hook_after:
@@ -180,6 +203,22 @@ class Player:
                     return self._earliest(action.until)
                 self._apply(action, now)
             raise RuntimeError("player made no progress")
+
+    def volume_for(self, e: Entry) -> int:
+        m = self.manifest
+        if m and m.muted and e.priority != "emergency":
+            return 0
+        return round((m.volume if m else 100) * self.local_volume / 100)
+
+    def _follow_volume(self, now: datetime) -> None:
+        """A volume change from the station applies to the item on air, not only to the next one."""
+        cur = self.state.current
+        if cur is None or cur.entry.kind == "silence" or self.applied_volume is None:
+            return
+        wanted = self.volume_for(cur.entry)
+        if wanted != self.applied_volume and hasattr(self.sink, "set_volume"):
+            self.sink.set_volume(wanted, now)
+            self.applied_volume = wanted
 
     def _earliest(self, until: datetime | None) -> datetime | None:
         ends = [t for t in (until, self._current_end()) if t is not None]
@@ -238,6 +277,7 @@ class Player:
             self.state.current = None
             if cur and not cur.is_fallback:
                 self._log(cur.entry, cur.started_at, now, "interrupted", action.reason)
+                self.on_cut()
         elif isinstance(action, StartFallback):
             self._start(action.entry, now, fallback=True)
         elif isinstance(action, Start):
@@ -257,8 +297,8 @@ class Player:
         self.state.current = Playing(e, now, fallback)
         if e.kind == "silence":
             return
-        volume = 0 if (self.manifest and self.manifest.muted and e.priority != "emergency") else \
-            round((self.manifest.volume if self.manifest else 100) * self.local_volume / 100)
+        volume = self.volume_for(e)
+        self.applied_volume = volume
         source = e.url
         if e.kind == "audio" and e.sha256:
             source = str(self.store.locate(e.sha256))

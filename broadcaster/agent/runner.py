@@ -15,12 +15,14 @@ from typing import Any, Callable
 from broadcaster.agent import AGENT_VERSION
 from broadcaster.agent.client import DeviceRevoked, StationClient, StationError
 from broadcaster.agent.clock import Clock, SystemClock
+from broadcaster.agent.control import DUPLICATE, Control
 from broadcaster.agent.player import Player
 from broadcaster.agent.playlog import PlayLog
 from broadcaster.agent.sinks import Sink
 from broadcaster.agent.state import AgentState
 from broadcaster.agent.store import AudioStore, CacheError
 from broadcaster.agent.verify import Verifier
+from broadcaster.protocol.command import CommandRejected, verify_command
 from broadcaster.protocol.manifest import Manifest
 from broadcaster.protocol.wire import format_time
 
@@ -32,6 +34,7 @@ HEARTBEAT_EVERY_S = 300.0
 SYNC_EVERY_S = 3600.0
 FULL_BEAT_EVERY_S = 3600.0  # a beat with every field at least this often (disk, uptime, temperature drift)
 MIN_BEAT_GAP_S = 10.0       # status-change beats: at most one per 10 s
+URGENT_BEAT_GAP_S = 1.0     # a cut play or an applied command: reported at once, at most one such beat a second
 VOLATILE = ("local_time", "clock_offset_s", "disk_free_bytes", "temperature_c", "uptime_s")
 
 
@@ -59,8 +62,15 @@ class Agent:
         self.store = AudioStore(self.data_dir / "audio", limit_bytes=cache_limit)
         self.playlog = PlayLog(self.data_dir / "log")
         self.verifier = Verifier(self.state.pinned_keys(), creds["device_id"], self.report)
+        self.control = Control(self.data_dir / "control.json", self.verifier.pinned, creds["device_id"],
+                               creds.get("village_id"))
+        self._control_lock = threading.RLock()  # commands arrive on the push thread, manifests on this one
+        self.urgent = threading.Event()  # something to report at once (a cut play, an applied command)
+        self.wake = threading.Event()    # the network loop's doorbell
+        self._fetch_first = threading.Event()  # a start command named files: download them before syncing
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
-                             not_before=self.state.first_run_at(self.clock.now()), **player_options)
+                             not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
+                             **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
         self.etag: str | None = None
@@ -87,9 +97,37 @@ class Agent:
         if envelope is None:
             return
         manifest = self.verifier.manifest(envelope, self.clock.now())
-        if manifest is not None:
+        if manifest is not None:  # the one this device took last (the floor may be higher: a command since)
             self.manifest, self.etag = manifest, etag
-            self.player.set_manifest(manifest)
+            self.player.set_manifest(self.control.effective(manifest))
+
+    def _cut(self) -> None:
+        self.urgent.set()
+        self.wake.set()
+
+    # -- commands (§4a) --------------------------------------------------------------------------------------
+    def on_command(self, envelope: dict) -> str:
+        """A signed command pushed by the station: verify, check its seq, act at once. Returns what happened:
+        applied | duplicate | <the refusal's event code>."""
+        if isinstance(envelope, dict) and envelope.get("key_id") not in self.verifier.pinned:
+            self._refresh_keys()
+        try:
+            cmd = verify_command(envelope, self.verifier.pinned, device_id=self.creds["device_id"],
+                                 village_id=self.creds.get("village_id"), now=self.clock.now())
+            with self._control_lock:
+                if self.control.classify(cmd) == DUPLICATE:
+                    return "duplicate"
+                self.control.command_taken(envelope, cmd)
+                self.player.set_manifest(self.control.effective(self.manifest))
+        except CommandRejected as exc:
+            self.report(exc.code, exc.message)
+            self.wake.set()
+            return exc.code
+        if cmd.action == "start":  # its audio now; no manifest request (the station is re-building them, and
+            self._fetch_first.set()  # nudges each device once its manifest is stored: then it is a cache hit)
+        self.urgent.set()  # the station learns at once that this seq was applied
+        self.wake.set()
+        return "applied"
 
     # -- sync ----------------------------------------------------------------------------------------------
     def on_nudge(self, version: str, emergency: bool) -> None:
@@ -97,9 +135,13 @@ class Agent:
             self.emergency.set()
         if not self.manifest or version != self.manifest.version or emergency:
             self.nudge.set()
+            self.wake.set()
 
     def sync(self) -> bool:
         """Fetch the manifest if changed, verify it, fetch missing audio, switch. True if a new one was taken."""
+        if self._fetch_first.is_set():
+            self._fetch_first.clear()
+            self.fetch_missing()
         envelope, etag = self.client.get_manifest(self.etag if self.manifest else None)
         self._check_clock()
         changed = False
@@ -107,14 +149,25 @@ class Agent:
             if isinstance(envelope, dict) and envelope.get("key_id") not in self.verifier.pinned:
                 self._refresh_keys()  # rotation: learn the new key from a key set signed by a pinned one
             manifest = self.verifier.manifest(envelope, self.clock.now())
+            if manifest is not None and not self.control.admits_manifest(manifest):
+                # Older than what this device applied: a replay (or a copy built before the newest command).
+                self.report("manifest_replayed", f"seq {manifest.seq} < {self.control.floor} ({manifest.version})")
+                manifest = None
             if manifest is not None:
                 # Switch at once: entries whose file is still missing wait (within their grace) for the download.
                 self.state.save_manifest(envelope, etag)
                 changed = self.manifest is None or manifest.version != (self.manifest.version if self.manifest else None)
-                self.manifest, self.etag = manifest, etag
-                self.player.set_manifest(manifest)
+                with self._control_lock:
+                    self.control.manifest_taken(manifest)
+                    self.manifest, self.etag = manifest, etag
+                    self.player.set_manifest(self.control.effective(manifest))
         self.fetch_missing()
         return changed
+
+    def fetch_started(self) -> list[str]:
+        """The files a start command named (and any other missing one), without a manifest request."""
+        self._fetch_first.clear()
+        return self.fetch_missing()
 
     def _refresh_keys(self) -> None:
         try:
@@ -141,7 +194,7 @@ class Agent:
         """Download missing files, the soonest (and emergency) first. Returns the hashes still missing."""
         if self.manifest is None:
             return []
-        m = self.manifest
+        m = self.player.manifest or self.manifest  # with the commands laid over it: a started emergency's file
         sizes = m.sizes()
         needed = set(sizes)
         order: dict[str, tuple[int, datetime]] = {}
@@ -203,6 +256,7 @@ class Agent:
             "temperature_c": read_temperature(),
             "uptime_s": int(time.monotonic() - self.started),
             "playlog": {"last_seq": self.playlog.last_seq, "acked_seq": self.playlog.acked_seq},
+            "applied_seq": self.control.floor,
             "events": events,
             "hardware": platform.machine(),
         }
@@ -280,8 +334,13 @@ class Agent:
     def network_step(self, now: float) -> bool:
         """One turn of the network schedule at `now` (seconds, any monotonic clock): sync on a nudge or when the
         safety interval passed, heartbeat when due or when the status changed. Returns True if it did anything."""
-        beat = now - self._last_beat >= self.heartbeat_every or (
+        if self._fetch_first.is_set() and not self.nudge.is_set():
+            self._guarded(self.fetch_started)
+        urgent = self.urgent.is_set() and now - self._last_beat >= URGENT_BEAT_GAP_S
+        beat = urgent or now - self._last_beat >= self.heartbeat_every or (
             self.quick_status() != self._beat_status and now - self._last_beat >= MIN_BEAT_GAP_S)
+        if beat:
+            self.urgent.clear()  # a cut during this beat makes another one
         sync = self.nudge.is_set() or now - self._last_sync >= self.sync_every
         if sync:
             self.nudge.clear()
@@ -318,9 +377,11 @@ class Agent:
             self._alive = lambda: player_thread.is_alive() and watchdog()
         self.verify_cache()
         while not stop.is_set() and not self.revoked:
+            self.wake.clear()
             self.network_step(time.monotonic())
             self._alive()
-            self.nudge.wait(timeout=1.0)
+            if not self.nudge.is_set() and not self._fetch_first.is_set():
+                self.wake.wait(timeout=0.25 if self.urgent.is_set() else 1.0)
         stop.set()
         player_thread.join(timeout=10)
 

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -84,6 +84,12 @@ class FileSink:
                 self._write("stop", now, play_id=self._item.play_id)
             self._item = self._started = None
 
+    def set_volume(self, volume: int, now: datetime) -> None:
+        with self._lock:
+            if self._item is not None:
+                self._item = replace(self._item, volume=volume)
+                self._write("volume", now, play_id=self._item.play_id, volume=volume)
+
     def expected_end(self) -> datetime | None:
         if self._item is None or self._started is None:
             return None
@@ -118,10 +124,12 @@ class FfmpegSink:
         self._item: SinkItem | None = None
         self._started: datetime | None = None
 
-    def command(self, item: SinkItem) -> list[str]:
+    def command(self, item: SinkItem, offset: float = 0.0) -> list[str]:
         args = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
         if self.realtime:
             args.append("-re")
+        if offset > 0 and item.kind == "audio":
+            args += ["-ss", f"{offset:.3f}"]
         if item.kind == "relay":
             args += ["-t", f"{item.duration:.3f}"]
         args += ["-i", item.source, "-vn", "-af", f"volume={max(0, min(100, item.volume)) / 100:.2f}"]
@@ -132,6 +140,20 @@ class FfmpegSink:
         self._item, self._started = item, now
         self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
+
+    def set_volume(self, volume: int, now: datetime) -> None:
+        """ffmpeg's volume filter is fixed at start: play on from where it is, at the new volume."""
+        item, started = self._item, self._started
+        if item is None or started is None or self._proc is None:
+            return
+        offset = max(0.0, (now - started).total_seconds())
+        self.stop(now)
+        if item.kind == "relay":  # a live stream cannot seek: it goes on from now for what is left
+            item, started = replace(item, duration=max(0.1, item.duration - offset)), now
+            offset = 0.0
+        self._item, self._started = replace(item, volume=volume), started
+        self._proc = subprocess.Popen(self.command(self._item, offset), stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self, now: datetime) -> None:
         proc, self._proc, self._item = self._proc, None, None

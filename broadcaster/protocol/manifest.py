@@ -40,18 +40,24 @@ class Entry:
     url: str
     title: str
     language: str = "vi"
+    # What scheduled it ("e12" an emergency, "s7" a schedule): a signed command names it to stop all its plays
+    # on every device of a village with one body (play ids differ per device). Absent in older manifests.
+    source: str | None = None
 
     @property
     def level(self) -> int:
         return LEVELS[self.priority]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "play_id": self.play_id, "kind": self.kind, "priority": self.priority,
             "start": format_time(self.start), "end": format_time(self.end),
             "sha256": self.sha256, "size": self.size, "duration": _number(self.duration),
             "url": self.url, "title": self.title, "language": self.language,
         }
+        if self.source is not None:
+            out["source"] = self.source
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Entry":
@@ -62,6 +68,7 @@ class Entry:
                 sha256=data.get("sha256"), size=int(data.get("size") or 0), duration=float(data["duration"]),
                 url=str(data.get("url") or ""), title=str(data.get("title") or ""),
                 language=str(data.get("language") or "vi"),
+                source=str(data["source"]) if data.get("source") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestRejected("manifest_invalid", f"Mục lịch không hợp lệ / bad entry: {exc!r}") from exc
@@ -97,9 +104,12 @@ class Manifest:
     fallback: Entry | None = None
     entries: tuple[Entry, ...] = field(default_factory=tuple)
     schema: str = MANIFEST_SCHEMA
+    # The station's monotonic control sequence number at signing (docs/device-protocol.md §4a): a device refuses
+    # a manifest older than the newest manifest or command it applied. 0 = a station older than §4a.
+    seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema": self.schema, "device_id": self.device_id, "version": self.version,
             "generated_at": format_time(self.generated_at), "valid_until": format_time(self.valid_until),
             "timezone": self.timezone, "volume": int(self.volume), "muted": bool(self.muted),
@@ -107,6 +117,9 @@ class Manifest:
             "fallback": self.fallback.to_dict() if self.fallback else None,
             "entries": [e.to_dict() for e in self.entries],
         }
+        if self.seq:
+            out["seq"] = int(self.seq)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Manifest":
@@ -123,6 +136,7 @@ class Manifest:
                 timezone=str(data.get("timezone") or "Asia/Ho_Chi_Minh"),
                 fallback=Entry.from_dict(data["fallback"]) if data.get("fallback") else None,
                 entries=tuple(Entry.from_dict(e) for e in data["entries"]),
+                seq=int(data.get("seq") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestRejected("manifest_invalid", f"Lịch không hợp lệ / bad manifest: {exc!r}") from exc
@@ -142,8 +156,9 @@ class Manifest:
 
 def content_version(manifest_dict: Mapping[str, Any]) -> str:
     """A version that changes iff what the device would do changes: hash of the canonical manifest
-    without generated_at, valid_until and version."""
-    core = {k: v for k, v in manifest_dict.items() if k not in ("generated_at", "valid_until", "version")}
+    without generated_at, valid_until, version and seq (a rebuild of the same content gets a new seq, not a
+    new version: the device's `304` stays a `304`)."""
+    core = {k: v for k, v in manifest_dict.items() if k not in ("generated_at", "valid_until", "version", "seq")}
     return "m-" + hashlib.sha256(canonical_json(core)).hexdigest()[:20]
 
 

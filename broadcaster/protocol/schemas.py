@@ -33,7 +33,7 @@ ENTRY = _obj(
      "priority": PRIORITY, "start": TIME, "end": TIME,
      "sha256": {"anyOf": [SHA, {"type": "null"}]}, "size": {"type": "integer", "minimum": 0},
      "duration": {"type": "number", "exclusiveMinimum": 0}, "url": {"type": "string"},
-     "title": {"type": "string"}, "language": {"type": "string"}})
+     "title": {"type": "string"}, "language": {"type": "string"}, "source": {"type": "string"}})
 
 MANIFEST = _obj(
     ["schema", "device_id", "version", "generated_at", "valid_until", "timezone", "volume", "muted", "emergency",
@@ -42,7 +42,7 @@ MANIFEST = _obj(
      "generated_at": TIME, "valid_until": TIME, "timezone": {"type": "string"},
      "volume": {"type": "integer", "minimum": 0, "maximum": 100}, "muted": {"type": "boolean"},
      "emergency": {"type": "boolean"}, "fallback": {"anyOf": [ref("Entry"), {"type": "null"}]},
-     "entries": {"type": "array", "items": ref("Entry")}})
+     "entries": {"type": "array", "items": ref("Entry")}, "seq": {"type": "integer", "minimum": 1}})
 
 SIGNED_MANIFEST = _obj(["manifest", "signature", "key_id"],
                        {"manifest": ref("Manifest"), "signature": {"type": "string"}, "key_id": ref("KeyId")})
@@ -81,6 +81,7 @@ HEARTBEAT = _obj(
      "disk_free_bytes": {"type": "integer"}, "temperature_c": {"type": ["number", "null"]},
      "uptime_s": {"type": "integer"}, "hardware": {"type": "string"},
      "playlog": _obj(["last_seq", "acked_seq"], {"last_seq": {"type": "integer"}, "acked_seq": {"type": "integer"}}),
+     "applied_seq": {"type": "integer", "minimum": 0},
      "events": {"type": "array", "items": ref("Event")}})
 
 DEVICE_INFO = {"agent_version": {"type": "string"}, "hardware": {"type": "string"}, "hostname": {"type": "string"}}
@@ -100,6 +101,18 @@ CREDENTIALS = _obj(["device_id", "token", "commune_id", "village_id", "station_k
         "url": {"type": "string"}, "username": {"type": "string"},
         "topics": {"type": "array", "items": {"type": "string"}}})]}})
 
+COMMAND = _obj(
+    ["schema", "seq", "issued_at", "expires_at", "targets", "action"],
+    {"schema": {"const": "loa.command/1"}, "seq": {"type": "integer", "minimum": 1}, "issued_at": TIME,
+     "expires_at": TIME,
+     "targets": _obj(["devices", "villages"], {"devices": {"type": "array", "items": DEVICE_ID},
+                                               "villages": {"type": "array", "items": {"type": "string"}}}),
+     "action": {"enum": ["start", "stop", "sound"]}, "source": {"type": "string", "minLength": 1}, "cut_at": TIME,
+     "entries": {"type": "array", "minItems": 1, "items": ref("Entry")},
+     "volume": {"type": "integer", "minimum": 0, "maximum": 100}, "muted": {"type": "boolean"}})
+SIGNED_COMMAND = _obj(["command", "signature", "key_id"],
+                      {"command": ref("Command"), "signature": {"type": "string"}, "key_id": ref("KeyId")})
+
 NUDGE = _obj(["version", "emergency"], {"version": {"type": "string"}, "emergency": {"type": "boolean"}, "at": TIME})
 ERROR = _obj(["type", "title", "status", "detail", "code", "message_vi", "message_en"], {
     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
@@ -111,7 +124,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "EnrollStart": ENROLL_START, "EnrollStarted": ENROLL_STARTED, "EnrollPoll": ENROLL_POLL,
     "EnrollClaim": ENROLL_CLAIM, "Credentials": CREDENTIALS, "Heartbeat": HEARTBEAT,
 "PlayRecord": PLAY_RECORD, "PlaysRequest": PLAYS_REQUEST,
-    "PlaysReply": PLAYS_REPLY, "Event": EVENT, "Nudge": NUDGE, "Error": ERROR,
+    "PlaysReply": PLAYS_REPLY, "Event": EVENT, "Nudge": NUDGE, "SignedCommand": SIGNED_COMMAND,
+    "Command": COMMAND, "Error": ERROR,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 API_PREFIX = "/api/device/v1"
 MANIFEST_SCHEMA = "loa.manifest/1"
+COMMAND_SCHEMA = "loa.command/1"
 SERVER_TIME_HEADER = "X-Loa-Server-Time"
 MANIFEST_VERSION_HEADER = "X-Loa-Manifest-Version"  # the heartbeat reply (§6)
 

@@ -30,6 +30,16 @@ def village_topic(commune_id: int, village_id: int) -> str:
     return f"loa/{commune_slug(commune_id)}/village/{village_slug(village_id)}/sync"
 
 
+def device_command_topic(commune_id: int, uid: str) -> str:
+    """Signed commands (§4a) for one device; not retained (a device that was away syncs its manifest)."""
+    return f"loa/{commune_slug(commune_id)}/device/{uid}/command"
+
+
+def village_command_topic(commune_id: int, village_id: int) -> str:
+    """Signed commands for every device of a village: one body fans out through the broker."""
+    return f"loa/{commune_slug(commune_id)}/village/{village_slug(village_id)}/command"
+
+
 @dataclass
 class StationContext:
     keyring: KeyRing

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,8 +76,9 @@ def no_manifest() -> NotFound:
 def source_key(ctx: StationContext, uid: str, village_id: int | None, volume: int, muted: bool,
                timetable_version: str | None, now: datetime) -> str:
     day = now.astimezone(ZoneInfo(ctx.timezone)).date().isoformat()  # coverage()'s first day, per request
+    # "q1": manifests carry a control seq and entry sources (§4a); rows stored before that are rebuilt once.
     return "|".join([uid, str(village_id), str(volume), "1" if muted else "0", timetable_version or "-", day,
-                     ctx.active_key().key_id])
+                     ctx.active_key().key_id, "q1"])
 
 
 def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
@@ -109,6 +110,24 @@ def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str,
 _KNOWN_SIZES: dict[str, int] = {}
 
 
+def sizes_of(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
+    return _sizes(session, ctx, hashes)
+
+
+def grant(engine, device_ids: list[int], hashes: set[str], now: datetime) -> None:  # noqa: ANN001
+    """Let these devices fetch these files now (a signed start command names them before any manifest does)."""
+    from loa.db import session_scope
+
+    _, grant_stmt = _upserts(engine.dialect.name) if engine.dialect.name in ("sqlite", "postgresql") else (None, None)
+    rows = [{"device_id": d, "sha256": sha, "listed_at": now} for d in sorted(device_ids) for sha in sorted(hashes)]
+    with write_lock(engine), session_scope(engine) as s:
+        if grant_stmt is not None:
+            s.execute(grant_stmt, rows)
+        else:
+            for r in rows:
+                s.merge(DeviceAudioGrant(**r))
+
+
 def play_rows(session: Session, device_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Any]]:
     """The stored plays overlapping [start, end) of many devices in ONE query (the nudger builds
     a whole batch of manifests at once), by device, each by start time (as schedules.store.device_plays orders them)."""
@@ -136,7 +155,7 @@ def _plays(session: Session, ctx: StationContext, device_id: int, start: datetim
         if not segments:
             continue
         plays.append({"start": r.start, "end": r.end, "priority": int(r.priority), "segments": segments,
-                      "key": (r.device_id, r.rule_key, r.planned_start)})
+                      "key": (r.device_id, r.rule_key, r.planned_start), "source": r.rule_key})
     return plays, sizes
 
 
@@ -149,13 +168,24 @@ class Built:
 
 
 def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key: str, now: datetime,
-            rows: list[Any] | None = None) -> Built:
+            rows: list[Any] | None = None, seq: int | None = None) -> Built:
     """Read the device's plays (or take `rows` from `play_rows`), build and sign its manifest. Reads only: the
-    write is `store`'s, short."""
+    write is `store`'s, short. `seq`: a control seq the caller allocated (a batch takes a block at once);
+    else one is allocated here, after the plays were read (§4a: a command issued before this read has a
+    lower seq, so the device takes this manifest after it)."""
     window_start, window_end = coverage(now, ctx.timezone)
     plays, sizes = _plays(session, ctx, device.id, window_start, window_end, rows)
     manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
                               sizes=sizes)
+    if seq is None:
+        from broadcaster.station.seq import allocate, allocate_in
+
+        bind = session.get_bind()
+        # SQLite: a short transaction of its own behind this process's write lock (a write on the session would
+        # hold the database until the request ends, and a thousand requests building at once then sleep in
+        # SQLite's busy handler). PostgreSQL: on the session's own connection (no second pooled connection).
+        seq = allocate(bind) if bind.dialect.name == "sqlite" else allocate_in(session)
+    manifest = replace(manifest, seq=seq)
     envelope = ctx.active_key().sign(manifest)
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     hashes = frozenset(manifest.needed_hashes())

@@ -80,6 +80,7 @@ class DeviceReport(SQLModel, table=True):
     hardware: str | None = Field(default=None, max_length=200)
     local_volume: int | None = None
     playlog: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    applied_seq: int | None = Field(default=None, sa_type=sa.BigInteger)  # §4a: what the device confirmed
 
 
 class DeviceAlert(SQLModel, table=True):
@@ -165,3 +166,14 @@ class VillageNudge(SQLModel, table=True):
 
     village_id: int = Field(foreign_key="villages.id", primary_key=True)
     serial: int = 0
+
+
+class ControlSeq(SQLModel, table=True):
+    """The station's one control sequence (docs/device-protocol.md §4a): every signed manifest and command takes
+    the next number, so a device can refuse anything older than what it applied. A database row, not a process
+    counter or the clock: it survives restarts and is shared by every API replica and the scheduler."""
+
+    __tablename__ = "control_seq"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(default=0, sa_type=sa.BigInteger)

@@ -29,6 +29,7 @@ from broadcaster.station.context import StationContext, device_topic, village_to
 from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import DeviceCredential, VillageNudge
 from broadcaster.station.push.sse import SseHub
+from broadcaster.station.seq import allocate as allocate_seq
 from loa.db import session_scope
 from loa.org.models import Device
 
@@ -153,9 +154,13 @@ class Nudger:
                                             int(device.volume), bool(device.muted), versions.get(device.id)))
             window = coverage(now, self.ctx.timezone)
             plays = manifests.play_rows(session, [d.id for d, _, e, _ in todo if e is None], *window)
+            to_build = sum(1 for *_, e, _ in todo if e is None)
+            # One block of control seqs for the batch, taken after its plays were read (§4a).
+            next_seq = allocate_seq(self.engine, to_build) if to_build else 0
             for device, uid, entry, key in todo:
                 if entry is None:
-                    b = manifests.prepare(session, self.ctx, device, uid, key, now, plays[device.id])
+                    b = manifests.prepare(session, self.ctx, device, uid, key, now, plays[device.id], seq=next_seq)
+                    next_seq += 1
                     built.append(b)
                     entry = b.entry
                 messages.append((device, uid, {"version": entry.version, "emergency": entry.emergency}))

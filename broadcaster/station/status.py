@@ -19,7 +19,8 @@ from loa.org.models import Device
 
 # Event codes that are a problem for the cadre (clock_corrected is information only).
 PROBLEM_EVENTS = {"manifest_signature_invalid", "manifest_wrong_device", "manifest_expired", "audio_hash_mismatch",
-                  "audio_size_mismatch", "disk_full", "download_failed", "sink_failed", "hook_failed"}
+                  "audio_size_mismatch", "disk_full", "download_failed", "sink_failed", "hook_failed",
+                  "manifest_replayed", "command_signature_invalid"}
 LIVE = ("online", "playing", "error")
 
 
@@ -74,7 +75,7 @@ def _time(text: Any) -> datetime | None:
 # What a new identity's report starts from (§6: "a new device identity starts from an empty report").
 _EMPTY_REPORT = {"clock_offset_s": 0.0, "manifest_version": None, "playing": None, "cache": {},
                  "disk_free_bytes": None, "temperature_c": None, "uptime_s": None, "hardware": None,
-                 "local_volume": None, "playlog": {}}
+                 "local_volume": None, "playlog": {}, "applied_seq": None}
 
 
 def _report_values(body: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +93,8 @@ def _report_values(body: dict[str, Any]) -> dict[str, Any]:
             values[key] = body.get(key) or {}
     if "hardware" in body:
         values["hardware"] = (body.get("hardware") or None) and str(body["hardware"])[:200]
+    if body.get("applied_seq") is not None:  # §4a: a command is confirmed once this reaches its seq
+        values["applied_seq"] = int(body["applied_seq"])
     return values
 
 
@@ -135,6 +138,10 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
                               .values(**values)).rowcount
     if updated != 1:
         raise revoked()  # the whole beat rolls back with the error reply
+    if body.get("applied_seq") is not None:
+        from broadcaster.station.seq import at_least
+
+        at_least(session, int(body["applied_seq"]))  # a restored database never signs below a device's floor
     if was_offline:
         resolve_alert(session, device.id, "offline", now)
     for event in problems:

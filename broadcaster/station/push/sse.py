@@ -132,5 +132,11 @@ class SseHub:
             self._remove(device_id, sub)
 
 
+COMMAND = "__command__"  # a message {COMMAND: envelope} goes out as `event: command` (§4a)
+
+
 def _event(message: dict[str, Any]) -> bytes:
+    if COMMAND in message:
+        return b"event: command\ndata: " + json.dumps(message[COMMAND], ensure_ascii=False,
+                                                       separators=(",", ":")).encode() + b"\n\n"
     return b"event: sync\ndata: " + json.dumps(message, separators=(",", ":")).encode() + b"\n\n"

@@ -1,7 +1,7 @@
 """approval
 
 Revision ID: approval
-Revises: 0003
+Revises: control
 Create Date: 2026-12-03
 
 Issue 13 (what airs is exactly what two people approved): the words-and-audio version of each content item,
@@ -17,7 +17,7 @@ import loa.db  # noqa: F401
 
 
 revision = 'approval'
-down_revision = '0003'
+down_revision = "control"
 branch_labels = None
 depends_on = None
 

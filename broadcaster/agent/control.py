@@ -1,0 +1,113 @@
+"""No going back (docs/device-protocol.md §4a): the newest control seq this device applied, and the commands it
+applied since its manifest, kept in `control.json` (written atomically: a power cut leaves the old or the new).
+
+- A manifest whose `seq` is below the floor is refused (`manifest_replayed`); one at or above it is taken and
+  drops the commands it supersedes (the manifest built after a command already says what the command said).
+- A command whose seq is below the floor is refused (`command_replayed`); one equal to it is the same command
+  arriving twice (SSE and MQTT, a reconnect) and is ignored quietly.
+- What the player follows is the manifest with the remaining commands laid over it (`effective`), so a stop
+  or a mute holds across an agent restart until the manifest that reflects it arrives.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from broadcaster.protocol.command import Command, CommandRejected, verify_command
+from broadcaster.protocol.files import write_atomic
+from broadcaster.protocol.manifest import Entry, Manifest
+
+NEW, DUPLICATE = "new", "duplicate"
+
+
+class Control:
+    def __init__(self, path: str | Path, pinned: Mapping[str, bytes], device_id: str, village_id: str | None) -> None:
+        self.path = Path(path)
+        self.device_id, self.village_id = device_id, village_id
+        self.floor = 0
+        self.commands: list[tuple[dict[str, Any], Command]] = []
+        self._lock = threading.Lock()
+        self._load(pinned)
+
+    def _load(self, pinned: Mapping[str, bytes]) -> None:
+        if not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            self.floor = int(data.get("floor", 0))
+            for envelope in data.get("commands", []):
+                try:  # re-verified (a file edited on disk is not obeyed); expiry does not apply to one already taken
+                    cmd = verify_command(envelope, pinned, device_id=self.device_id, village_id=self.village_id,
+                                         now=None)
+                    self.commands.append((envelope, cmd))
+                except CommandRejected:
+                    continue
+        except (ValueError, TypeError, AttributeError):
+            pass  # unreadable (never half-written: see write_atomic): start from the manifest's own seq
+
+    def _save(self) -> None:
+        body = {"floor": self.floor, "commands": [envelope for envelope, _ in self.commands]}
+        write_atomic(self.path, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+
+    # -- manifests ---------------------------------------------------------------------------------------
+    def admits_manifest(self, manifest: Manifest) -> bool:
+        return manifest.seq >= self.floor
+
+    def manifest_taken(self, manifest: Manifest) -> None:
+        with self._lock:
+            kept = [(env, c) for env, c in self.commands if c.seq > manifest.seq]
+            if manifest.seq > self.floor or len(kept) != len(self.commands):
+                self.floor = max(self.floor, manifest.seq)
+                self.commands = kept
+                self._save()
+
+    # -- commands ----------------------------------------------------------------------------------------
+    def classify(self, cmd: Command) -> str:
+        """NEW, DUPLICATE, or raise CommandRejected('command_replayed')."""
+        if cmd.seq > self.floor:
+            return NEW
+        if cmd.seq == self.floor and any(c.seq == cmd.seq for _, c in self.commands):
+            return DUPLICATE
+        raise CommandRejected("command_replayed", f"Lệnh cũ / command seq {cmd.seq} below {self.floor}")
+
+    def command_taken(self, envelope: dict[str, Any], cmd: Command) -> None:
+        with self._lock:
+            self.floor = max(self.floor, cmd.seq)
+            self.commands = (self.commands + [(envelope, cmd)])[-50:]
+            self._save()
+
+    # -- what the player follows ---------------------------------------------------------------------------
+    def effective(self, manifest: Manifest | None) -> Manifest | None:
+        if manifest is None or not self.commands:
+            return manifest
+        for _, cmd in sorted(self.commands, key=lambda ec: ec[1].seq):
+            if cmd.seq > manifest.seq:
+                manifest = apply(manifest, cmd)
+        return manifest
+
+
+def apply(manifest: Manifest, cmd: Command) -> Manifest:
+    """The manifest as the command says it now is (pure)."""
+    if cmd.action == "sound":
+        return replace(manifest, volume=manifest.volume if cmd.volume is None else cmd.volume,
+                       muted=manifest.muted if cmd.muted is None else cmd.muted)
+    if cmd.action == "start":  # the emergency's entries, under the ids its manifest will give them
+        known = {e.play_id for e in manifest.entries}
+        added = tuple(e for e in cmd.entries if e.play_id not in known)
+        entries = tuple(sorted(manifest.entries + added, key=lambda e: (e.start, -e.level, e.play_id)))
+        return replace(manifest, entries=entries, emergency=True)
+    assert cmd.cut_at is not None
+    entries = tuple(e for e in (_cut(e, cmd.source, cmd.cut_at) for e in manifest.entries) if e is not None)
+    return replace(manifest, entries=entries)
+
+
+def _cut(entry: Entry, source: str | None, at: datetime) -> Entry | None:
+    if entry.source != source or entry.end <= at:
+        return entry
+    if entry.start >= at:
+        return None
+    return replace(entry, end=at, duration=(at - entry.start).total_seconds())

@@ -1,0 +1,163 @@
+"""Signed commands from the station (docs/device-protocol.md §4a): a stop or a sound change reaches the air in
+the time of one push, not of a rebuild, a nudge and a manifest round trip.
+
+Order, so a command and the manifests rebuilt for the same change never refuse each other: the change is
+committed first, then the command takes its seq (and is signed and pushed), and only then is the timetable
+re-materialized and are the manifests rebuilt, each taking a higher seq. A device that applied the command
+therefore takes the manifest that follows; one that got the new manifest first refuses the (older) command,
+which asks nothing the manifest does not already say.
+
+One body per change and commune: targets name whole villages when every device of the village is concerned
+(the village's MQTT command topic fans it out) and single devices otherwise. SSE connections of this process get
+it as `event: command`; MQTT topics are not retained (a device away at that moment syncs its manifest when it
+is back, and that manifest says the same).
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from broadcaster.manifest_builder import expand_play
+from broadcaster.protocol.command import Command, sign_command
+from broadcaster.station import manifests
+from broadcaster.station.context import StationContext, device_command_topic, village_command_topic, village_slug
+from broadcaster.station.models import DeviceCredential
+from broadcaster.station.push.sse import COMMAND, SseHub
+from broadcaster.station.seq import allocate
+from loa.db import session_scope
+from loa.org.models import Device
+
+log = logging.getLogger("loa.broadcaster.commands")
+
+
+class _Once:
+    """What `segments_json` reads from a materialized play: its segments."""
+
+    def __init__(self, segments) -> None:  # noqa: ANN001
+        self.segments = segments
+
+COMMAND_TTL = timedelta(minutes=2)  # a command later than this is stale: the manifest has long said the same
+
+
+class Commander:
+    def __init__(self, engine: Engine, ctx: StationContext, clock: Callable[[], datetime], hub: SseHub,
+                 mqtt: Any | None = None) -> None:
+        self.engine, self.ctx, self.clock, self.hub, self.mqtt = engine, ctx, clock, hub, mqtt
+        self.sent: list[dict[str, Any]] = []  # envelopes issued by this process (newest last, bounded)
+
+    # -- what a change asks of the devices ----------------------------------------------------------------
+    def rule_stopped(self, commune_id: int, rule_key: str, at: datetime) -> dict[str, Any] | None:
+        """A schedule or emergency (`rule_key` "s7" / "e12") was stopped or cancelled at `at`: every device whose
+        stored timetable still has one of its plays on air or to come ends them at `at`. Call after the
+        change is committed and before the timetable is re-materialized (the stored plays say who is concerned)."""
+        from schedules.tables import TimetablePlay
+
+        t = TimetablePlay.__table__
+        with session_scope(self.engine) as s:
+            ids = [r[0] for r in s.execute(sa.select(t.c.device_id).distinct().where(
+                t.c.commune_id == commune_id, t.c.rule_key == rule_key, t.c.end > at))]
+        return self._issue(ids, lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="stop", source=rule_key, cut_at=at))
+
+    def rule_started(self, commune_id: int, rule_key: str, at: datetime) -> dict[str, Any] | None:
+        """An emergency (`rule_key` "e12") started (committed): every device it targets gets its first repetition
+        now, under the play ids its manifest will list, and may fetch the audio (granted before the push). Its
+        later repetitions come with the manifest, which follows within seconds."""
+        if not rule_key.startswith("e"):
+            return None
+        from schedules import mapping
+        from schedules.model import Priority
+        from schedules.store import segments_json
+        from schedules.tables import EmergencyRow
+
+        with session_scope(self.engine) as s:
+            row = s.get(EmergencyRow, int(rule_key[1:]))
+            if row is None or row.started_at is None or row.status != "airing" or row.commune_id != commune_id:
+                return None
+            library = mapping.Library.load(s, mapping.content_ids(row.programme))
+            prog = mapping.programme(row.programme, 1, library)
+            start = row.started_at
+            segments = segments_json(_Once(prog.segments()))
+            village_ids, extra = list(row.villages), list(row.devices)
+            ids = [d for (d,) in s.execute(sa.select(Device.__table__.c.id).where(sa.or_(
+                Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]
+            sizes = manifests.sizes_of(s, self.ctx, {g["sha256"] for g in segments if g.get("sha256")})
+        play = {"start": start, "end": start + timedelta(seconds=prog.once_s), "priority": int(Priority.EMERGENCY),
+                "segments": segments, "key": (None, rule_key, start), "source": rule_key}
+        entries = tuple(expand_play(play, "", sizes=sizes))
+        if not entries or not ids:
+            return None
+        hashes = {e.sha256 for e in entries if e.sha256}
+        if hashes:  # the audio endpoint serves only granted hashes: grant before the push
+            manifests.grant(self.engine, ids, hashes, self.clock())
+        return self._issue(ids, lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="start", source=rule_key, entries=entries))
+
+    def sound_changed(self, device_id: int) -> dict[str, Any] | None:
+        """The device's remote volume or mute changed (committed): it applies it to what is on air at once."""
+        with session_scope(self.engine) as s:
+            device = s.get(Device, device_id)
+            if device is None:
+                return None
+            volume, muted = int(device.volume), bool(device.muted)
+        return self._issue([device_id], lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="sound", volume=volume, muted=muted))
+
+    # -- sign and push --------------------------------------------------------------------------------------
+    def _issue(self, device_ids: list[int], make: Callable[[int, tuple[str, ...], tuple[str, ...]], Command]
+               ) -> dict[str, Any] | None:
+        if not device_ids:
+            return None
+        targets = self._targets(device_ids)
+        if not targets:
+            return None
+        devices = tuple(sorted(uid for (_, uid, _, _), whole in targets if not whole))
+        villages = tuple(sorted({village_slug(v) for (_, _, _, v), whole in targets if whole}))
+        seq = allocate(self.engine)  # after the commit of the change, before the manifests it implies
+        key = self.ctx.active_key()
+        envelope = sign_command(make(seq, devices, villages), key.private_key, key.key_id)
+        self.publish(envelope, targets)
+        self.sent = (self.sent + [envelope])[-100:]
+        return envelope
+
+    def _targets(self, device_ids: list[int]) -> list[tuple[tuple[int, str, int, int], bool]]:
+        """((device id, uid, commune, village), whole village?) for each live device among `device_ids`."""
+        with session_scope(self.engine) as s:
+            villages = select(Device.village_id).where(Device.id.in_(sorted(device_ids)))
+            live = s.exec(select(Device.id, DeviceCredential.uid, Device.commune_id, Device.village_id)
+                          .join(DeviceCredential, DeviceCredential.device_id == Device.id)
+                          .where(DeviceCredential.revoked_at.is_(None), Device.revoked_at.is_(None),
+                                 Device.village_id.in_(villages))).all()
+        wanted = set(device_ids)
+        by_village: dict[int, list[tuple[int, str, int, int]]] = defaultdict(list)
+        for row in live:
+            by_village[row[3]].append(tuple(row))  # type: ignore[arg-type]
+        out = []
+        for rows in by_village.values():
+            chosen = [r for r in rows if r[0] in wanted]
+            whole = len(chosen) == len(rows)
+            out += [(r, whole) for r in chosen]
+        return out
+
+    def publish(self, envelope: dict[str, Any], targets: list[tuple[tuple[int, str, int, int], bool]]) -> None:
+        for (device_id, _, _, _), _ in targets:
+            self.hub.publish(device_id, {COMMAND: envelope})
+        if self.mqtt is None:
+            return
+        topics = {village_command_topic(c, v) if whole else device_command_topic(c, uid)
+                  for (_, uid, c, v), whole in targets}
+        for topic in sorted(topics):
+            try:
+                self.mqtt.publish(topic, envelope, retain=False)
+            except Exception:  # noqa: BLE001 — the manifest that follows says the same
+                log.exception("MQTT command to %s failed", topic)
