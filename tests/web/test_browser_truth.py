@@ -51,7 +51,9 @@ def _approved_recording(base: str, world) -> int:
     assert r.status_code == 201, r.text
     item_id = r.json()["id"]
     assert httpx.post(f"{base}/api/v1/content/{item_id}/submit", headers=secretary).status_code == 200
-    assert httpx.post(f"{base}/api/v1/content/{item_id}/approve", headers=cadre).status_code == 200
+    heard = r.json()["audio"]["sha256"]  # the cadre approves what was heard (issue 13)
+    assert httpx.post(f"{base}/api/v1/content/{item_id}/approve", headers=cadre,
+                      json={"reviewed_sha256": heard}).status_code == 200
     return item_id
 
 
