@@ -126,25 +126,16 @@ def form_token(html: str) -> str:
 @pytest.fixture(scope="session")
 def mastered(tmp_path_factory):
     """One real mastered recording (espeak speech through the real pipeline), copied into each test's store."""
-    import io
-    import wave
-
     from content.pipeline import master_recording
     from content.store import AudioStore
-    from content.tts.espeak import synthesize_pcm
+    from tests.server.conftest import speech_wav
 
-    pcm = synthesize_pcm("Xin chào bà con thôn Ún Tà, mời bà con đi họp lúc bảy giờ tối", "vi", 1.0)
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(pcm.rate)
-        w.writeframes(pcm.to_int16_bytes())
     root = tmp_path_factory.mktemp("web-store")
     src = root / "in.wav"
-    src.write_bytes(buf.getvalue())
+    wav = speech_wav("Xin chào bà con thôn Ún Tà, mời bà con đi họp lúc bảy giờ tối")
+    src.write_bytes(wav)
     facts = master_recording(src, AudioStore(root / "audio"))
-    return root / "audio", facts, buf.getvalue()
+    return root / "audio", facts, wav
 
 
 @pytest.fixture

@@ -32,21 +32,11 @@ def _token(base: str, username: str) -> dict[str, str]:
 
 
 def _approved_recording(base: str, world) -> int:
-    import io
-    import wave
+    from tests.server.conftest import speech_wav
 
-    from content.tts.espeak import synthesize_pcm
-
-    pcm = synthesize_pcm("Lũ quét, bà con sơ tán ngay lên đồi", "vi", 1.0)
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(pcm.rate)
-        w.writeframes(pcm.to_int16_bytes())
     secretary, cadre = _token(base, "secretary"), _token(base, "cadre")
     r = httpx.post(f"{base}/api/v1/communes/{world.a}/recordings", headers=secretary, timeout=60,
-                   files={"file": ("lu.wav", buf.getvalue(), "audio/wav")},
+                   files={"file": ("lu.wav", speech_wav("Lũ quét, bà con sơ tán ngay lên đồi"), "audio/wav")},
                    data={"title": "Lũ quét: sơ tán ngay", "kind": "emergency"})
     assert r.status_code == 201, r.text
     item_id = r.json()["id"]
