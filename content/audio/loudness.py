@@ -16,6 +16,7 @@ one-minute announcement, landing only within ~0.25 LU).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,19 +89,31 @@ class _Search:
 
     def gain_for(self, aim: float, gain_db: float, limit_db: float) -> tuple[float, np.ndarray]:
         """Secant search for the gain whose limited result the model puts at `aim` (to 0.01 LU)."""
-        previous: tuple[float, float] | None = None
-        for _ in range(_SEARCH_STEPS):
-            cells = self.cells(gain_db, limit_db)
-            lufs = self.loudness(cells)
-            if abs(lufs - aim) <= 0.01:
-                break
-            # The limiter eats part of each extra dB, so step along the measured slope, not the raw shortfall.
-            slope = 1.0
-            if previous is not None and abs(gain_db - previous[0]) > 1e-4:
-                slope = min(1.0, max(0.05, (lufs - previous[1]) / (gain_db - previous[0])))
-            previous = (gain_db, lufs)
-            gain_db += (aim - lufs) / slope
-        return gain_db, cells
+        last: list[np.ndarray] = []
+
+        def loudness_at(g: float) -> float:
+            last[:] = [self.cells(g, limit_db)]
+            return self.loudness(last[0])
+
+        return secant_gain(loudness_at, gain_db, aim), last[0]
+
+
+def secant_gain(loudness_at: Callable[[float], float], gain_db: float, aim: float) -> float:
+    """The gain whose limited loudness is `aim` (to 0.01 LU), by a secant search from `gain_db`; shared by the
+    in-memory and the chunked mastering. Returns the gain the search ended on (the last one evaluated when it
+    converged)."""
+    previous: tuple[float, float] | None = None
+    for _ in range(_SEARCH_STEPS):
+        lufs = loudness_at(gain_db)
+        if abs(lufs - aim) <= 0.01:
+            break
+        # The limiter eats part of each extra dB, so step along the measured slope, not the raw shortfall.
+        slope = 1.0
+        if previous is not None and abs(gain_db - previous[0]) > 1e-4:
+            slope = min(1.0, max(0.05, (lufs - previous[1]) / (gain_db - previous[0])))
+        previous = (gain_db, lufs)
+        gain_db += (aim - lufs) / slope
+    return gain_db
 
 
 def normalize_loudness_report(

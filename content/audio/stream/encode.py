@@ -20,7 +20,7 @@ from scipy import ndimage
 from content.audio.ebur128 import TRUE_PEAK_LINE, TRUE_PEAK_TAP
 from content.audio.ffmpeg import OUTPUT_FORMATS, FfmpegError, ffmpeg_exe
 from content.audio.meter import true_peak_envelope
-from content.audio.stream.pipes import FfmpegStream, as_bytes, f32_input
+from content.audio.stream.pipes import FfmpegStream, f32_input, feed_stdin
 from content.audio.stream.running import RunningLoudness
 from content.audio.stream.spill import CHUNK, Spill
 from content.types import Pcm
@@ -116,19 +116,7 @@ class _Encoder:
             thread.start()
 
     def _feed(self, candidate: Iterable[np.ndarray]) -> None:
-        try:
-            for chunk in candidate:
-                self.proc.stdin.write(as_bytes(chunk))
-        except BrokenPipeError:
-            pass
-        except BaseException as exc:  # noqa: BLE001  (re-raised by finish)
-            self._failure.append(exc)
-            self.proc.kill()
-        finally:
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
+        feed_stdin(self.proc, candidate, self._failure)
 
     def finish(self, timeout: float) -> None:
         try:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import signal
 
 from content.audio import limiter
-from content.audio.loudness import _HEADROOM_DB, _OVERSHOOT_MARGIN_DB, _SEARCH_STEPS
+from content.audio.loudness import _HEADROOM_DB, _OVERSHOOT_MARGIN_DB, secant_gain
 from content.audio.meter import _k_sos, bin_power, integrated_from_bins, true_peak_envelope
 from content.audio.stream.passes import RATE, Stage
 from content.audio.stream.running import RunningLoudness
@@ -89,19 +89,15 @@ class CellModel:
 
     def gain_for(self, aim: float, gain_db: float, limit_db: float) -> tuple[float, float, float]:
         """loudness._Search.gain_for: the next gain, the gain last evaluated, and its predicted true peak."""
-        previous: tuple[float, float] | None = None
         evaluated, peak = gain_db, -120.0
-        for _ in range(_SEARCH_STEPS):
-            evaluated = gain_db
-            lufs, peak = self.evaluate(gain_db, limit_db)
-            if abs(lufs - aim) <= 0.01:
-                break
-            slope = 1.0
-            if previous is not None and abs(gain_db - previous[0]) > 1e-4:
-                slope = min(1.0, max(0.05, (lufs - previous[1]) / (gain_db - previous[0])))
-            previous = (gain_db, lufs)
-            gain_db += (aim - lufs) / slope
-        return gain_db, evaluated, peak
+
+        def loudness_at(g: float) -> float:
+            nonlocal evaluated, peak
+            evaluated = g
+            lufs, peak = self.evaluate(g, limit_db)
+            return lufs
+
+        return secant_gain(loudness_at, gain_db, aim), evaluated, peak
 
     def apply(self, gain_db: float, limit_db: float, out: Spill) -> float:
         """Write the limited result to `out`; return its loudness measured on the output itself."""

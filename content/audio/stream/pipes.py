@@ -17,6 +17,24 @@ from content.audio.ffmpeg import FfmpegError, ffmpeg_exe
 _STDERR_TAIL = 64 * 1024
 
 
+def feed_stdin(proc: subprocess.Popen, feed: Iterable[np.ndarray | bytes], failures: list[BaseException]) -> None:
+    """Write `feed` to ffmpeg's stdin (run on its own thread), then close it. A failure of the feed itself is
+    kept in `failures` for the reader to re-raise, and ffmpeg is killed so the reader does not wait for ever."""
+    try:
+        for chunk in feed:
+            proc.stdin.write(as_bytes(chunk) if isinstance(chunk, np.ndarray) else chunk)
+    except BrokenPipeError:
+        pass  # ffmpeg stopped reading (it failed, or we stopped it); its exit status says why
+    except BaseException as exc:  # noqa: BLE001  (reported to the reader, who re-raises it)
+        failures.append(exc)
+        proc.kill()
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+
+
 def as_bytes(chunk: np.ndarray) -> memoryview:
     return memoryview(np.ascontiguousarray(chunk, dtype="<f4")).cast("B")
 
@@ -58,19 +76,7 @@ class FfmpegStream:
                 self._tail_size -= len(self._tail.popleft())
 
     def _feed(self, feed: Iterable[np.ndarray | bytes]) -> None:
-        try:
-            for chunk in feed:
-                self.proc.stdin.write(as_bytes(chunk) if isinstance(chunk, np.ndarray) else chunk)
-        except BrokenPipeError:
-            pass  # ffmpeg stopped reading (it failed, or we stopped it); its exit status says why
-        except BaseException as exc:  # noqa: BLE001  (reported to the reader, who re-raises it)
-            self._feed_error.append(exc)
-            self.proc.kill()
-        finally:
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
+        feed_stdin(self.proc, feed, self._feed_error)
 
     def chunks(self, frames: int) -> Iterator[np.ndarray]:
         """The output in chunks of `frames` frames (the last may be shorter): (frames,) or (frames, channels)."""
