@@ -33,6 +33,20 @@ def _message(request: Request, exc: DomainError) -> str:
     return exc.message_en if page_lang(request) == "en" else exc.message_vi
 
 
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+            ("Macintosh", "Mac"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+_BROWSERS = (("Zalo", "Zalo"), ("coc_coc", "Cốc Cốc"), ("CocCoc", "Cốc Cốc"), ("Edg/", "Edge"),
+             ("Firefox/", "Firefox"), ("SamsungBrowser", "Samsung Internet"), ("Chrome/", "Chrome"),
+             ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python"))
+
+
+def device_label(user_agent: str) -> str:
+    """"Chrome · Android" from a User-Agent header: enough for a person to tell their phone from another's."""
+    browser = next((name for key, name in _BROWSERS if key in user_agent), "")
+    system = next((name for key, name in _SYSTEMS if key in user_agent), "")
+    return " · ".join(part for part in (browser, system) if part)
+
+
 def _policy(request: Request) -> auth.LoginPolicy:
     settings = request.app.state.settings
     return auth.LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
@@ -46,7 +60,7 @@ def _account_page(request: Request, user: Principal, status: int = 200, error: s
     with session_scope(request.app.state.engine) as s:
         me = s.get(User, user.user_id)
         credentials = auth.live_credentials(s, user, now_of(request))
-        rows = [{"id": t.id, "kind": t.kind, "name": t.name, "user_agent": t.user_agent, "created_at": t.created_at,
+        rows = [{"id": t.id, "kind": t.kind, "name": t.name, "device": device_label(t.user_agent), "created_at": t.created_at,
                  "expires_at": auth.expires_at(t), "current": t.id == user.token_id} for t in credentials]
     flash = {"password": _("Your password is changed. Your other sessions and tokens have ended."),
              "revoked": _("That session has ended.")}.get(done or "")

@@ -177,3 +177,15 @@ def test_lockout_message_in_minutes(client, world):
     r = client.post("/login", data={"username": "cadre", "password": PASSWORD})
     error = re.search(r'class="error" role="alert">([^<]+)<', r.text).group(1)
     assert r.status_code == 429 and error == "Đăng nhập sai quá nhiều lần. Thử lại sau 15 phút", error
+
+
+def test_sessions_are_named_by_browser_and_system():
+    from api.web.pages_account import device_label
+
+    android = ("Mozilla/5.0 (Linux; Android 13; SM-A135F) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/120.0.0.0 Mobile Safari/537.36")
+    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+              "Version/17.1 Mobile/15E148 Safari/604.1")
+    assert device_label(android) == "Chrome · Android"
+    assert device_label(iphone) == "Safari · iPhone"
+    assert device_label("python-httpx/0.27") == "Python" and device_label("") == ""
