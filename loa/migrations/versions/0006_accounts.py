@@ -27,12 +27,12 @@ MAX_TOKEN_DAYS = 365  # loa.accounts.auth.MAX_TOKEN_DAYS (a migration keeps its 
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-    with op.batch_alter_table('auth_tokens', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False,
-                                      server_default=''))
+    # Plain ADD COLUMN, not a batch (table copy): on SQLite a batch drops and re-creates `users`, which every
+    # other table references, and the foreign keys refuse that on a station with data.
+    op.add_column('users', sa.Column('must_change_password', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
+    op.add_column('auth_tokens', sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(length=200),
+                                           nullable=False, server_default=''))
     # Cap the lifetime of existing tokens (up to 3,650 days were allowed). Row by row in Python: date arithmetic
     # differs between SQLite and PostgreSQL, and a station has few tokens.
     bind = op.get_bind()
@@ -45,7 +45,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('auth_tokens', schema=None) as batch_op:
-        batch_op.drop_column('user_agent')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('must_change_password')
+    op.drop_column('auth_tokens', 'user_agent')
+    op.drop_column('users', 'must_change_password')
