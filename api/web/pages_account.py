@@ -26,6 +26,7 @@ from loa.org import service as org
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Text = Annotated[str, Form(max_length=1024)]
 Csrf = Annotated[str, Form(max_length=200)]
+SmallField = Annotated[str, Form(max_length=20)]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -60,7 +61,8 @@ def _account_page(request: Request, user: Principal, status: int = 200, error: s
     with session_scope(request.app.state.engine) as s:
         me = s.get(User, user.user_id)
         credentials = auth.live_credentials(s, user, now_of(request))
-        rows = [{"id": t.id, "kind": t.kind, "name": t.name, "device": device_label(t.user_agent), "created_at": t.created_at,
+        rows = [{"id": t.id, "kind": t.kind, "name": t.name, "device": device_label(t.user_agent),
+                 "created_at": t.created_at,
                  "expires_at": auth.expires_at(t), "current": t.id == user.token_id} for t in credentials]
     flash = {"password": _("Your password is changed. Your other sessions and tokens have ended."),
              "revoked": _("That session has ended.")}.get(done or "")
@@ -160,9 +162,8 @@ def _optional_id(value: str, name: str) -> int | None:
 @router.post("/app/admin/users")
 def admin_create_user(request: Request, username: Annotated[str, Form(max_length=64)],
                       display_name: Annotated[str, Form(max_length=200)] = "",
-                      role: Annotated[str, Form(max_length=20)] = "", commune_id: Annotated[str, Form(max_length=12)] = "",
-                      village_id: Annotated[str, Form(max_length=12)] = "", is_admin: Annotated[str, Form(max_length=5)] = "",
-                      csrf: Csrf = ""):
+                      role: SmallField = "", commune_id: SmallField = "", village_id: SmallField = "",
+                      is_admin: SmallField = "", csrf: Csrf = ""):
     """A new account with a one-time password (shown once here): the person chooses their own at first login."""
     user = require_admin(request)
     check_csrf(request, csrf)

@@ -1,5 +1,5 @@
-"""`loa serve`, `loa admin create|passwd|disable|enable` and `loa db upgrade`. The server side is imported inside each command, so
-`loa agent` on a village box never loads FastAPI or SQLAlchemy."""
+"""`loa serve`, `loa admin create|passwd|disable|enable` and `loa db upgrade`. The server side is imported inside
+each command, so `loa agent` on a village box never loads FastAPI or SQLAlchemy."""
 from __future__ import annotations
 
 from datetime import datetime

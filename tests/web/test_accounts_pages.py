@@ -15,7 +15,7 @@ def _one_time(html: str) -> str:
     return match.group(1).strip()
 
 
-def test_admin_hub_and_nav_only_for_admins(client, world):
+def test_admin_hub_and_nav_only_for_admins(app, client, world):
     login(client, "cadre")
     page = client.get("/app/c/%d" % world.a)
     assert 'href="/app/account"' in page.text and 'href="/app/admin"' not in page.text
@@ -23,8 +23,17 @@ def test_admin_hub_and_nav_only_for_admins(client, world):
         r = client.get(url)
         assert r.status_code == 403, url
     csrf = form_token(page.text)
-    r = client.post(f"/app/admin/users/{world.users['secretary']}/disable", data={"csrf": csrf})
-    assert r.status_code == 403
+    for url, data in ((f"/app/admin/users/{world.users['secretary']}/disable", {}),
+                      (f"/app/admin/users/{world.users['secretary']}/reset-password", {}),
+                      ("/app/admin/users", {"username": "ke-gian", "is_admin": "1"})):
+        r = client.post(url, data={"csrf": csrf, **data})
+        assert r.status_code == 403 and "quản trị" in r.text, url
+    with app.state.engine.connect() as conn:  # nothing was made, nothing changed
+        import sqlalchemy as sa
+
+        assert conn.execute(sa.text("SELECT count(*) FROM users WHERE username = 'ke-gian'")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM users WHERE is_active = false "
+                                    "OR must_change_password = true")).scalar() == 0
     client.cookies.clear()
     login(client, "admin")
     hub = client.get("/app/admin")
@@ -82,7 +91,7 @@ def test_reset_password_forces_a_change_before_any_other_page(client, world):
                                                             "new_password2": NEW_PASSWORD + "x"})
     assert mismatch.status_code == 422 and "không giống nhau" in mismatch.text
     weak = client.post("/app/account/password", data={"csrf": csrf, "current_password": password,
-                                                        "new_password": "aaaaaaaaaaaa", "new_password2": "aaaaaaaaaaaa"})
+                                                        "new_password": "a" * 12, "new_password2": "a" * 12})
     assert weak.status_code == 422 and "lặp lại" in weak.text
     ok = client.post("/app/account/password", data={"csrf": csrf, "current_password": password,
                                                       "new_password": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
@@ -189,3 +198,13 @@ def test_sessions_are_named_by_browser_and_system():
     assert device_label(android) == "Chrome · Android"
     assert device_label(iphone) == "Safari · iPhone"
     assert device_label("python-httpx/0.27") == "Python" and device_label("") == ""
+
+
+def test_account_and_admin_pages_in_english_have_no_vietnamese(client, world):
+    login(client, "admin")
+    client.get("/lang/en")
+    for url in ("/app/account", "/app/admin", "/app/admin/users", f"/app/admin/users/{world.users['cadre']}",
+                f"/app/admin/users/{world.users['cadre']}/confirm/disable"):
+        main = client.get(url).text.split('<main id="main">')[1].split("</main>")[0]
+        for word in ("Tài khoản", "mật khẩu", "Vai trò", "Khoá", "chọn", "Cán bộ"):
+            assert word not in main, (url, word)
