@@ -16,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api import errors
 from api.auth.router import router as auth_router
 from api.auth.router import setup_router
+from api.auth.router import users_router
 from api.content.router import router as content_router
 from api.content.packs import router as packs_router
 from api.devices import setup as devices_setup
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
 
     app.include_router(setup_router)
     app.include_router(auth_router)
+    app.include_router(users_router)
     app.include_router(org_router)
     app.include_router(content_router)
     app.include_router(packs_router)

@@ -71,6 +71,17 @@ def context(request: Request) -> Ctx:
 
 
 def authenticated(request: Request, ctx: Annotated[Ctx, Depends(context)]) -> Principal:
+    principal = authenticated_to_change_password(request, ctx)
+    if principal.must_change_password:
+        raise PermissionDenied("password_change_required",
+                               "Bạn đang dùng mật khẩu một lần: hãy đổi mật khẩu trước (POST /api/v1/auth/password)",
+                               "You are using a one-time password: change it first (POST /api/v1/auth/password)")
+    return principal
+
+
+def authenticated_to_change_password(request: Request, ctx: Annotated[Ctx, Depends(context)]) -> Principal:
+    """Who is asking, also when they still hold a one-time password: only the password change and logout use
+    this directly; everything else goes through `authenticated`, which refuses such a user with 403."""
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     with session_scope(ctx.engine) as session:
@@ -92,6 +103,7 @@ def authenticated(request: Request, ctx: Annotated[Ctx, Depends(context)]) -> Pr
 
 
 Auth = Annotated[Principal, Depends(authenticated)]
+AuthMayMustChange = Annotated[Principal, Depends(authenticated_to_change_password)]
 # Row ids in paths: bounded to the database's integer range, so a huge number is a clean 422, never a 500.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Context = Annotated[Ctx, Depends(context)]

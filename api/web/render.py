@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from content.library.languages import display_name
 from api.i18n import LANG_COOKIE, negotiate, translations
-from api.web.session import LoginRequired, csrf_token, current_principal, login_redirect
+from api.web.session import (ACCOUNT_PAGE, LoginRequired, PasswordChangeRequired, csrf_token, current_principal,
+                             login_redirect)
 from loa.errors import DomainError, Invalid
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -99,6 +100,8 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return login_redirect(request)
+            except PasswordChangeRequired:
+                return RedirectResponse(ACCOUNT_PAGE, status_code=303)
             except DomainError as exc:
                 return error_page(request, exc)
             except RequestValidationError as exc:  # a form field out of range: a page, not JSON

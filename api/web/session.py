@@ -23,6 +23,14 @@ class LoginRequired(Exception):
     """Raised by a page that needs a logged-in user; the route class turns it into a redirect to /login."""
 
 
+class PasswordChangeRequired(Exception):
+    """Raised by a page when the user still holds a one-time password; the route class sends them to
+    /app/account, the one page (with logout) they may use until they choose their own password."""
+
+
+ACCOUNT_PAGE = "/app/account"
+
+
 def now_of(request: Request):
     return request.app.state.clock()
 
@@ -40,10 +48,12 @@ def current_principal(request: Request) -> Principal | None:
     return principal
 
 
-def require_principal(request: Request) -> Principal:
+def require_principal(request: Request, allow_one_time_password: bool = False) -> Principal:
     principal = current_principal(request)
     if principal is None:
         raise LoginRequired()
+    if principal.must_change_password and not allow_one_time_password:
+        raise PasswordChangeRequired()
     return principal
 
 
@@ -69,12 +79,16 @@ def start_session(request: Request, response: Response, username: str, password:
     policy = auth.LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
     with session_scope(request.app.state.engine) as session:
         user = auth.authenticate(session, username, password, client_ip(request), now, policy)
-        _, secret = auth.issue_token(session, user, auth.SESSION, now, timedelta(hours=settings.session_hours))
+        _, secret = auth.issue_token(session, user, auth.SESSION, now, timedelta(hours=settings.session_hours),
+                                     user_agent=request.headers.get("user-agent", ""))
+        must_change = user.must_change_password
     max_age = settings.session_hours * 3600
     response.set_cookie(SESSION_COOKIE, secret, max_age=max_age, httponly=True, samesite="lax",
                         secure=settings.cookie_secure, path="/")
     response.set_cookie(CSRF_COOKIE, auth.csrf_for(secret), max_age=max_age, httponly=False, samesite="lax",
                         secure=settings.cookie_secure, path="/")
+    if must_change:  # a one-time password: straight to choosing a new one, wherever the login was going
+        response.headers["location"] = ACCOUNT_PAGE
 
 
 def end_session(request: Request, response: Response) -> None:

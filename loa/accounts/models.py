@@ -27,6 +27,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     is_admin: bool = Field(default=False)
     is_active: bool = Field(default=True)
+    # Set by an admin's password reset: the one-time password works only to choose a new one (api/deps.py).
+    must_change_password: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
 
 
@@ -55,6 +57,8 @@ class AuthToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True)
     kind: str = Field(max_length=10)
     name: str = Field(default="", max_length=100)
+    # The browser or client that opened it, so a person can tell their own phone from a stranger's session.
+    user_agent: str = Field(default="", max_length=200)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

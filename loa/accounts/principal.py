@@ -23,6 +23,9 @@ class Principal:
     memberships: dict[int, CommuneRole] = field(default_factory=dict)
     ip: str | None = None
     via: str = "bearer"  # session | bearer | cli | system
+    # A one-time password from an admin's reset: nothing but choosing a new password (and logging out) is allowed.
+    must_change_password: bool = False
+    token_id: int | None = None  # the session or token this request came with (to keep it when others end)
 
     def role_in(self, commune_id: int) -> str | None:
         member = self.memberships.get(commune_id)

@@ -23,7 +23,8 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="api", max_length=100)
-    days: int = Field(default=90, ge=1, le=3650)
+    days: int = Field(default=90, description="1 to 365 (loa.accounts.auth.MAX_TOKEN_DAYS); longer is refused: "
+                                              "422 token_too_long")
 
 
 class SetupBody(BaseModel):
@@ -42,6 +43,38 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(default="", max_length=200)
     is_admin: bool = False
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=200)
+    is_admin: bool | None = None
+
+
+class OneTimePasswordOut(BaseModel):
+    user_id: int
+    username: str
+    one_time_password: str = Field(description="Shown once: the user logs in with it and must choose a new "
+                                               "password before anything else")
+    must_change_password: bool = True
+
+
+class CredentialOut(BaseModel):
+    id: int
+    kind: str = Field(description="session (a browser) or bearer (an API token)")
+    name: str
+    user_agent: str
+    created_at: datetime
+    expires_at: datetime
+    current: bool = Field(description="The session or token of this very request")
 
 
 class MembershipSet(BaseModel):
@@ -64,6 +97,7 @@ class UserOut(BaseModel):
     display_name: str
     is_admin: bool
     is_active: bool
+    must_change_password: bool = False
     created_at: datetime
     memberships: list[MembershipOut] = []
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime
 
 from sqlmodel import Session, select
 
-from loa.accounts.models import Membership, Role, User
-from loa.accounts.passwords import hash_password
+from loa.accounts.models import AuthToken, Membership, Role, User
+from loa.accounts.passwords import hash_password, verify_password
 from loa.accounts.principal import CommuneRole, Principal
 from loa.audit import service as audit
 from loa.errors import Conflict, Invalid, NotFound
@@ -35,16 +36,20 @@ def create_user(
     now: datetime,
     display_name: str = "",
     is_admin: bool = False,
+    must_change_password: bool = False,
 ) -> User:
+    """`must_change_password`: the password is a one-time one the admin hands over (the web form makes one)."""
     actor.require_admin()
     username = _check_username(username)
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict("username_taken", "Tên đăng nhập đã có người dùng", "That username is taken")
-    user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                is_admin=is_admin, created_at=now)
+    user = User(username=username, display_name=display_name.strip() or username,
+                password_hash=hash_password(password), is_admin=is_admin, must_change_password=must_change_password,
+                created_at=now)
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user.create", "user", user.id, now, is_admin=is_admin)
+    audit.record(session, actor, "user.create", "user", user.id, now, is_admin=is_admin,
+                 one_time_password=must_change_password or None)
     return user
 
 
@@ -60,12 +65,110 @@ def list_users(session: Session, actor: Principal) -> list[User]:
     return list(session.exec(select(User).order_by(User.id)))
 
 
+def user_by_name(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    if user is None:
+        raise NotFound("user_not_found", "Không tìm thấy người dùng", "User not found")
+    return user
+
+
+def end_tokens(session: Session, user_id: int, now: datetime, keep_token_id: int | None = None) -> int:
+    """Revoke every live session and API token of the user (but `keep_token_id`); returns how many ended.
+
+    Every request checks its token in the database (auth.resolve), so a revoked one stops at the next request."""
+    live = session.exec(select(AuthToken).where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None)))
+    ended = 0
+    for token in live:
+        if token.id != keep_token_id and token.expires_at > now:
+            token.revoked_at = now
+            session.add(token)
+            ended += 1
+    return ended
+
+
+def _other_active_admins(session: Session, user_id: int) -> int:
+    return len(session.exec(select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True),
+                                                   User.id != user_id)).all())
+
+
 def set_active(session: Session, actor: Principal, user_id: int, active: bool, now: datetime) -> User:
+    """Enable or disable an account. Disabling ends all its sessions and tokens at once; the last active admin
+    cannot be disabled (no one could manage accounts any more, and the CLI would be the only way back)."""
     actor.require_admin()
     user = get_user(session, actor, user_id)
-    user.is_active = active
+    if not active and user.is_admin and _other_active_admins(session, user.id) == 0:
+        raise Conflict("last_admin", "Không thể khoá quản trị viên cuối cùng: hãy tạo hoặc mở một quản trị viên khác "
+                                     "trước", "The last admin cannot be disabled: enable or create another admin first")
+    ended = 0
+    if not active:
+        ended = end_tokens(session, user.id, now)
+    if user.is_active != active:
+        user.is_active = active
+        session.add(user)
+    audit.record(session, actor, "user.enable" if active else "user.disable", "user", user.id, now,
+                 username=user.username, tokens_ended=ended or None)
+    return user
+
+
+# Letters and digits a person reads out over the phone without confusion (no 0/o, 1/l/i).
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def one_time_password() -> str:
+    """12 random characters in three groups ("k7mq-p9xa-4hzt"): about 59 bits, easy to copy by hand."""
+    while True:
+        groups = ["".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(4)) for _ in range(3)]
+        candidate = "-".join(groups)
+        try:
+            hash_password(candidate)  # the policy (a random draw could, in theory, repeat a group)
+        except Invalid:
+            continue
+        return candidate
+
+
+def reset_password(session: Session, actor: Principal, user_id: int, now: datetime) -> tuple[User, str]:
+    """A new one-time password for the user (returned once, only its hash is kept); all their sessions and
+    tokens end, and the next login can do nothing but choose a new password."""
+    actor.require_admin()
+    user = get_user(session, actor, user_id)
+    password = one_time_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
     session.add(user)
-    audit.record(session, actor, "user.activate" if active else "user.deactivate", "user", user.id, now)
+    ended = end_tokens(session, user.id, now)
+    audit.record(session, actor, "user.password_reset", "user", user.id, now, username=user.username,
+                 tokens_ended=ended or None)
+    return user, password
+
+
+def set_password(session: Session, actor: Principal, user_id: int, password: str, now: datetime) -> User:
+    """The admin (or the shell: `loa admin passwd`) sets a password; the user's sessions and tokens end."""
+    actor.require_admin()
+    user = get_user(session, actor, user_id)
+    user.password_hash = hash_password(password)
+    user.must_change_password = False
+    session.add(user)
+    ended = end_tokens(session, user.id, now)
+    audit.record(session, actor, "user.password_set", "user", user.id, now, username=user.username,
+                 tokens_ended=ended or None)
+    return user
+
+
+def update_user(session: Session, actor: Principal, user_id: int, now: datetime, display_name: str | None = None,
+                is_admin: bool | None = None) -> User:
+    actor.require_admin()
+    user = get_user(session, actor, user_id)
+    changes: dict = {}
+    if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
+        user.display_name = changes["display_name"] = display_name.strip()
+    if is_admin is not None and is_admin != user.is_admin:
+        if not is_admin and user.is_active and _other_active_admins(session, user.id) == 0:
+            raise Conflict("last_admin", "Không thể bỏ quyền quản trị của quản trị viên cuối cùng",
+                           "The last admin cannot lose the admin right")
+        user.is_admin = changes["is_admin"] = is_admin
+    if changes:
+        session.add(user)
+        audit.record(session, actor, "user.update", "user", user.id, now, **changes)
     return user
 
 
@@ -130,7 +233,7 @@ def list_members(session: Session, actor: Principal, commune_id: int) -> list[tu
     return [(u, m) for u, m in rows]
 
 
-def principal_for(session: Session, user: User, ip: str | None, via: str) -> Principal:
+def principal_for(session: Session, user: User, ip: str | None, via: str, token_id: int | None = None) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -138,4 +241,6 @@ def principal_for(session: Session, user: User, ip: str | None, via: str) -> Pri
         memberships={m.commune_id: CommuneRole(m.role, m.village_id) for m in memberships_of(session, user.id)},
         ip=ip,
         via=via,
+        must_change_password=user.must_change_password,
+        token_id=token_id,
     )

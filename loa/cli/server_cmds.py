@@ -1,5 +1,5 @@
-"""`loa serve`, `loa admin create` and `loa db upgrade`. The server side is imported inside each command, so
-`loa agent` on a village box never loads FastAPI or SQLAlchemy."""
+"""`loa serve`, `loa admin create|passwd|disable|enable` and `loa db upgrade`. The server side is imported inside
+each command, so `loa agent` on a village box never loads FastAPI or SQLAlchemy."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,6 +16,13 @@ def uvicorn_options(settings) -> dict:
     only from LOA_TRUSTED_PROXIES (uvicorn would believe it from 127.0.0.1, or from anyone with
     FORWARDED_ALLOW_IPS=*)."""
     return {"timeout_keep_alive": settings.http_keep_alive_s, "proxy_headers": False}
+
+
+def stdin_is_terminal() -> bool:
+    """A person at a terminal is asked twice (hidden); a script pipes the password in."""
+    import sys
+
+    return sys.stdin.isatty()
 
 
 def register(app: typer.Typer) -> None:
@@ -80,6 +87,75 @@ def register(app: typer.Typer) -> None:
         finally:
             engine.dispose()
         typer.echo(f"Đã tạo / created: {username} (id {user_id}, {role})")
+
+    def _account_action(data_dir: Optional[str], username: str, action) -> str:
+        """Run `action(session, user_id, now)` on the named account as the shell (CLI principal), with the same
+        rules and audit as the web pages; a domain error prints its code and both messages and exits 1."""
+        from loa.accounts.service import user_by_name
+        from loa.db import make_engine, session_scope, upgrade
+        from loa.errors import DomainError
+        from loa.settings import Settings
+
+        settings = Settings.load(data_dir)
+        engine = make_engine(settings.db_url)
+        try:
+            upgrade(engine)
+            with session_scope(engine) as session:
+                user = user_by_name(session, username)
+                action(session, user.id, datetime.now(settings.tz))
+                return user.username
+        except DomainError as exc:
+            typer.echo(f"Lỗi / error [{exc.code}]: {exc.message_vi} / {exc.message_en}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            engine.dispose()
+
+    @admin.command("passwd")
+    def admin_passwd(
+        username: str = typer.Argument(..., help="Tên đăng nhập / username"),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    ) -> None:
+        """Đặt mật khẩu mới / set a new password (asked twice; read from stdin when it is not a terminal).
+        Every session and token of the account ends."""
+        import sys
+
+        from loa.accounts.auth import CLI
+        from loa.accounts.service import set_password
+
+        if stdin_is_terminal():
+            password = typer.prompt("Mật khẩu mới / new password", hide_input=True, confirmation_prompt=True)
+        else:  # a script: `echo "$PW" | loa admin passwd chu-tich`
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                typer.echo("Lỗi / error: không có mật khẩu trên stdin / no password on stdin", err=True)
+                raise typer.Exit(1)
+        name = _account_action(data_dir, username,
+                               lambda s, user_id, now: set_password(s, CLI, user_id, password, now))
+        typer.echo(f"Đã đổi mật khẩu / password changed: {name}")
+
+    @admin.command("disable")
+    def admin_disable(
+        username: str = typer.Argument(..., help="Tên đăng nhập / username"),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    ) -> None:
+        """Khoá tài khoản / disable an account: its sessions and tokens end at once, login is refused."""
+        from loa.accounts.auth import CLI
+        from loa.accounts.service import set_active
+
+        name = _account_action(data_dir, username, lambda s, user_id, now: set_active(s, CLI, user_id, False, now))
+        typer.echo(f"Đã khoá / disabled: {name}")
+
+    @admin.command("enable")
+    def admin_enable(
+        username: str = typer.Argument(..., help="Tên đăng nhập / username"),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    ) -> None:
+        """Mở khoá tài khoản / enable a disabled account again."""
+        from loa.accounts.auth import CLI
+        from loa.accounts.service import set_active
+
+        name = _account_action(data_dir, username, lambda s, user_id, now: set_active(s, CLI, user_id, True, now))
+        typer.echo(f"Đã mở khoá / enabled: {name}")
 
     @db.command("upgrade")
     def db_upgrade(data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:

@@ -17,7 +17,7 @@ DESCRIPTIONS = {
     "max_json_bytes": "largest other request body",
     "upload_chunk_bytes": "uploads are streamed to disk in chunks of this size",
     "session_hours": "lifetime of a browser session",
-    "token_days": "lifetime of an API bearer token",
+    "token_days": "lifetime of an API bearer token in days (at most 365)",
     "login_max_failures": "failed logins per username and client IP before 429",
     "login_window_seconds": "window of the login rate limit",
     "print_setup_token": "print the one-time setup token at start while no account exists",
