@@ -74,6 +74,8 @@ def subscribe(app: FastAPI) -> None:
         service.on_rule_stopped.append(app.state.commander.rule_stopped)
     if service is not None and app.state.commander.rule_started not in service.on_rule_started:
         service.on_rule_started.append(app.state.commander.rule_started)
+    if service is not None and app.state.commander.plays_withdrawn not in service.on_plays_withdrawn:
+        service.on_plays_withdrawn.append(app.state.commander.plays_withdrawn)
 
 
 def shutdown(app: FastAPI) -> None:

@@ -67,6 +67,15 @@ class Commander:
             seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
             villages=villages, action="stop", source=rule_key, cut_at=at))
 
+    def plays_withdrawn(self, commune_id: int, rule_key: str, at: datetime, device_ids: set[int]
+                        ) -> dict[str, Any] | None:
+        """The plays of `rule_key` on air on `device_ids` were withdrawn or replaced by an edit (committed and
+        re-materialized; the manifests follow with higher seqs): cut them now. Its later plays, if any, come
+        back with those manifests, which supersede this command."""
+        return self._issue(sorted(device_ids), lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="stop", source=rule_key, cut_at=at))
+
     def rule_started(self, commune_id: int, rule_key: str, at: datetime) -> dict[str, Any] | None:
         """An emergency (`rule_key` "e12") started (committed): every device it targets gets its first repetition
         now, under the play ids its manifest will list, and may fetch the audio (granted before the push). Its
