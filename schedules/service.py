@@ -81,9 +81,12 @@ class ScheduleService:
         changed: set[int] = set()
         for commune_id in communes:
             try:
-                changed |= self._with_retry(commune_id, now).changed
+                result = self._with_retry(commune_id, now)
             except Exception:  # noqa: BLE001 (one commune's bad row must not stop the others)
                 log.exception("materialize commune %s failed", commune_id)
+                continue
+            changed |= result.changed
+            self._withdrawn(commune_id, now, result, set(), False)  # e.g. an item archived since the last tick
         if changed:
             self._notify(changed)
         return changed

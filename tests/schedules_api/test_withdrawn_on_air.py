@@ -66,3 +66,23 @@ def test_a_stopped_schedule_is_not_cut_twice(client, app, station, engine, clock
     svc.materialize_commune(st.w.a, clock())
     assert client.delete(f"/api/v1/schedules/{rule}", headers=h(st, "cadre")).status_code == 204
     assert [a[1] for a in stopped] == [f"s{rule}"] and withdrawn == []
+
+
+def test_an_item_archived_or_edited_while_on_air_is_cut_at_once(client, app, station, engine, clock):
+    """Not at the scheduler's next tick: archiving the item (or editing its words, which takes its approval
+    away) re-materializes the commune at once, and the plays of it on air are named for a signed stop."""
+    st = station
+    svc = _service(app)
+    calls: list[tuple] = []
+    svc.on_plays_withdrawn.append(lambda commune, rule, at, devices: calls.append((commune, rule, devices)))
+    r = client.post(f"/api/v1/communes/{st.w.a}/schedules",
+                    json=once(st, "2026-03-02T09:00:00+07:00", targets={"villages": [st.w.village_a]}),
+                    headers=h(st, "cadre"))
+    assert r.status_code == 201, r.text
+    rule = r.json()["schedule"]["id"]
+    clock.now = clock.now.replace(hour=9, minute=0, second=1)  # the item lasts 1.6 s
+    svc.materialize_commune(st.w.a, clock())
+    assert calls == []
+    r = client.post(f"/api/v1/content/{st.items['vneid']}/archive", headers=h(st, "cadre"))
+    assert r.status_code == 200, r.text
+    assert calls == [(st.w.a, f"s{rule}", {st.dev_a1, st.dev_a2})]
