@@ -29,6 +29,7 @@ from broadcaster.protocol.command import Command, sign_command
 from broadcaster.station import manifests
 from broadcaster.station.context import StationContext, device_command_topic, village_command_topic, village_slug
 from broadcaster.station.models import DeviceCredential
+from broadcaster.station.push import command_relay
 from broadcaster.station.push.sse import COMMAND, SseHub
 from broadcaster.station.seq import allocate
 from loa.db import session_scope
@@ -51,6 +52,7 @@ class Commander:
                  mqtt: Any | None = None) -> None:
         self.engine, self.ctx, self.clock, self.hub, self.mqtt = engine, ctx, clock, hub, mqtt
         self.sent: list[dict[str, Any]] = []  # envelopes issued by this process (newest last, bounded)
+        self.origin = command_relay.ORIGIN  # the other processes relay what this one stores to their streams
 
     # -- what a change asks of the devices ----------------------------------------------------------------
     def rule_stopped(self, commune_id: int, rule_key: str, at: datetime) -> dict[str, Any] | None:
@@ -137,6 +139,11 @@ class Commander:
         envelope = sign_command(make(seq, devices, villages), key.private_key, key.key_id)
         self.publish(envelope, targets)
         self.sent = (self.sent + [envelope])[-100:]
+        try:  # for the SSE streams other API processes hold (push/command_relay.py)
+            command_relay.store(self.engine, seq, self.clock(), [t[0][0] for t in targets], envelope,
+                                 self.origin)
+        except Exception:  # noqa: BLE001 — pushed here and over MQTT already; the manifest says the same
+            log.exception("storing command %s for the other processes failed", seq)
         return envelope
 
     def _targets(self, device_ids: list[int]) -> list[tuple[tuple[int, str, int, int], bool]]:
