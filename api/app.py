@@ -24,6 +24,7 @@ from api.limits import BodyLimit
 from api.security_headers import add_security_headers
 from api.org.router import router as org_router
 from api.schedules import setup as schedules_setup
+from content.store import AudioStore
 from loa.accounts import auth
 from loa.db import make_engine, session_scope, upgrade
 from loa.jobs.handlers import default_handlers
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
         settings.audio_dir.mkdir(parents=True, exist_ok=True)
         for leftover in settings.tmp_dir.glob("upload-*.part"):  # a crash mid-upload left it: nobody owns it
             leftover.unlink(missing_ok=True)
+        # half-written audio a crash left in the store (older than an hour: a render of this process is younger)
+        AudioStore(settings.audio_dir).sweep_temp()
         with session_scope(engine) as session:
             token = auth.new_setup_token(session, clock())
         app.state.setup_token = token

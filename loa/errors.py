@@ -55,7 +55,3 @@ class RateLimited(DomainError):
     def __init__(self, code: str, message_vi: str, message_en: str, retry_after: int, **extra: Any) -> None:
         super().__init__(code, message_vi, message_en, **extra)
         self.retry_after = retry_after
-
-
-def not_found(what_vi: str, what_en: str, code: str) -> NotFound:
-    return NotFound(code, f"Không tìm thấy {what_vi}", f"{what_en} not found")

@@ -58,8 +58,17 @@ class Settings(BaseSettings):
     job_lease_seconds: int = 300
     job_max_attempts: int = 5
     job_backoff_seconds: float = 5.0
-    # Rendering
+    # Rendering (text-to-speech: content/tts; docs/content.md)
     tts_cache_dir: Path | None = None
+    tts_online: bool = Field(default=True, description="false: never contact Google's TTS (no uplink, or policy); "
+                             "`auto` then uses Piper, else espeak-ng")
+    tts_cache_max_mb: float = Field(default=512, gt=0, description="disk budget of the TTS caches, MB")
+    gtts_tld: str = Field(default="com.vn", description="Google host gTTS asks (translate.google.<tld>)")
+    gtts_timeout: float = Field(default=10.0, gt=0, description="seconds per gTTS request")
+    piper_voices_dir: Path | None = Field(default=None, description="a folder of Piper voices (*.onnx + .json)")
+    piper_model: Path | None = Field(default=None, description="one Piper voice model (.onnx)")
+    piper_config: Path | None = Field(default=None, description="its config (default: <model>.json)")
+    espeak_pitch: int = Field(default=50, ge=0, le=99, description="espeak-ng voice pitch")
     # Masterings at once in this process (uploads and renders); more uploads wait as jobs ("đang chờ").
     # One mastering takes ~30–100 MB beyond the idle server whatever the recording's length (docs/content.md),
     # and one core: 2 suits a 1–2 GB, 2-core box.

@@ -26,6 +26,7 @@ log = logging.getLogger("loa.schedules")
 
 Listener = Callable[[set[int]], None]
 StopListener = Callable[[int, str, datetime], None]  # (commune id, rule key "s7"/"e12", when it was stopped)
+WithdrawnListener = Callable[[int, str, datetime, set[int]], None]  # (commune, rule key, when, device ids)
 
 
 class ScheduleService:
@@ -37,6 +38,9 @@ class ScheduleService:
         # command at once (docs/device-protocol.md §4a) instead of waiting for the rebuilt manifests.
         self.on_rule_stopped: list[StopListener] = []
         self.on_rule_started: list[StopListener] = []  # an emergency started: a signed start command, at once
+        # Told AFTER the re-materialization (before the manifests are rebuilt) which devices lost the play of
+        # a rule they have on air (an edit, not a stop): they are cut at once, whatever path changed it.
+        self.on_plays_withdrawn: list[WithdrawnListener] = []
 
     def materialize_commune(self, commune_id: int, now: datetime, notify: bool = True,
                             stopped: Iterable[str] = (), started: Iterable[str] = ()) -> store.MaterializeResult:
@@ -51,9 +55,23 @@ class ScheduleService:
                     except Exception:  # noqa: BLE001 — the rebuilt manifests still say the same
                         log.exception("rule listener failed")
         result = self._with_retry(commune_id, now)
+        self._withdrawn(commune_id, now, result, set(stopped), bool(started))
         if notify and result.changed:
             self._notify(result.changed)
         return result
+
+    def _withdrawn(self, commune_id: int, now: datetime, result: store.MaterializeResult, stopped: set[str],
+                   emergency_started: bool) -> None:
+        # A stopped rule had its command already; an emergency that started pre-empts on the device itself
+        # (its start command), so only the plays of other emergencies can still need a cut then.
+        for rule_key, devices in sorted(result.withdrawn.items()):
+            if rule_key in stopped or (emergency_started and not rule_key.startswith("e")):
+                continue
+            for listener in list(self.on_plays_withdrawn):
+                try:
+                    listener(commune_id, rule_key, now, set(devices))
+                except Exception:  # noqa: BLE001 — the rebuilt manifests still say the same
+                    log.exception("plays-withdrawn listener failed")
 
     def materialize_all(self, now: datetime) -> set[int]:
         """Every commune; returns the devices whose version changed (and tells the listeners once)."""
@@ -63,9 +81,12 @@ class ScheduleService:
         changed: set[int] = set()
         for commune_id in communes:
             try:
-                changed |= self._with_retry(commune_id, now).changed
+                result = self._with_retry(commune_id, now)
             except Exception:  # noqa: BLE001 (one commune's bad row must not stop the others)
                 log.exception("materialize commune %s failed", commune_id)
+                continue
+            changed |= result.changed
+            self._withdrawn(commune_id, now, result, set(), False)  # e.g. an item archived since the last tick
         if changed:
             self._notify(changed)
         return changed

@@ -38,6 +38,10 @@ class MaterializeResult:
     deleted: int = 0
     cut: int = 0
     notices: int = 0
+    # rule key → devices whose play of it was ON AIR and is now gone or plays other audio (a schedule edited,
+    # an item archived or replaced mid-play): the broadcaster cuts them with a signed command at once
+    # (docs/device-protocol.md §4a) rather than at the device's next manifest.
+    withdrawn: dict[str, set[int]] = field(default_factory=dict)
 
 
 def segments_json(play: Play) -> list[dict]:
@@ -55,6 +59,10 @@ _COMPARED = ("start", "end", "priority", "title", "rule_version", "interrupted",
 
 def _same(row, values: dict) -> bool:  # noqa: ANN001 — a row of the stored plays
     return all(getattr(row, k) == v for k, v in values.items())
+
+
+def _on_air(row, now: datetime) -> bool:  # noqa: ANN001 — a row of the stored plays
+    return row.start <= now < row.end
 
 
 def _utc(dt: datetime) -> datetime:
@@ -99,6 +107,8 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
         elif not _same(row, values):
             updates.append({"_id": row.id, **values, "updated_at": now})
             result.updated += 1
+            if _on_air(row, now) and (row.start != values["start"] or row.segments != values["segments"]):
+                result.withdrawn.setdefault(key[1], set()).add(key[0])
         else:
             continue
         result.changed.add(key[0])
@@ -110,6 +120,7 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
         if row.start < now:  # it is on air: it aired until now
             cuts.append({"_id": row.id, "end": now, "interrupted": True, "updated_at": now})
             result.cut += 1
+            result.withdrawn.setdefault(key[1], set()).add(key[0])
         else:
             deletes.append(row.id)
             result.deleted += 1

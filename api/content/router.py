@@ -15,6 +15,7 @@ from api.content.recording_upload import receive_recording
 from api.deps import Auth, Context
 from api.deps import Id
 from api.errors import responses
+from api.schedules.setup import content_changed
 from content.library import service as library
 from content.library.languages import KNOWN
 from content.library.models import Kind, Status
@@ -126,10 +127,12 @@ class Updated(BaseModel):
 
 @router.patch("/content/{item_id}", response_model=Updated, responses=R(401, 403, 404, 409, 422),
               summary="Change metadata or text; an approved item goes back to draft; new text re-renders")
-def update_content(item_id: Id, body: ItemUpdate, principal: Auth, ctx: Context) -> Updated:
+def update_content(item_id: Id, body: ItemUpdate, principal: Auth, ctx: Context, request: Request) -> Updated:
     with session_scope(ctx.engine) as s:
         item, job = library.update_item(s, principal, item_id, body, ctx.now)
-        return Updated(item=ContentItemOut.of(item, ctx.lang), job=_job(job) if job else None)
+        out = Updated(item=ContentItemOut.of(item, ctx.lang), job=_job(job) if job else None)
+    content_changed(request.app, out.item.commune_id, ctx.now)
+    return out
 
 
 @router.post("/content/{item_id}/submit", response_model=ContentItemOut, responses=R(401, 403, 404, 409))
@@ -141,9 +144,11 @@ def submit(item_id: Id, principal: Auth, ctx: Context) -> ContentItemOut:
 @router.post("/content/{item_id}/approve", response_model=ContentItemOut, responses=R(401, 403, 404, 409, 422),
              summary="Approve the audio you heard (a cadre who did not change the words or audio since the last "
                      "approval); 409 changed_since_review if it changed since")
-def approve(item_id: Id, body: ApproveBody, principal: Auth, ctx: Context) -> ContentItemOut:
+def approve(item_id: Id, body: ApproveBody, principal: Auth, ctx: Context, request: Request) -> ContentItemOut:
     with session_scope(ctx.engine) as s:
-        return ContentItemOut.of(library.approve(s, principal, item_id, ctx.now, body.reviewed_sha256), ctx.lang)
+        out = ContentItemOut.of(library.approve(s, principal, item_id, ctx.now, body.reviewed_sha256), ctx.lang)
+    content_changed(request.app, out.commune_id, ctx.now)
+    return out
 
 
 @router.post("/content/{item_id}/render", response_model=Updated, status_code=202,
@@ -169,9 +174,11 @@ def reject(item_id: Id, body: RejectBody, principal: Auth, ctx: Context) -> Cont
 
 
 @router.post("/content/{item_id}/archive", response_model=ContentItemOut, responses=R(401, 403, 404, 409))
-def archive(item_id: Id, principal: Auth, ctx: Context) -> ContentItemOut:
+def archive(item_id: Id, principal: Auth, ctx: Context, request: Request) -> ContentItemOut:
     with session_scope(ctx.engine) as s:
-        return ContentItemOut.of(library.archive(s, principal, item_id, ctx.now), ctx.lang)
+        out = ContentItemOut.of(library.archive(s, principal, item_id, ctx.now), ctx.lang)
+    content_changed(request.app, out.commune_id, ctx.now)
+    return out
 
 
 @router.get("/content/{item_id}/audio", responses={

@@ -186,6 +186,3 @@ class DeviceFastPath:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(entry.body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": entry.body})
-
-
-ManifestFastPath = DeviceFastPath  # the name it had when it served the manifest only

@@ -17,6 +17,7 @@ from broadcaster.station.identities import IdentityCache
 from broadcaster.station.manifests import ManifestCache
 from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.sse import SseHub
+from broadcaster.station.push.command_relay import CommandRelay
 from broadcaster.station.push.sse_guard import StreamGuard
 
 log = logging.getLogger("loa.broadcaster")
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
     st.sse_hub = SseHub(max_per_device=settings.device_max_streams)
     # revocations made elsewhere (another replica, a re-enrollment) close streams within the re-check interval
     st.sse_guard = StreamGuard(st.engine, st.sse_hub, interval_s=st.identities.recheck_s)
+    st.command_relay = CommandRelay(st.engine, st.sse_hub, interval_s=st.identities.recheck_s)
     st.mqtt = None
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
@@ -54,6 +56,7 @@ def startup(app: FastAPI) -> None:
     st = app.state
     st.broadcaster.active_key()  # create the signing key now, not in the first device request
     st.sse_guard.start()
+    st.command_relay.start()
     if st.settings.mqtt_url:
         from broadcaster.station.push.mqtt import MqttPublisher
 
@@ -74,11 +77,14 @@ def subscribe(app: FastAPI) -> None:
         service.on_rule_stopped.append(app.state.commander.rule_stopped)
     if service is not None and app.state.commander.rule_started not in service.on_rule_started:
         service.on_rule_started.append(app.state.commander.rule_started)
+    if service is not None and app.state.commander.plays_withdrawn not in service.on_plays_withdrawn:
+        service.on_plays_withdrawn.append(app.state.commander.plays_withdrawn)
 
 
 def shutdown(app: FastAPI) -> None:
     st = app.state
     st.nudger.stop()
     st.sse_guard.stop()
+    st.command_relay.stop()
     if st.mqtt is not None:
         st.mqtt.stop()

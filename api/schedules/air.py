@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from broadcaster.station.airtruth import CONFIRM_WITHIN_S, DeviceStop
+from broadcaster.station.airtruth import CONFIRM_WITHIN_S, DeviceStop, StopStatus
 from broadcaster.station.airviews import EmergencyAir, emergency_air
 from schedules import emergency_service as emergencies
 from schedules.schemas import EmergencyOut
@@ -59,20 +59,25 @@ def _stop_out(d: DeviceStop | None) -> StopOut | None:
                    playing_after_stop_at=d.playing_after_stop_at)
 
 
+def stop_sentence(stop: StopStatus, n: int) -> tuple[str, str]:
+    """"Đã dừng trên 2/2 cụm loa" once every loudspeaker confirmed, else "Đang dừng…" naming those that have not
+    confirmed within 10 s (Vietnamese, English)."""
+    if stop.done:
+        return f"Đã dừng trên {stop.confirmed}/{n} cụm loa", f"Stopped on {stop.confirmed}/{n} loudspeakers"
+    vi = f"Đang dừng… {stop.confirmed}/{n} cụm loa đã xác nhận"
+    en = f"Stopping… {stop.confirmed}/{n} loudspeakers confirmed"
+    if stop.unconfirmed:
+        names = ", ".join(d.name for d in stop.unconfirmed)
+        vi += f"; chưa xác nhận sau {CONFIRM_WITHIN_S:.0f} giây: {names}"
+        en += f"; not confirmed after {CONFIRM_WITHIN_S:.0f} s: {names}"
+    return vi, en
+
+
 def summary(air: EmergencyAir) -> tuple[str, str]:
     """One sentence, Vietnamese and English, of what the loudspeakers reported."""
     n = len(air.loudspeakers)
     if air.state in ("stopping", "stopped"):
-        stop = air.stop
-        if stop.done:
-            return f"Đã dừng trên {stop.confirmed}/{n} cụm loa", f"Stopped on {stop.confirmed}/{n} loudspeakers"
-        vi = f"Đang dừng… {stop.confirmed}/{n} cụm loa đã xác nhận"
-        en = f"Stopping… {stop.confirmed}/{n} loudspeakers confirmed"
-        if stop.unconfirmed:
-            names = ", ".join(d.name for d in stop.unconfirmed)
-            vi += f"; chưa xác nhận sau {CONFIRM_WITHIN_S:.0f} giây: {names}"
-            en += f"; not confirmed after {CONFIRM_WITHIN_S:.0f} s: {names}"
-        return vi, en
+        return stop_sentence(air.stop, n)
     playing = sum(1 for x in air.loudspeakers if x.playing_it)
     started = sum(1 for x in air.loudspeakers if x.started)
     if air.state == "on_air":
@@ -101,3 +106,45 @@ def status_out(session: Session, row: EmergencyRow, now: datetime, offline_after
                               stop_total=air.stop.total if air.stop else None,
                               unconfirmed=[d.name for d in air.stop.unconfirmed] if air.stop else [],
                               summary_vi=vi, summary_en=en)
+
+
+class LoudspeakerStopOut(StopOut):
+    device_id: int
+    name: str
+
+
+class ScheduleStopOut(BaseModel):
+    schedule_id: int
+    stopped_at: datetime | None = Field(description="when the cadre stopped it (null: not stopped)")
+    air_state: str = Field(description="not_stopped | nothing_on_air (nothing of it was playing at the stop) | "
+                                       "stopping | stopped, from the loudspeakers' own reports")
+    stop_confirmed: int = 0
+    stop_total: int = 0
+    loudspeakers: list[LoudspeakerStopOut] = Field(default_factory=list,
+                                                   description="those that were playing it at the stop")
+    unconfirmed: list[str] = Field(default_factory=list,
+                                   description="loudspeakers that have not confirmed the stop within 10 s")
+    summary_vi: str
+    summary_en: str
+
+
+def schedule_stop_out(session: Session, row, now: datetime) -> ScheduleStopOut:  # noqa: ANN001 — a ScheduleRule
+    """GET /api/v1/schedules/{id}/stop: the web page's "đang dừng…" for API clients, from the same facts."""
+    from broadcaster.station.airviews import schedule_stop
+
+    if row.cancelled_at is None:
+        return ScheduleStopOut(schedule_id=row.id, stopped_at=None, air_state="not_stopped",
+                               summary_vi="Lịch này chưa bị dừng", summary_en="This schedule has not been stopped")
+    found = schedule_stop(session, row, now)
+    if found is None:
+        return ScheduleStopOut(schedule_id=row.id, stopped_at=row.cancelled_at, air_state="nothing_on_air",
+                               summary_vi="Đã dừng lịch; lúc đó không cụm loa nào đang phát lịch này",
+                               summary_en="Schedule stopped; no loudspeaker was playing it at the time")
+    stop = found.stop
+    n = stop.total
+    vi, en = stop_sentence(stop, n)
+    return ScheduleStopOut(
+        schedule_id=row.id, stopped_at=stop.stopped_at, air_state="stopped" if stop.done else "stopping",
+        stop_confirmed=stop.confirmed, stop_total=n, unconfirmed=[d.name for d in stop.unconfirmed],
+        loudspeakers=[LoudspeakerStopOut(device_id=d.device_id, name=d.name, **_stop_out(d).model_dump())
+                      for d in stop.devices], summary_vi=vi, summary_en=en)

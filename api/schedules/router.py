@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import Auth, Context, Id
 from api.errors import responses
+from api.schedules.air import ScheduleStopOut, schedule_stop_out
 from loa.db import session_scope
 from loa.errors import Invalid
 from schedules import rules_service as rules
@@ -97,6 +98,13 @@ def cancel_schedule(schedule_id: Id, principal: Auth, ctx: Context, svc: Service
         row = rules.cancel_schedule(s, principal, schedule_id, ctx.now)
     svc.materialize_commune(row.commune_id, ctx.now, stopped=[f"s{row.id}"])
     return Response(status_code=204)
+
+
+@router.get("/schedules/{schedule_id}/stop", response_model=ScheduleStopOut, responses=R(401, 404),
+            summary="After a stop: has each loudspeaker that was playing it confirmed? (from their own reports)")
+def schedule_stop_status(schedule_id: Id, principal: Auth, ctx: Context) -> ScheduleStopOut:
+    with session_scope(ctx.engine) as s:
+        return schedule_stop_out(s, rules.get_schedule(s, principal, schedule_id), ctx.now)
 
 
 @router.get("/communes/{commune_id}/schedule-notices", response_model=list[NoticeOut],

@@ -6,11 +6,29 @@ not). Run it in exactly one process: set LOA_SCHEDULER_ENABLED=false on API proc
 `loa scheduler` runs."""
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
 from schedules.service import ScheduleService, register, unregister
+
+
+log = logging.getLogger("loa.schedules.setup")
+
+
+def content_changed(app: FastAPI, commune_id: int, now: datetime) -> None:
+    """An item's airability changed (approved, archived, edited back to draft: committed already). Re-materialize
+    its commune now, not at the scheduler's next tick: a play of it on air is cut at once by a signed stop
+    (docs/device-protocol.md §4a) and a newly approved one gets its plays. A failure is logged: the tick does
+    the same work later."""
+    svc = getattr(app.state, "schedules", None)
+    if svc is None:
+        return
+    try:
+        svc.materialize_commune(commune_id, now)
+    except Exception:  # noqa: BLE001
+        log.exception("re-materializing commune %s after a content change failed", commune_id)
 
 
 def install(app: FastAPI, start_scheduler: bool | None, run_worker: bool) -> None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from api.deps import Id
+from api.schedules.setup import content_changed
 from api.web.choices import ENGINE_LABELS, KIND_LABELS, STATUS_LABELS, languages, voices
 from api.web.pages_compose import spoken_sentences
 from api.web.render import PageRoute, gettext_for, render
@@ -156,8 +157,11 @@ def item_edit(request: Request, item_id: Id, csrf: Annotated[str, Form(max_lengt
 
         raise Invalid("field_invalid", "Văn bản trống, quá dài hoặc giọng đọc không hợp lệ",
                       "The text is empty or too long, or the voice is not valid") from None
+    now = now_of(request)
     with session_scope(request.app.state.engine) as s:
-        library.update_item(s, user, item_id, patch, now_of(request))
+        item, _ = library.update_item(s, user, item_id, patch, now)
+        commune_id = item.commune_id
+    content_changed(request.app, commune_id, now)  # an approved item back to draft: off air at once
     return RedirectResponse(f"/app/items/{item_id}", status_code=303)
 
 
@@ -170,20 +174,24 @@ def item_action(request: Request, item_id: Id, action: str, csrf: Annotated[str,
     check_csrf(request, csrf)
     now = now_of(request)
     steps = {"submit": library.submit, "archive": library.archive}
+    changed: int | None = None  # the commune whose timetable the action changes (approved, archived)
     with session_scope(request.app.state.engine) as s:
         if action == "reject":
             library.reject(s, user, item_id, reason, now)
         elif action == "approve":  # the hash of the audio the page played (the form carries it)
-            library.approve(s, user, item_id, now, reviewed_sha256)
+            changed = library.approve(s, user, item_id, now, reviewed_sha256).commune_id
         elif action == "retry":
             library.retry_render(s, user, item_id, now)
         elif action in steps:
-            steps[action](s, user, item_id, now)
+            item = steps[action](s, user, item_id, now)
+            changed = item.commune_id if action == "archive" else None
         else:
             library.get_item(s, user, item_id)  # 404 for an item of another commune before anything else
             from loa.errors import NotFound
 
             raise NotFound("not_found", "Không có thao tác này", "No such action")
+    if changed is not None:
+        content_changed(request.app, changed, now)
     return RedirectResponse(safe_next(next, f"/app/items/{item_id}"), status_code=303)
 
 

@@ -29,6 +29,7 @@ from broadcaster.protocol.command import Command, sign_command
 from broadcaster.station import manifests
 from broadcaster.station.context import StationContext, device_command_topic, village_command_topic, village_slug
 from broadcaster.station.models import DeviceCredential
+from broadcaster.station.push import command_relay
 from broadcaster.station.push.sse import COMMAND, SseHub
 from broadcaster.station.seq import allocate
 from loa.db import session_scope
@@ -51,6 +52,7 @@ class Commander:
                  mqtt: Any | None = None) -> None:
         self.engine, self.ctx, self.clock, self.hub, self.mqtt = engine, ctx, clock, hub, mqtt
         self.sent: list[dict[str, Any]] = []  # envelopes issued by this process (newest last, bounded)
+        self.origin = command_relay.ORIGIN  # the other processes relay what this one stores to their streams
 
     # -- what a change asks of the devices ----------------------------------------------------------------
     def rule_stopped(self, commune_id: int, rule_key: str, at: datetime) -> dict[str, Any] | None:
@@ -64,6 +66,15 @@ class Commander:
             ids = [r[0] for r in s.execute(sa.select(t.c.device_id).distinct().where(
                 t.c.commune_id == commune_id, t.c.rule_key == rule_key, t.c.end > at))]
         return self._issue(ids, lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="stop", source=rule_key, cut_at=at))
+
+    def plays_withdrawn(self, commune_id: int, rule_key: str, at: datetime, device_ids: set[int]
+                        ) -> dict[str, Any] | None:
+        """The plays of `rule_key` on air on `device_ids` were withdrawn or replaced by an edit (committed and
+        re-materialized; the manifests follow with higher seqs): cut them now. Its later plays, if any, come
+        back with those manifests, which supersede this command."""
+        return self._issue(sorted(device_ids), lambda seq, devices, villages: Command(
             seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
             villages=villages, action="stop", source=rule_key, cut_at=at))
 
@@ -128,6 +139,11 @@ class Commander:
         envelope = sign_command(make(seq, devices, villages), key.private_key, key.key_id)
         self.publish(envelope, targets)
         self.sent = (self.sent + [envelope])[-100:]
+        try:  # for the SSE streams other API processes hold (push/command_relay.py)
+            command_relay.store(self.engine, seq, self.clock(), [t[0][0] for t in targets], envelope,
+                                 self.origin)
+        except Exception:  # noqa: BLE001 — pushed here and over MQTT already; the manifest says the same
+            log.exception("storing command %s for the other processes failed", seq)
         return envelope
 
     def _targets(self, device_ids: list[int]) -> list[tuple[tuple[int, str, int, int], bool]]:

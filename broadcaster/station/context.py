@@ -61,10 +61,6 @@ class StationContext:
             self._active = self.keyring.active()
         return self._active
 
-    def rotated(self) -> None:
-        """Call after KeyRing.rotate(): new manifests use the new key."""
-        self._active = None
-
     def public_keys(self) -> list[dict[str, str]]:
         self.active_key()  # a station's first enrollment creates its key: credentials never carry an empty set
         return [k.public_info() for k in self.keyring.all_keys()]

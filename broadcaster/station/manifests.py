@@ -381,13 +381,6 @@ def timetable_stamps(session: Session, device_ids: list[int]) -> dict[int, tuple
         t.c.device_id.in_(sorted(device_ids))))}
 
 
-def timetable_versions(session: Session, device_ids: list[int]) -> dict[int, str]:
-    from schedules.tables import DeviceTimetable
-
-    t = DeviceTimetable.__table__
-    return dict(session.execute(sa.select(t.c.device_id, t.c.version).where(t.c.device_id.in_(sorted(device_ids)))).all())
-
-
 def timetable_version(session: Session, device_id: int) -> str | None:
     from schedules import store
 

@@ -177,3 +177,18 @@ class ControlSeq(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     value: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class ControlCommandRow(SQLModel, table=True):
+    """Every signed command, kept for its two-minute lifetime: an SSE push reaches only the streams of the process
+    that made the change, so each API process relays the commands other processes (another replica, the
+    scheduler, a worker starting a CAP emergency) stored here to the streams it holds
+    (broadcaster/station/push/command_relay.py)."""
+
+    __tablename__ = "control_commands"
+
+    seq: int = Field(sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    issued_at: datetime = Field(sa_type=UtcDateTime, nullable=False, index=True)
+    origin: str = Field(max_length=40)  # the process that pushed it already to its own streams
+    device_ids: list = Field(default_factory=list, sa_type=sa.JSON)
+    envelope: dict = Field(default_factory=dict, sa_type=sa.JSON)

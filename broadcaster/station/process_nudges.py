@@ -6,7 +6,9 @@ queued CAP emergency whose audio is now ready), and a worker starts a CAP emerge
 alert's audio. Without this, those devices heard of it only at their next heartbeat (its reply names the
 manifest version): minutes, for an emergency that must air at once.
 
-`attach` gives such a process the same Nudger the API uses (build and sign the manifests, store them, then
+`attach` gives such a process the same Nudger and Commander the API uses (a CAP emergency started by a worker,
+or a play withdrawn by the scheduler's re-materialization, gets its signed command at once, then the manifests),
+and the same Nudger (build and sign the manifests, store them, then
 publish `{version, emergency, at}`), publishing through MQTT, which reaches devices whatever API replica they
 talk to. SSE connections live in the API processes, so without a broker this does nothing and says so.
 The API replicas see the stored manifests and timetable stamps within their re-check interval
@@ -53,8 +55,15 @@ class ProcessNudges:
         mqtt = MqttPublisher(settings.mqtt_url, settings.mqtt_username, settings.mqtt_password)
         if not mqtt.start():
             log.warning("MQTT broker %s not reachable yet; nudges are queued until it is", settings.mqtt_url)
-        nudger = Nudger(engine, ctx, clock, SseHub(), mqtt, background=background)
+        hub = SseHub()
+        nudger = Nudger(engine, ctx, clock, hub, mqtt, background=background)
         service.on_timetable_changed.append(nudger.timetable_changed)
+        from broadcaster.station.commands import Commander
+
+        commander = Commander(engine, ctx, clock, hub, mqtt)
+        service.on_rule_stopped.append(commander.rule_stopped)
+        service.on_rule_started.append(commander.rule_started)
+        service.on_plays_withdrawn.append(commander.plays_withdrawn)
         return cls(nudger, mqtt)
 
     def close(self, timeout: float = 30.0) -> None:

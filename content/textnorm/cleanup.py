@@ -74,10 +74,6 @@ def drop_line_markers(text: str) -> str:
     return _LINE_MARKER.sub("", text)
 
 
-def collapse_spaces(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
-
-
 def clean(text: str) -> str:
     """strip_invisible + line markers dropped + runs of spaces collapsed (newlines kept for splitting)."""
     text = strip_invisible(text)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from content.tts.base import EngineError, TtsEngine
 from content.tts.disk_budget import DiskBudget
@@ -12,14 +13,18 @@ from content.tts.espeak_engine import EspeakEngine
 from content.tts.gtts_engine import GttsEngine
 from content.tts.piper_engine import PiperEngine, PiperVoiceFile
 
+if TYPE_CHECKING:
+    from loa.settings import Settings
+
 AUTO = "auto"
 AUTO_ORDER = ("gtts", "piper", "espeak")  # best first; espeak is the offline floor that always works
 
 
 @dataclass(frozen=True)
 class TtsConfig:
-    """TTS settings. `from_env` reads LOA_TTS_ONLINE, LOA_GTTS_TLD, LOA_GTTS_TIMEOUT, LOA_PIPER_VOICES_DIR,
-    LOA_PIPER_MODEL (+ optional LOA_PIPER_CONFIG), LOA_ESPEAK_PITCH and LOA_TTS_CACHE_MAX_MB."""
+    """What the engines are built with. The station's values come from its Settings (LOA_TTS_ONLINE,
+    LOA_GTTS_TLD, LOA_GTTS_TIMEOUT, LOA_PIPER_VOICES_DIR, LOA_PIPER_MODEL, LOA_PIPER_CONFIG, LOA_ESPEAK_PITCH,
+    LOA_TTS_CACHE_MAX_MB: one place for every LOA_* variable, docs/api.md); tests build it directly."""
 
     online: bool = True  # False: never contact Google (stations without an uplink, or by policy)
     gtts_tld: str = "com.vn"
@@ -32,20 +37,14 @@ class TtsConfig:
     cache_max_bytes: int = 512 * 1024 * 1024  # rendered speech + gTTS chunks (content/tts/disk_budget.py)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "TtsConfig":
-        env = os.environ if environ is None else environ
+    def from_settings(cls, settings: "Settings") -> "TtsConfig":
         voices: tuple[PiperVoiceFile, ...] = ()
-        if env.get("LOA_PIPER_MODEL"):
-            voices = (PiperVoiceFile.from_model(env["LOA_PIPER_MODEL"], env.get("LOA_PIPER_CONFIG") or None),)
-        return cls(
-            online=env.get("LOA_TTS_ONLINE", "1").strip().lower() not in ("0", "false", "no", "off"),
-            gtts_tld=env.get("LOA_GTTS_TLD", "com.vn"),
-            gtts_timeout_s=float(env.get("LOA_GTTS_TIMEOUT", "10")),
-            piper_voices=voices,
-            piper_voices_dir=Path(env["LOA_PIPER_VOICES_DIR"]) if env.get("LOA_PIPER_VOICES_DIR") else None,
-            espeak_pitch=int(env.get("LOA_ESPEAK_PITCH", "50")),
-            cache_max_bytes=int(float(env.get("LOA_TTS_CACHE_MAX_MB", "512")) * 1024 * 1024),
-        )
+        if settings.piper_model:
+            config = str(settings.piper_config) if settings.piper_config else None
+            voices = (PiperVoiceFile.from_model(str(settings.piper_model), config),)
+        return cls(online=settings.tts_online, gtts_tld=settings.gtts_tld, gtts_timeout_s=settings.gtts_timeout,
+                   piper_voices=voices, piper_voices_dir=settings.piper_voices_dir,
+                   espeak_pitch=settings.espeak_pitch, cache_max_bytes=int(settings.tts_cache_max_mb * 1024 * 1024))
 
 
 class EngineRegistry:

@@ -78,7 +78,9 @@ class RenderCache:
 @functools.lru_cache(maxsize=8)
 def default_registry(cache_dir: str | None = None) -> EngineRegistry:
     """One registry per cache dir for the process, so gTTS's outage memory is shared between renders."""
-    return EngineRegistry.from_config(TtsConfig.from_env(), cache_dir)
+    from loa.settings import Settings  # the LOA_* environment, read once per registry
+
+    return EngineRegistry.from_config(TtsConfig.from_settings(Settings()), cache_dir)
 
 
 class _Normalized:

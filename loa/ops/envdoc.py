@@ -27,7 +27,7 @@ DESCRIPTIONS = {
     "job_max_attempts": "attempts before a job is marked failed",
     "job_backoff_seconds": "retry backoff base (doubles each attempt)",
     "tts_cache_dir": "cache of synthesized speech and gTTS chunks; unset: none. Bounded by LOA_TTS_CACHE_MAX_MB "
-                     "(default 512, docs/content.md)",
+                     "(docs/content.md)",
     "scheduler_enabled": "run the scheduler inside `loa serve` (empty: when the worker runs there); false "
                          "when a `loa scheduler` process runs — exactly one per database",
     "scheduler_horizon_hours": "how far ahead timetables are materialized",

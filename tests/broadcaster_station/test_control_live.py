@@ -360,3 +360,42 @@ def test_station_and_agent_restart_between_start_and_stop(
     time.sleep(3.0)
     assert restarted.floor() >= seq
     assert restarted.events("start", t1, priority="emergency") == []
+
+
+def test_a_schedule_edited_while_on_air_is_cut_where_it_no_longer_plays(
+        tmp_path, station, transport, world, long_facts, clock, engine, agents):
+    """PUT, not DELETE: the village taken out of a schedule whose play is on air goes silent within 2 s (a
+    signed stop for that rule and those loudspeakers), while a title-only edit cuts nothing."""
+    item = make_item(engine, world, long_facts, clock, status="approved")
+    with _cadre(station, world) as cadre:
+        kept = _enroll(station, cadre, world, agents, tmp_path, world.village_a)
+        dropped = _enroll(station, cadre, world, agents, tmp_path, world.village_a2)
+        _ready(station, [kept, dropped], transport)
+        at = (_now() + timedelta(seconds=3)).replace(microsecond=0)
+        body = {"title": "Bản tin trưa", "at": at.isoformat(), "programme": [{"type": "item", "content_id": item}],
+                "targets": {"villages": [world.village_a, world.village_a2]}}
+        r = cadre.post(f"/api/v1/communes/{world.a}/schedules", json=body)
+        assert r.status_code == 201, r.text
+        rule = r.json()["schedule"]["id"]
+        starts = {d: _first(a, "start", at - timedelta(seconds=1), 15, priority="normal") for d, a in (kept, dropped)}
+        assert all(starts.values()), starts
+        time.sleep(1.0)
+        sent = len(station.app.state.commander.sent)
+        t1 = _now()
+        r = cadre.put(f"/api/v1/schedules/{rule}", json={**body, "title": "Bản tin trưa (sửa tên)"})
+        assert r.status_code == 200, r.text
+        time.sleep(STOP_WITHIN + 0.5)
+        assert len(station.app.state.commander.sent) == sent  # nothing to cut
+        assert kept[1].events("stop", t1) == [] and dropped[1].events("stop", t1) == []
+
+        t2 = _now()
+        r = cadre.put(f"/api/v1/schedules/{rule}", json={**body, "targets": {"villages": [world.village_a]}})
+        assert r.status_code == 200, r.text
+        device_id, agent = dropped
+        stop = _first(agent, "stop", t2, play_id=starts[device_id]["play_id"])
+        assert _delay(stop, t2) <= STOP_WITHIN, (transport, stop)
+        _check_interrupted(agent, starts[device_id], stop, "cancelled")
+        command = station.app.state.commander.sent[-1]["command"]
+        assert command["action"] == "stop" and command["source"] == f"s{rule}"
+        time.sleep(1.0)
+        assert kept[1].events("stop", t2) == []  # the village still targeted plays on

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -145,6 +146,69 @@ def test_generated_acl_lets_a_device_read_only_its_topics(tmp_path, mqtt_setting
             c.loop_stop()
             c.disconnect()
     finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+        shutil.rmtree(broker_dir, ignore_errors=True)
+
+
+def test_a_revoked_device_is_cut_off_the_broker_at_the_next_refresh(tmp_path, mqtt_settings, world, engine, client):
+    """Revocation at scale: `loa broker-files --every 15 --hup-pid-file …` (docker-compose.yml) rewrites the password
+    file without the device and sends the broker SIGHUP; Mosquitto then re-checks every connected client, so the
+    revoked device's open connection is closed and it cannot log in again. The other device stays connected."""
+    import tempfile
+
+    from api.devices import setup as _  # noqa: F401
+    from loa.db import session_scope
+    from loa.ops.broker import refresh_broker_files
+
+    client.app.state.broadcaster.mqtt_device_url = "mqtt://127.0.0.1:1883"
+    a_id, a = enroll_by_code(client, world, name="A")
+    _, b = enroll_by_code(client, world, name="B")
+    broker_dir = Path(tempfile.mkdtemp(prefix="loa-broker-"))
+    os.chmod(broker_dir, 0o755)
+    with session_scope(engine) as s:
+        assert refresh_broker_files(s, broker_dir, "loa-station", "station-secret")
+    for f in broker_dir.iterdir():
+        os.chmod(f, 0o644)
+    port = free_port()
+    conf = broker_dir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {broker_dir / 'loa.passwd'}\n"
+                    f"acl_file {broker_dir / 'loa.acl'}\npersistence false\nlog_dest none\n")
+    proc = subprocess.Popen([require_tool("mosquitto", apt="mosquitto"), "-c", str(conf)], stderr=subprocess.PIPE)
+    clients = []
+
+    def connect(creds, name):
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name)
+        c.username_pw_set(creds["device_id"], creds["token"])
+        state = {"up": threading.Event(), "down": threading.Event(), "refused": threading.Event()}
+        c.on_connect = lambda cl, u, f, rc, p: (state["refused"] if rc.is_failure else state["up"]).set()
+        c.on_disconnect = lambda *args: state["down"].set()
+        c.reconnect_delay_set(1, 1)
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        clients.append(c)
+        return state
+
+    try:
+        time.sleep(0.5)
+        sa_, sb = connect(a, "box-a"), connect(b, "box-b")
+        assert sa_["up"].wait(5) and sb["up"].wait(5)
+        assert client.post(f"/api/v1/devices/{a_id}/revoke", headers=world.h("cadre")).status_code == 200
+        with session_scope(engine) as s:
+            assert refresh_broker_files(s, broker_dir, "loa-station", "station-secret")
+        for f in broker_dir.iterdir():
+            os.chmod(f, 0o644)
+        assert a["device_id"] not in (broker_dir / "loa.passwd").read_text()
+        os.kill(proc.pid, signal.SIGHUP)
+        assert sa_["down"].wait(5), "the revoked device stayed connected after the reload"
+        sa_["up"].clear()
+        time.sleep(2.5)  # its client retries every second: every attempt is refused
+        assert not sa_["up"].is_set()
+        assert not sb["down"].is_set()  # the device still enrolled was not touched
+    finally:
+        for c in clients:
+            c.loop_stop()
+            c.disconnect()
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(10)
         shutil.rmtree(broker_dir, ignore_errors=True)

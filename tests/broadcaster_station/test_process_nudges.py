@@ -68,6 +68,49 @@ def test_an_emergency_started_in_another_process_is_nudged_with_the_manifest_it_
     assert manifest["version"] == version and manifest["emergency"] is True
 
 
+def test_an_emergency_started_in_another_process_sends_its_signed_start_command_at_once(
+        client, world, facts, clock, engine, settings):
+    """A CAP emergency started by `loa worker` (not the API): the device's command topic carries the signed
+    start command first (verified here with the keys the device pinned at enrollment), then the nudge."""
+    from base64 import b64decode
+
+    from broadcaster.protocol.command import verify_command
+    from broadcaster.station.process_nudges import ProcessNudges
+    from broadcaster.station.push.mqtt import MqttPublisher
+    from schedules.service import ScheduleService
+
+    client.app.state.broadcaster.mqtt_device_url = BROKER
+    device_id, creds = enroll_by_code(client, world)
+    commands: list[dict] = []
+    listener = MqttListener(BROKER, creds["device_id"], creds["token"], creds["mqtt"]["topics"],
+                            lambda v, e: None, on_command=commands.append)
+    listener.start()
+    assert listener.connected.wait(5)
+    time.sleep(0.3)
+    service = ScheduleService(engine)
+    nudges = ProcessNudges.attach(service, engine, settings.model_copy(update={"mqtt_url": BROKER}), clock,
+                                  background=False)
+    assert nudges is not None
+    try:
+        item = make_item(engine, world, facts, clock, status="approved")
+        rule = emergency(engine, world, item, clock())
+        service.materialize_commune(world.a, clock(), started=[f"e{rule}"])
+        assert wait_until(lambda: commands, 5), "no start command reached the device"
+    finally:
+        nudges.close()
+        listener.stop()
+        cleaner = MqttPublisher(BROKER)
+        if cleaner.start():
+            for topic in creds["mqtt"]["topics"]:
+                cleaner.publish(topic, None)
+            cleaner.flush(5)
+        cleaner.stop()
+    pinned = {k["key_id"]: b64decode(k["public_key"]) for k in creds["station_keys"]}
+    cmd = verify_command(commands[0], pinned, device_id=creds["device_id"], village_id=creds.get("village_id"),
+                         now=clock())
+    assert cmd.action == "start" and cmd.source == f"e{rule}" and cmd.entries
+
+
 def test_scheduler_once_nudges_what_it_changed(client, world, facts, clock, engine, settings, device, monkeypatch):
     from typer.testing import CliRunner
 

@@ -60,8 +60,29 @@ def test_render_cache_hits_are_kept_and_the_cache_stays_bounded(tmp_path):
     assert len(list((tmp_path / "speech").rglob("*.npz"))) < len(texts)  # and others were forgotten
 
 
-def test_the_budget_comes_from_the_environment():
-    from content.tts.registry import TtsConfig
+def test_the_tts_settings_come_from_the_environment_through_settings(monkeypatch, tmp_path):
+    """Every LOA_* TTS variable is a Settings field (one place, one documented table), read by TtsConfig."""
+    import pytest
+    from pydantic import ValidationError
 
-    assert TtsConfig.from_env({"LOA_TTS_CACHE_MAX_MB": "64"}).cache_max_bytes == 64 * 1024 * 1024
-    assert TtsConfig.from_env({}).cache_max_bytes == 512 * 1024 * 1024
+    from content.tts.registry import TtsConfig
+    from loa.settings import Settings
+
+    for name in ("LOA_TTS_CACHE_MAX_MB", "LOA_TTS_ONLINE", "LOA_GTTS_TLD", "LOA_GTTS_TIMEOUT", "LOA_ESPEAK_PITCH",
+                 "LOA_PIPER_MODEL", "LOA_PIPER_CONFIG", "LOA_PIPER_VOICES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert TtsConfig.from_settings(Settings()).cache_max_bytes == 512 * 1024 * 1024
+    model = tmp_path / "vi_VN-vais1000-medium.onnx"
+    monkeypatch.setenv("LOA_TTS_CACHE_MAX_MB", "64")
+    monkeypatch.setenv("LOA_TTS_ONLINE", "off")
+    monkeypatch.setenv("LOA_GTTS_TLD", "com")
+    monkeypatch.setenv("LOA_GTTS_TIMEOUT", "3.5")
+    monkeypatch.setenv("LOA_ESPEAK_PITCH", "40")
+    monkeypatch.setenv("LOA_PIPER_MODEL", str(model))
+    cfg = TtsConfig.from_settings(Settings())
+    assert cfg.cache_max_bytes == 64 * 1024 * 1024 and cfg.online is False and cfg.gtts_tld == "com"
+    assert cfg.gtts_timeout_s == 3.5 and cfg.espeak_pitch == 40
+    assert [v.model_path for v in cfg.piper_voices] == [model]
+    monkeypatch.setenv("LOA_ESPEAK_PITCH", "400")  # a typo stops the station with a clear error, not a shrug
+    with pytest.raises(ValidationError, match="espeak_pitch"):
+        Settings()

@@ -34,6 +34,7 @@ MATRIX = {
     ("GET", "/api/v1/schedules/{schedule_id}"): ("schedule", READ_ALL),
     ("PUT", "/api/v1/schedules/{schedule_id}"): ("schedule_put", CADRE_ONLY),
     ("DELETE", "/api/v1/schedules/{schedule_id}"): ("schedule", row(403, 204, 403, 403, 404)),
+    ("GET", "/api/v1/schedules/{schedule_id}/stop"): ("schedule", READ_ALL),
     ("GET", "/api/v1/communes/{commune_id}/schedule-notices"): (None, STAFF_READ),
     ("GET", "/api/v1/devices/{device_id}/timetable"): (None, READ_ALL),
     ("GET", "/api/v1/villages/{village_id}/timetable"): (None, READ_ALL),

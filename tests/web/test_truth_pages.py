@@ -154,8 +154,13 @@ def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, wor
         (entries[box.device_id],) = [e for e in manifest_entries(client, box)
                                      if e["start"].startswith("2026-03-02T01:30")]
         beat(client, box, clock(), entries[box.device_id], clock() - timedelta(seconds=1))
+    api = f"/api/v1/schedules/{schedule['id']}/stop"  # the same facts for API clients
+    assert client.get(api).json()["air_state"] == "not_stopped"
     clock.now += timedelta(seconds=1)
     r = client.post(f"/app/schedules/{schedule['id']}/cancel", data={"csrf": token}, follow_redirects=False)
+    got = client.get(api).json()
+    assert (got["air_state"], got["stop_confirmed"], got["stop_total"]) == ("stopping", 0, 2), got
+    assert got["summary_vi"] == "Đang dừng… 0/2 cụm loa đã xác nhận"
     page = client.get(r.headers["location"]).text
     stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
     assert "«Tiêm phòng»:" in stop and "Đang dừng… 0/2 cụm loa đã xác nhận" in stop
@@ -168,6 +173,10 @@ def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, wor
     stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
     assert "1/2 cụm loa đã xác nhận" in stop and "Chưa xác nhận sau 10 giây: Cụm loa 3" in stop
     assert "Cụm loa 1 đã dừng lúc 08:30:03" in stop
+    got = client.get(api).json()
+    assert got["unconfirmed"] == ["Cụm loa 3"] and got["stop_confirmed"] == 1
+    (first,) = [x for x in got["loudspeakers"] if x["device_id"] == one.device_id]
+    assert first["state"] == "confirmed" and first["delay_s"] is not None
     beat(client, two, clock(), entries[two.device_id], clock() - timedelta(seconds=13))  # says it still plays it
     page = client.get(r.headers["location"]).text
     assert "Chưa xác nhận sau 10 giây: Cụm loa 3" in page
@@ -176,3 +185,6 @@ def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, wor
     page = client.get(r.headers["location"]).text
     stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
     assert "Đã dừng trên 2/2 cụm loa" in stop and "Chưa xác nhận" not in stop
+    got = client.get(api).json()
+    assert (got["air_state"], got["stop_confirmed"], got["unconfirmed"]) == ("stopped", 2, [])
+    assert got["summary_en"] == "Stopped on 2/2 loudspeakers"
