@@ -2,7 +2,8 @@
 before saving (the page's CSP allows audio only from the station, so the station relays it), and the admin's
 optional "does it answer now?" check.
 
-Bounded three ways: the time to connect, the total time reading (a live stream never ends), and the bytes.
+Bounded three ways: the time to connect and between bytes (5 s), the time reading once the audio starts (a live
+stream never ends), and the bytes.
 Redirects are followed by hand (at most 3), each new address checked like the first. Only audio comes back:
 an HTML page (a radio's website instead of its stream) is refused with a message saying so."""
 from __future__ import annotations
@@ -42,7 +43,6 @@ def _unreachable(why_vi: str, why_en: str) -> StreamUnreachable:
 def fetch_sample(url: str, allowed_hosts: Iterable[str] = (), seconds: float = LISTEN_SECONDS,
                  max_bytes: int = LISTEN_MAX_BYTES) -> Sample:
     allowed_hosts = list(allowed_hosts)
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S + seconds
     timeout = httpx.Timeout(CONNECT_TIMEOUT_S, read=CONNECT_TIMEOUT_S)
     headers = {"User-Agent": "loa-station/1.0 (listen before relay)", "Icy-MetaData": "0"}
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
@@ -62,6 +62,7 @@ def fetch_sample(url: str, allowed_hosts: Iterable[str] = (), seconds: float = L
                         raise _unreachable("địa chỉ này là một trang web, không phải luồng âm thanh",
                                            "this address is a web page, not an audio stream")
                     data = bytearray()
+                    deadline = time.monotonic() + seconds  # a live stream never ends: read this long
                     for chunk in r.iter_bytes():
                         data += chunk
                         if len(data) >= max_bytes or time.monotonic() >= deadline:
