@@ -115,7 +115,8 @@ def stream_enable(request: Request, stream_id: Id, csrf: Annotated[str, Form(max
     user.require_admin()
     check_csrf(request, csrf)
     with session_scope(request.app.state.engine) as s:
-        streams.update(s, user, stream_id, now_of(request), enabled=enabled == "1")
+        streams.update(s, user, stream_id, now_of(request), allowed_hosts(request.app.state.settings),
+                       enabled=enabled == "1")
     done = "enabled" if enabled == "1" else "disabled"
     return RedirectResponse(f"/app/admin/streams?done={done}#stream-{stream_id}", status_code=303)
 

@@ -14,7 +14,7 @@ from loa.errors import Conflict, Invalid, NotFound
 from loa.org.models import Commune
 from schedules.streams.models import KINDS, RelayStream
 from schedules.streams.sample import check_reachable
-from schedules.streams.urls import check_url
+from schedules.streams.urls import check_resolved, check_url
 
 
 def _missing() -> NotFound:
@@ -84,6 +84,7 @@ def create(session: Session, actor: Principal, *, name: str, url: str, kind: str
     row = RelayStream(name=_clean_name(session, name), url=check_url(url, allowed_hosts), kind=_check_kind(kind),
                       commune_id=commune_id, enabled=enabled, created_at=now, updated_at=now)
     _check_commune(session, commune_id)
+    check_resolved(row.url, allowed_hosts)  # a public name that points inside the network
     if check_now:
         check_reachable(row.url, allowed_hosts)
     session.add(row)
@@ -108,6 +109,8 @@ def update(session: Session, actor: Principal, stream_id: int, now: datetime, al
         commune_id = changes["commune_id"]
     _check_commune(session, commune_id)
     enabled = changes["enabled"] if changes.get("enabled") is not None else row.enabled
+    if url != row.url:
+        check_resolved(url, allowed_hosts)
     if check_now:
         check_reachable(url, allowed_hosts)
     before = {"name": row.name, "url": row.url, "kind": row.kind, "commune_id": row.commune_id, "enabled": row.enabled}

@@ -69,9 +69,15 @@ def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> str:
     if ip is not None:
         if _internal_ip(ip):
             raise _internal()
-    elif host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or "." not in host or host.isdigit():
+    elif host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or "." not in host or _numeric_tld(host):
         raise _internal()
     return url
+
+
+def _numeric_tld(host: str) -> bool:
+    """"2130706433", "0x7f.1", "127.1": shorthand IP forms resolvers accept; no real name ends in digits."""
+    last = host.rsplit(".", 1)[-1]
+    return last.isdigit() or last.startswith("0x")
 
 
 def _internal() -> Invalid:

@@ -86,7 +86,7 @@ def test_admin_keeps_the_list(client, app, world, radio, allow_local):
     "http://127.0.0.1:5432/", "http://10.0.0.5/stream", "http://192.168.1.1/", "http://172.16.0.9/x",
     "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://0.0.0.0/", "http://router.local/",
     "http://intranet/radio", "http://user:pass@radio.example.vn/live", "https://metadata.internal/x",
-    "http://[::ffff:127.0.0.1]/", "vov1.vn/live", "",
+    "http://[::ffff:127.0.0.1]/", "http://2130706433/", "http://0x7f.1/", "http://127.1/", "vov1.vn/live", "",
 ])
 def test_internal_addresses_refused(client, app, world, url):
     token = login(client, "admin")
