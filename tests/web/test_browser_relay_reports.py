@@ -20,6 +20,7 @@ import pytest
 from tests.web.conftest import PASSWORD, T0, build_world
 from tests.web.streamserver import RadioServer
 from tests.web.test_browser import _free_port, browser, shot  # noqa: F401  (the module's Chromium fixture)
+from tests.web.test_browser_csp import WATCH
 
 pytestmark = pytest.mark.browser
 TZ = T0.tzinfo
@@ -101,6 +102,14 @@ def server(tmp_path_factory, radio):
     log.close()
 
 
+def watch_csp(page) -> list[str]:
+    """Every Content-Security-Policy violation the browser reports on this page (there must be none)."""
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.add_init_script(WATCH.removeprefix("() => {").removesuffix("}"))
+    return violations
+
+
 def login(page, base, username):
     page.context.clear_cookies()
     page.goto(f"{base}/login")
@@ -113,6 +122,7 @@ def login(page, base, username):
 def test_cadre_reads_the_commune_overview(server, browser):
     base, world, _ = server
     page = browser.new_page()
+    violations = watch_csp(page)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     login(page, base, "cadre")
@@ -141,12 +151,13 @@ def test_cadre_reads_the_commune_overview(server, browser):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:4] == ["Thôn", "Tháng", "Loại tin", "Số phút đã phát"]
     assert len(rows) == 2 and rows[1][0] == "Ún Tà" and rows[1][2] == "Khẩn cấp" and rows[1][3] == "1.5"
-    assert errors == []
+    assert errors == [] and violations == [] and page.evaluate("() => window.__csp") == []
 
 
 def test_admin_adds_a_stream_and_a_cadre_relays_it(server, browser, radio):
     base, world, _ = server
     page = browser.new_page()
+    violations = watch_csp(page)
     page.on("dialog", lambda d: d.accept())
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -166,9 +177,18 @@ def test_admin_adds_a_stream_and_a_cadre_relays_it(server, browser, radio):
     page.get_by_role("button", name="Thêm luồng này").click()
     page.wait_for_selector("#stream-error")
     assert "mạng nội bộ" in page.inner_text("#stream-error")
+    # a stream that has gone off the air (added without the check)
+    page.get_by_label("Tên (như cán bộ vẫn gọi)").fill("Đài hỏng")
+    page.get_by_label("Địa chỉ luồng").fill(f"{radio.base}/missing")
+    page.get_by_role("button", name="Thêm luồng này").click()
+    page.wait_for_selector("#done")
 
     login(page, base, "cadre")
     page.goto(f"{base}/app/c/{world.a}/schedule?village={world.village_a}")
+    page.get_by_label("Đài cần tiếp sóng").select_option(label="Đài hỏng")
+    page.get_by_role("button", name="Nghe thử trước khi lưu").click()
+    page.wait_for_function("() => document.getElementById('stream-status').textContent.includes('404')")
+    assert page.inner_text("#stream-status") == "Không nghe được luồng này: máy chủ trả lời mã 404"
     page.get_by_label("Đài cần tiếp sóng").select_option(label="VOV1")
     page.get_by_label("Tiếp sóng trong bao nhiêu phút").fill("30")
     page.get_by_role("button", name="Nghe thử trước khi lưu").click()
@@ -176,6 +196,7 @@ def test_admin_adds_a_stream_and_a_cadre_relays_it(server, browser, radio):
     page.wait_for_function("() => document.getElementById('stream-audio').readyState >= 2", timeout=30000)
     assert page.locator("#stream-audio").evaluate("a => a.duration") > 1
     shot(page, "i14-04-relay-listen")
+    assert violations == [] and page.evaluate("() => window.__csp") == []  # the audio came from the station itself
     page.check("input[name=preset][value=daily]")
     page.fill("#times", "19:00")
     page.locator("#schedule-form").get_by_label("Ún Tà").check()
@@ -186,4 +207,4 @@ def test_admin_adds_a_stream_and_a_cadre_relays_it(server, browser, radio):
     week = page.inner_text("#week")
     assert week.count("📻 Tiếp sóng: VOV1") >= 6 and "19:00" in week
     shot(page, "i14-05-relay-calendar")
-    assert errors == []
+    assert errors == [] and violations == []
