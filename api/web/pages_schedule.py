@@ -136,6 +136,9 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
                 programme = relay_programme(stream.name, stream.url, form.relay_minutes)
                 if not form.title.strip():
                     form.title = f"{stream.name}"
+            elif not item_id.strip():
+                raise Invalid("schedule_form", "Hãy chọn một thông báo đã duyệt hoặc một đài tiếp sóng",
+                              "Choose an approved announcement or a station to relay")
             else:
                 item = library.get_item(s, user, int(item_id)) if item_id.isdigit() else None
                 if item is None or item.commune_id != commune_id:

@@ -174,6 +174,7 @@ def test_schedule_relays_a_stream(client, app, world, radio, allow_local):
     assert r.status_code == 200 and 'id="save-schedule"' in r.text, r.text[-2000:]
     for bad, status, words in (({"relay_minutes": "0"}, 422, "1 đến 240 phút"),
                                ({"item_id": "1"}, 422, "không chọn cả hai"),
+                               ({"stream_id": ""}, 422, "Hãy chọn một thông báo đã duyệt hoặc một đài tiếp sóng"),
                                ({"stream_id": str(ids["Đài huyện B"])}, 404, "Không tìm thấy luồng")):
         r = client.post(f"/app/c/{world.a}/schedule", data={**data, **bad, "action": "save"})
         assert r.status_code == status and words in r.text, bad
@@ -186,3 +187,5 @@ def test_schedule_relays_a_stream(client, app, world, radio, allow_local):
     week = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
     section = week.split('id="week"', 1)[1].split("</section>", 1)[0]
     assert section.count("📻 Tiếp sóng: VOV1") == 7 and "19:00" in section
+    listed = week.split(f'id="schedule-{schedules[0]["id"]}"', 1)[1].split("</li>", 1)[0]
+    assert "📻 Tiếp sóng: VOV1 (20 phút)" in listed
