@@ -2,12 +2,15 @@
 relay and listen to a few seconds of one through the station (browsers may play audio from the station only)."""
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.deps import Auth, Context, Id
 from api.errors import responses
 from loa.db import session_scope
+from loa.errors import RateLimited
 from schedules.streams import service as streams
 from schedules.streams.sample import fetch_sample
 from schedules.streams.schemas import StreamIn, StreamOut, StreamPatch
@@ -61,13 +64,25 @@ def commune_streams(commune_id: Id, principal: Auth, ctx: Context) -> list[Strea
         return [_out(r) for r in streams.for_commune(s, principal, commune_id)]
 
 
+# A listen holds a server thread for up to ~11 s (connect, then 6 s of audio): a few at once per process,
+# so that listening (or a member pressing the button in a loop) never takes the threads the pages need.
+LISTENS_AT_ONCE = 4
+_listens = threading.BoundedSemaphore(LISTENS_AT_ONCE)
+
+
 def listen_response(url: str, settings) -> Response:
-    sample = fetch_sample(url, allowed_hosts(settings))
+    if not _listens.acquire(blocking=False):
+        raise RateLimited("listen_busy", "Đang có nhiều người nghe thử cùng lúc; hãy thử lại sau ít giây",
+                          "Several people are listening right now; try again in a few seconds", retry_after=5)
+    try:
+        sample = fetch_sample(url, allowed_hosts(settings))
+    finally:
+        _listens.release()
     return Response(sample.data, media_type=sample.content_type, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/communes/{commune_id}/streams/{stream_id}/listen", responses={
-    **R(401, 404, 502), 200: {"content": {"audio/mpeg": {}, "audio/ogg": {}}, "description": "a few seconds"}},
+    **R(401, 404, 422, 429, 502), 200: {"content": {"audio/mpeg": {}, "audio/ogg": {}}, "description": "a few seconds"}},
     response_class=Response, summary="A few seconds of the stream, through the station (members)")
 def listen(commune_id: Id, stream_id: Id, principal: Auth, ctx: Context) -> Response:
     with session_scope(ctx.engine) as s:

@@ -189,3 +189,22 @@ def test_schedule_relays_a_stream(client, app, world, radio, allow_local):
     assert section.count("📻 Tiếp sóng: VOV1") == 7 and "19:00" in section
     listed = week.split(f'id="schedule-{schedules[0]["id"]}"', 1)[1].split("</li>", 1)[0]
     assert "📻 Tiếp sóng: VOV1 (20 phút)" in listed
+
+
+def test_listens_at_once_are_bounded(client, app, world, radio, allow_local):
+    """Each listen holds a server thread for seconds: past a few at once, the next is told to wait (429)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.schedules.streams import LISTENS_AT_ONCE
+
+    token = login(client, "admin")
+    _add(client, token, "VOV live", f"{radio.base}/live.mp3")
+    sid = _stream_id(client, "VOV live")
+    client.cookies.clear()
+    login(client, "cadre")
+    url = f"/app/c/{world.a}/streams/{sid}/listen"
+    with ThreadPoolExecutor(LISTENS_AT_ONCE + 2) as pool:
+        codes = sorted(r.status_code for r in pool.map(lambda _: client.get(url), range(LISTENS_AT_ONCE + 2)))
+    assert codes == [200] * LISTENS_AT_ONCE + [429, 429]
+    busy = client.get(url)  # all done: a listen works again
+    assert busy.status_code == 200
