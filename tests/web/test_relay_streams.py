@@ -208,3 +208,31 @@ def test_listens_at_once_are_bounded(client, app, world, radio, allow_local):
     assert codes == [200] * LISTENS_AT_ONCE + [429, 429]
     busy = client.get(url)  # all done: a listen works again
     assert busy.status_code == 200
+
+
+def test_listen_to_playlists_and_hls(client, app, world, radio, allow_local):
+    """What radios publish besides a direct stream: .pls and .m3u playlists (the station follows them, checking
+    the address inside), and HLS (.m3u8, as VOV publishes): the live edge's segments, made MP3 by ffmpeg from a
+    pipe. A playlist that points inside the network is refused like a direct address."""
+    from content.audio.ffmpeg import probe
+
+    token = login(client, "admin")
+    for name, path in (("PLS", "radio.pls"), ("M3U", "radio.m3u"), ("HLS", "hls/master.m3u8"),
+                       ("HLS media", "hls/index.m3u8"), ("PLS inside", "internal.pls"),
+                       ("HLS inside", "hls/inside.m3u8")):
+        assert _add(client, token, name, f"{radio.base}/{path}").status_code == 303
+    ids = {s["name"]: s["id"] for s in client.get("/api/v1/streams").json()}
+    base = f"/app/c/{world.a}/streams"
+    for name in ("PLS", "M3U"):
+        r = client.get(f"{base}/{ids[name]}/listen")
+        assert r.status_code == 200 and r.content == radio.mp3, name
+    for name in ("HLS", "HLS media"):
+        r = client.get(f"{base}/{ids[name]}/listen")
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/mpeg", (name, r.text[:200])
+        path = app.state.settings.audio_dir.parent / f"{name}.mp3"
+        path.write_bytes(r.content)
+        info = probe(path)
+        assert info.codec == "mp3" and 5.0 <= info.duration_s <= 13.0, (name, info)
+    for name in ("PLS inside", "HLS inside"):
+        r = client.get(f"{base}/{ids[name]}/listen")
+        assert r.status_code == 422 and "mạng nội bộ" in r.text, name
