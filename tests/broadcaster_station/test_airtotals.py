@@ -151,3 +151,22 @@ def test_overview_api(client, world, aired):
     assert client.get(url, headers=world.h("outsider")).status_code == 404
     assert client.get(url, params={"village": world.village_b}, headers=world.h("cadre")).status_code == 404
     assert client.get(url).status_code == 401
+
+
+def test_pure_rules_at_fixed_instants():
+    """The pure function alone: the same play cut on one loudspeaker and heard to the end on another counts
+    once, in full, not as cut; a skipped play counts no minute; a record of no village is left out."""
+    from broadcaster.station.airtotals import AiredRecord, overview
+
+    at = datetime(2026, 4, 30, 23, 59, tzinfo=TZ)  # still April in Hà Nội (16:59 UTC)
+
+    def rec(i, device, seconds, result="played", village=1, sha="s"):
+        return AiredRecord(i, device, village, sha, "normal", at, at if seconds else None,
+                           at + timedelta(seconds=seconds) if seconds else None, result)
+
+    ov = overview([rec(1, 1, 30, "interrupted"), rec(2, 2, 300), rec(3, 3, None, "skipped"),
+                   rec(4, 4, 50, village=None)], {"s": "news"}, {}, TZ, ["2026-04", "2026-05"])
+    cell = ov.cells[(1, "2026-04", "news")]
+    assert (cell.seconds, cell.seconds_interrupted, cell.completed, cell.interrupted, cell.skipped) == (300, 0, 1, 1, 1)
+    assert list(ov.cells) == [(1, "2026-04", "news")] and ov.months == ["2026-04", "2026-05"]
+    assert overview([rec(1, 1, 30)], {}, {}, TZ, ["2026-05"]).cells == {}
