@@ -45,6 +45,7 @@ class StreamUnreachable(DomainError):
 class Sample:
     content_type: str
     data: bytes
+    stream_url: str | None = None  # the stream a .pls/.m3u playlist named (the loudspeakers need that one)
 
 
 def _unreachable(why_vi: str, why_en: str) -> StreamUnreachable:
@@ -182,6 +183,7 @@ def fetch_sample(url: str, allowed_hosts: Iterable[str] = (), seconds: float = L
     timeout = httpx.Timeout(CONNECT_TIMEOUT_S, read=CONNECT_TIMEOUT_S)
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         fetch = _Fetch(client, list(allowed_hosts))
+        named: str | None = None
         while True:
             r = fetch.open(url)
             url, kind = str(r.url), _kind(r)
@@ -192,7 +194,7 @@ def fetch_sample(url: str, allowed_hosts: Iterable[str] = (), seconds: float = L
                 nxt = _first_stream(text, url)
                 if nxt is None:
                     raise _unreachable("danh sách phát không có luồng nào", "the playlist names no stream")
-                url = nxt
+                url = named = nxt
                 continue
             if not kind.startswith(AUDIO_TYPES):
                 r.close()
@@ -201,9 +203,15 @@ def fetch_sample(url: str, allowed_hosts: Iterable[str] = (), seconds: float = L
             data = fetch.read(r, max_bytes, seconds)  # a live stream never ends: read this long
             if not data:
                 raise _unreachable("luồng không gửi âm thanh", "the stream sent no audio")
-            return Sample(kind if kind.startswith(("audio/", "application/ogg")) else "audio/mpeg", data)
+            return Sample(kind if kind.startswith(("audio/", "application/ogg")) else "audio/mpeg", data, named)
 
 
-def check_reachable(url: str, allowed_hosts: Iterable[str] = ()) -> None:
-    """The admin's optional check when saving: the stream answers with audio now (a short read)."""
-    fetch_sample(url, allowed_hosts, seconds=1.0, max_bytes=16 * 1024)
+def stream_address(url: str, allowed_hosts: Iterable[str] = (), check_now: bool = False) -> str:
+    """The address to save. The loudspeakers' ffmpeg plays a direct stream or HLS, not a .pls/.m3u playlist
+    file: for one of those, the stream it names (fetched now). With `check_now`, the stream must answer with
+    audio now (a short read), 502 otherwise."""
+    playlist = url.split("?", 1)[0].lower().endswith((".pls", ".m3u"))
+    if not (playlist or check_now):
+        return url
+    sample = fetch_sample(url, allowed_hosts, seconds=1.0, max_bytes=16 * 1024)
+    return check_url(sample.stream_url, allowed_hosts) if sample.stream_url else url

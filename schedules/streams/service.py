@@ -13,7 +13,7 @@ from loa.audit import service as audit
 from loa.errors import Conflict, Invalid, NotFound
 from loa.org.models import Commune
 from schedules.streams.models import KINDS, RelayStream
-from schedules.streams.sample import check_reachable
+from schedules.streams.sample import stream_address
 from schedules.streams.urls import check_resolved, check_url
 
 
@@ -85,8 +85,7 @@ def create(session: Session, actor: Principal, *, name: str, url: str, kind: str
                       commune_id=commune_id, enabled=enabled, created_at=now, updated_at=now)
     _check_commune(session, commune_id)
     check_resolved(row.url, allowed_hosts)  # a public name that points inside the network
-    if check_now:
-        check_reachable(row.url, allowed_hosts)
+    row.url = stream_address(row.url, allowed_hosts, check_now)
     session.add(row)
     session.flush()
     audit.record(session, actor, "stream.create", "relay_stream", row.id, now, commune_id=commune_id,
@@ -111,8 +110,8 @@ def update(session: Session, actor: Principal, stream_id: int, now: datetime, al
     enabled = changes["enabled"] if changes.get("enabled") is not None else row.enabled
     if url != row.url:
         check_resolved(url, allowed_hosts)
-    if check_now:
-        check_reachable(url, allowed_hosts)
+    if url != row.url or check_now:
+        url = stream_address(url, allowed_hosts, check_now)
     before = {"name": row.name, "url": row.url, "kind": row.kind, "commune_id": row.commune_id, "enabled": row.enabled}
     row.name, row.url, row.kind, row.commune_id, row.enabled, row.updated_at = name, url, kind, commune_id, enabled, now
     session.add(row)

@@ -218,10 +218,15 @@ def test_listen_to_playlists_and_hls(client, app, world, radio, allow_local):
 
     token = login(client, "admin")
     for name, path in (("PLS", "radio.pls"), ("M3U", "radio.m3u"), ("HLS", "hls/master.m3u8"),
-                       ("HLS media", "hls/index.m3u8"), ("PLS inside", "internal.pls"),
-                       ("HLS inside", "hls/inside.m3u8")):
+                       ("HLS media", "hls/index.m3u8"), ("HLS inside", "hls/inside.m3u8")):
         assert _add(client, token, name, f"{radio.base}/{path}").status_code == 303
-    ids = {s["name"]: s["id"] for s in client.get("/api/v1/streams").json()}
+    # the loudspeakers' ffmpeg plays HLS but not a .pls/.m3u file: the stream it names is what is saved
+    streams = {s["name"]: s for s in client.get("/api/v1/streams").json()}
+    assert streams["PLS"]["url"] == streams["M3U"]["url"] == f"{radio.base}/radio.mp3"
+    assert streams["HLS"]["url"] == f"{radio.base}/hls/master.m3u8"
+    r = _add(client, token, "PLS inside", f"{radio.base}/internal.pls")
+    assert r.status_code == 422 and "mạng nội bộ" in r.text
+    ids = {name: s["id"] for name, s in streams.items()}
     base = f"/app/c/{world.a}/streams"
     for name in ("PLS", "M3U"):
         r = client.get(f"{base}/{ids[name]}/listen")
@@ -233,6 +238,5 @@ def test_listen_to_playlists_and_hls(client, app, world, radio, allow_local):
         path.write_bytes(r.content)
         info = probe(path)
         assert info.codec == "mp3" and 5.0 <= info.duration_s <= 13.0, (name, info)
-    for name in ("PLS inside", "HLS inside"):
-        r = client.get(f"{base}/{ids[name]}/listen")
-        assert r.status_code == 422 and "mạng nội bộ" in r.text, name
+    r = client.get(f"{base}/{ids['HLS inside']}/listen")   # a segment inside the network: refused
+    assert r.status_code == 422 and "mạng nội bộ" in r.text
