@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # An emergency "until cancelled" (up to 24 h) of a programme under a second would make 10^5 plays per device
     emergency_max_plays: int = Field(
         default=21600, ge=1, description="Most repetitions of one emergency per loudspeaker (422 otherwise)")
+    relay_allowed_hosts: str = Field(
+        default="", description="Relay stream servers on the station's own network the station may open anyway "
+        "(comma-separated host or host:port); other local addresses are refused as relay streams")
     device_offline_after_s: int = 900  # three missed 300 s heartbeats (docs/device-protocol.md §6)
     http_keep_alive_s: int = Field(
         default=75, description="Idle keep-alive connections are closed after this many seconds (`loa serve`, "

@@ -43,6 +43,12 @@ def install(app: FastAPI, start_scheduler: bool | None, run_worker: bool) -> Non
     app.state.scheduler = None
     app.include_router(schedules_router)
     app.include_router(emergency_router)
+    from api.schedules.streams import router as streams_router  # relay streams (issue 14)
+
+    app.include_router(streams_router)
+    from api.schedules.overview import router as overview_router  # commune report overview (issue 14)
+
+    app.include_router(overview_router)
 
 
 def startup(app: FastAPI) -> None:

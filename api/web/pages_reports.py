@@ -3,9 +3,11 @@ them (as GET /api/v1/communes/{id}/reports); a village head sees their own villa
 from __future__ import annotations
 
 import re
+from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import Id
@@ -52,4 +54,67 @@ def reports_csv(request: Request, commune_id: Id, village: int | None = None, mo
     name = f"loa-report-village-{chosen.id}-{month}.csv"
     # A BOM so that spreadsheet programs on phones and office PCs read the Vietnamese letters as UTF-8.
     return Response("\ufeff" + to_csv(report), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ------------------------------------------------------------------ the commune overview (issue 14)
+
+
+def _overview(request: Request, commune_id: int, village: list[str], kind: list[str], first: str | None,
+              last: str | None):
+    from api.web.report_overview import load, parse_filters, village_ids
+
+    user = require_principal(request)
+    now = now_of(request)
+    with session_scope(request.app.state.engine) as s:
+        commune = org.get_commune(s, user, commune_id)
+        tz = ZoneInfo(commune.timezone)
+        every_village = org.list_villages(s, user, commune_id)
+        filters = parse_filters(s, user, commune_id, village_ids(village), kind, first, last, now, tz)
+        overview = load(s, commune_id, filters, tz)
+    return user, commune, every_village, filters, overview
+
+
+@router.get("/app/c/{commune_id}/reports/overview")
+def overview_page(request: Request, commune_id: Id, village: Annotated[list[str], Query(max_length=500)] = [],  # noqa: B006
+                  kind: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+                  first: Annotated[str | None, Query(alias="from", max_length=7)] = None,
+                  last: Annotated[str | None, Query(alias="to", max_length=7)] = None):
+    from api.web.report_overview import COLOURS, KINDS, OVERVIEW_KIND_LABELS, legend, stacked_bars
+
+    user, commune, every_village, filters, ov = _overview(request, commune_id, village, kind, first, last)
+    _ = gettext_for(request)
+
+    def label(k: str) -> str:
+        return _(OVERVIEW_KIND_LABELS.get(k, k))
+
+    kinds = ov.kinds
+    unit = _("min")
+    month_kind, village_kind = ov.by_month_kind(), ov.by_village_kind()
+    by_month = [(m, [(k, month_kind[(m, k)].minutes) for k in kinds if (m, k) in month_kind]) for m in ov.months]
+    by_village = [(v.name, [(k, village_kind[(v.id, k)].minutes) for k in kinds if (v.id, k) in village_kind])
+                  for v in filters.villages]
+    charts = {
+        "month": stacked_bars("chart-month", _("Minutes aired per month, by kind"), by_month, label, unit),
+        "village": stacked_bars("chart-village", _("Minutes aired per village, by kind"), by_village, label, unit),
+        "legend": legend(kinds, label),
+    }
+    query = [("village", v) for v in filters.village_ids] + [("kind", k) for k in filters.kinds] + \
+        [("from", filters.first), ("to", filters.last)]
+    return render(request, "reports_overview.html", commune=commune, user=user, villages=every_village,
+                  filters=filters, ov=ov, charts=charts, kinds=kinds, all_kinds=KINDS, label=label,
+                  colours=COLOURS, csv_query=urlencode(query), title=_("Commune overview"))
+
+
+@router.get("/app/c/{commune_id}/reports/overview.csv")
+def overview_csv(request: Request, commune_id: Id, village: Annotated[list[str], Query(max_length=500)] = [],  # noqa: B006
+                 kind: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+                 first: Annotated[str | None, Query(alias="from", max_length=7)] = None,
+                 last: Annotated[str | None, Query(alias="to", max_length=7)] = None) -> Response:
+    from api.web.report_overview import to_csv
+
+    _, commune, _v, filters, ov = _overview(request, commune_id, village, kind, first, last)
+    name = f"loa-overview-{commune.id}-{filters.first}-{filters.last}.csv"
+    # A BOM so that spreadsheet programs on phones and office PCs read the Vietnamese letters as UTF-8.
+    return Response("\ufeff" + to_csv(filters, ov, gettext_for(request)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

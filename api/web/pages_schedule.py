@@ -15,17 +15,19 @@ from api.deps import Id
 from api.web.onair import attach_reports, village_now
 from broadcaster.station.airviews import schedule_stop
 from api.web.render import PageRoute, gettext_for, page_lang, render
-from api.web.schedule_form import PRESETS, ScheduleForm, programme_for, to_schedule, week_by_day
+from api.web.schedule_form import (PRESETS, ScheduleForm, programme_for, relay_programme, to_schedule,
+                                   week_by_day)
 from api.web.session import check_csrf, now_of, require_principal
 from content.library import service as library
 from content.library.models import ContentItem, Status
 from loa.db import session_scope
-from loa.errors import DomainError, NotFound
+from loa.errors import DomainError, Invalid, NotFound
 from loa.org import service as org
 from schedules import rules_service as rules
 from schedules import views
 from schedules.limits import RecurrenceLimits
 from schedules.mapping import schedule_key
+from schedules.streams import service as stream_service
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 RECENT_STOPS = timedelta(hours=6)  # how long a stopped schedule's confirmation stays on the page
@@ -72,11 +74,12 @@ def _page_data(request: Request, commune_id: int, village: int | None, start: da
                  if r.cancelled_at is not None and r.cancelled_at >= now - RECENT_STOPS
                  and (x := schedule_stop(s, r, now)) is not None]
         items = airable_items(s, user, commune_id, now)
+        relay_streams = stream_service.for_commune(s, user, commune_id)
         pairs = {i.id: p.title for i in items if (p := partner_of(s, i, now)) is not None}
         # what the station had to change on its own (an item expired or was archived, so a schedule lost it)
         notices = rules.list_notices(s, user, commune_id, limit=10) \
             if user.is_admin or user.role_in(commune_id) in rules.PREVIEWERS else []
-    return dict(stops=stops, on_air=on_air, notices=notices, commune=commune, user=user, villages=villages, village=chosen, week=week, first=first,
+    return dict(relay_streams=relay_streams, stops=stops, on_air=on_air, notices=notices, commune=commune, user=user, villages=villages, village=chosen, week=week, first=first,
                 prev=first - timedelta(days=7), next=first + timedelta(days=7), last=first + timedelta(days=6),
                 schedules=schedules,
                 items=items, pairs=pairs, presets=list(PRESETS), today=now.astimezone(tz).date(), now=now,
@@ -103,13 +106,16 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
                   villages: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI reads it, never mutates)
                   priority: Annotated[str, Form(max_length=16)] = "normal",
                   repeat: Annotated[str, Form(max_length=3)] = "1",
-                  action: Annotated[str, Form(max_length=8)] = "check"):
+                  action: Annotated[str, Form(max_length=8)] = "check",
+                  stream_id: Annotated[str, Form(max_length=12)] = "",
+                  relay_minutes: Annotated[str, Form(max_length=8)] = "30"):
     user = require_principal(request)
     check_csrf(request, csrf)
     now = now_of(request)
     form = ScheduleForm(title=title, item_id=item_id, with_pair=bool(with_pair), preset=preset, times=times,
                         start_date=start_date, until_date=until_date, whole_commune=bool(whole_commune),
-                        villages=villages[:500], priority=priority, repeat=repeat)
+                        villages=villages[:500], priority=priority, repeat=repeat,
+                        stream_id=stream_id, relay_minutes=relay_minutes)
     first_village = int(form.villages[0]) if form.villages and form.villages[0].isdigit() else None
     english = page_lang(request) == "en"
     report = error = None
@@ -119,13 +125,28 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
         with session_scope(request.app.state.engine) as s:
             commune = org.get_commune(s, user, commune_id)
             user.require_role(commune_id, *rules.SCHEDULERS)
-            item = library.get_item(s, user, int(item_id)) if item_id.isdigit() else None
-            if item is None or item.commune_id != commune_id:
-                raise NotFound("content_not_found", "Hãy chọn một thông báo đã duyệt",
-                               "Choose an approved announcement")
-            programme = programme_for(item, partner_of(s, item, now), form.with_pair)
-            if not form.title.strip():
-                form.title = item.title
+            if stream_id.strip():  # relay a stream from the admin's list instead of an announcement
+                if item_id.strip():
+                    raise Invalid("schedule_form", "Chọn một thông báo hoặc một đài tiếp sóng, không chọn cả hai",
+                                  "Choose an announcement or a station to relay, not both")
+                stream = stream_service.get_for_commune(s, user, commune_id, int(stream_id)) \
+                    if stream_id.isdigit() else None
+                if stream is None:
+                    raise NotFound("stream_not_found", "Không tìm thấy luồng tiếp sóng", "Relay stream not found")
+                programme = relay_programme(stream.name, stream.url, form.relay_minutes)
+                if not form.title.strip():
+                    form.title = f"{stream.name}"
+            elif not item_id.strip():
+                raise Invalid("schedule_form", "Hãy chọn một thông báo đã duyệt hoặc một đài tiếp sóng",
+                              "Choose an approved announcement or a station to relay")
+            else:
+                item = library.get_item(s, user, int(item_id)) if item_id.isdigit() else None
+                if item is None or item.commune_id != commune_id:
+                    raise NotFound("content_not_found", "Hãy chọn một thông báo đã duyệt",
+                                   "Choose an approved announcement")
+                programme = programme_for(item, partner_of(s, item, now), form.with_pair)
+                if not form.title.strip():
+                    form.title = item.title
             tz = ZoneInfo(commune.timezone)
             body = to_schedule(form, programme, tz, now.astimezone(tz).date())
             if action == "save":

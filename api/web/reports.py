@@ -99,7 +99,7 @@ def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, 
     by_lang: dict[str, float] = defaultdict(float)
     for (sha, _, emergency), seconds in heard.items():
         item = items.get(sha)
-        by_kind["emergency" if emergency else item.kind if item else "other"] += seconds / 60
+        by_kind["emergency" if emergency else item.kind if item else "relay" if not sha else "other"] += seconds / 60
         by_lang[item.language if item else "?"] += seconds / 60
     out.minutes_by_kind = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
     out.minutes_by_language = dict(sorted(by_lang.items(), key=lambda kv: -kv[1]))

@@ -58,6 +58,8 @@ class ScheduleForm:
     villages: list[str] = field(default_factory=list)
     priority: str = "normal"
     repeat: str = "1"
+    stream_id: str = ""      # a relay stream from the admin's list, instead of an announcement
+    relay_minutes: str = "30"
 
 
 def programme_for(item: ContentItem, partner: ContentItem | None, with_pair: bool) -> list[dict]:
@@ -66,6 +68,18 @@ def programme_for(item: ContentItem, partner: ContentItem | None, with_pair: boo
         return [{"type": "item", "content_id": item.id}]
     first, second = (item, partner) if item.language == "vi" or partner.language != "vi" else (partner, item)
     return [{"type": "pair", "first": first.id, "second": second.id}]
+
+
+def relay_programme(name: str, url: str, minutes_text: str) -> list[dict]:
+    """Relay the stream for the minutes typed (the stream's name shows in the calendar)."""
+    text = minutes_text.strip().replace(",", ".")
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = 0.0
+    if not 1 <= minutes <= 240:
+        raise _bad("Thời lượng tiếp sóng từ 1 đến 240 phút", "Relay for 1 to 240 minutes")
+    return [{"type": "relay", "url": url, "duration_s": round(minutes * 60), "title": name}]
 
 
 def to_schedule(form: ScheduleForm, programme: list[dict], tz: ZoneInfo, today: date) -> ScheduleIn:
@@ -118,6 +132,7 @@ class Slot:
     devices: int = 1
     device_ids: set[int] = field(default_factory=set)
     reported: dict[str, int] | None = None  # once it has begun: what the loudspeakers' play records say (onair.py)
+    relay: str | None = None  # the name of the stream it relays, if it relays one
 
 
 def week_by_day(timetable, first: date, titles: dict[str, str], days: int = 7) -> list[tuple[date, list[Slot]]]:
@@ -130,8 +145,9 @@ def week_by_day(timetable, first: date, titles: dict[str, str], days: int = 7) -
                 slots[key].devices += 1
                 slots[key].device_ids.add(dev.device_id)
                 continue
+            relays = [seg.title or seg.url or "" for seg in p.segments if seg.kind == "relay"]
             slots[key] = Slot(p.start, p.end, p.title, p.priority, p.schedule_id, p.emergency_id, p.shifted,
-                              p.interrupted, device_ids={dev.device_id})
+                              p.interrupted, device_ids={dev.device_id}, relay=", ".join(dict.fromkeys(relays)) or None)
         for d in dev.dropped:
             key = (d.rule_key, d.planned_start, None)
             if key not in slots:

@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "content.library.models",
     "schedules.tables",
     "broadcaster.station.models",
+    "schedules.streams.models",
 ]
 
 

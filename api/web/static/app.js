@@ -102,4 +102,24 @@
     }
   }
 
+  // Schedule form: hear a few seconds of the chosen relay stream, fetched by the station (same origin).
+  var relayListen = document.getElementById("stream-listen");
+  if (relayListen) {
+    var streamSel = document.getElementById("stream_id"), streamAudio = document.getElementById("stream-audio");
+    var streamSt = document.getElementById("stream-status");
+    relayListen.addEventListener("click", function () {
+      if (!streamSel.value) { streamSt.textContent = relayListen.dataset.choose; streamSel.focus(); return; }
+      relayListen.disabled = true; streamSt.textContent = relayListen.dataset.wait;
+      fetch(streamSel.dataset.listen + encodeURIComponent(streamSel.value) + "/listen", {credentials: "same-origin"})
+        .then(function (r) {
+          if (!r.ok) return r.text().then(function (m) { throw new Error(m || r.status); });
+          return r.blob();
+        }).then(function (blob) {
+          streamAudio.src = URL.createObjectURL(blob); streamAudio.hidden = false; streamSt.textContent = "";
+          streamAudio.play().catch(function () {});
+        }).catch(function (e) { streamAudio.hidden = true; streamSt.textContent = e.message; })
+        .finally(function () { relayListen.disabled = false; });
+    });
+  }
+
 })();
