@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 WIDTH = 360          # px of the viewBox: a phone's width; the SVG scales with the page
 PAD = 34             # room for labels at the edges
+FOOT = 22            # a strip under the places for the scale bar and the north sign
 MIN_SPAN_DEG = 0.01  # one place alone still gets ~1 km around it
 KM_PER_DEG = 111.32
 
@@ -23,6 +24,11 @@ class Spot:
     lat: float
     lon: float
     own_position: bool = True   # False: a cluster drawn at its village's point
+    anchor: str = "middle"      # where its label hangs: labels near an edge grow inwards
+
+    @property
+    def label_x(self) -> float:
+        return {"start": self.x - 6, "end": self.x + 6}.get(self.anchor, self.x)
 
 
 @dataclass
@@ -73,26 +79,36 @@ def draw(villages: list, devices: list) -> Drawing | None:
     lat_lo, lat_hi = min(p[0] for p in points), max(p[0] for p in points)
     lon_lo, lon_hi = min(p[1] for p in points), max(p[1] for p in points)
     lat_mid = (lat_lo + lat_hi) / 2
-    k = max(math.cos(math.radians(lat_mid)), 0.01)
+    k = max(math.cos(math.radians(lat_mid)), 0.01)  # metres per degree of longitude shrink with latitude
     span_x = max((lon_hi - lon_lo) * k, MIN_SPAN_DEG)
     span_y = max(lat_hi - lat_lo, MIN_SPAN_DEG)
     inner = WIDTH - 2 * PAD
     scale = inner / max(span_x, span_y)  # px per degree of latitude; the same on both axes
-    height = int(round(span_y * scale + 2 * PAD))
+    drawn = span_y * scale + 2 * PAD
+    height = int(round(drawn + FOOT))
     cx_deg, cy_deg = (lon_lo + lon_hi) / 2 * k, (lat_lo + lat_hi) / 2
 
     def xy(lat: float, lon: float) -> tuple[float, float]:
-        return (round(WIDTH / 2 + (lon * k - cx_deg) * scale, 1), round(height / 2 - (lat - cy_deg) * scale, 1))
+        return (round(WIDTH / 2 + (lon * k - cx_deg) * scale, 1), round(drawn / 2 - (lat - cy_deg) * scale, 1))
+
+    def anchor(x: float) -> str:
+        return "start" if x < WIDTH / 3 else "end" if x > WIDTH * 2 / 3 else "middle"
 
     out = Drawing(width=WIDTH, height=height, unplaced=unplaced)
     for v in villages:
         if v.id in village_at:
             lat, lon = village_at[v.id]
-            out.villages.append(Spot(v.id, _short(v.name), *xy(lat, lon), lat, lon))
+            x, y = xy(lat, lon)
+            out.villages.append(Spot(v.id, _short(v.name), x, y, lat, lon, anchor=anchor(x)))
+    beside: dict[int | None, int] = {}
     for d in devices:
         if d.id in device_at:
             lat, lon, own = device_at[d.id]
-            spot = Spot(d.id, _short(d.name), *xy(lat, lon), lat, lon, own)
+            x, y = xy(lat, lon)
+            if not own:  # clusters at their village's point sit in a row under its dot, not on top of it
+                nth = beside[d.village_id] = beside.get(d.village_id, -1) + 1
+                x, y = round(x - 8 + 10 * nth, 1), round(y + 13, 1)
+            spot = Spot(d.id, _short(d.name), x, y, lat, lon, own, anchor(x))
             out.devices.append(spot)
             if own and d.village_id in village_at:
                 vx, vy = xy(*village_at[d.village_id])
