@@ -340,7 +340,15 @@ def test_station_settings_change_what_airs_at_once(client, app, world, facts, cl
         "csrf": token, "quiet_start": "23:30", "quiet_end": "05:00", "max_programme_min": "1,5"})
     assert r.status_code == 200 or r.status_code == 303
     with session_scope(app.state.engine) as s:
-        assert longest_programme_s(s, world.a) == 90
+        assert longest_programme_s(s, world.a) == 90  # what a recording upload is held to
+    # …and what a schedule is checked against: the item and two minutes of silence are now too long.
+    long_programme = [{"type": "item", "content_id": item}, {"type": "silence", "seconds": 120}]
+    cadre = _as(client, "cadre")
+    r = client.post(f"/api/v1/communes/{world.a}/schedules", headers=_headers(cadre), json={
+        "title": "Dài", "priority": "normal", "at": "2026-03-03T09:00:00+07:00",
+        "targets": {"villages": [world.village_a]}, "programme": long_programme})
+    assert r.status_code == 422 and "tối đa 2 phút" in r.text, r.text
+    token = _as(client, "admin")
     entries = client.get("/api/v1/audit", params={"action": "station.settings"}).json()
     assert len(entries) == 2 and entries[0]["detail"]["max_programme_s"] == 90
     # Bad input: a clear message, nothing saved.
@@ -358,26 +366,39 @@ def test_station_settings_change_what_airs_at_once(client, app, world, facts, cl
     assert got["quiet_start"] == got["quiet_end"] == "00:00"
 
 
-def test_turning_on_cap_auto_air_asks_first_and_then_the_cap_decision_follows(client, app, world):
-    from loa.db import session_scope
-    from schedules import mapping
-    from schedules.tables import StationSettingsRow
-    from loa.org.models import Commune
+def test_turning_on_cap_auto_air_asks_first_and_then_the_cap_decision_follows(client, app, world, clock):
+    from tests.schedules_api.test_cap_api import sample
 
+    clock.now += timedelta(hours=1)  # 09:00 on 2 March, inside the sample storm's validity
+    admin = _as(client, "admin")
+    # The village's coordinates, typed on its page, put it inside the storm's polygon.
+    client.post(f"/app/admin/villages/{world.village_a}", data={
+        "csrf": admin, "name": "Ún Tà", "latitude": "22.45", "longitude": "103.92", "geocodes": "",
+        "default_language": "pcc"})
     token = _as(client, "cadre")  # the commune's cadre runs the station: may change its settings
+
+    def storm(n):
+        data = sample("storm.xml").replace(b"BAO05</identifier>", f"BAO05-{n}</identifier>".encode())
+        r = client.post(f"/api/v1/communes/{world.a}/cap", content=data,
+                        headers={"Content-Type": "application/xml", "X-CSRF-Token": token})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    before = storm(1)  # auto-air off (the default): an Extreme + Immediate storm waits for a cadre
+    assert before["emergency"]["status"] == "pending"
     form = {"csrf": token, "quiet_start": "22:00", "quiet_end": "05:00", "max_programme_min": "120", "auto_air": "1"}
     r = client.post(f"/app/admin/communes/{world.a}/settings", data=form)
-    assert r.status_code == 200 and 'id="confirm-auto-air"' in r.text
+    assert r.status_code == 200 and 'id="confirm-auto-air"' in r.text  # asked first, nothing saved yet
     assert client.get(f"/api/v1/communes/{world.a}/station-settings").json()["auto_air_extreme_immediate"] is False
+    assert storm(2)["emergency"]["status"] == "pending"
     r = client.post(f"/app/admin/communes/{world.a}/settings", data={**form, "confirm": "yes"}, follow_redirects=False)
     assert r.status_code == 303
-    assert client.get(f"/api/v1/communes/{world.a}/station-settings").json()["auto_air_extreme_immediate"] is True
-    with session_scope(app.state.engine) as s:  # what the CAP ingest reads (schedules/cap_service.ingest)
-        settings = mapping.station_settings(s.get(StationSettingsRow, world.a), s.get(Commune, world.a))
-    assert settings.auto_air_extreme_immediate is True
-    # Turning it off needs no question.
+    after = storm(3)  # the next alert, same server, no restart: aired without a cadre
+    assert after["alert"]["status"] == "aired" and after["emergency"]["status"] == "queued"
+    # Turning it off needs no question, and takes effect as quickly.
     r = client.post(f"/app/admin/communes/{world.a}/settings", data={**form, "auto_air": ""}, follow_redirects=False)
     assert r.status_code == 303
+    assert storm(4)["emergency"]["status"] == "pending"
 
 
 def test_admin_may_change_station_settings_through_the_api(client, app, world):
