@@ -44,3 +44,46 @@ def action_label(code: str, _: Callable[[str], str]) -> str:
 
 def object_label(code: str, _: Callable[[str], str]) -> str:
     return _(OBJECTS[code]) if code in OBJECTS else code
+
+
+FIELDS = {
+    "name": N_("Name"), "latitude": N_("Latitude"), "longitude": N_("Longitude"), "geocodes": N_("CAP geocodes"),
+    "default_language": N_("Default language"), "village_id": N_("Village"), "timezone": N_("Time zone"),
+    "code": N_("Code"), "province_id": N_("Province"), "quiet_start": N_("Quiet hours from"),
+    "quiet_end": N_("Quiet hours to"), "max_programme_s": N_("Longest programme (s)"),
+    "default_max_delay_s": N_("Longest delay (s)"), "emergency_max_s": N_("Longest emergency (s)"),
+    "auto_air_extreme_immediate": N_("CAP auto-air"), "volume": N_("Volume"), "muted": N_("Muted"),
+    "title": N_("Title"), "reason": N_("Reason"), "role": N_("Role"), "username": N_("User name"),
+    "status": N_("Status"), "previous_status": N_("Previous status"), "priority": N_("Priority"),
+}
+
+
+def _value(value: object, _: Callable[[str], str]) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def describe(detail: dict, _: Callable[[str], str]) -> str:
+    """An entry's detail in words: "Longitude: 103.9187 → 103.9; Name: Ún Tà". Known fields are named in the
+    page's language; others keep their key, so nothing recorded is hidden."""
+    parts = []
+    for key, value in (detail or {}).items():
+        if key == "changes" and isinstance(value, dict):
+            for field, change in value.items():
+                label = _(FIELDS[field]) if field in FIELDS else field
+                if isinstance(change, list) and len(change) == 2:
+                    parts.append(f"{label}: {_value(change[0], _)} → {_value(change[1], _)}")
+                else:
+                    parts.append(f"{label}: {_value(change, _)}")
+        else:
+            parts.append(f"{_(FIELDS[key]) if key in FIELDS else key}: {_value(value, _)}")
+    return "; ".join(parts)

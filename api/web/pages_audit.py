@@ -7,7 +7,6 @@ like "=HYPERLINK(…)" must not run in a spreadsheet) and has headers in the pag
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.web.audit_labels import OBJECTS, action_label, object_label
+from api.web.audit_labels import OBJECTS, action_label, describe, object_label
 from api.web.render import PageRoute, gettext_for, render
 from api.web.session import require_principal
 from loa import csv_safe
@@ -99,7 +98,7 @@ def audit_page(request: Request, commune: Param = "", person: Param = "", action
         s.expunge_all()
     pages = max(1, -(-total // PER_PAGE))
     entries = [{"row": e, "action": action_label(e.action, _), "object": object_label(e.object_type, _),
-                "detail": json.dumps(e.detail, ensure_ascii=False, default=str) if e.detail else ""} for e in rows]
+                "detail": describe(e.detail, _)} for e in rows]
     return render(request, "org_audit.html", user=user, entries=entries, total=total, page=page, pages=pages,
                   sel=sel.raw, tz=str(sel.tz), communes=communes, commune_names=names,
                   actions=[(a, action_label(a, _)) for a in actions],
@@ -133,7 +132,7 @@ def audit_csv(request: Request, commune: Param = "", person: Param = "", action:
                 writer.writerow([e.at.astimezone(sel.tz).strftime("%Y-%m-%d %H:%M:%S"), e.actor_username or "",
                                  e.ip or "", action_label(e.action, _), e.action, object_label(e.object_type, _),
                                  e.object_id or "", names.get(e.commune_id, e.commune_id or ""),
-                                 json.dumps(e.detail, ensure_ascii=False, default=str) if e.detail else ""])
+                                 describe(e.detail, _)])
                 if n % 200 == 199:
                     yield buf.getvalue()
                     buf.seek(0)

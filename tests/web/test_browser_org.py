@@ -88,6 +88,20 @@ def test_admin_runs_villages_settings_and_audit_from_a_phone(server, browser):  
     assert box and box["width"] <= 390  # fits the phone
     shot(page, "org-04-commune-map")
 
+    # A village added by mistake: added from the commune page, then deleted after the confirmation page.
+    page.locator("summary", has_text="Thêm thôn").click()
+    page.get_by_label("Tên thôn").fill("Thôn Nhầm")
+    page.get_by_role("button", name="Thêm thôn này").click()
+    page.wait_for_url(lambda url: "done=village_added" in url)
+    assert page.locator("#done").inner_text() == "Đã thêm thôn."
+    page.get_by_role("link", name="Thôn Nhầm").click()
+    page.get_by_role("link", name="Xoá thôn này…").click()
+    assert page.locator("#confirm-delete").is_visible()
+    shot(page, "org-05-village-delete-confirm")
+    page.locator("#confirm-delete").click()
+    page.wait_for_url(lambda url: "done=village_deleted" in url)
+    assert page.locator("#done").inner_text() == "Đã xoá thôn." and page.get_by_text("Thôn Nhầm").count() == 0
+
     # Station settings: the 23:00 broadcast is silenced by the quiet hours; moving them brings it back.
     page.goto(f"{base}/app/c/{world.a}/schedule?village={world.village_a}")
     assert page.locator(".slot.dropped", has_text="Tin khuya").count() >= 6
@@ -100,7 +114,7 @@ def test_admin_runs_villages_settings_and_audit_from_a_phone(server, browser):  
     page.locator("#save-settings").click()
     page.wait_for_url(lambda url: "done=saved" in url)
     assert "23:30–05:00" in page.locator("#current-settings").inner_text()
-    shot(page, "org-05-settings-saved")
+    shot(page, "org-06-settings-saved")
     page.goto(f"{base}/app/c/{world.a}/schedule?village={world.village_a}")
     assert page.locator(".slot:not(.dropped)", has_text="Tin khuya").count() >= 6  # no restart
     # Turning CAP auto-air on asks first (a page, not a browser dialog).
@@ -108,7 +122,7 @@ def test_admin_runs_villages_settings_and_audit_from_a_phone(server, browser):  
     page.get_by_label("Phát ngay cảnh báo Cực kỳ nghiêm trọng và Khẩn cấp tức thì, không cần cán bộ xác nhận").check()
     page.locator("#save-settings").click()
     assert page.locator("#confirm-auto-air").is_visible()
-    shot(page, "org-06-auto-air-confirm")
+    shot(page, "org-07-auto-air-confirm")
     page.get_by_role("link", name="Không, vẫn cần cán bộ xác nhận").click()
     assert "tắt" in page.locator("#current-settings").inner_text()
 
@@ -121,14 +135,16 @@ def test_admin_runs_villages_settings_and_audit_from_a_phone(server, browser):  
     page.wait_for_url(lambda url: "action=village.update" in url)
     entries = page.locator("#audit-entries > li.item")
     assert entries.count() == 2 and "Thôn: đã sửa" in entries.first.inner_text()
+    assert "Kinh độ: — → 103.9187" in entries.last.inner_text()
     assert "Số mục: 2" in page.locator("#audit-count").inner_text()
-    shot(page, "org-07-audit-filtered")
+    shot(page, "org-08-audit-filtered")
     with page.expect_download() as download:
         page.locator("#audit-csv").click()
     text = open(download.value.path(), encoding="utf-8-sig").read()
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:4] == ["Thời điểm", "Người làm", "Địa chỉ", "Hành động"]
     assert len(rows) == 3 and all(r[1] == "admin" and r[4] == "village.update" for r in rows[1:])
+    assert "Vĩ độ: — → 22.5412" in rows[2][8]
     # The settings change is there too, under its own action.
     page.goto(f"{base}/app/admin/audit?action=station.settings")
     assert page.locator("#audit-entries > li.item").count() == 1

@@ -431,6 +431,7 @@ def test_audit_trail_filters_pages_and_csv(client, app, world, clock):
                                                   "action": "village.update"})
     assert page.status_code == 200 and page.text.count('class="item" id="audit-') == 3
     assert "Thôn: đã sửa" in page.text and "Số mục: 3" in page.text
+    assert "Kinh độ: 103.92 → 103.93" in page.text and '"changes"' not in page.text  # in words, not JSON
     assert client.get("/app/admin/audit", params={"person": "cadre", "action": "village.update"}).text.count(
         'class="item" id="audit-') == 0
     # Dates: everything happened on 2 March (the test clock); 3 March has nothing.
