@@ -481,3 +481,29 @@ def test_audit_trail_scope_for_a_cadre(client, app, world):
     assert r.status_code == 200 and len(r.json()) == 3
     r = client.get(f"/api/v1/communes/{world.a}/audit", params={"since": "2026-03-03T00:00:00+07:00"})
     assert r.status_code == 200 and r.json() == []
+
+
+VIETNAMESE_LETTERS = re.compile("[ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ]", re.I)
+# Names of places and languages are data, the same in both languages ("Tày" is the English name too).
+DATA_NAMES = ("Tiếng Việt", "Tày", "Giáy", "Nùng", "Pa Cô", "Vân Kiều", "Cốc San 2", "Cốc San", "Ún Tà", "Làng Mới", "Lào Cai", "Tả Phời", "Cụm loa", "Thông báo")
+
+
+def test_english_pages_carry_no_vietnamese(client, app, world):
+    token = _as(client, "admin")
+    client.post(f"/app/admin/villages/{world.village_a}", data={
+        "csrf": token, "name": "Ún Tà", "latitude": "22.5", "longitude": "103.9", "geocodes": "",
+        "default_language": "vi"})
+    client.cookies.set("loa_lang", "en")
+    for url in ("/app/admin/communes", f"/app/admin/communes/{world.a}", f"/app/admin/villages/{world.village_a}",
+                f"/app/admin/villages/{world.village_a2}/delete", f"/app/admin/devices/1",
+                f"/app/admin/communes/{world.a}/settings", "/app/admin/audit"):
+        html = client.get(url).text
+        assert len(html.encode()) < 100_000, url
+        text = re.sub(r"<[^>]+>", " ", html)
+        for name in DATA_NAMES:
+            text = text.replace(name, "")
+        assert not VIETNAMESE_LETTERS.findall(text), (url, re.findall(r"\S*%s\S*" % VIETNAMESE_LETTERS.pattern, text)[:10])
+    r = client.post(f"/app/admin/villages/{world.village_a}", data={
+        "csrf": token, "name": "Ún Tà", "latitude": "99", "longitude": "103.9", "geocodes": "",
+        "default_language": "vi"})
+    assert r.status_code == 422 and "Latitude must be a number from -90 to 90" in r.text
