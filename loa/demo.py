@@ -23,6 +23,13 @@ VILLAGES = [
     ("Ún Tà", "pcc"), ("Cốc San", "vi"), ("Tả Suối", "pcc"), ("Láo Chải", "pcc"), ("Cốc Mỳ", "vi"),
     ("Sơn Hà", "vi"), ("Na Lang", "pcc"), ("Phố Mới", "vi"), ("Bản Vền", "pcc"),
 ]
+# Where the demo draws them on the commune map (/app/admin/communes/…): made-up points a few km apart around
+# Cốc San, Lào Cai, not surveyed positions.
+VILLAGE_POINTS = {
+    "Ún Tà": (22.4712, 103.9031), "Cốc San": (22.4598, 103.9224), "Tả Suối": (22.4841, 103.9135),
+    "Láo Chải": (22.4903, 103.8948), "Cốc Mỳ": (22.4487, 103.9097), "Sơn Hà": (22.4436, 103.9302),
+    "Na Lang": (22.4779, 103.9390), "Phố Mới": (22.4552, 103.9456), "Bản Vền": (22.4955, 103.9261),
+}
 # One account per role. Passwords are random and printed once; nothing stores them in clear.
 ACCOUNTS = [
     ("quantri", "admin", "Quản trị hệ thống"),
@@ -72,7 +79,8 @@ def seed(engine, now: datetime, progress: Callable[[str, int, int], None] | None
     with session_scope(engine) as s:
         province = org.create_province(s, CLI, PROVINCE[0], now, PROVINCE[1])
         commune = org.create_commune(s, CLI, province.id, COMMUNE, now, DEMO_COMMUNE_CODE)
-        villages = [org.create_village(s, CLI, commune.id, name, now, language) for name, language in VILLAGES]
+        villages = [org.create_village(s, CLI, commune.id, name, now, language, *VILLAGE_POINTS.get(name, (None, None)))
+                    for name, language in VILLAGES]
         devices = [org.create_device(s, CLI, commune.id, f"Cụm loa {v.name}", now, v.id) for v in villages]
         result = DemoSeed(commune.id, [v.id for v in villages], [d.id for d in devices])
         for username, role, display in ACCOUNTS:

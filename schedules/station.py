@@ -1,7 +1,7 @@
 """Station settings per commune: quiet hours, maximum programme length, delays, CAP auto-air, timezone.
 
-Every member reads them (a village head too: they explain why nothing airs at night); only a cadre changes
-them. The timezone is the commune's own column, so there is one source of truth for local time."""
+Every member reads them (a village head too: they explain why nothing airs at night); a cadre of the commune
+or the system admin changes them. The timezone is the commune's own column, so there is one source of truth for local time."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,7 +33,7 @@ def get_settings(session: Session, actor: Principal, commune_id: int) -> Station
 def put_settings(session: Session, actor: Principal, commune_id: int, body: StationSettingsIn,
                  now: datetime) -> StationSettingsOut:
     commune = get_commune(session, actor, commune_id)
-    actor.require_role(commune_id, *EDITORS)
+    actor.require_role(commune_id, *EDITORS, admin=True)
     row = session.get(StationSettingsRow, commune_id) or StationSettingsRow(commune_id=commune_id, updated_at=now)
     for k, v in body.model_dump(exclude={"timezone"}).items():
         setattr(row, k, v)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import (pages_auth, pages_compose, pages_devices, pages_emergency, pages_library, pages_public,
-                     pages_reports, pages_schedule, pages_streams)
+from api.web import (pages_audit, pages_auth, pages_compose, pages_devices, pages_emergency, pages_library,
+                     pages_org, pages_public, pages_reports, pages_schedule, pages_streams)
 
 from api.web import pages_account  # /app/account, /app/admin (issue 14)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages_account.router)
 for module in (pages_auth, pages_compose, pages_library, pages_schedule, pages_emergency, pages_devices,
-               pages_reports, pages_streams, pages_public):
+               pages_reports, pages_streams, pages_org, pages_audit, pages_public):
     router.include_router(module.router)
 router.include_router(pages_compose.json_router)

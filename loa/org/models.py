@@ -65,4 +65,7 @@ class Device(SQLModel, table=True):
     agent_version: str | None = Field(default=None, max_length=64)
     volume: int = Field(default=80)
     muted: bool = Field(default=False)
+    # Where the cluster hangs (for the commune map); the village's point is used when unset.
+    latitude: float | None = None
+    longitude: float | None = None
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

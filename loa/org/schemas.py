@@ -56,11 +56,44 @@ class VillageOut(BaseModel):
     geocodes: str | None
 
 
+class CommuneUpdate(BaseModel):
+    """PATCH: only the fields sent change."""
+    model_config = ConfigDict(extra="forbid")
+
+    province_id: int | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    code: str | None = Field(default=None, max_length=32)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class VillageUpdate(BaseModel):
+    """PATCH: only the fields sent change; `null` clears coordinates or geocodes."""
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    default_language: str | None = Field(default=None, max_length=35)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    geocodes: str | None = Field(default=None, max_length=500)
+
+
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     village_id: int | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class DeviceUpdate(BaseModel):
+    """PATCH: only the fields sent change; `null` clears the village or the position."""
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    village_id: int | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
 class DeviceOut(BaseModel):
@@ -73,6 +106,8 @@ class DeviceOut(BaseModel):
     enrolled_at: datetime | None
     volume: int
     muted: bool
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class AuditOut(BaseModel):
@@ -86,6 +121,13 @@ class AuditOut(BaseModel):
     object_id: str | None
     commune_id: int | None
     detail: dict
+
+
+
+class AuditPage(BaseModel):
+    total: int = Field(description="entries matching the filters in all")
+    offset: int
+    entries: list[AuditOut]
 
 
 class JobOut(BaseModel):

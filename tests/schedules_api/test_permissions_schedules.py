@@ -2,7 +2,8 @@
 cadre (404, never 403). Discovered by tests/server/matrix_registry.py for the route-coverage test.
 
 cadre: writes (schedules, emergencies, CAP, station settings); secretary: reads and previews; village head:
-reads what reaches their village; system admin: reads, writes nothing (not a member); outsider: 404."""
+reads what reaches their village; system admin: reads, writes nothing (not a member) but the station settings
+(issue 14: the admin's station settings page); outsider: 404."""
 from __future__ import annotations
 
 import itertools
@@ -48,7 +49,7 @@ MATRIX = {
     ("GET", "/api/v1/communes/{commune_id}/cap"): (None, STAFF_READ),
     ("GET", "/api/v1/cap-alerts/{alert_id}"): ("cap_alert", STAFF_READ),
     ("GET", "/api/v1/communes/{commune_id}/station-settings"): (None, READ_ALL),
-    ("PUT", "/api/v1/communes/{commune_id}/station-settings"): ("settings", CADRE_ONLY),
+    ("PUT", "/api/v1/communes/{commune_id}/station-settings"): ("settings", row(200, 200, 403, 403, 404)),
     ("GET", "/api/v1/communes/{commune_id}/reports"): (None, STAFF_READ),
 }
 
