@@ -38,6 +38,9 @@ def test_admin_hub_and_nav_only_for_admins(app, client, world):
     login(client, "admin")
     hub = client.get("/app/admin")
     assert hub.status_code == 200 and 'href="/app/admin/users"' in hub.text and 'id="nav-admin"' in hub.text
+    for section in ("/app/admin/communes", "/app/admin/streams", "/app/admin/audit"):  # every admin page is reachable
+        assert f'href="{section}"' in hub.text
+        assert client.get(section).status_code == 200, section
     users = client.get("/app/admin/users")
     assert users.status_code == 200 and "secretary" in users.text and "Bí thư đoàn" in users.text
     assert len(users.content) < 100_000
