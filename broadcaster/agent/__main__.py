@@ -1,0 +1,5 @@
+"""`python -m broadcaster.agent [options]`: `loa-agent` without its console script (for example under an
+emulator, or a venv whose bin/ is not on PATH)."""
+from broadcaster.agent.cli import main
+
+main(prog="python -m broadcaster.agent")
