@@ -2,4 +2,5 @@
 emulator, or a venv whose bin/ is not on PATH)."""
 from broadcaster.agent.cli import main
 
-main(prog="python -m broadcaster.agent")
+if __name__ == "__main__":  # imported (not run) by tests that import every module of the wheel
+    main(prog="python -m broadcaster.agent")
