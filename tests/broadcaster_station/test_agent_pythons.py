@@ -272,3 +272,16 @@ def test_the_wheel_plays_through_the_system_ffmpeg_or_the_extra(ffmpeg, wheel, t
     if ffmpeg == "extra":
         exe = said[0].split("through: ", 1)[1].split(" → ")[0]
         assert "imageio_ffmpeg" in exe and exe.startswith(str(box.dest)), said  # the extra inside the box's venv
+
+
+def test_a_wrong_code_is_refused_with_a_message_and_exit_code_1(tmp_path, station):
+    """`loa agent` (the station install's command, handing its arguments to the same argparse command) with a
+    code nobody made: no traceback, a sentence, exit code 1, nothing stored."""
+    agent = AgentProc(station.url, tmp_path / "agent", "000000").start()
+    assert agent.proc is not None
+    agent.proc.wait(120)
+    agent.stop()
+    assert agent.returncode == 1, agent.output()
+    out = agent.output()
+    assert "Đăng ký không được / enrollment failed:" in out and "Traceback" not in out, out
+    assert not (tmp_path / "agent" / "credentials.json").exists()
