@@ -15,6 +15,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 DESCRIPTION = "Chạy thiết bị đầu cuối ở thôn / run the village loudspeaker agent."
 EPILOG = ("Hướng dẫn cài đặt / installation: docs/agent-install.md. "
@@ -23,7 +24,7 @@ EPILOG = ("Hướng dẫn cài đặt / installation: docs/agent-install.md. "
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # argparse's own words are English; the line before says, in Vietnamese, where to look.
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: tham số sai (xem --help) / bad arguments: {message}\n")
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "loa-agent") -> None:
+def main(argv: Sequence[str] | None = None, prog: str = "loa-agent") -> NoReturn:
     """`loa-agent [options]` (argv from the command line), or `loa agent [options]` (argv handed over)."""
     args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else list(argv))
     raise SystemExit(run(args))
