@@ -77,3 +77,42 @@ def require_service(key: str) -> None:
 def chromium() -> str:
     """Debian's Chromium, which Playwright drives (the suite never runs `playwright install`)."""
     return require_tool("chromium", apt="chromium", why="trình duyệt cho kiểm thử giao diện / for the browser tests")
+
+
+# Where CI machines keep extra interpreters (pyenv), besides PATH (`python3.12`, Debian's or deadsnakes').
+PYENV_VERSIONS = ("/root/.pyenv/versions", os.path.expanduser("~/.pyenv/versions"))
+
+
+def find_python(version: str) -> str | None:
+    """A CPython `version` ("3.12") executable: `python3.12` on PATH, else the newest pyenv build of it."""
+    import glob
+    import subprocess
+
+    candidates = [shutil.which(f"python{version}")]
+    roots = [os.environ["PYENV_ROOT"] + "/versions"] if os.environ.get("PYENV_ROOT") else []
+    for root in dict.fromkeys([*roots, *PYENV_VERSIONS]):
+        found = glob.glob(f"{root}/{version}.*/bin/python{version}")
+        # newest patch release first: 3.12.10 after 3.12.9
+        candidates += sorted(found, key=lambda p: [int(x) for x in p.split("/")[-3].split(".") if x.isdigit()],
+                             reverse=True)
+    for exe in candidates:
+        if not exe:
+            continue
+        try:
+            out = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                 capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out == version:
+            return exe
+    return None
+
+
+def require_python(version: str) -> str:
+    """Python `version` for tests that run the agent on every Python a village box may have, or skip."""
+    exe = find_python(version)
+    if exe is None:
+        missing(f"python{version}: không có trên máy này, cài bằng `pyenv install {version}` (hoặc gói python{version} "
+                f"của bản phân phối); .ci/run tìm trong /root/.pyenv/versions / missing here: `pyenv install "
+                f"{version}` (or your distribution's python{version}); .ci/run looks in /root/.pyenv/versions")
+    return exe  # type: ignore[return-value]  # missing() never returns

@@ -115,3 +115,10 @@ def alsa_sink(ffmpeg: str, device: str = "default") -> FfmpegSink:
     if aplay is None:
         raise PlaybackUnavailable(NO_APLAY)
     return PipeSink(ffmpeg, [aplay, "-q", "-D", device])
+
+
+def describe(sink: FfmpegSink) -> str:
+    """`<ffmpeg> → ALSA <device>` or `<ffmpeg> → <player …>`: what the agent says at start-up."""
+    if isinstance(sink, PipeSink):
+        return f"{sink.ffmpeg} → {' '.join(sink.player)}"
+    return f"{sink.ffmpeg} → {' '.join(sink.output[1:]).replace('alsa', 'ALSA', 1)}"

@@ -28,9 +28,9 @@ ops_cmds.register(app)
 from loa.cli import demo_cmds  # noqa: E402  (`loa demo`: the demo commune, python3 dev.py run)
 
 demo_cmds.register(app)
-from broadcaster.agent import cli as agent_cli  # noqa: E402  (`loa agent`: agent side only, lazily)
+from loa.cli import agent_cmds  # noqa: E402  (`loa agent`: the argparse command of broadcaster/agent/cli.py)
 
-agent_cli.register(app)
+agent_cmds.register(app)
 
 if __name__ == "__main__":
     app()

@@ -12,8 +12,10 @@ from datetime import datetime, timezone
 import imageio_ffmpeg
 import pytest
 
-from broadcaster.agent.playback import PipeSink, PlaybackUnavailable, alsa_sink, find_ffmpeg, has_alsa_output
-from broadcaster.agent.sinks import SinkItem
+from broadcaster.agent.playback import (
+    PipeSink, PlaybackUnavailable, alsa_sink, describe, find_ffmpeg, has_alsa_output,
+)
+from broadcaster.agent.sinks import FfmpegSink, SinkItem
 from tests.broadcaster.helpers import tone_file
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
@@ -89,3 +91,10 @@ def test_pipe_sink_failures_and_stop(tmp_path):
     assert decoder.poll() is not None and player.poll() is not None
     assert sink.poll(NOW).state == "idle"
     assert os.path.exists(src)
+
+
+def test_the_start_up_line_names_the_ffmpeg_and_the_output():
+    """`Phát qua / playing through: …` in the journal (broadcaster/agent/cli.py): which binary, which device."""
+    assert describe(FfmpegSink("/usr/bin/ffmpeg", ("-f", "alsa", "hw:1,0"))) == "/usr/bin/ffmpeg → ALSA hw:1,0"
+    assert describe(PipeSink(STATIC, ["/usr/bin/aplay", "-q", "-D", "default"])) == (
+        f"{STATIC} → /usr/bin/aplay -q -D default")

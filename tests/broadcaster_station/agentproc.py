@@ -23,29 +23,43 @@ LOA = str(Path(sys.executable).with_name("loa"))
 class AgentProc:
     """One village box: `loa agent --sink file` in its own process, enrolled with a cadre's code."""
 
-    def __init__(self, station_url: str, data_dir: Path, code: str | None = None) -> None:
+    def __init__(self, station_url: str, data_dir: Path, code: str | None = None, *,
+                 command: list[str] | None = None, sink: tuple[str, ...] = ("--sink", "file"),
+                 env: dict[str, str] | None = None) -> None:
+        """`command` is the agent's command line before its options: `loa agent` of this environment by
+        default, or a box's own `loa-agent` (tests/broadcaster_station/test_agent_pythons.py)."""
         self.station_url, self.dir, self.code = station_url, Path(data_dir), code
+        self.command, self.sink_args = command or [LOA, "agent"], list(sink)
+        self.env = env
         self.proc: subprocess.Popen | None = None
+        self.returncode: int | None = None
 
     def start(self) -> "AgentProc":
-        args = [LOA, "agent", "--station", self.station_url, "--data-dir", str(self.dir), "--sink", "file"]
+        args = [*self.command, "--station", self.station_url, "--data-dir", str(self.dir), *self.sink_args]
         if self.code:
             args += ["--enroll-code", self.code]
             self.code = None  # once: a restart runs on the stored credentials
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.dir / "agent.out", "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env if self.env is not None else os.environ.copy())
         return self
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+                try:
+                    self.proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.returncode = self.proc.returncode
         self.proc = None
+
+    def output(self) -> str:
+        path = self.dir / "agent.out"
+        return path.read_text("utf-8", "replace") if path.exists() else ""
 
     # -- what it did -----------------------------------------------------------------------------------------
     def _lines(self, name: str) -> list[dict]:

@@ -11,6 +11,12 @@ from loa.cli.main import app
 r = CliRunner().invoke(app, ["agent", "--help"])
 assert r.exit_code == 0, r.output
 assert "--station" in r.output and "--enroll-code" in r.output
+# the same argparse command as the wheel's `loa-agent`: every option passes through, errors keep their code
+assert "usage: loa agent" in r.output and "URL của đài / the station's base URL" in r.output
+bad = CliRunner().invoke(app, ["agent", "--station", "http://x", "--data-dir", "/nonexistent", "--volume", "101"])
+assert bad.exit_code == 2 and "--volume" in bad.output and "0–100" in bad.output, bad.output
+v = CliRunner().invoke(app, ["agent", "--version"])
+assert v.exit_code == 0 and v.output.strip() == "loa-agent " + __import__("broadcaster.agent").agent.AGENT_VERSION, v.output
 server = sorted(m for m in sys.modules if m.split(".")[0] in ("api", "schedules", "fastapi", "sqlmodel", "sqlalchemy")
                 or m.startswith(("broadcaster.station", "broadcaster.signing", "broadcaster.manifest_builder", "content.")))
 print(server)
