@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 
 from api.content.recording_upload import receive_recording
 from api.deps import Auth, Context, Id
 from api.web.choices import ENGINE_LABELS, KIND_LABELS, SPEEDS, int_or_none, languages, parse_date_end, voices
+from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.session import check_csrf, now_of, require_principal
 from content.library import service as library
@@ -84,7 +85,7 @@ def compose_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max
     except DomainError as exc:
         message = exc.message_en if page_lang(request) == "en" else exc.message_vi
         return render(request, "compose.html", status=exc.status, form=form, error=message, **context)
-    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+    return flash_redirect(f"/app/items/{item_id}", "saved", request.app.state.settings.cookie_secure)
 
 
 class WordsBody(BaseModel):
@@ -189,4 +190,4 @@ def record_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max_
     except DomainError as exc:
         message = exc.message_en if page_lang(request) == "en" else exc.message_vi
         return render(request, "record.html", status=exc.status, form=form, error=message, **context)
-    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+    return flash_redirect(f"/app/items/{item_id}", "saved", request.app.state.settings.cookie_secure)

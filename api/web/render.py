@@ -19,6 +19,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from content.library.languages import display_name
 from api.i18n import LANG_COOKIE, negotiate, translations
+from api.web.flash import COOKIE as FLASH_COOKIE
+from api.web.flash import clear as clear_flash
+from api.web.flash import message_for, pending_code
 from api.web.session import LoginRequired, csrf_token, current_principal, login_redirect
 from loa.errors import DomainError, Invalid
 
@@ -72,9 +75,16 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     tr = translations(lang)
     if "user" not in context:
         context["user"] = current_principal(request)
+    done = None
+    if "flash" not in context:  # what the last action did (api/web/flash.py): only known codes, translated
+        done = pending_code(request.query_params.get("done"), request.cookies.get(FLASH_COOKIE))
+        context["flash"] = message_for(done, tr.gettext)
     html = env.get_template(template).render(
         request=request, lang=lang, _=tr.gettext, ngettext=tr.ngettext, csrf=csrf_token(request), **context)
-    return HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=status)
+    if request.cookies.get(FLASH_COOKIE):
+        clear_flash(response)  # said once
+    return response
 
 
 def gettext_for(request: Request) -> Callable[[str], str]:

@@ -155,7 +155,8 @@ def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, wor
                                      if e["start"].startswith("2026-03-02T01:30")]
         beat(client, box, clock(), entries[box.device_id], clock() - timedelta(seconds=1))
     clock.now += timedelta(seconds=1)
-    r = client.post(f"/app/schedules/{schedule['id']}/cancel", data={"csrf": token}, follow_redirects=False)
+    r = client.post(f"/app/schedules/{schedule['id']}/cancel", data={"csrf": token, "confirmed": "1"},
+                    follow_redirects=False)
     page = client.get(r.headers["location"]).text
     stop = re.search(rf'id="stop-{schedule["id"]}"(.*?)</li>', page, re.S).group(1)
     assert "«Tiêm phòng»:" in stop and "Đang dừng… 0/2 cụm loa đã xác nhận" in stop

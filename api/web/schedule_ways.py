@@ -1,0 +1,99 @@
+"""A refused overlap with a way forward: up to three changes of the cadre's own form, each checked with the
+real conflict check before it is offered, each a one-tap button that saves the form with that change —
+another free time, a higher priority, or just after the clashing play."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from api.web.schedule_form import PRESETS, ScheduleForm, parse_times, to_schedule
+from loa.accounts.principal import Principal
+from loa.errors import DomainError
+from schedules import mapping
+from schedules import rules_service as rules
+from schedules.limits import RecurrenceLimits
+from schedules.schemas import CheckOut
+from schedules.way_forward import after_clash, time_candidates
+
+MAX_TRIES = 14  # conflict checks spent looking for a free time (each expands two months of plays)
+
+
+@dataclass(frozen=True)
+class Way:
+    kind: str            # "after", "priority" or "time"
+    form: ScheduleForm   # the cadre's form with the change: the button posts exactly these fields
+    times: str           # the times it would play, for the label
+    clash: str           # the title of the schedule it clashed with
+
+
+def _form_times(form: ScheduleForm) -> list[str]:
+    fixed = PRESETS.get(form.preset, (None, None))[1]
+    times = fixed or parse_times(form.times)
+    return times[:1] if form.preset == "once" else times
+
+
+def _with_times(form: ScheduleForm, times: list[str]) -> ScheduleForm:
+    # the "06:00 and 17:00" preset has its times built in: a change of time makes it "every day at these times"
+    preset = "daily" if form.preset == "daily_6_17" else form.preset
+    return replace(form, preset=preset, times=", ".join(times))
+
+
+def propose(session, user: Principal, commune_id: int, form: ScheduleForm, programme: list[dict], tz: ZoneInfo,
+            today: date, now: datetime, limits: RecurrenceLimits, report: CheckOut) -> list[Way]:
+    tries = 0
+
+    def passes(candidate: ScheduleForm) -> bool:
+        nonlocal tries
+        tries += 1
+        try:
+            body = to_schedule(candidate, programme, tz, today)
+            return not rules.preview(session, user, commune_id, body, now, limits=limits).refused
+        except DomainError:
+            return False
+
+    clashes = []
+    for c in report.conflicts:
+        if c.schedule_id is None:
+            continue
+        row = rules.get_schedule(session, user, c.schedule_id)
+        clash_times = list(row.times) if row.times else ([row.at.astimezone(tz).strftime("%H:%M")] if row.at else [])
+        clashes.append((row.title, clash_times, rules.schedule_out(session, row).duration_s))
+    if not clashes:
+        return []
+    title = clashes[0][0]
+    times = _form_times(form)
+    library = mapping.Library.load(session, mapping.content_ids(programme))
+    own_s = mapping.programme(programme, int(form.repeat) if form.repeat.isdigit() else 1, library).duration_s
+    ways: list[Way] = []
+
+    # just after the play it clashes with (again if the moved time meets another play)
+    moved = times
+    for _ in range(3):
+        step = moved
+        for _title, clash_times, clash_s in clashes:
+            step = after_clash(step, own_s, clash_times, clash_s) or step
+        if step == moved:
+            break
+        moved = step
+        candidate = _with_times(form, moved)
+        if passes(candidate):
+            ways.append(Way("after", candidate, ", ".join(moved), title))
+            break
+    # the same times, first in line: the other schedule's play moves later
+    if form.priority in ("normal", "fallback"):
+        candidate = replace(form, priority="priority")
+        if passes(candidate):
+            ways.append(Way("priority", candidate, ", ".join(times), title))
+    # the nearest times that are free
+    taken = {w.times for w in ways}
+    for other in time_candidates(times):
+        if tries >= MAX_TRIES:
+            break
+        if ", ".join(other) in taken:
+            continue
+        candidate = _with_times(form, other)
+        if passes(candidate):
+            ways.append(Way("time", candidate, ", ".join(other), title))
+            break
+    return ways
