@@ -12,6 +12,7 @@ from sqlmodel import select
 from api.deps import Id
 from api.web.choices import ENGINE_LABELS, KIND_LABELS, STATUS_LABELS, languages, voices
 from api.web.pages_compose import spoken_sentences
+from api.content.text_limit import check_text_airtime
 from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, render
 from api.web.session import check_csrf, now_of, require_principal, safe_next
@@ -157,6 +158,9 @@ def item_edit(request: Request, item_id: Id, csrf: Annotated[str, Form(max_lengt
         raise Invalid("field_invalid", "Văn bản trống, quá dài hoặc giọng đọc không hợp lệ",
                       "The text is empty or too long, or the voice is not valid") from None
     with session_scope(request.app.state.engine) as s:
+        if patch.text is not None:
+            current = library.get_item(s, user, item_id)
+            check_text_airtime(s, current.commune_id, patch.text, patch.voice or current.voice, current.speed)
         library.update_item(s, user, item_id, patch, now_of(request))
     return flash_redirect(f"/app/items/{item_id}", "edited", request.app.state.settings.cookie_secure)
 
