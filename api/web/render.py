@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.web.choices import ENGINE_NAMES, VOICE_LABELS
 from content.library.languages import display_name
 from api.i18n import LANG_COOKIE, negotiate, translations
 from api.web.flash import COOKIE as FLASH_COOKIE
@@ -55,8 +56,19 @@ def _size(n: int | None) -> str:
     return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
 
 
+def decimal(value: float | None, lang: str, digits: int = 1) -> str:
+    """1.0 → "1,0" on a Vietnamese page (the decimal comma), "1.0" on an English one."""
+    if value is None:
+        return ""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "vi" else text
+
+
 env.filters.update(local=_local, duration=_duration, size=_size)
+env.globals["decimal"] = decimal
 env.globals["language_name"] = display_name
+env.globals["engine_names"] = ENGINE_NAMES
+env.globals["voice_labels"] = VOICE_LABELS
 
 
 def _static_version() -> str:

@@ -1,6 +1,7 @@
 """`loa demo`: the demo commune, its station and nine village agents, in one command."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,10 @@ def _wait_healthy(url: str, timeout_s: float = 60.0) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the station did not start at {url}")
+
+
+def _stop_on_term(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_agents(engine, commune_id: int, url: str, root: Path, now: datetime) -> list[subprocess.Popen]:
@@ -102,6 +107,12 @@ def register(app: typer.Typer) -> None:
         thread = threading.Thread(target=server.run, name="loa-station", daemon=True)
         thread.start()
         _wait_healthy(url)
+        if not server.started:  # the port answered, but not this station: another program holds it
+            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
+                          "[/bold red] — thử / try: --port 8080")
+            raise typer.Exit(1)
+        # `kill` (SIGTERM) stops the demo like Ctrl+C does: the village agents stop with it
+        signal.signal(signal.SIGTERM, _stop_on_term)
         procs = _start_agents(engine, commune_id, url, settings.resolved_data_dir / "agents", now) if agents else []
         console.print(
             f"\n[bold green]Đài {COMMUNE} đang chạy / the station is running:[/bold green] {url}/app\n"

@@ -101,9 +101,9 @@
             rec.hidden = false; stop.hidden = true;
           };
           recorder.start(1000);
-          rec.hidden = true; stop.hidden = false; st.textContent = "● REC";
+          rec.hidden = true; stop.hidden = false; st.textContent = "● " + (st.dataset.recording || "");
           stop.focus();
-        }).catch(function (e) { st.textContent = e.message; });
+        }).catch(function (e) { st.textContent = st.dataset.denied || e.message; });
       });
       stop.addEventListener("click", function () { if (recorder) recorder.stop(); });
     }
