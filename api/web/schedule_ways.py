@@ -43,22 +43,34 @@ def propose(session, user: Principal, commune_id: int, form: ScheduleForm, progr
             today: date, now: datetime, limits: RecurrenceLimits, report: CheckOut) -> list[Way]:
     tries = 0
 
-    def passes(candidate: ScheduleForm) -> bool:
+    def check(candidate: ScheduleForm) -> CheckOut | None:
+        """The real conflict check of the changed form; None when the form itself is refused."""
         nonlocal tries
         tries += 1
         try:
             body = to_schedule(candidate, programme, tz, today)
-            return not rules.preview(session, user, commune_id, body, now, limits=limits).refused
+            return rules.preview(session, user, commune_id, body, now, limits=limits)
         except DomainError:
-            return False
+            return None
 
-    clashes = []
-    for c in report.conflicts:
-        if c.schedule_id is None:
-            continue
-        row = rules.get_schedule(session, user, c.schedule_id)
-        clash_times = list(row.times) if row.times else ([row.at.astimezone(tz).strftime("%H:%M")] if row.at else [])
-        clashes.append((row.title, clash_times, rules.schedule_out(session, row).duration_s))
+    def passes(candidate: ScheduleForm) -> bool:
+        out = check(candidate)
+        return out is not None and not out.refused
+
+    seen: set[int] = set()
+
+    def clashes_of(out: CheckOut) -> list[tuple[str, list[str], float]]:
+        found = []
+        for c in out.conflicts:
+            if c.schedule_id is None or c.schedule_id in seen:
+                continue
+            seen.add(c.schedule_id)
+            row = rules.get_schedule(session, user, c.schedule_id)
+            at = [row.at.astimezone(tz).strftime("%H:%M")] if row.at else []
+            found.append((row.title, list(row.times) if row.times else at, rules.schedule_out(session, row).duration_s))
+        return found
+
+    clashes = clashes_of(report)
     if not clashes:
         return []
     title = clashes[0][0]
@@ -67,9 +79,9 @@ def propose(session, user: Principal, commune_id: int, form: ScheduleForm, progr
     own_s = mapping.programme(programme, int(form.repeat) if form.repeat.isdigit() else 1, library).duration_s
     ways: list[Way] = []
 
-    # just after the play it clashes with (again if the moved time meets another play)
+    # just after the play it clashes with (and after the next one, if the moved time meets another play)
     moved = times
-    for _ in range(3):
+    for _ in range(4):
         step = moved
         for _title, clash_times, clash_s in clashes:
             step = after_clash(step, own_s, clash_times, clash_s) or step
@@ -77,9 +89,13 @@ def propose(session, user: Principal, commune_id: int, form: ScheduleForm, progr
             break
         moved = step
         candidate = _with_times(form, moved)
-        if passes(candidate):
+        out = check(candidate)
+        if out is not None and not out.refused:
             ways.append(Way("after", candidate, ", ".join(moved), title))
             break
+        if out is None or out.problems:
+            break
+        clashes += clashes_of(out)
     # the same times, first in line: the other schedule's play moves later
     if form.priority in ("normal", "fallback"):
         candidate = replace(form, priority="priority")
