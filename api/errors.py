@@ -147,8 +147,9 @@ def html_error(request: Request, status: int, code: str, vi: str, en: str,
         from api.web.render import page_lang, render
 
         english = page_lang(request) == "en"
-        # no user lookup: the database may be what failed
-        response = render(request, "error.html", status=status, code=code, message=en if english else vi, user=None)
+        # after a server error, no user lookup: the database may be what failed
+        extra = {"user": None} if status >= 500 else {}
+        response = render(request, "error.html", status=status, code=code, message=en if english else vi, **extra)
     except Exception:  # the page itself failed: still an HTML answer, in both languages
         response = HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Loa</title><h1>{status}</h1>"
                                 f"<p lang=vi>{escape(vi)}</p><p lang=en>{escape(en)}</p>", status_code=status)

@@ -33,6 +33,9 @@ MESSAGES: dict[str, str] = {
     "schedule_saved": N_("The schedule is saved. The loudspeakers get it at once."),
     "schedule_stopped": N_("The schedule is stopped. Its plays are taken off the loudspeakers."),
     "cancelled": N_("Nothing was changed."),
+    "sound_saved": N_("The volume is saved. The loudspeaker gets it at once."),
+    "device_added": N_("The loudspeaker cluster is added."),
+    "device_enrolled": N_("The box is set up. It gets the timetable in a moment."),
 }
 
 
