@@ -222,3 +222,17 @@ def test_pages_link_the_favicon(client, path):
     assert '<link rel="icon" href="/static/favicon.svg' in page and '<link rel="icon" href="/favicon.ico"' in page
     svg = re.search(r'href="(/static/favicon\.svg[^"]*)"', page).group(1)
     assert client.get(svg).headers["content-type"] == "image/svg+xml"
+
+
+def test_why_a_play_will_not_air_is_said_in_words(client, app, world, facts, clock):
+    item = make_item(app, world, facts, clock(), title="Tin khuya", status="approved")
+    token = login(client, "cadre")
+    r = client.post(f"/app/c/{world.a}/schedule", data={
+        "csrf": token, "item_id": str(item), "preset": "daily", "times": "23:00", "start_date": "2026-03-02",
+        "villages": [str(world.village_a)], "action": "save"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    week = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
+    assert "sẽ không phát (giờ yên tĩnh)" in week and "quiet_hours" not in week
+    client.cookies.set("loa_lang", "en")
+    week = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
+    assert "(quiet hours)" in week and "quiet_hours" not in week
