@@ -80,18 +80,20 @@ def propose(session, user: Principal, commune_id: int, form: ScheduleForm, progr
     ways: list[Way] = []
 
     # just after the play it clashes with (and after the next one, if the moved time meets another play)
-    moved = times
+    moved, after_title = times, title
     for _ in range(4):
         step = moved
-        for _title, clash_times, clash_s in clashes:
-            step = after_clash(step, own_s, clash_times, clash_s) or step
+        for clash_title, clash_times, clash_s in clashes:
+            later = after_clash(step, own_s, clash_times, clash_s)
+            if later is not None:
+                step, after_title = later, clash_title  # named after the play it now follows
         if step == moved:
             break
         moved = step
         candidate = _with_times(form, moved)
         out = check(candidate)
         if out is not None and not out.refused:
-            ways.append(Way("after", candidate, ", ".join(moved), title))
+            ways.append(Way("after", candidate, ", ".join(moved), after_title))
             break
         if out is None or out.problems:
             break

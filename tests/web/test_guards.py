@@ -236,3 +236,18 @@ def test_why_a_play_will_not_air_is_said_in_words(client, app, world, facts, clo
     client.cookies.set("loa_lang", "en")
     week = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
     assert "(quiet hours)" in week and "quiet_hours" not in week
+
+
+def test_right_after_the_clash_skips_past_the_next_play_too(client, app, world, facts, clock):
+    first = make_item(app, world, facts, clock(), title="Tin một", status="approved")
+    second = make_item(app, world, facts, clock(), title="Tin hai", status="approved")
+    mine = make_item(app, world, facts, clock(), title="Tin ba", status="approved")
+    token = login(client, "cadre")
+    base = {"csrf": token, "preset": "daily", "villages": [str(world.village_a)], "start_date": "2026-03-02"}
+    for item, at in ((first, "06:00"), (second, "06:02")):  # short plays: "after 06:00" is 06:02, taken too
+        assert client.post(f"/app/c/{world.a}/schedule", data={**base, "item_id": str(item), "times": at,
+                                                               "action": "save"}, follow_redirects=False).status_code == 303
+    check = client.post(f"/app/c/{world.a}/schedule", data={**base, "item_id": str(mine), "times": "06:00",
+                                                            "action": "check"})
+    after = re.search(r'id="way-after">(.*?)</form>', check.text, re.S).group(1)
+    assert 'name="times" value="06:04"' in after and "Phát ngay sau «Tin hai», lúc 06:04" in after
