@@ -50,12 +50,24 @@ def demo(tmp_path_factory):
     passwords = dict(re.findall(r"│ (\S+)\s+│ \S+\s+│ (\S+)\s+│", log_path.read_text()))
     assert set(ROLES) <= set(passwords), passwords
     yield base, passwords, data
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # `kill` stops the demo as Ctrl+C does: its agents with it
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+    leftover = subprocess.run(["pgrep", "-f", f"--data-dir {data}/agents"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "village agents outlived the demo"
+
+
+def test_a_second_demo_on_a_taken_port_says_so(demo):
+    base, _, data = demo
+    port = base.rsplit(":", 1)[1]
+    out = subprocess.run([sys.executable, "-m", "loa.cli.main", "demo", "--port", port, "--data-dir", str(data),
+                          "--no-agents"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "LOA_TTS_ONLINE": "0"})
+    said = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode == 1 and f"port {port} is already in use" in said, said[-2000:]
 
 
 def browser_like(base: str, lang: str | None = None) -> httpx.Client:
@@ -278,6 +290,7 @@ def test_one_language_per_page_for_every_role(demo, lang):
         for url, page in pages.items():
             if not page:
                 continue
+            assert len(page.encode()) < 100_000, f"{url} is {len(page.encode())} bytes"
             for line in visible_text(page):
                 line = re.sub(r"«[^»]*»", " ", line)  # quoted: the commune's words
                 for known in content:
