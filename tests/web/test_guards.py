@@ -251,3 +251,16 @@ def test_right_after_the_clash_skips_past_the_next_play_too(client, app, world, 
                                                             "action": "check"})
     after = re.search(r'id="way-after">(.*?)</form>', check.text, re.S).group(1)
     assert 'name="times" value="06:04"' in after and "Phát ngay sau «Tin hai», lúc 06:04" in after
+
+
+def test_flash_codes_are_the_only_messages():
+    from api.web.flash import MESSAGES, message_for, pending_code, with_done
+
+    assert with_done("/app/c/1/schedule?village=2&done=saved", "schedule_saved") == \
+        "/app/c/1/schedule?village=2&done=schedule_saved"
+    with pytest.raises(ValueError):
+        with_done("/app", "<script>")
+    assert pending_code("nope", "approved") == "approved" and pending_code("saved", "approved") == "saved"
+    assert pending_code(None, None) is None and pending_code("Đã trả tiền", "x") is None
+    assert message_for("approved", str.upper) == MESSAGES["approved"].upper()
+    assert message_for("anything else", str.upper) is None
