@@ -128,7 +128,8 @@ def pack_import(request: Request, commune_id: Id, pack_id: str, csrf: Annotated[
 
             raise NotFound("pack_not_found", "Không có gói bản tin này", "No such announcement pack")
         import_pack(s, user, commune_id, pack, now_of(request))
-    return flash_redirect(f"/app/c/{commune_id}/library?status=draft", "imported", request.app.state.settings.cookie_secure)
+    return flash_redirect(f"/app/c/{commune_id}/library?status=draft", "imported",
+                          request.app.state.settings.cookie_secure)
 
 
 @router.post("/app/items/{item_id}/edit")
