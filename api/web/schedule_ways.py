@@ -4,6 +4,7 @@ another free time, a higher priority, or just after the clashing play."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,21 @@ class Way:
     form: ScheduleForm   # the cadre's form with the change: the button posts exactly these fields
     times: str           # the times it would play, for the label
     clash: str           # the title of the schedule it clashed with
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        """Every field of the form as the page posts it (a ticked box is "1", an unticked one absent), so a
+        field added to ScheduleForm travels with the button too."""
+        out: list[tuple[str, str]] = []
+        for f in dataclass_fields(self.form):
+            value = getattr(self.form, f.name)
+            if isinstance(value, bool):
+                out += [(f.name, "1")] if value else []
+            elif isinstance(value, list):
+                out += [(f.name, str(v)) for v in value]
+            else:
+                out.append((f.name, str(value)))
+        return out
 
 
 def _form_times(form: ScheduleForm) -> list[str]:
