@@ -4,11 +4,12 @@
 (Vietnamese unless the client prefers English); message_vi and message_en are always both present."""
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -95,9 +96,12 @@ def install(app: FastAPI) -> None:
                                 f"Invalid input: {fields}", extra={"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title_vi, title_en = TITLES.get(exc.status_code, ("Lỗi", "Error"))
         code = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}.get(exc.status_code, "http_error")
+        if wants_page(request):  # a person at a browser: a page in their language, not JSON
+            vi, en = PAGE_MESSAGES.get(exc.status_code, (title_vi, title_en))
+            return html_error(request, exc.status_code, code, vi, en, dict(exc.headers or {}) or None)
         return problem_response(request, exc.status_code, code, title_vi, title_en, dict(exc.headers or {}) or None)
 
     @app.exception_handler(OverflowError)
@@ -110,6 +114,45 @@ def install(app: FastAPI) -> None:
                                 "Invalid value (number out of range or a forbidden character)")
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(request, 500, "internal_error", "Lỗi máy chủ; đã ghi lại để kiểm tra",
-                                "Internal server error; it has been logged")
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        vi, en = "Lỗi máy chủ; đã ghi lại để kiểm tra", "Internal server error; it has been logged"
+        if wants_page(request):
+            return html_error(request, 500, "internal_error", vi, en)
+        return problem_response(request, 500, "internal_error", vi, en)
+
+
+# What a person reads on the error page of a web path (the JSON API keeps the short titles).
+PAGE_MESSAGES: dict[int, tuple[str, str]] = {
+    404: ("Không có trang này. Có thể đường dẫn bị gõ sai hoặc trang đã bị xoá.",
+          "There is no such page. The address may be mistyped, or the page was removed."),
+    405: ("Không làm được thao tác này ở địa chỉ này.", "This action cannot be done at this address."),
+}
+
+
+def wants_page(request: Request) -> bool:
+    """HTML for a browser on a web path; the JSON API (/api/...), the pages' JSON previews and clients that ask
+    for JSON keep application/problem+json."""
+    if request.url.path.startswith("/api/") or request.url.path == "/metrics":
+        return False
+    if "json" in request.headers.get("content-type", ""):
+        return False
+    accept = request.headers.get("accept", "")
+    return not ("json" in accept and "html" not in accept)
+
+
+def html_error(request: Request, status: int, code: str, vi: str, en: str,
+               headers: dict[str, str] | None = None) -> Response:
+    """The error page (api/web/templates/error.html) in the language of the language cookie."""
+    try:
+        from api.web.render import page_lang, render
+
+        english = page_lang(request) == "en"
+        # after a server error, no user lookup: the database may be what failed
+        extra = {"user": None} if status >= 500 else {}
+        response = render(request, "error.html", status=status, code=code, message=en if english else vi, **extra)
+    except Exception:  # the page itself failed: still an HTML answer, in both languages
+        response = HTMLResponse(f"<!doctype html><meta charset=utf-8><title>Loa</title><h1>{status}</h1>"
+                                f"<p lang=vi>{escape(vi)}</p><p lang=en>{escape(en)}</p>", status_code=status)
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
+    return response

@@ -16,12 +16,14 @@ overlap with a different priority is saved and reported as `resolved_by_priority
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
 from content.library.models import ContentItem
+from content.guards.relative_days import stale_words_warning
 from content.library.service import is_airable
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -172,7 +174,30 @@ def check(session: Session, commune_id: int, body: ScheduleIn, now: datetime,
         raise Invalid(exc.code, exc.message_vi, exc.message_en, **exc.extra) from None
     except ValueError as exc:  # a bad RRULE, times with BYHOUR, a programme the core refuses
         raise Invalid("schedule_invalid", f"Lịch không hợp lệ: {exc}", f"Invalid schedule: {exc}") from None
+    stale = stale_words_note(session, body)
+    if stale:
+        report = replace(report, warnings=report.warnings + (stale,))
     return report, probe
+
+
+def stale_words_note(session: Session, body: ScheduleIn) -> str | None:
+    """A warning when the programme says "sáng mai", "tối nay", "tuần sau"… and the schedule repeats with no last
+    day: the words are true the first day only (content/guards/relative_days.py)."""
+    repeats = body.rrule is not None
+    has_end = body.valid_until is not None or any(p in (body.rrule or "").upper() for p in ("UNTIL=", "COUNT="))
+    if not repeats or has_end:
+        return None
+    ids = mapping.content_ids([e.model_dump() if hasattr(e, "model_dump") else e for e in body.programme])
+    items = [session.get(ContentItem, i) for i in ids]
+    texts = [(i.text or i.transcript) for i in items if i is not None]
+    words = stale_words_warning(texts, repeats, has_end)
+    if not words:
+        return None
+    quoted = ", ".join(f"«{w}»" for w in words)
+    return (f"Bản tin có từ chỉ ngày tương đối ({quoted}) mà lịch lặp lại không có ngày kết thúc: từ ngày thứ hai"
+            f" trở đi người nghe sẽ hiểu sai ngày. Hãy chọn ngày kết thúc hoặc sửa lời bản tin."
+            f" / The announcement says {quoted}, and the schedule repeats with no last day: from the second day"
+            f" listeners hear the wrong day. Choose a last day or change the words.")
 
 
 def _conflict_out(c) -> ConflictOut:

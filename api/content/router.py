@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.content.audio import cache_policy, serve_audio
 from api.content.recording_upload import receive_recording
+from api.content.text_limit import check_text_airtime
 from api.deps import Auth, Context
 from api.deps import Id
 from api.errors import responses
@@ -58,6 +59,7 @@ def languages() -> list[LanguageOut]:
              summary="New item from a text; rendering runs in the background — poll the job")
 def create_text(commune_id: Id, body: TextItemCreate, principal: Auth, ctx: Context) -> Accepted:
     with session_scope(ctx.engine) as s:
+        check_text_airtime(s, commune_id, body.text, body.voice, body.speed)
         item, job = library.create_text_item(s, principal, commune_id, body, ctx.now)
         return Accepted(item=ContentItemOut.of(item, ctx.lang), job=_job(job))
 
@@ -129,6 +131,10 @@ class Updated(BaseModel):
               summary="Change metadata or text; an approved item goes back to draft; new text re-renders")
 def update_content(item_id: Id, body: ItemUpdate, principal: Auth, ctx: Context, request: Request) -> Updated:
     with session_scope(ctx.engine) as s:
+        if body.text is not None:
+            current = library.get_item(s, principal, item_id)
+            check_text_airtime(s, current.commune_id, body.text, body.voice or current.voice,
+                               body.speed or current.speed)
         item, job = library.update_item(s, principal, item_id, body, ctx.now)
         out = Updated(item=ContentItemOut.of(item, ctx.lang), job=_job(job) if job else None)
     content_changed(request.app, out.item.commune_id, ctx.now)

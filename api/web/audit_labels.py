@@ -58,6 +58,23 @@ FIELDS = {
 }
 
 
+# Recorded enum values said in words (a raw "normal" or "submitted" is English on a Vietnamese page).
+VALUES = {
+    "status": {"draft": N_("Draft"), "submitted": N_("Waiting for approval"), "approved": N_("Approved"),
+               "rejected": N_("Rejected"), "archived": N_("Archived")},
+    "priority": {"fallback": N_("Filler"), "normal": N_("Normal"), "priority": N_("Priority"),
+                 "emergency": N_("Emergency")},
+}
+VALUES["previous_status"] = VALUES["status"]
+
+
+def _field_value(field: str, value: object, _: Callable[[str], str]) -> str:
+    words = VALUES.get(field, {})
+    if isinstance(value, str) and value in words:
+        return _(words[value])
+    return _value(value, _)
+
+
 def _value(value: object, _: Callable[[str], str]) -> str:
     if value is None or value == "":
         return "—"
@@ -81,9 +98,9 @@ def describe(detail: dict, _: Callable[[str], str]) -> str:
             for field, change in value.items():
                 label = _(FIELDS[field]) if field in FIELDS else field
                 if isinstance(change, list) and len(change) == 2:
-                    parts.append(f"{label}: {_value(change[0], _)} → {_value(change[1], _)}")
+                    parts.append(f"{label}: {_field_value(field, change[0], _)} → {_field_value(field, change[1], _)}")
                 else:
-                    parts.append(f"{label}: {_value(change, _)}")
+                    parts.append(f"{label}: {_field_value(field, change, _)}")
         else:
-            parts.append(f"{_(FIELDS[key]) if key in FIELDS else key}: {_value(value, _)}")
+            parts.append(f"{_(FIELDS[key]) if key in FIELDS else key}: {_field_value(key, value, _)}")
     return "; ".join(parts)

@@ -25,6 +25,8 @@ ENGINE_LABELS = {"auto": N_("Automatic (best available)"), "gtts": N_("Google (n
 VOICE_LABELS = {("espeak", "vi"): N_("Northern accent"), ("espeak", "vi-vn-x-central"): N_("Central accent"),
                 ("espeak", "vi-vn-x-south"): N_("Southern accent"), ("gtts", "vi"): N_("Vietnamese")}
 SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.2)
+# Product names, the same in every language (shown next to a voice: "Northern accent (eSpeak)").
+ENGINE_NAMES = {"espeak": "eSpeak", "gtts": "Google", "piper": "Piper"}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ def static(name: str) -> Response:
                         headers={"Cache-Control": "public, max-age=604800"})
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it at the root whatever the page says; the page links the SVG (base.html)."""
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=604800"})
+
+
 @router.get("/lang/{code}")
 def switch_language(code: str, next: str | None = None) -> RedirectResponse:
     """Remember the chosen language for a year (a preference, not a session: no CSRF needed)."""

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 
-from api.content.recording_upload import receive_recording
+from api.content.recording_upload import longest_programme_s, receive_recording
 from api.deps import Auth, Context, Id
 from api.web.choices import ENGINE_LABELS, KIND_LABELS, SPEEDS, int_or_none, languages, parse_date_end, voices
+from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.session import check_csrf, now_of, require_principal
+from content.guards.airtime import airtime, minutes_and_seconds
 from content.library import service as library
 from content.library.models import ContentItem, Kind, Status
 from content.library.schemas import ItemMeta, TextItemCreate
@@ -40,9 +42,32 @@ def _compose_context(request: Request, commune_id: int, user) -> dict:
         commune = org.get_commune(s, user, commune_id)
         user.require_role(commune_id, *library.EDITORS)
         villages = org.list_villages(s, user, commune_id)
+        limit_s = longest_programme_s(s, commune_id)
     cache = request.app.state.settings.tts_cache_dir
     return dict(commune=commune, user=user, villages=villages, kinds=KIND_LABELS, engines=ENGINE_LABELS,
-                voices=voices(str(cache) if cache else None), speeds=SPEEDS, title=gettext_for(request)("Write"))
+                voices=voices(str(cache) if cache else None), speeds=SPEEDS, limit_s=limit_s,
+                title=gettext_for(request)("Write"))
+
+
+def airtime_view(request: Request, sentences: list[str], speed: float, limit_s: float) -> dict:
+    """The estimate in the page's language: {seconds, level: ok|long|over, text} (content/guards/airtime.py)."""
+    _ = gettext_for(request)
+    est = airtime(sentences, speed, limit_s)
+    minutes, seconds = minutes_and_seconds(est.seconds)
+    length = (_("about %(m)d min %(s)02d s") % {"m": minutes, "s": seconds}) if minutes else \
+        (_("about %(s)d s") % {"s": seconds})
+    lm, ls = minutes_and_seconds(limit_s)
+    limit = _("%(m)d min") % {"m": lm} if not ls else _("about %(m)d min %(s)02d s") % {"m": lm, "s": ls}
+    if est.over:
+        level, text = "over", _("Estimated airtime: %(length)s. That is longer than this station allows "
+                                "(%(limit)s): shorten the text or split it into several announcements.") \
+            % {"length": length, "limit": limit}
+    elif est.long:
+        level, text = "long", _("Estimated airtime: %(length)s. Past 5 minutes few people listen to the end: "
+                                "keep it short if you can.") % {"length": length}
+    else:
+        level, text = "ok", _("Estimated airtime: %(length)s.") % {"length": length}
+    return {"seconds": round(est.seconds, 1), "level": level, "text": text, "limit_s": limit_s}
 
 
 @router.get("/app/c/{commune_id}/compose")
@@ -66,9 +91,13 @@ def compose_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max
     context = _compose_context(request, commune_id, user)
     form = dict(title=title, text=text, kind=kind, engine=engine, voice=voice, speed=str(speed),
                 village_id=village_id, expires_on=expires_on)
+    sentences = spoken_sentences(text, voice or None)
+    estimate = airtime_view(request, sentences, speed, context["limit_s"])
     if action == "preview":  # without JavaScript, the "show the words" button comes here
-        return render(request, "compose.html", form=form, sentences=spoken_sentences(text, voice or None),
-                      **context)
+        return render(request, "compose.html", form=form, sentences=sentences, airtime=estimate, **context)
+    if estimate["level"] == "over":  # refused before anything is stored; the text stays in the form
+        return render(request, "compose.html", status=422, form=form, sentences=sentences, airtime=estimate,
+                      error=estimate["text"], **context)
     try:
         body = TextItemCreate(title=title.strip() or text.strip()[:60] or "-", text=text, kind=Kind(kind),
                               engine=engine, voice=voice or None, speed=speed, village_id=int_or_none(village_id),
@@ -84,24 +113,29 @@ def compose_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max
     except DomainError as exc:
         message = exc.message_en if page_lang(request) == "en" else exc.message_vi
         return render(request, "compose.html", status=exc.status, form=form, error=message, **context)
-    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+    return flash_redirect(f"/app/items/{item_id}", "saved", request.app.state.settings.cookie_secure)
 
 
 class WordsBody(BaseModel):
     text: str = Field(max_length=20000)
     voice: str | None = Field(default=None, max_length=100)
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
 
 
 class ListenBody(WordsBody):
     engine: str = Field(default="auto", max_length=16)
-    speed: float = Field(default=1.0, ge=0.5, le=2.0)
 
 
 @json_router.post("/app/c/{commune_id}/compose/words")
-def words(commune_id: Id, body: WordsBody, principal: Auth, ctx: Context) -> dict:
-    """The normalizer's output for the text: exactly the sentences the engine will be given."""
+def words(request: Request, commune_id: Id, body: WordsBody, principal: Auth, ctx: Context) -> dict:
+    """The normalizer's output for the text: exactly the sentences the engine will be given, and how long they
+    will last on air (with the warning past 5 minutes and the station's limit)."""
     principal.require_role(commune_id, *library.EDITORS)
-    return {"sentences": spoken_sentences(body.text, body.voice)}
+    with session_scope(request.app.state.engine) as s:
+        org.get_commune(s, principal, commune_id)
+        limit_s = longest_programme_s(s, commune_id)
+    sentences = spoken_sentences(body.text, body.voice)
+    return {"sentences": sentences, "airtime": airtime_view(request, sentences, body.speed, limit_s)}
 
 
 @json_router.post("/app/c/{commune_id}/compose/listen")
@@ -189,4 +223,4 @@ def record_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(max_
     except DomainError as exc:
         message = exc.message_en if page_lang(request) == "en" else exc.message_vi
         return render(request, "record.html", status=exc.status, form=form, error=message, **context)
-    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+    return flash_redirect(f"/app/items/{item_id}", "saved", request.app.state.settings.cookie_secure)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 
 from api.deps import Id
 from api.web.choices import int_or_none
+from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.devices.manage import sound_changed
 from api.web.session import check_csrf, now_of, require_principal
@@ -59,7 +59,8 @@ def set_sound(request: Request, device_id: Id, csrf: Annotated[str, Form(max_len
                      volume=device.volume, muted=device.muted)
         commune_id = device.commune_id
     sound_changed(request, device_id)  # a signed command for what is on air, then the new manifest
-    return RedirectResponse(f"/app/c/{commune_id}/devices#device-{device_id}", status_code=303)
+    return flash_redirect(f"/app/c/{commune_id}/devices#device-{device_id}", "sound_saved",
+                          request.app.state.settings.cookie_secure)
 
 
 @router.post("/app/devices/{device_id}/code")
@@ -101,4 +102,5 @@ def add_or_enroll(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
     hook = getattr(request.app.state, "on_device_enrolled", None)
     if action == "enroll" and hook is not None:
         hook()  # the broker learns the new device's credentials
-    return RedirectResponse(f"/app/c/{commune_id}/devices", status_code=303)
+    return flash_redirect(f"/app/c/{commune_id}/devices", "device_enrolled" if action == "enroll" else "device_added",
+                          request.app.state.settings.cookie_secure)

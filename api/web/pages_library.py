@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import select
 
@@ -14,6 +13,8 @@ from api.deps import Id
 from api.schedules.setup import content_changed
 from api.web.choices import ENGINE_LABELS, KIND_LABELS, STATUS_LABELS, languages, voices
 from api.web.pages_compose import spoken_sentences
+from api.content.text_limit import check_text_airtime
+from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, render
 from api.web.session import check_csrf, now_of, require_principal, safe_next
 from content.library import service as library
@@ -128,7 +129,8 @@ def pack_import(request: Request, commune_id: Id, pack_id: str, csrf: Annotated[
 
             raise NotFound("pack_not_found", "Không có gói bản tin này", "No such announcement pack")
         import_pack(s, user, commune_id, pack, now_of(request))
-    return RedirectResponse(f"/app/c/{commune_id}/library?status=draft", status_code=303)
+    return flash_redirect(f"/app/c/{commune_id}/library?status=draft", "imported",
+                          request.app.state.settings.cookie_secure)
 
 
 @router.post("/app/items/{item_id}/edit")
@@ -159,20 +161,64 @@ def item_edit(request: Request, item_id: Id, csrf: Annotated[str, Form(max_lengt
                       "The text is empty or too long, or the voice is not valid") from None
     now = now_of(request)
     with session_scope(request.app.state.engine) as s:
-        item, _ = library.update_item(s, user, item_id, patch, now)
+        if patch.text is not None:
+            current = library.get_item(s, user, item_id)
+            check_text_airtime(s, current.commune_id, patch.text, patch.voice or current.voice, current.speed)
+        item, _job = library.update_item(s, user, item_id, patch, now)
         commune_id = item.commune_id
     content_changed(request.app, commune_id, now)  # an approved item back to draft: off air at once
-    return RedirectResponse(f"/app/items/{item_id}", status_code=303)
+    return flash_redirect(f"/app/items/{item_id}", "edited", request.app.state.settings.cookie_secure)
+
+
+ACTION_DONE = {"submit": "submitted", "approve": "approved", "reject": "rejected", "archive": "archived",
+               "retry": "retried"}
+ASK_FIRST = ("reject", "archive")  # cannot be undone from the page: the server asks before doing it
+
+
+def _ask_first(request: Request, item_id: int, action: str, reason: str, next_url: str):
+    """The confirmation page of a reject or archive: the same form again, with `confirmed=1`."""
+    from api.web.flash import confirm_context
+
+    user = require_principal(request)
+    _ = gettext_for(request)
+    from sqlmodel import Session
+
+    # A dry run of the action itself, rolled back: whatever it would refuse (a role, a state, no reason) is
+    # refused now, with the service's own error, before anyone is asked to confirm.
+    with Session(request.app.state.engine, expire_on_commit=False) as s:
+        try:
+            if action == "reject":
+                library.reject(s, user, item_id, reason, now_of(request))
+            else:
+                library.archive(s, user, item_id, now_of(request))
+        finally:
+            s.rollback()
+    with session_scope(request.app.state.engine) as s:
+        item = library.get_item(s, user, item_id)
+        commune = org.get_commune(s, user, item.commune_id)
+    if action == "reject":
+        context = confirm_context(f"/app/items/{item_id}/reject", _("Reject this announcement?"), item.title,
+                                  _("The author gets it back with your reason") + f": «{reason.strip()}»",
+                                  "✖ " + _("Yes, reject it"), f"/app/items/{item_id}",
+                                  {"reason": reason, "next": next_url})
+    else:
+        context = confirm_context(f"/app/items/{item_id}/archive", _("Archive this announcement?"), item.title,
+                                  _("It will not air any more, and schedules that play it lose it."),
+                                  _("Yes, archive it"), f"/app/items/{item_id}", {"next": next_url})
+    return render(request, "confirm.html", commune=commune, user=user, **context)
 
 
 @router.post("/app/items/{item_id}/{action}")
 def item_action(request: Request, item_id: Id, action: str, csrf: Annotated[str, Form(max_length=200)],
                 reason: Annotated[str, Form(max_length=2000)] = "",
                 reviewed_sha256: Annotated[str, Form(max_length=64)] = "",
-                next: Annotated[str, Form(max_length=500)] = ""):
+                next: Annotated[str, Form(max_length=500)] = "",
+                confirmed: Annotated[str, Form(max_length=4)] = ""):
     user = require_principal(request)
     check_csrf(request, csrf)
     now = now_of(request)
+    if action in ASK_FIRST and confirmed != "1":
+        return _ask_first(request, item_id, action, reason, next)
     steps = {"submit": library.submit, "archive": library.archive}
     changed: int | None = None  # the commune whose timetable the action changes (approved, archived)
     with session_scope(request.app.state.engine) as s:
@@ -192,7 +238,8 @@ def item_action(request: Request, item_id: Id, action: str, csrf: Annotated[str,
             raise NotFound("not_found", "Không có thao tác này", "No such action")
     if changed is not None:
         content_changed(request.app, changed, now)
-    return RedirectResponse(safe_next(next, f"/app/items/{item_id}"), status_code=303)
+    return flash_redirect(safe_next(next, f"/app/items/{item_id}"), ACTION_DONE[action],
+                          request.app.state.settings.cookie_secure)
 
 
 @router.get("/app/c/{commune_id}/review")

@@ -8,15 +8,16 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import select
 
 from api.deps import Id
 from api.web.onair import attach_reports, village_now
 from broadcaster.station.airviews import schedule_stop
+from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.schedule_form import (PRESETS, ScheduleForm, programme_for, relay_programme, to_schedule,
                                    week_by_day)
+from api.web.schedule_ways import propose
 from api.web.session import check_csrf, now_of, require_principal
 from content.library import service as library
 from content.library.models import ContentItem, Status
@@ -89,8 +90,9 @@ def _page_data(request: Request, commune_id: int, village: int | None, start: da
 @router.get("/app/c/{commune_id}/schedule")
 def schedule_page(request: Request, commune_id: Id, village: int | None = None, start: date | None = None):
     data = _page_data(request, commune_id, village, start)
-    form = ScheduleForm(start_date=data["today"].isoformat(),
-                        villages=[str(data["village"].id)] if data["village"] else [])
+    # No village is ticked for the cadre: the targets are chosen on purpose, at the top of the form (a village
+    # ticked because its calendar was shown above once sent a one-off to the wrong village).
+    form = ScheduleForm(start_date=data["today"].isoformat(), villages=[])
     return render(request, "schedule.html", form=form, **data)
 
 
@@ -119,6 +121,7 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
     first_village = int(form.villages[0]) if form.villages and form.villages[0].isdigit() else None
     english = page_lang(request) == "en"
     report = error = None
+    ways: list = []
     status = 200
     limits = RecurrenceLimits.from_settings(request.app.state.settings)
     try:
@@ -148,12 +151,16 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
                 if not form.title.strip():
                     form.title = item.title
             tz = ZoneInfo(commune.timezone)
-            body = to_schedule(form, programme, tz, now.astimezone(tz).date())
+            today = now.astimezone(tz).date()
+            body = to_schedule(form, programme, tz, today)
+            report = rules.preview(s, user, commune_id, body, now, limits=limits)
+            if report.refused and not report.problems:  # an overlap: offer a way forward, checked
+                ways = propose(s, user, commune_id, form, programme, tz, today, now, limits, report)
+                status = 409 if action == "save" else 200
+                action = "check"
             if action == "save":
                 row, _ = rules.create_schedule(s, user, commune_id, body, now, limits)
                 saved = row.id
-            else:
-                report = rules.preview(s, user, commune_id, body, now, limits=limits)
     except DomainError as exc:
         if exc.status == 404 and exc.code in ("commune_not_found", "not_found"):
             raise
@@ -165,19 +172,41 @@ def schedule_save(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
             target = f"/app/c/{commune_id}/schedule?saved={saved}"
             if first_village:
                 target += f"&village={first_village}"
-            return RedirectResponse(target, status_code=303)
+            return flash_redirect(target, "schedule_saved", request.app.state.settings.cookie_secure)
     data = _page_data(request, commune_id, first_village, None)
-    return render(request, "schedule.html", status=status, form=form, report=report, error=error,
+    return render(request, "schedule.html", status=status, form=form, report=report, error=error, ways=ways,
                   **data)
 
 
 @router.post("/app/schedules/{schedule_id}/cancel")
-def schedule_cancel(request: Request, schedule_id: Id, csrf: Annotated[str, Form(max_length=200)]):
+def schedule_cancel(request: Request, schedule_id: Id, csrf: Annotated[str, Form(max_length=200)],
+                    confirmed: Annotated[str, Form(max_length=4)] = ""):
     user = require_principal(request)
     check_csrf(request, csrf)
     now = now_of(request)
+    if confirmed != "1":  # stopping cannot be undone: ask first, on the server (works without JavaScript)
+        return _ask_to_stop(request, user, schedule_id)
     with session_scope(request.app.state.engine) as s:
         row = rules.cancel_schedule(s, user, schedule_id, now)
         commune_id = row.commune_id
     request.app.state.schedules.materialize_commune(commune_id, now, stopped=[f"s{schedule_id}"])
-    return RedirectResponse(f"/app/c/{commune_id}/schedule", status_code=303)
+    return flash_redirect(f"/app/c/{commune_id}/schedule", "schedule_stopped", request.app.state.settings.cookie_secure)
+
+
+def _ask_to_stop(request: Request, user, schedule_id: int):
+    from api.web.flash import confirm_context
+    from loa.errors import Conflict
+
+    _ = gettext_for(request)
+    with session_scope(request.app.state.engine) as s:
+        row = rules.get_schedule(s, user, schedule_id)
+        user.require_role(row.commune_id, *rules.SCHEDULERS)
+        if row.cancelled_at is not None:
+            raise Conflict("schedule_cancelled", "Lịch này đã dừng rồi", "This schedule is already stopped")
+        commune = org.get_commune(s, user, row.commune_id)
+    context = confirm_context(f"/app/schedules/{schedule_id}/cancel", _("Stop this schedule?"), row.title,
+                              _("None of its plays will air any more, on every loudspeaker it targets; one "
+                                "playing now is cut off. This cannot be undone: to air it again, make a new "
+                                "schedule."),
+                              "■ " + _("Yes, stop it"), f"/app/c/{row.commune_id}/schedule#schedule-{schedule_id}")
+    return render(request, "confirm.html", commune=commune, user=user, **context)

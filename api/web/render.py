@@ -17,8 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.web.choices import ENGINE_NAMES, VOICE_LABELS
 from content.library.languages import display_name
 from api.i18n import LANG_COOKIE, negotiate, translations
+from api.web.flash import COOKIE as FLASH_COOKIE
+from api.web.flash import clear as clear_flash
+from api.web.flash import message_for, pending_code
 from api.web.session import (ACCOUNT_PAGE, LoginRequired, PasswordChangeRequired, csrf_token, current_principal,
                              login_redirect)
 from loa.errors import DomainError, Invalid
@@ -53,8 +57,19 @@ def _size(n: int | None) -> str:
     return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
 
 
+def decimal(value: float | None, lang: str, digits: int = 1) -> str:
+    """1.0 → "1,0" on a Vietnamese page (the decimal comma), "1.0" on an English one."""
+    if value is None:
+        return ""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "vi" else text
+
+
 env.filters.update(local=_local, duration=_duration, size=_size)
+env.globals["decimal"] = decimal
 env.globals["language_name"] = display_name
+env.globals["engine_names"] = ENGINE_NAMES
+env.globals["voice_labels"] = VOICE_LABELS
 
 
 def _static_version() -> str:
@@ -73,9 +88,16 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     tr = translations(lang)
     if "user" not in context:
         context["user"] = current_principal(request)
+    done = None
+    if "flash" not in context:  # what the last action did (api/web/flash.py): only known codes, translated
+        done = pending_code(request.query_params.get("done"), request.cookies.get(FLASH_COOKIE))
+        context["flash"] = message_for(done, tr.gettext)
     html = env.get_template(template).render(
         request=request, lang=lang, _=tr.gettext, ngettext=tr.ngettext, csrf=csrf_token(request), **context)
-    return HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=status)
+    if request.cookies.get(FLASH_COOKIE):
+        clear_flash(response)  # said once
+    return response
 
 
 def gettext_for(request: Request) -> Callable[[str], str]:

@@ -152,7 +152,7 @@ def week_by_day(timetable, first: date, titles: dict[str, str], days: int = 7) -
             key = (d.rule_key, d.planned_start, None)
             if key not in slots:
                 slots[key] = Slot(d.planned_start, d.planned_start, titles.get(d.rule_key, d.rule_key), d.priority,
-                                  None, None, dropped=d.reason)
+                                  None, None, dropped=getattr(d.reason, "value", d.reason))
     out = []
     for i in range(days):
         day = first + timedelta(days=i)

@@ -1,6 +1,7 @@
 """`loa demo`: the demo commune, its station and nine village agents, in one command."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,22 @@ def _wait_healthy(url: str, timeout_s: float = 60.0) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the station did not start at {url}")
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _stop_on_term(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_agents(engine, commune_id: int, url: str, root: Path, now: datetime) -> list[subprocess.Popen]:
@@ -70,6 +87,10 @@ def register(app: typer.Typer) -> None:
         from loa.settings import Settings
 
         console = Console(stderr=True)
+        if not _port_free(host, port):  # before anything is written: another program (or demo) holds it
+            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
+                          "[/bold red] — thử / try: --port 8080", soft_wrap=True)
+            raise typer.Exit(1)
         settings = Settings.load(data_dir)
         engine = make_engine(settings.db_url)
         upgrade(engine)
@@ -102,6 +123,12 @@ def register(app: typer.Typer) -> None:
         thread = threading.Thread(target=server.run, name="loa-station", daemon=True)
         thread.start()
         _wait_healthy(url)
+        if not server.started:  # taken between the check above and now: the health answer was another program's
+            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
+                          "[/bold red] — thử / try: --port 8080", soft_wrap=True)
+            raise typer.Exit(1)
+        # `kill` (SIGTERM) stops the demo like Ctrl+C does: the village agents stop with it
+        signal.signal(signal.SIGTERM, _stop_on_term)
         procs = _start_agents(engine, commune_id, url, settings.resolved_data_dir / "agents", now) if agents else []
         console.print(
             f"\n[bold green]Đài {COMMUNE} đang chạy / the station is running:[/bold green] {url}/app\n"

@@ -64,7 +64,7 @@ def test_approval_flow_by_forms(client, app, world, facts, clock):
     # Reject needs a reason: the service's rule, shown as a page with the same status.
     r = client.post(f"/app/items/{item}/reject", data={"csrf": token, "reason": "  "})
     assert r.status_code == 422
-    r = client.post(f"/app/items/{item}/reject", data={"csrf": token, "reason": "Thiếu giờ họp"},
+    r = client.post(f"/app/items/{item}/reject", data={"csrf": token, "reason": "Thiếu giờ họp", "confirmed": "1"},
                     follow_redirects=False)
     assert r.status_code == 303
     assert client.get(f"/api/v1/content/{item}").json()["reject_reason"] == "Thiếu giờ họp"

@@ -157,7 +157,8 @@ def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, wor
     api = f"/api/v1/schedules/{schedule['id']}/stop"  # the same facts for API clients
     assert client.get(api).json()["air_state"] == "not_stopped"
     clock.now += timedelta(seconds=1)
-    r = client.post(f"/app/schedules/{schedule['id']}/cancel", data={"csrf": token}, follow_redirects=False)
+    r = client.post(f"/app/schedules/{schedule['id']}/cancel", data={"csrf": token, "confirmed": "1"},
+                    follow_redirects=False)
     got = client.get(api).json()
     assert (got["air_state"], got["stop_confirmed"], got["stop_total"]) == ("stopping", 0, 2), got
     assert got["summary_vi"] == "Đang dừng… 0/2 cụm loa đã xác nhận"

@@ -27,19 +27,26 @@
   if (form) {
     var text = form.querySelector("#text"), engine = form.querySelector("#engine"), voice = form.querySelector("#voice");
     var box = document.getElementById("words"), list = document.getElementById("words-list"), timer = null;
+    var air = document.getElementById("airtime"), speedSel = form.querySelector("#speed");
     var showWords = function () {
       if (!text.value.trim()) { box.hidden = true; return; }
-      post(form.dataset.words, {text: text.value, voice: voice.value || null}).then(function (r) {
+      post(form.dataset.words, {text: text.value, voice: voice.value || null,
+        speed: parseFloat(speedSel.value) || 1}).then(function (r) {
         return r.ok ? r.json() : null;
       }).then(function (data) {
         if (!data) return;
         list.textContent = "";
         data.sentences.forEach(function (s) { var li = document.createElement("li"); li.textContent = s; list.appendChild(li); });
         box.hidden = false;
+        if (air && data.airtime) {  // estimated airtime, with the warning past 5 minutes and over the limit
+          air.textContent = (data.airtime.level === "ok" ? "" : "\u26a0 ") + data.airtime.text;
+          air.className = "airtime airtime-" + data.airtime.level;
+        }
       });
     };
     text.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(showWords, 600); });
     voice.addEventListener("change", showWords);
+    speedSel.addEventListener("change", showWords);
     document.getElementById("show-words").addEventListener("click", function (e) { e.preventDefault(); showWords(); });
     var filterVoices = function () {
       Array.prototype.forEach.call(voice.options, function (o) {
@@ -94,9 +101,9 @@
             rec.hidden = false; stop.hidden = true;
           };
           recorder.start(1000);
-          rec.hidden = true; stop.hidden = false; st.textContent = "● REC";
+          rec.hidden = true; stop.hidden = false; st.textContent = "● " + (st.dataset.recording || "");
           stop.focus();
-        }).catch(function (e) { st.textContent = e.message; });
+        }).catch(function (e) { st.textContent = st.dataset.denied || e.message; });
       });
       stop.addEventListener("click", function () { if (recorder) recorder.stop(); });
     }

@@ -1,0 +1,49 @@
+"""Ways past a refused overlap, as times to try: the same times moved later or earlier, or each clashing time
+moved to just after the play it clashes with. Pure: the caller checks each candidate with the real conflict
+check (rules_service.preview) and offers only those that pass."""
+from __future__ import annotations
+
+import math
+
+SHIFTS_MIN = (15, -15, 30, -30, 60, -60, 90, -90, 120, -120, 180, -180)  # the nearest free time first
+GAP_S = 60  # a minute of quiet after the other play, so the two are heard as two
+
+
+def _minutes(hhmm: str) -> int:
+    hh, mm = hhmm.split(":")
+    return int(hh) * 60 + int(mm)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def shifted(times: list[str], minutes: int) -> list[str] | None:
+    """Every time moved by `minutes`; None when one would leave the day (the schedule's days would change)."""
+    out = [_minutes(t) + minutes for t in times]
+    if any(m < 0 or m >= 24 * 60 for m in out):
+        return None
+    return sorted({_hhmm(m) for m in out})
+
+
+def after_clash(times: list[str], own_s: float, clash_times: list[str], clash_s: float) -> list[str] | None:
+    """Each of `times` whose play (`own_s` long) overlaps a play of the other schedule (at `clash_times`,
+    `clash_s` long, the same days) moved to a minute after that play ends; the others kept. None when nothing
+    overlaps on the clock or a moved time would leave the day."""
+    out, moved = [], False
+    for t in times:
+        start = _minutes(t) * 60
+        for c in sorted(clash_times, key=_minutes):
+            c_start = _minutes(c) * 60
+            if start < c_start + clash_s and c_start < start + own_s:
+                start = c_start + math.ceil((clash_s + GAP_S) / 60) * 60
+                moved = True
+        if start >= 24 * 3600:
+            return None
+        out.append(_hhmm(start // 60))
+    return sorted(set(out)) if moved else None
+
+
+def time_candidates(times: list[str]) -> list[list[str]]:
+    """The same times moved by each of SHIFTS_MIN, nearest first, those that stay within the day."""
+    return [c for m in SHIFTS_MIN if (c := shifted(times, m)) is not None]
