@@ -43,6 +43,13 @@ def _reader(user: Principal, commune_id: int) -> None:
     user.require_role(commune_id, "cadre", admin=True)
 
 
+def _form_user(request: Request, csrf: str) -> Principal:
+    """Who sends a form of these pages, once its CSRF token is checked (their rights are the service's to check)."""
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    return user
+
+
 def _page(request: Request, template: str, user: Principal, status: int, extra: dict, **context):
     """A page of this module: `done` names what was just saved, `form` holds what was typed into a form that
     failed, `can_edit` shows the admin's forms."""
@@ -85,8 +92,7 @@ def communes_page(request: Request):
 @router.post("/app/admin/communes")
 def commune_create(request: Request, csrf: Csrf, name: Text = "", code: Text = "", timezone: Text = "Asia/Ho_Chi_Minh",
                    province_id: Text = "", new_province: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     user.require_admin()
     now = now_of(request)
     try:
@@ -134,8 +140,7 @@ def commune_page(request: Request, commune_id: Id):
 @router.post("/app/admin/communes/{commune_id}")
 def commune_update(request: Request, commune_id: Id, csrf: Csrf, name: Text = "", code: Text = "",
                    timezone: Text = "Asia/Ho_Chi_Minh", province_id: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.update_commune(s, user, commune_id, now_of(request), name=name, code=code, timezone=timezone.strip(),
@@ -149,8 +154,7 @@ def commune_update(request: Request, commune_id: Id, csrf: Csrf, name: Text = ""
 @router.post("/app/admin/communes/{commune_id}/villages")
 def village_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = "", latitude: Text = "",
                    longitude: Text = "", geocodes: Text = "", default_language: Text = "vi"):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_commune(s, user, commune_id)
@@ -170,8 +174,7 @@ def village_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = ""
 @router.post("/app/admin/communes/{commune_id}/devices")
 def device_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = "", village_id: Text = "",
                   latitude: Text = "", longitude: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_commune(s, user, commune_id)
@@ -214,8 +217,7 @@ def village_page(request: Request, village_id: Id):
 @router.post("/app/admin/villages/{village_id}")
 def village_update(request: Request, village_id: Id, csrf: Csrf, name: Text = "", latitude: Text = "",
                    longitude: Text = "", geocodes: Text = "", default_language: Text = "vi"):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_village(s, user, village_id)
@@ -243,8 +245,7 @@ def village_delete_confirm(request: Request, village_id: Id):
 
 @router.post("/app/admin/villages/{village_id}/delete")
 def village_delete(request: Request, village_id: Id, csrf: Csrf, confirm: Annotated[str, Form(max_length=8)] = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     if confirm != "yes":  # only the confirmation page's button sends it
         return RedirectResponse(f"/app/admin/villages/{village_id}/delete", status_code=303)
     try:
@@ -283,8 +284,7 @@ def device_page(request: Request, device_id: Id):
 @router.post("/app/admin/devices/{device_id}")
 def device_update(request: Request, device_id: Id, csrf: Csrf, name: Text = "", village_id: Text = "",
                   latitude: Text = "", longitude: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_device(s, user, device_id)
@@ -329,8 +329,7 @@ def settings_save(request: Request, commune_id: Id, csrf: Csrf, quiet_start: Tex
                   quiet_off: Annotated[str, Form(max_length=4)] = "",
                   max_programme_min: Text = "", auto_air: Annotated[str, Form(max_length=4)] = "",
                   confirm: Annotated[str, Form(max_length=8)] = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     now = now_of(request)
     form = {"quiet_start": quiet_start, "quiet_end": quiet_end, "quiet_off": quiet_off,
             "max_programme_min": max_programme_min, "auto_air": auto_air}
