@@ -13,7 +13,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import SESSION_COOKIE, Id
-from api.web.render import PageRoute, gettext_for, page_lang, render
+from api.web.form_errors import error_message
+from api.web.render import PageRoute, gettext_for, render
 from api.web.session import ACCOUNT_PAGE, check_csrf, end_session, now_of, require_principal
 from loa.accounts import auth
 from loa.accounts import service as accounts
@@ -28,10 +29,6 @@ Text = Annotated[str, Form(max_length=1024)]
 Csrf = Annotated[str, Form(max_length=200)]
 SmallField = Annotated[str, Form(max_length=20)]
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _message(request: Request, exc: DomainError) -> str:
-    return exc.message_en if page_lang(request) == "en" else exc.message_vi
 
 
 _SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
@@ -88,7 +85,7 @@ def change_password(request: Request, current_password: Text, new_password: Text
         with session_scope(request.app.state.engine) as s:
             auth.change_password(s, user, current_password, new_password, now_of(request), _policy(request))
     except DomainError as exc:
-        return _account_page(request, user, exc.status, _message(request, exc))
+        return _account_page(request, user, exc.status, error_message(request, exc))
     return RedirectResponse(f"{ACCOUNT_PAGE}?done=password", status_code=303)
 
 
@@ -111,6 +108,13 @@ def revoke(request: Request, token_id: Id, csrf: Csrf = ""):
 def require_admin(request: Request) -> Principal:
     user = require_principal(request)
     user.require_admin()
+    return user
+
+
+def _admin_form(request: Request, csrf: str) -> Principal:
+    """The admin, sending one of the admin's forms with its CSRF token."""
+    user = require_admin(request)
+    check_csrf(request, csrf)
     return user
 
 
@@ -165,8 +169,7 @@ def admin_create_user(request: Request, username: Annotated[str, Form(max_length
                       role: SmallField = "", commune_id: SmallField = "", village_id: SmallField = "",
                       is_admin: SmallField = "", csrf: Csrf = ""):
     """A new account with a one-time password (shown once here): the person chooses their own at first login."""
-    user = require_admin(request)
-    check_csrf(request, csrf)
+    user = _admin_form(request, csrf)
     form = {"username": username, "display_name": display_name, "role": role, "commune_id": commune_id,
             "village_id": village_id, "is_admin": bool(is_admin)}
     _ = gettext_for(request)
@@ -188,7 +191,7 @@ def admin_create_user(request: Request, username: Annotated[str, Form(max_length
                 accounts.add_membership(s, user, created.id, commune, role, now_of(request), village)
             out = {"id": created.id, "username": created.username, "display_name": created.display_name}
     except DomainError as exc:  # nothing is kept: the user and the role are one transaction
-        return _users_page(request, user, exc.status, _message(request, exc), form)
+        return _users_page(request, user, exc.status, error_message(request, exc), form)
     response = render(request, "one_time_password.html", user=user, target=out, password=password, created=True,
                       title=_("One-time password"))
     response.headers.update(NO_STORE)
@@ -222,8 +225,7 @@ def admin_user(request: Request, user_id: Id, done: str | None = None):
 def admin_set_role(request: Request, user_id: Id, commune_id: Annotated[str, Form(max_length=12)],
                    role: Annotated[str, Form(max_length=20)], village_id: Annotated[str, Form(max_length=12)] = "",
                    csrf: Csrf = ""):
-    user = require_admin(request)
-    check_csrf(request, csrf)
+    user = _admin_form(request, csrf)
     try:
         commune = _optional_id(commune_id, "commune_id")
         if commune is None:
@@ -234,7 +236,7 @@ def admin_set_role(request: Request, user_id: Id, commune_id: Annotated[str, For
             accounts.add_membership(s, user, user_id, commune, role, now_of(request), _optional_id(village_id,
                                                                                                    "village_id"))
     except DomainError as exc:
-        return _user_page(request, user, user_id, exc.status, _message(request, exc))
+        return _user_page(request, user, user_id, exc.status, error_message(request, exc))
     return RedirectResponse(f"/app/admin/users/{user_id}?done=role", status_code=303)
 
 
@@ -261,8 +263,7 @@ def admin_confirm(request: Request, user_id: Id, action: str, commune_id: int | 
 
 @router.post("/app/admin/users/{user_id}/roles/{commune_id}/remove")
 def admin_remove_role(request: Request, user_id: Id, commune_id: Id, csrf: Csrf = ""):
-    user = require_admin(request)
-    check_csrf(request, csrf)
+    user = _admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         accounts.remove_membership(s, user, user_id, commune_id, now_of(request))
     return RedirectResponse(f"/app/admin/users/{user_id}?done=role_removed", status_code=303)
@@ -270,15 +271,14 @@ def admin_remove_role(request: Request, user_id: Id, commune_id: Id, csrf: Csrf 
 
 @router.post("/app/admin/users/{user_id}/disable")
 def admin_disable(request: Request, user_id: Id, csrf: Csrf = ""):
-    user = require_admin(request)
-    check_csrf(request, csrf)
+    user = _admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             accounts.set_active(s, user, user_id, False, now_of(request))
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return _user_page(request, user, user_id, exc.status, _message(request, exc))
+        return _user_page(request, user, user_id, exc.status, error_message(request, exc))
     if user_id == user.user_id:  # an admin who disabled themselves (another admin remains) is logged out
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse("/app/admin/users?done=disabled", status_code=303)
@@ -286,8 +286,7 @@ def admin_disable(request: Request, user_id: Id, csrf: Csrf = ""):
 
 @router.post("/app/admin/users/{user_id}/enable")
 def admin_enable(request: Request, user_id: Id, csrf: Csrf = ""):
-    user = require_admin(request)
-    check_csrf(request, csrf)
+    user = _admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         accounts.set_active(s, user, user_id, True, now_of(request))
     return RedirectResponse(f"/app/admin/users/{user_id}?done=enabled", status_code=303)
@@ -295,8 +294,7 @@ def admin_enable(request: Request, user_id: Id, csrf: Csrf = ""):
 
 @router.post("/app/admin/users/{user_id}/reset-password")
 def admin_reset_password(request: Request, user_id: Id, csrf: Csrf = ""):
-    user = require_admin(request)
-    check_csrf(request, csrf)
+    user = _admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         target, password = accounts.reset_password(s, user, user_id, now_of(request))
         out = {"id": target.id, "username": target.username, "display_name": target.display_name}

@@ -8,7 +8,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from api.deps import Id
 from api.i18n import LANG_COOKIE, LANGUAGES
-from api.web.render import STATIC, PageRoute, gettext_for, page_lang, render
+from api.web.form_errors import error_message
+from api.web.render import STATIC, PageRoute, gettext_for, render
 from api.web.session import (check_csrf, current_principal, end_session, now_of, require_principal, safe_next,
                              start_session)
 from content.library.models import ContentItem, Status
@@ -62,9 +63,8 @@ def login(request: Request, username: Annotated[str, Form(max_length=64)],
     try:
         start_session(request, response, username, password)
     except DomainError as exc:
-        message = exc.message_en if page_lang(request) == "en" else exc.message_vi
-        return render(request, "login.html", status=exc.status, error=message, next=safe_next(next),
-                      username=username, user=None)
+        return render(request, "login.html", status=exc.status, error=error_message(request, exc),
+                      next=safe_next(next), username=username, user=None)
     return response
 
 

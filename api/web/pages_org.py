@@ -19,7 +19,8 @@ from sqlmodel import select
 from api.deps import Id
 from api.web.choices import int_or_none, languages
 from api.web.commune_map import draw, km_label
-from api.web.render import PageRoute, gettext_for, page_lang, render
+from api.web.form_errors import error_message
+from api.web.render import PageRoute, gettext_for, render
 from api.web.session import check_csrf, now_of, require_principal
 from loa.accounts.principal import Principal
 from loa.db import session_scope
@@ -42,13 +43,28 @@ def _reader(user: Principal, commune_id: int) -> None:
     user.require_role(commune_id, "cadre", admin=True)
 
 
-def _message(request: Request, exc: DomainError) -> str:
-    return exc.message_en if page_lang(request) == "en" else exc.message_vi
+def _form_user(request: Request, csrf: str) -> Principal:
+    """Who sends a form of these pages, once its CSRF token is checked (their rights are the service's to check)."""
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    return user
 
 
-def _passthrough(exc: DomainError) -> bool:
-    """Errors that are a page of their own (not found, forbidden) rather than a message next to the form."""
-    return exc.status in (401, 403, 404)
+def _page(request: Request, template: str, user: Principal, status: int, extra: dict, **context):
+    """A page of this module: `done` names what was just saved, `form` holds what was typed into a form that
+    failed, `can_edit` shows the admin's forms."""
+    return render(request, template, status=status, user=user, can_edit=user.is_admin,
+                  done=request.query_params.get("done"), form=extra.pop("form", {}), **context, **extra)
+
+
+def _reshow(request: Request, exc: DomainError, page, *args, field_not_found: str | None = None, **extra):
+    """The form's page again, with the error next to what was typed. Not logged in, forbidden and not found are
+    pages of their own (raised on), except a choice of the form itself that is no longer there
+    (`field_not_found`, e.g. a village deleted meanwhile): that is a bad value, 422."""
+    if exc.status in (401, 403, 404) and exc.code != field_not_found:
+        raise exc
+    return page(request, *args, status=422 if exc.status == 404 else exc.status, error=error_message(request, exc),
+                **extra)
 
 
 def _coords(lat: str, lon: str) -> tuple[float | None, float | None]:
@@ -64,9 +80,8 @@ def _communes_page(request: Request, user: Principal, status: int = 200, **extra
         if not communes and not user.is_admin:
             user.require_admin()  # a member without a cadre role anywhere: 403
         provinces = {p.id: p.name for p in s.exec(select(Province).order_by(Province.name))}
-    return render(request, "org_communes.html", status=status, user=user, communes=communes, provinces=provinces,
-                  timezones=TIMEZONES, can_edit=user.is_admin, title=gettext_for(request)("Communes"),
-                  done=request.query_params.get("done"), form=extra.pop("form", {}), **extra)
+    return _page(request, "org_communes.html", user, status, extra, communes=communes, provinces=provinces,
+                 timezones=TIMEZONES, title=gettext_for(request)("Communes"))
 
 
 @router.get("/app/admin/communes")
@@ -77,8 +92,7 @@ def communes_page(request: Request):
 @router.post("/app/admin/communes")
 def commune_create(request: Request, csrf: Csrf, name: Text = "", code: Text = "", timezone: Text = "Asia/Ho_Chi_Minh",
                    province_id: Text = "", new_province: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     user.require_admin()
     now = now_of(request)
     try:
@@ -94,11 +108,9 @@ def commune_create(request: Request, csrf: Csrf, name: Text = "", code: Text = "
                                          code.strip() or None, timezone.strip())
             commune_id = commune.id
     except DomainError as exc:
-        if _passthrough(exc) and exc.code != "province_not_found":
-            raise
         form = {"name": name, "code": code, "timezone": timezone, "province_id": province_id,
                 "new_province": new_province}
-        return _communes_page(request, user, status=422 if exc.status == 404 else exc.status, error=_message(request, exc), form=form)
+        return _reshow(request, exc, _communes_page, user, field_not_found="province_not_found", form=form)
     return RedirectResponse(f"/app/admin/communes/{commune_id}?done=created", status_code=303)
 
 
@@ -114,11 +126,10 @@ def _commune_page(request: Request, commune_id: int, status: int = 200, **extra)
         settings = station.get_settings(s, user, commune_id)
         s.expunge_all()
     village_names = {v.id: v.name for v in villages}
-    return render(request, "org_commune.html", status=status, user=user, commune=commune, villages=villages,
-                  devices=devices, village_names=village_names, province=province, provinces=provinces,
-                  timezones=TIMEZONES, station_settings=settings, map=draw(villages, devices), km_label=km_label,
-                  languages=languages(), can_edit=user.is_admin, title=commune.name,
-                  done=request.query_params.get("done"), form=extra.pop("form", {}), **extra)
+    return _page(request, "org_commune.html", user, status, extra, commune=commune, villages=villages,
+                 devices=devices, village_names=village_names, province=province, provinces=provinces,
+                 timezones=TIMEZONES, station_settings=settings, map=draw(villages, devices), km_label=km_label,
+                 languages=languages(), title=commune.name)
 
 
 @router.get("/app/admin/communes/{commune_id}")
@@ -129,25 +140,21 @@ def commune_page(request: Request, commune_id: Id):
 @router.post("/app/admin/communes/{commune_id}")
 def commune_update(request: Request, commune_id: Id, csrf: Csrf, name: Text = "", code: Text = "",
                    timezone: Text = "Asia/Ho_Chi_Minh", province_id: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.update_commune(s, user, commune_id, now_of(request), name=name, code=code, timezone=timezone.strip(),
                                province_id=int_or_none(province_id))
     except DomainError as exc:
-        if _passthrough(exc):
-            raise
-        return _commune_page(request, commune_id, status=exc.status, error=_message(request, exc),
-                             form={"commune": {"name": name, "code": code, "timezone": timezone}})
+        return _reshow(request, exc, _commune_page, commune_id,
+                       form={"commune": {"name": name, "code": code, "timezone": timezone}})
     return RedirectResponse(f"/app/admin/communes/{commune_id}?done=saved", status_code=303)
 
 
 @router.post("/app/admin/communes/{commune_id}/villages")
 def village_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = "", latitude: Text = "",
                    longitude: Text = "", geocodes: Text = "", default_language: Text = "vi"):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_commune(s, user, commune_id)
@@ -157,11 +164,9 @@ def village_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = ""
                                          geocodes)
             village_id = village.id
     except DomainError as exc:
-        if _passthrough(exc):
-            raise
-        return _commune_page(request, commune_id, status=exc.status, error=_message(request, exc),
-                             form={"village": {"name": name, "latitude": latitude, "longitude": longitude,
-                                               "geocodes": geocodes, "default_language": default_language}})
+        return _reshow(request, exc, _commune_page, commune_id,
+                       form={"village": {"name": name, "latitude": latitude, "longitude": longitude,
+                                         "geocodes": geocodes, "default_language": default_language}})
     return RedirectResponse(f"/app/admin/communes/{commune_id}?done=village_added#village-{village_id}",
                             status_code=303)
 
@@ -169,8 +174,7 @@ def village_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = ""
 @router.post("/app/admin/communes/{commune_id}/devices")
 def device_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = "", village_id: Text = "",
                   latitude: Text = "", longitude: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_commune(s, user, commune_id)
@@ -179,12 +183,9 @@ def device_create(request: Request, commune_id: Id, csrf: Csrf, name: Text = "",
             device = org.create_device(s, user, commune_id, name, now_of(request), int_or_none(village_id), lat, lon)
             device_id = device.id
     except DomainError as exc:
-        if _passthrough(exc) and exc.code != "village_not_found":
-            raise
-        return _commune_page(request, commune_id, status=exc.status if exc.status != 404 else 422,
-                             error=_message(request, exc),
-                             form={"device": {"name": name, "village_id": village_id, "latitude": latitude,
-                                              "longitude": longitude}})
+        return _reshow(request, exc, _commune_page, commune_id, field_not_found="village_not_found",
+                       form={"device": {"name": name, "village_id": village_id, "latitude": latitude,
+                                        "longitude": longitude}})
     return RedirectResponse(f"/app/admin/communes/{commune_id}?done=device_added#device-{device_id}",
                             status_code=303)
 
@@ -203,10 +204,9 @@ def _village_page(request: Request, village_id: int, status: int = 200, template
         devices = org.list_devices(s, user, commune.id)
         s.expunge_all()
     here = [d for d in devices if d.village_id == village_id]
-    return render(request, template, status=status, user=user, commune=commune, village=village,
-                  devices=here, map=draw(villages, devices), km_label=km_label, highlight=village_id,
-                  languages=languages(), can_edit=user.is_admin, title=village.name,
-                  done=request.query_params.get("done"), form=extra.pop("form", {}), **extra)
+    return _page(request, template, user, status, extra, commune=commune, village=village, devices=here,
+                 map=draw(villages, devices), km_label=km_label, highlight=village_id, languages=languages(),
+                 title=village.name)
 
 
 @router.get("/app/admin/villages/{village_id}")
@@ -217,8 +217,7 @@ def village_page(request: Request, village_id: Id):
 @router.post("/app/admin/villages/{village_id}")
 def village_update(request: Request, village_id: Id, csrf: Csrf, name: Text = "", latitude: Text = "",
                    longitude: Text = "", geocodes: Text = "", default_language: Text = "vi"):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_village(s, user, village_id)
@@ -227,11 +226,9 @@ def village_update(request: Request, village_id: Id, csrf: Csrf, name: Text = ""
             org.update_village(s, user, village_id, now_of(request), name=name, latitude=lat, longitude=lon,
                                geocodes=geocodes, default_language=default_language)
     except DomainError as exc:
-        if _passthrough(exc):
-            raise
-        return _village_page(request, village_id, status=exc.status, error=_message(request, exc),
-                             form={"name": name, "latitude": latitude, "longitude": longitude,
-                                   "geocodes": geocodes, "default_language": default_language})
+        return _reshow(request, exc, _village_page, village_id,
+                       form={"name": name, "latitude": latitude, "longitude": longitude, "geocodes": geocodes,
+                             "default_language": default_language})
     return RedirectResponse(f"/app/admin/villages/{village_id}?done=saved", status_code=303)
 
 
@@ -248,8 +245,7 @@ def village_delete_confirm(request: Request, village_id: Id):
 
 @router.post("/app/admin/villages/{village_id}/delete")
 def village_delete(request: Request, village_id: Id, csrf: Csrf, confirm: Annotated[str, Form(max_length=8)] = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     if confirm != "yes":  # only the confirmation page's button sends it
         return RedirectResponse(f"/app/admin/villages/{village_id}/delete", status_code=303)
     try:
@@ -258,10 +254,8 @@ def village_delete(request: Request, village_id: Id, csrf: Csrf, confirm: Annota
             commune_id = village.commune_id
             org.delete_village(s, user, village_id, now_of(request), village_uses(s, commune_id, village_id))
     except DomainError as exc:
-        if _passthrough(exc):
-            raise
-        return _village_page(request, village_id, status=exc.status, template="org_village_delete.html",
-                             uses=exc.extra.get("uses", []), error=_message(request, exc))
+        return _reshow(request, exc, _village_page, village_id, template="org_village_delete.html",
+                       uses=exc.extra.get("uses", []))
     return RedirectResponse(f"/app/admin/communes/{commune_id}?done=village_deleted", status_code=303)
 
 
@@ -277,10 +271,9 @@ def _device_page(request: Request, device_id: int, status: int = 200, **extra):
         villages = org.list_villages(s, user, commune.id)
         devices = org.list_devices(s, user, commune.id)
         s.expunge_all()
-    return render(request, "org_device.html", status=status, user=user, commune=commune, device=device,
-                  villages=villages, village_names={v.id: v.name for v in villages}, map=draw(villages, devices),
-                  km_label=km_label, highlight_device=device_id, can_edit=user.is_admin, title=device.name,
-                  done=request.query_params.get("done"), form=extra.pop("form", {}), **extra)
+    return _page(request, "org_device.html", user, status, extra, commune=commune, device=device,
+                 villages=villages, village_names={v.id: v.name for v in villages}, map=draw(villages, devices),
+                 km_label=km_label, highlight_device=device_id, title=device.name)
 
 
 @router.get("/app/admin/devices/{device_id}")
@@ -291,8 +284,7 @@ def device_page(request: Request, device_id: Id):
 @router.post("/app/admin/devices/{device_id}")
 def device_update(request: Request, device_id: Id, csrf: Csrf, name: Text = "", village_id: Text = "",
                   latitude: Text = "", longitude: Text = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_device(s, user, device_id)
@@ -301,12 +293,8 @@ def device_update(request: Request, device_id: Id, csrf: Csrf, name: Text = "", 
             org.update_device(s, user, device_id, now_of(request), name=name, village_id=int_or_none(village_id),
                               latitude=lat, longitude=lon)
     except DomainError as exc:
-        if _passthrough(exc) and exc.code != "village_not_found":
-            raise
-        return _device_page(request, device_id, status=exc.status if exc.status != 404 else 422,
-                            error=_message(request, exc),
-                            form={"name": name, "village_id": village_id, "latitude": latitude,
-                                  "longitude": longitude})
+        return _reshow(request, exc, _device_page, device_id, field_not_found="village_not_found",
+                       form={"name": name, "village_id": village_id, "latitude": latitude, "longitude": longitude})
     return RedirectResponse(f"/app/admin/devices/{device_id}?done=saved", status_code=303)
 
 
@@ -320,9 +308,8 @@ def _settings_page(request: Request, commune_id: int, status: int = 200, **extra
         _reader(user, commune_id)
         current = station.get_settings(s, user, commune_id)
         s.expunge_all()
-    return render(request, "org_settings.html", status=status, user=user, commune=commune, current=current,
-                  title=gettext_for(request)("Station settings"), done=request.query_params.get("done"),
-                  form=extra.pop("form", {}), **extra)
+    return _page(request, "org_settings.html", user, status, extra, commune=commune, current=current,
+                 title=gettext_for(request)("Station settings"))
 
 
 @router.get("/app/admin/communes/{commune_id}/settings")
@@ -342,8 +329,7 @@ def settings_save(request: Request, commune_id: Id, csrf: Csrf, quiet_start: Tex
                   quiet_off: Annotated[str, Form(max_length=4)] = "",
                   max_programme_min: Text = "", auto_air: Annotated[str, Form(max_length=4)] = "",
                   confirm: Annotated[str, Form(max_length=8)] = ""):
-    user = require_principal(request)
-    check_csrf(request, csrf)
+    user = _form_user(request, csrf)
     now = now_of(request)
     form = {"quiet_start": quiet_start, "quiet_end": quiet_end, "quiet_off": quiet_off,
             "max_programme_min": max_programme_min, "auto_air": auto_air}
@@ -369,9 +355,7 @@ def settings_save(request: Request, commune_id: Id, csrf: Csrf, quiet_start: Tex
                 return _settings_page(request, commune_id, status=200, confirm_auto_air=True, form=form)
             station.put_settings(s, user, commune_id, values, now)
     except DomainError as exc:
-        if _passthrough(exc):
-            raise
-        return _settings_page(request, commune_id, status=exc.status, error=_message(request, exc), form=form)
+        return _reshow(request, exc, _settings_page, commune_id, form=form)
     # What the loudspeakers hold follows the new rules at once (as PUT /station-settings does).
     request.app.state.schedules.materialize_commune(commune_id, now)
     return RedirectResponse(f"/app/admin/communes/{commune_id}/settings?done=saved", status_code=303)

@@ -129,28 +129,26 @@ def one_time_password() -> str:
 def reset_password(session: Session, actor: Principal, user_id: int, now: datetime) -> tuple[User, str]:
     """A new one-time password for the user (returned once, only its hash is kept); all their sessions and
     tokens end, and the next login can do nothing but choose a new password."""
-    actor.require_admin()
-    user = get_user(session, actor, user_id)
     password = one_time_password()
-    user.password_hash = hash_password(password)
-    user.must_change_password = True
-    session.add(user)
-    ended = end_tokens(session, user.id, now)
-    audit.record(session, actor, "user.password_reset", "user", user.id, now, username=user.username,
-                 tokens_ended=ended or None)
-    return user, password
+    return _replace_password(session, actor, user_id, password, now, "user.password_reset", one_time=True), password
 
 
 def set_password(session: Session, actor: Principal, user_id: int, password: str, now: datetime) -> User:
     """The admin (or the shell: `loa admin passwd`) sets a password; the user's sessions and tokens end."""
+    return _replace_password(session, actor, user_id, password, now, "user.password_set", one_time=False)
+
+
+def _replace_password(session: Session, actor: Principal, user_id: int, password: str, now: datetime,
+                      action: str, one_time: bool) -> User:
+    """The admin's change of another's password: it replaces the old one, and every session and token of the user
+    ends (audited as `action`). A one-time password can do nothing but choose a new one at the next login."""
     actor.require_admin()
     user = get_user(session, actor, user_id)
     user.password_hash = hash_password(password)
-    user.must_change_password = False
+    user.must_change_password = one_time
     session.add(user)
     ended = end_tokens(session, user.id, now)
-    audit.record(session, actor, "user.password_set", "user", user.id, now, username=user.username,
-                 tokens_ended=ended or None)
+    audit.record(session, actor, action, "user", user.id, now, username=user.username, tokens_ended=ended or None)
     return user
 
 

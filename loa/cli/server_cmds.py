@@ -110,6 +110,12 @@ def register(app: typer.Typer) -> None:
         finally:
             engine.dispose()
 
+    def _set_active(data_dir: Optional[str], username: str, active: bool) -> str:
+        from loa.accounts.auth import CLI
+        from loa.accounts.service import set_active
+
+        return _account_action(data_dir, username, lambda s, user_id, now: set_active(s, CLI, user_id, active, now))
+
     @admin.command("passwd")
     def admin_passwd(
         username: str = typer.Argument(..., help="Tên đăng nhập / username"),
@@ -139,10 +145,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     ) -> None:
         """Khoá tài khoản / disable an account: its sessions and tokens end at once, login is refused."""
-        from loa.accounts.auth import CLI
-        from loa.accounts.service import set_active
-
-        name = _account_action(data_dir, username, lambda s, user_id, now: set_active(s, CLI, user_id, False, now))
+        name = _set_active(data_dir, username, False)
         typer.echo(f"Đã khoá / disabled: {name}")
 
     @admin.command("enable")
@@ -151,10 +154,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     ) -> None:
         """Mở khoá tài khoản / enable a disabled account again."""
-        from loa.accounts.auth import CLI
-        from loa.accounts.service import set_active
-
-        name = _account_action(data_dir, username, lambda s, user_id, now: set_active(s, CLI, user_id, True, now))
+        name = _set_active(data_dir, username, True)
         typer.echo(f"Đã mở khoá / enabled: {name}")
 
     @db.command("upgrade")

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from broadcaster.agent import AGENT_VERSION
-from tests.broadcaster_station.agentproc import AgentProc
+from tests.broadcaster_station.agentproc import AgentProc, enrollment_code
 from tests.broadcaster_station.conftest import schedule
-from tests.broadcaster_station.live import LiveStation, wait_until
+from tests.broadcaster_station.live import LiveStation, RealClock, start_station, wait_until
 from tests.server.conftest import make_item
 from tests.tools import missing, require_python, require_tool
 
@@ -31,11 +31,6 @@ ARM64_ROOT = Path(os.environ.get("LOA_ARM64_ROOT", "/opt/loa-arm64"))
 # The station's stack, and Typer's (the agent's command line is argparse): none of it on a box.
 FORBIDDEN = {"fastapi", "starlette", "sqlmodel", "sqlalchemy", "numpy", "scipy", "psycopg", "psycopg-binary",
              "uvicorn", "loa", "typer", "click", "rich", "pydantic"}
-
-
-class RealClock:
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -54,9 +49,7 @@ def db_url(tmp_path, sqlite_template):
 
 @pytest.fixture
 def station(settings, engine):
-    from api.app import create_app
-
-    live = LiveStation(lambda: create_app(settings, start_worker=False)).start()
+    live = start_station(settings)
     yield live
     live.stop()
 
@@ -154,15 +147,6 @@ def make_box(interp: Interpreter, wheel: Path, dest: Path, extra: str = "") -> B
     return box
 
 
-def _code(cadre: httpx.Client, world, village_id: int) -> tuple[int, str]:
-    r = cadre.post(f"/api/v1/communes/{world.a}/devices", json={"name": "Cụm loa", "village_id": village_id})
-    assert r.status_code == 201, r.text
-    device_id = r.json()["id"]
-    r = cadre.post(f"/api/v1/devices/{device_id}/enrollment-code")
-    assert r.status_code == 201, r.text
-    return device_id, r.json()["code"]
-
-
 def _station_plays(engine, device_id: int) -> list:
     from sqlmodel import select
 
@@ -180,7 +164,7 @@ def enroll_and_play(tmp_path: Path, station: LiveStation, world, facts, clock, e
     ahead, and the station receives the play. Returns the agent (stopped) and its play record."""
     item = make_item(engine, world, facts, clock, status="approved")
     with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
-        device_id, code = _code(cadre, world, world.village_a)
+        device_id, code = enrollment_code(cadre, world, world.village_a)
     agent = AgentProc(station.url, tmp_path / "agent", code, command=command, sink=sink, env=env).start()
     try:
         assert wait_until(agent.has_manifest, wait_s), agent.output()

@@ -20,6 +20,17 @@ from broadcaster.protocol.wire import parse_time
 LOA = str(Path(sys.executable).with_name("loa"))
 
 
+def enrollment_code(cadre: httpx.Client, world, village_id: int) -> tuple[int, str]:
+    """What a real agent is given to enroll: a cadre makes a loudspeaker cluster in `village_id` and its code.
+    Returns (device row id, code)."""
+    r = cadre.post(f"/api/v1/communes/{world.a}/devices", json={"name": "Cụm loa", "village_id": village_id})
+    assert r.status_code == 201, r.text
+    device_id = r.json()["id"]
+    r = cadre.post(f"/api/v1/devices/{device_id}/enrollment-code")
+    assert r.status_code == 201, r.text
+    return device_id, r.json()["code"]
+
+
 class AgentProc:
     """One village box: `loa agent --sink file` in its own process, enrolled with a cadre's code."""
 

@@ -1,16 +1,22 @@
 """The real station over real HTTP: uvicorn on 127.0.0.1 in a thread (restartable on the same port), a clock
-shared by the station and the simulated agents, and a tampering proxy."""
+shared by the station and the simulated agents, and a tampering proxy.
+
+The fixtures `clock` (a LinkedClock at T0) and `live` (the station on that clock) are imported by name by the
+test modules that use them (`from tests.broadcaster_station.live import clock, live  # noqa: F401`)."""
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 import httpx
+import pytest
 import uvicorn
+
+from tests.server.conftest import T0
 
 
 def wait_until(cond: Callable[[], object], seconds: float = 10.0) -> bool:
@@ -65,6 +71,20 @@ class LiveStation:
         self.start()
 
 
+def start_station(settings, clock: Callable[[], datetime] | None = None) -> LiveStation:
+    """The station app of `settings` (no job worker: tests run jobs themselves), serving on its own port."""
+    from api.app import create_app
+
+    return LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
+
+
+class RealClock:
+    """The wall clock, for tests of real processes (agents, a box) that cannot share a simulated one."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
 class LinkedClock:
     """The station's clock; once `follow(virtual_clock)` it reads the simulated agents' time, so both sides
     agree (X-Loa-Server-Time then measures no offset, as on a box with a good clock)."""
@@ -89,6 +109,19 @@ class LinkedClock:
         else:
             self.now += timedelta(**kw)
         return self()
+
+
+@pytest.fixture
+def clock():
+    return LinkedClock(T0)
+
+
+@pytest.fixture
+def live(settings, clock, engine):
+    """The real station on `clock`; `engine` first, so the database is ready before it starts."""
+    station = start_station(settings, clock)
+    yield station
+    station.stop()
 
 
 class TamperProxy:

@@ -3,10 +3,7 @@ MATRIX = cadre-facing routes × roles; DEVICE_AUTH = routes that take a device t
 PUBLIC = enrollment routes a box calls before it has a token."""
 from __future__ import annotations
 
-
-def row(admin, cadre, secretary, village_head, outsider, anon=401):
-    return dict(anon=anon, admin=admin, cadre=cadre, secretary=secretary, village_head=village_head,
-                outsider=outsider)
+from tests.server.matrix_roles import row
 
 
 READ_ALL = row(200, 200, 200, 200, 404)

@@ -12,22 +12,8 @@ import pytest
 from broadcaster.agent.simulation import Faults, Fleet
 from broadcaster.protocol.wire import parse_time
 from tests.broadcaster_station.conftest import emergency, enroll_by_code, schedule
-from tests.broadcaster_station.live import LinkedClock, LiveStation, TamperProxy, wait_until
-from tests.server.conftest import T0, make_item
-
-
-@pytest.fixture
-def clock():
-    return LinkedClock(T0)
-
-
-@pytest.fixture
-def live(settings, clock, engine):
-    from api.app import create_app
-
-    station = LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
-    yield station
-    station.stop()
+from tests.broadcaster_station.live import TamperProxy, clock, live, wait_until  # noqa: F401  (fixtures)
+from tests.server.conftest import make_item
 
 
 @pytest.fixture

@@ -8,28 +8,12 @@ import json
 import time
 
 import httpx
-import pytest
 
 from broadcaster.station.commands import Commander
 from broadcaster.station.push.sse import SseHub
 from tests.broadcaster_station.conftest import enroll_by_code
-from tests.broadcaster_station.live import LinkedClock, LiveStation, wait_until
+from tests.broadcaster_station.live import clock, live, wait_until  # noqa: F401  (fixtures)
 from tests.broadcaster_station.test_sse_limits_live import Stream
-from tests.server.conftest import T0
-
-
-@pytest.fixture
-def clock():
-    return LinkedClock(T0)
-
-
-@pytest.fixture
-def live(settings, clock, engine):
-    from api.app import create_app
-
-    station = LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
-    yield station
-    station.stop()
 
 
 def _commands(stream: Stream) -> list[dict]:

@@ -6,28 +6,12 @@ import threading
 from collections.abc import Callable
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from tests.broadcaster_station.conftest import DEV, INFO, dh, enroll_by_code
-from tests.broadcaster_station.live import LinkedClock, LiveStation
-from tests.server.conftest import T0
+from tests.broadcaster_station.live import clock, live  # noqa: F401  (fixtures)
 
 N = 10
-
-
-@pytest.fixture
-def clock():
-    return LinkedClock(T0)
-
-
-@pytest.fixture
-def live(settings, clock, engine):
-    from api.app import create_app
-
-    station = LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
-    yield station
-    station.stop()
 
 
 def at_once(live, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:

@@ -17,18 +17,13 @@ import httpx
 import pytest
 
 from broadcaster.protocol.wire import parse_time
-from tests.broadcaster_station.agentproc import AgentProc, Attacker
+from tests.broadcaster_station.agentproc import AgentProc, Attacker, enrollment_code
 from tests.broadcaster_station.conftest import DEV, schedule
-from tests.broadcaster_station.live import LiveStation, wait_until
+from tests.broadcaster_station.live import LiveStation, RealClock, wait_until
 from tests.server.conftest import make_item, speech_wav
 
 START_WITHIN, STOP_WITHIN = 1.5, 2.0
 TEXT = " ".join(["Bà con thôn Ún Tà chú ý, nước lũ đang lên, hãy di chuyển lên chỗ cao ngay."] * 6)  # ~27 s
-
-
-class RealClock:
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -103,17 +98,8 @@ def _cadre(station, world):
     return httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30)
 
 
-def _code(cadre, world, village_id) -> tuple[int, str]:
-    r = cadre.post(f"/api/v1/communes/{world.a}/devices", json={"name": "Cụm loa", "village_id": village_id})
-    assert r.status_code == 201, r.text
-    device_id = r.json()["id"]
-    r = cadre.post(f"/api/v1/devices/{device_id}/enrollment-code")
-    assert r.status_code == 201, r.text
-    return device_id, r.json()["code"]
-
-
 def _enroll(station, cadre, world, agents, tmp_path, village_id, url=None) -> tuple[int, AgentProc]:
-    device_id, code = _code(cadre, world, village_id)
+    device_id, code = enrollment_code(cadre, world, village_id)
     agent = AgentProc(url or station.url, tmp_path / f"agent-{len(agents)}", code).start()
     agents.append(agent)
     return device_id, agent

@@ -8,8 +8,8 @@ import pytest
 
 from tests.broadcaster_station.conftest import DEV, INFO
 from tests.broadcaster_station.matrix import DEVICE_AUTH, MATRIX, PUBLIC
+from tests.server.matrix_roles import ROLES, answers
 
-ROLES = ["anon", "admin", "cadre", "secretary", "village_head", "outsider"]
 _n = itertools.count()
 
 
@@ -39,13 +39,8 @@ def _prepare(kind, client, world):
 def test_permission_matrix(endpoint, client, world):
     method, path = endpoint
     kind, expected = MATRIX[endpoint]
-    got = {}
-    for role in ROLES:
-        kw, body = _prepare(kind, client, world)
-        url = path.format(**{k: v for k, v in kw.items() if "{" + k + "}" in path})
-        r = client.request(method, url, json=body, headers=world.h(None if role == "anon" else role))
-        got[role] = r.status_code
-    assert got == expected
+    got = answers(client, world, method, path, lambda: _prepare(kind, client, world))
+    assert {role: r.status_code for role, r in got.items()} == expected
 
 
 @pytest.mark.parametrize("endpoint", sorted(DEVICE_AUTH), ids=lambda e: f"{e[0]} {e[1]}")

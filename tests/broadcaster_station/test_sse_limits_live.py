@@ -11,22 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from tests.broadcaster_station.conftest import DEV, INFO, dh, enroll_by_code
-from tests.broadcaster_station.live import LinkedClock, LiveStation, wait_until
-from tests.server.conftest import T0
+from tests.broadcaster_station.live import clock, start_station, wait_until  # noqa: F401  (fixture clock)
 
 PING_S = 0.2
 
 
 @pytest.fixture
-def clock():
-    return LinkedClock(T0)
-
-
-@pytest.fixture
 def live(settings, clock, engine):
-    from api.app import create_app
-
-    station = LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
+    station = start_station(settings, clock)
     station.app.state.sse_ping_s = PING_S
     yield station
     station.stop()

@@ -10,14 +10,10 @@ import pytest
 
 from loa.db import session_scope
 from tests.schedules_api.conftest import h
+from tests.server.matrix_roles import row
 from tests.web.streamserver import RadioServer
 
 _n = itertools.count()
-
-
-def row(admin, cadre, secretary, village_head, outsider, anon=401):
-    return dict(anon=anon, admin=admin, cadre=cadre, secretary=secretary, village_head=village_head,
-                outsider=outsider)
 
 
 ADMIN = row(200, 403, 403, 403, 403)

@@ -15,14 +15,9 @@ import itertools
 import pytest
 
 from tests.server.conftest import failed_text_item, make_item
+from tests.server.matrix_roles import ROLES, row
 
-ROLES = ["anon", "admin", "cadre", "secretary", "village_head", "outsider"]
 _counter = itertools.count()
-
-
-def row(admin, cadre, secretary, village_head, outsider, anon=401):
-    return dict(anon=anon, admin=admin, cadre=cadre, secretary=secretary, village_head=village_head,
-                outsider=outsider)
 
 
 READ_ALL = row(200, 200, 200, 200, 404)

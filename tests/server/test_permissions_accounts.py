@@ -7,14 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.server.conftest import PASSWORD
-
-ROLES = ["anon", "admin", "cadre", "secretary", "village_head", "outsider"]
-
-
-def row(admin, cadre, secretary, village_head, outsider, anon=401):
-    return dict(anon=anon, admin=admin, cadre=cadre, secretary=secretary, village_head=village_head,
-                outsider=outsider)
-
+from tests.server.matrix_roles import ROLES, row
 
 EVERYONE = row(200, 200, 200, 200, 200)
 ADMIN_ONLY = row(200, 403, 403, 403, 403)

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from tests.server.test_permissions import ROLES, row
+from tests.server.matrix_roles import answers, row
 
 _n = itertools.count()
 ADMIN_EDIT = row(200, 403, 403, 403, 404)
@@ -45,15 +45,11 @@ def _prepare(kind, client, world):
 def test_org_permission_matrix(endpoint, client, world):
     method, path = endpoint
     kind, expected = MATRIX[endpoint]
-    got = {}
-    for role in ROLES:
-        kw, body = _prepare(kind, client, world)
-        url = path.format(**{k: v for k, v in kw.items() if "{" + k + "}" in path})
-        r = client.request(method, url, json=body, headers=world.h(None if role == "anon" else role))
-        got[role] = r.status_code
+    got = answers(client, world, method, path, lambda: _prepare(kind, client, world))
+    for role, r in got.items():
         if r.status_code >= 400:
             assert r.headers["content-type"] == "application/problem+json", (role, r.text)
-    assert got == expected
+    assert {role: r.status_code for role, r in got.items()} == expected
 
 
 def test_refused_edits_change_nothing_and_leave_no_audit(client, world):

@@ -5,11 +5,6 @@ the week shows it), air and cancel an emergency, record with the microphone, and
 the audio. A screenshot of each page goes to tests/web/screenshots/ (390×844, a common phone)."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +12,7 @@ import pytest
 
 from tests.tools import chromium
 from tests.web.conftest import PASSWORD, T0, build_world
+from tests.web.served import loa_serve
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parent / "screenshots"
@@ -25,12 +21,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--autoplay-policy=no-user-gesture-required",
          # a fake microphone (a beeping tone) and no permission prompt, for MediaRecorder
          "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,31 +35,8 @@ def server(tmp_path_factory):
     upgrade(engine)
     world = build_world(engine, datetime.now(T0.tzinfo))
     engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "LOA_TTS_ONLINE": "0", "LOA_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
-    log = (data / "server.log").open("wb")
-    loa = Path(sys.executable).with_name("loa")
-    proc = subprocess.Popen([str(loa), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the server did not start:\n" + (data / "server.log").read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
-    yield base, world, data
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with loa_serve(data) as base:
+        yield base, world, data
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,11 @@ import io
 import httpx
 import pytest
 
-from tests.web.conftest import PASSWORD
+from tests.web.served import login
 from tests.web.test_browser import browser, server, shot  # noqa: F401  (fixtures: their own for this module)
 from tests.web.test_browser_truth import _approved_recording, _token
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, base, username):
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def _night_schedule(base, world) -> None:
@@ -47,7 +38,7 @@ def test_admin_runs_villages_settings_and_audit_from_a_phone(server, browser):  
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _login(page, base, "admin")
+    login(page, base, "admin")
 
     # The commune: no coordinates yet, so no map but a hint how to get one.
     page.goto(f"{base}/app/admin/communes")
@@ -155,12 +146,12 @@ def test_admin_runs_villages_settings_and_audit_from_a_phone(server, browser):  
 def test_other_roles_are_kept_out(server, browser):  # noqa: F811
     base, world, data = server
     page = browser.new_page()
-    _login(page, base, "secretary")
+    login(page, base, "secretary")
     for url in (f"/app/admin/villages/{world.village_a}", "/app/admin/audit",
                 f"/app/admin/communes/{world.a}/settings"):
         response = page.goto(f"{base}{url}")
         assert response.status == 403 and page.locator(".error").is_visible()
-    _login(page, base, "outsider")
+    login(page, base, "outsider")
     response = page.goto(f"{base}/app/admin/villages/{world.village_a}")
     assert response.status == 404
     page.close()

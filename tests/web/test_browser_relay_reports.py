@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.web.conftest import PASSWORD, T0, build_world
+from tests.web.conftest import T0, build_world
+from tests.web.served import loa_serve, login
 from tests.web.streamserver import RadioServer
-from tests.web.test_browser import _free_port, browser, shot  # noqa: F401  (the module's Chromium fixture)
+from tests.web.test_browser import browser, shot  # noqa: F401  (the module's Chromium fixture)
 from tests.web.test_browser_csp import WATCH
 
 pytestmark = pytest.mark.browser
@@ -74,32 +70,8 @@ def server(tmp_path_factory, radio):
     world = build_world(engine, now)
     _records(engine, world, now)
     engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "LOA_TTS_ONLINE": "0", "LOA_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
-           "LOA_RELAY_ALLOWED_HOSTS": radio.host}  # the test radio runs on this machine
-    log = (data / "server.log").open("wb")
-    loa = Path(sys.executable).with_name("loa")
-    proc = subprocess.Popen([str(loa), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the server did not start:\n" + (data / "server.log").read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
-    yield base, world, data
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with loa_serve(data, {"LOA_RELAY_ALLOWED_HOSTS": radio.host}) as base:  # the test radio runs on this machine
+        yield base, world, data
 
 
 def watch_csp(page) -> list[str]:
@@ -108,15 +80,6 @@ def watch_csp(page) -> list[str]:
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.add_init_script(WATCH.removeprefix("() => {").removesuffix("}"))
     return violations
-
-
-def login(page, base, username):
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_cadre_reads_the_commune_overview(server, browser):
