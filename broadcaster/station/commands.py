@@ -97,7 +97,7 @@ class Commander:
             return None
         hashes = {e.sha256 for e in entries if e.sha256}
         if hashes:  # the audio endpoint serves only granted hashes: grant before the push
-            manifests.grant(self.engine, ids, hashes, self.clock())
+            manifests.grant(self.engine, ids, hashes, self.clock(), self.ctx)
         return self._issue(ids, lambda seq, devices, villages: Command(
             seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
             villages=villages, action="start", source=rule_key, entries=entries))
