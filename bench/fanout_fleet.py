@@ -27,6 +27,18 @@ STAGES = ("command received", "nudge published", "nudge received", "sync started
           "manifest verified", "audio stored", "playing", "stop command received", "stopped")
 
 
+def thread_cpu() -> dict[int, float]:
+    """native thread id → CPU seconds so far, for this process (/proc; Linux)."""
+    out = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def proc_cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far (/proc; Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -235,6 +247,7 @@ def run_slice(conn, creds: list[dict], station_url: str, raw_topic: str, workers
                 break
         msg = conn.recv() if conn.poll(timeout + 10) else ("stop",)
         if msg[0] == "arm_stop":  # phase two: the cadre cancels the emergency
+            tc0 = thread_cpu()
             stop_armed.set()
             with lock:
                 woken.update(stages["playing"])  # step them again from now on
@@ -245,6 +258,14 @@ def run_slice(conn, creds: list[dict], station_url: str, raw_topic: str, workers
                 if len(stages["stopped"]) >= len(stages["playing"]):
                     conn.send(("all stopped",))
                     break
+            tc1 = thread_cpu()
+            roles = {mqtt_loop._thread.native_id: "mqtt", threads[-1].native_id: "player",
+                     **{t.native_id: "worker" for t in threads[:-1]}}
+            by_role: dict[str, float] = {}
+            for tid, v in tc1.items():
+                role = roles.get(tid, "other")
+                by_role[role] = round(by_role.get(role, 0.0) + v - tc0.get(tid, 0.0), 3)
+            print("bench: thread CPU during the stop", by_role, file=sys.stderr, flush=True)
             msg = conn.recv() if conn.poll(timeout + 10) else ("stop",)  # ("next",) or ("stop",)
         cpu += proc_cpu(os.getpid()) - cpu0
         not_playing = sorted({e["code"] for i, a in enumerate(agents) if i not in stages["playing"]

@@ -124,8 +124,10 @@ class Agent:
             self.report(exc.code, exc.message)
             self.wake.set()
             return exc.code
-        if cmd.action == "start":  # its audio now; no manifest request (the station is re-building them, and
-            self._fetch_first.set()  # nudges each device once its manifest is stored: then it is a cache hit)
+        if cmd.action == "start" and any(e.sha256 and self.store.locate(e.sha256) is None for e in cmd.entries):
+            # its audio now; no manifest request (the station is re-building them, and nudges each device once
+            # its manifest is stored: then it is a cache hit). Held already (a standby file, §4b): nothing to do.
+            self._fetch_first.set()
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"

@@ -54,6 +54,10 @@ class StationContext:
     standby: "StandbyCache | None" = None      # commune → its standby files (§4b), re-read every 30 s
     grants: "GrantCache | None" = None         # device → hashes granted by this process (the audio fast path)
 
+    # device id → monotonic instant until which a signed start command already put what it must play on air
+    # (the first repetition of an emergency): its nudge may be paced (broadcaster/station/nudges.py).
+    commanded: dict[int, float] = field(default_factory=dict, repr=False)
+
     def identity_changed(self, device_ids) -> None:  # noqa: ANN001
         """This process changed these devices (revoked, new timetable, new sound): forget their identities."""
         if self.identities is not None:

@@ -10,11 +10,21 @@ other. When manifests hold an emergency, each such village's topic is bumped onc
 one retained message that wakes any device that missed its own.
 Work runs on one background thread (a cadre's request does not wait for a thousand signatures), coalescing
 bursts; `flush()` waits for it (tests, benchmarks).
+
+Pacing: the nudges of devices that a signed start command already put on air (`StationContext.commanded`: the
+emergency's first repetition, §4a) are spread over `PACE_S` (at most half of what remains of that repetition),
+the others go out at once. Their manifests only confirm what the command said and bring the later repetitions,
+so nothing airs later; what is gained is that a thousand devices do not fetch, verify and store a manifest in
+the same second, the very second in which the cadre may tap "stop" (bench/fanout.py measured the stop command
+waiting behind that storm, in the station and in the devices). The manifests are stored before the first
+nudge goes out, so a device that syncs earlier on its own gets the new one; a device nudged again meanwhile
+(a newer change pending) is skipped here and nudged by that newer batch.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -34,6 +44,9 @@ from loa.db import session_scope
 from loa.org.models import Device
 
 log = logging.getLogger("loa.broadcaster.nudges")
+
+PACE_S = 3.0     # at most this long to spread the nudges of devices on air by command
+PACE_SLICES = 10
 
 
 class Nudger:
@@ -174,13 +187,39 @@ class Nudger:
                                    manifest_stamp=now if ident.device_id in rebuilt else None)
         # Published after the commit: a device that syncs on the nudge finds the new manifest stored.
         villages |= emergency_villages
+        paced, pace_s = self._paced(messages)
+        self._publish([m for m in messages if m[0].id not in paced])
+        if paced:
+            later = [m for m in messages if m[0].id in paced]
+            slices = min(PACE_SLICES, len(later))
+            started = time.monotonic()
+            for j in range(slices):  # slice j goes out at pace_s * j / slices: the first at once
+                wait = started + pace_s * j / slices - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                with self._cond:  # a newer change for them is queued: that batch nudges them
+                    pending = set(self._pending)
+                self._publish([m for m in later[j::slices] if m[0].id not in pending])
+        self.sent += len(messages)
+        return len(messages)
+
+    def _paced(self, messages: list[tuple[Device, str, dict[str, Any]]]) -> tuple[set[int], float]:
+        """The devices whose nudges may be spread (on air by command), and over how long."""
+        if not self.background or not self.ctx.commanded:
+            return set(), 0.0
+        now = time.monotonic()
+        covered = {d.id: self.ctx.commanded.get(d.id, 0.0) - now for d, _, _ in messages}
+        paced = {d for d, left in covered.items() if left > 1.0}
+        if not paced:
+            return set(), 0.0
+        return paced, min(PACE_S, min(covered[d] for d in paced) / 2)
+
+    def _publish(self, messages: list[tuple[Device, str, dict[str, Any]]]) -> None:
         at = format_time(self.clock())  # when it goes out (after this chunk's build), not when the chunk began
         for device, uid, message in messages:
             message["at"] = at
             self.hub.publish(device.id, message)
             self._mqtt(device_topic(device.commune_id, uid), message)
-        self.sent += len(messages)
-        return len(messages)
 
     def _mqtt(self, topic: str, message: dict[str, Any]) -> None:
         if self.mqtt is not None:
