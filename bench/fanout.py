@@ -294,7 +294,7 @@ def main() -> None:
              round(pct(stop_lat, 99), 3) if stop_lat else None, "s", "< 1.0", base.format(99), raw99,
              max_s=round(max(stop_lat), 3) if stop_lat else None, cadre_request_s=round(rd["cancel_s"], 3),
              stages_p50_p99_n={k2: v for k2, v in stage_figures(stages, t1).items()
-                               if k2 in ("stop command received", "stopped")})
+                               if k2 in ("stop command issued", "stop command received", "stopped")})
     print(json.dumps({"agents_cpu_s": round(sum(res["cpu_s"] for res in results), 2)}), file=sys.stderr)
     if args.dump:
         Path(args.dump).write_text(json.dumps(dump))

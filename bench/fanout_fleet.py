@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 MAX_SLEEP = 1.0  # Player.run's default max_sleep
-STAGES = ("command received", "nudge published", "nudge received", "sync started", "manifest received",
-          "manifest verified", "audio stored", "playing", "stop command received", "stopped")
+STAGES = ("command issued", "command received", "nudge published", "nudge received", "sync started", "manifest received",
+          "manifest verified", "audio stored", "playing", "stop command issued", "stop command received", "stopped")
 
 
 def thread_cpu() -> dict[int, float]:
@@ -180,10 +180,15 @@ def run_slice(conn, creds: list[dict], station_url: str, raw_topic: str, workers
 
         def on_command(envelope: dict, i: int = i) -> None:
             """A signed command (§4a) on the village or device topic: verified and applied by the agent."""
-            if stop_armed.is_set():
-                stages["stop command received"].setdefault(i, time.perf_counter())
-            elif armed.is_set():
-                stages["command received"].setdefault(i, time.perf_counter())
+            if armed.is_set():  # the station stamps a command as it signs it (same machine, same wall clock)
+                try:
+                    issued = parse_time(envelope["command"]["issued_at"]).timestamp() - wall_offset
+                except (KeyError, TypeError, ValueError):
+                    issued = None
+                prefix = "stop " if stop_armed.is_set() else ""
+                stages[prefix + "command received"].setdefault(i, time.perf_counter())
+                if issued is not None:
+                    stages[prefix + "command issued"].setdefault(i, issued)
             agents[i].on_command(envelope)
             if agents[i]._fetch_first.is_set():  # a start: fetch its audio now
                 work.put(i)
