@@ -1,4 +1,10 @@
-"""Emergency fan-out benchmark (issue 5). One JSON line per figure (format: .helpers/COMMON.md).
+"""Emergency fan-out benchmark (issues 5, 12). One JSON line per figure (format: .helpers/COMMON.md).
+
+Two rounds, each an emergency started through the cadre's API, then stopped (cancelled) 1 s after every agent
+is on air: first a **pre-fetched alert** (an approved item of kind `emergency`, which every manifest lists as a
+standby file, docs/device-protocol.md §4b, so the agents hold it before the call: `held_audio_before`), then a
+**new message** (an approved item no manifest listed: each agent downloads it on the start command). Each round
+gives start and stop p50/p99 lines with the raw Mosquitto baseline; the cold round is never left out.
 
 1,000 real agents (broadcaster/agent: MqttListener + Agent with a file sink, real clock) enrolled with the real
 station (uvicorn on 127.0.0.1, SQLite) which publishes nudges to the real Mosquitto at 127.0.0.1:1883. A cadre's

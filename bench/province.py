@@ -198,8 +198,9 @@ class CommandTap:
         self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(
             [("loa/+/village/+/command", 1), ("loa/+/device/+/command", 1)])
         self.client.on_subscribe = lambda *a: subscribed.set()
+        # (perf_counter, wall clock, topic, body): a device verifies a command as it arrives (its expiry too)
         self.client.on_message = lambda c, u, m: self.messages.append(
-            (time.perf_counter(), m.topic, json.loads(m.payload)))
+            (time.perf_counter(), datetime.now(timezone.utc), m.topic, json.loads(m.payload)))
         self.client.connect(parts.hostname, parts.port or 1883)
         self.client.loop_start()
         if not subscribed.wait(20):
@@ -214,19 +215,22 @@ class CommandTap:
         its own pinned keys, its ids, the expiry); the verification's own time is added."""
         from broadcaster.protocol.command import CommandRejected, verify_command
 
-        starts = [(t, env) for t, _, env in self.messages if env.get("command", {}).get("action") == "start"]
+        by_topic: dict[str, list] = {}
+        for t, wall, topic, env in self.messages:
+            if env.get("command", {}).get("action") == "start":
+                by_topic.setdefault(topic, []).append((t, wall, env))
         out, held, refused = {}, 0, 0
         for i, c in enumerate(creds):
             source = f"e{emergency_of.get(commune_of[i])}"
-            for t, env in starts:
-                body = env["command"]
-                if body.get("source") != source or not (c["village_id"] in body["targets"]["villages"]
-                                                        or c["device_id"] in body["targets"]["devices"]):
+            mine = [f"loa/{c['commune_id']}/village/{c['village_id']}/command",
+                    f"loa/{c['commune_id']}/device/{c['device_id']}/command"]  # what this device subscribes to
+            for t, wall, env in sorted(by_topic.get(mine[0], []) + by_topic.get(mine[1], []), key=lambda x: x[0]):
+                if env["command"].get("source") != source:
                     continue
                 v0 = time.perf_counter()
                 try:
                     cmd = verify_command(env, devices.pinned[i], device_id=c["device_id"],
-                                         village_id=c["village_id"], now=datetime.now(timezone.utc))
+                                         village_id=c["village_id"], now=wall)
                 except CommandRejected:
                     refused += 1
                     continue
