@@ -15,7 +15,9 @@ Figures:
    once); per device, from its commune's request to the signed start command (docs/device-protocol.md §4a)
    received over MQTT and verified as the device verifies it, with the audio already held (the scheduled
    bulletin's file, or a standby file, §4b), p50/p99: that is when the loudspeaker plays. Then, as before,
-   the emergency manifest that follows (devices poll it every 0.5 s), p50/p99;
+   the emergency manifest that follows (devices poll it every 0.5 s), p50/p99. The emergency is one
+   repetition of a ~4 s bulletin: a manifest rebuilt after it ended says `emergency: false`, so with the
+   16 requests at once most devices never see an emergency manifest (docs/operations.md);
 4. CPU seconds and peak memory (RSS) per component over the run.
 
 Usage: .venv/bin/python bench/province.py [--devices 10000] [--villages 1000] [--communes 100] [--connections 32]
