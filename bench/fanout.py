@@ -1,4 +1,10 @@
-"""Emergency fan-out benchmark (issue 5). One JSON line per figure (format: .helpers/COMMON.md).
+"""Emergency fan-out benchmark (issues 5, 12). One JSON line per figure (format: .helpers/COMMON.md).
+
+Two rounds, each an emergency started through the cadre's API, then stopped (cancelled) 1 s after every agent
+is on air: first a **pre-fetched alert** (an approved item of kind `emergency`, which every manifest lists as a
+standby file, docs/device-protocol.md §4b, so the agents hold it before the call: `held_audio_before`), then a
+**new message** (an approved item no manifest listed: each agent downloads it on the start command). Each round
+gives start and stop p50/p99 lines with the raw Mosquitto baseline; the cold round is never left out.
 
 1,000 real agents (broadcaster/agent: MqttListener + Agent with a file sink, real clock) enrolled with the real
 station (uvicorn on 127.0.0.1, SQLite) which publishes nudges to the real Mosquitto at 127.0.0.1:1883. A cadre's
@@ -135,9 +141,12 @@ def main() -> None:
         self.mqtt_device_url = "mqtt://127.0.0.1:1883"
 
     station_context.StationContext.__init__ = with_broker
-    world = make_world(root, now, n, villages, [("Bản tin", 30.0, 440), ("Cảnh báo lũ quét", 8.0, 880)])
+    world = make_world(root, now, n, villages, [("Bản tin", 30.0, 440), ("Cảnh báo lũ quét", 8.0, 880, "emergency"),
+                                                 ("Tin khẩn mới soạn", 8.0, 660, "news")])
     station_context.StationContext.__init__ = original
-    (normal_item, _, _, _), (alert_item, alert_sha, _, _) = world["items"]
+    # the alert: an approved emergency message (held in standby by every device, §4b); the new message: a
+    # freshly made item no manifest listed before its emergency (what a cadre's new TTS text is)
+    (normal_item, _, _, _), (alert_item, alert_sha, _, _), (fresh_item, fresh_sha, _, _) = world["items"]
     add_rule(world["engine"], world["commune"], [normal_item], now + timedelta(hours=2), "Bản tin chiều")
     svc = ScheduleService(world["engine"])
     svc.materialize_commune(world["commune"], now, notify=False)
@@ -157,7 +166,7 @@ def main() -> None:
     pipes, fleet = [], []
     for k, creds in enumerate(slices):
         parent_end, child_end = ctx.Pipe()
-        p = ctx.Process(target=run_slice, args=(child_end, creds, station_url, alert_sha, raw_topic,
+        p = ctx.Process(target=run_slice, args=(child_end, creds, station_url, raw_topic,
                                                  max(1, args.workers // procs), args.agents_dir, args.timeout),
                         daemon=True)
         p.start()
@@ -183,63 +192,73 @@ def main() -> None:
     pub.publish(raw_topic, b"x", qos=1).wait_for_publish(10)
     time.sleep(2.0)  # every subscriber got it long before (p99 is tens of ms); counted from the results
 
-    # the emergency, as a cadre starts it: the station's own API (it stores, materializes and nudges)
     import httpx
 
     cadre = httpx.Client(base_url=station_url, timeout=60)
     r = cadre.post("/api/v1/auth/token", json={"username": "bench", "password": "mat-khau-rat-dai", "name": "bench"})
     r.raise_for_status()
     cadre.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-    for c in pipes:
-        c.send(("arm",))
-    for c in pipes:
-        recv(c, 60, "armed")
-    print("bench: emergency now", file=sys.stderr, flush=True)
-    cpu0 = proc_cpu(station_proc.pid)
-    t0 = time.perf_counter()
-    r = cadre.post(f"/api/v1/communes/{world['commune']}/emergencies", json={
-        "title": "Cảnh báo lũ quét", "programme": [{"type": "item", "content_id": alert_item}],
-        "villages": world["villages"], "repeat": 5})  # 5 × 8 s: still on air when the cadre stops it
-    cadre_s = time.perf_counter() - t0  # the cadre's request: store + materialize (nudges run after it)
-    r.raise_for_status()
-    emergency_id = r.json()["id"]
-    deadline = time.monotonic() + args.timeout
-    waiting = list(pipes)
-    while waiting and time.monotonic() < deadline:
-        waiting = [c for c in waiting if not c.poll(0.02)]
-    fanout_s = time.perf_counter() - t0
-    station_cpu = proc_cpu(station_proc.pid) - cpu0
-    for c in pipes:
-        if c.poll(0):
-            recv(c, 1, "all playing")
-    # phase two: 1 s of everyone on air, then the cadre taps "stop"
-    time.sleep(1.0)
-    for c in pipes:
-        c.send(("arm_stop",))
-    for c in pipes:
-        recv(c, 60, "armed_stop")
-    t1 = time.perf_counter()
-    r = cadre.post(f"/api/v1/emergencies/{emergency_id}/cancel")
-    cancel_s = time.perf_counter() - t1
-    r.raise_for_status()
-    deadline = time.monotonic() + args.timeout
-    waiting = list(pipes)
-    while waiting and time.monotonic() < deadline:
-        waiting = [c for c in waiting if not c.poll(0.02)]
+
+    def one_round(item_id: int, sha: str) -> dict:
+        """The emergency, as a cadre starts it (the station's own API: it stores, commands, materializes and
+        nudges), 1 s of everyone on air, then the cadre's stop. Times are perf_counter (one clock)."""
+        for c in pipes:
+            c.send(("idle?",))
+        for c in pipes:
+            recv(c, 180, "idle")
+        time.sleep(1.0)
+        for c in pipes:
+            c.send(("arm", sha))
+        held = sum(recv(c, 60, "armed")["held_before"] for c in pipes)
+        print(f"bench: emergency now ({held} of {agents_n} hold its audio)", file=sys.stderr, flush=True)
+        cpu0 = proc_cpu(station_proc.pid)
+        t0 = time.perf_counter()
+        r = cadre.post(f"/api/v1/communes/{world['commune']}/emergencies", json={
+            "title": "Cảnh báo lũ quét", "programme": [{"type": "item", "content_id": item_id}],
+            "villages": world["villages"], "repeat": 5})  # 5 × 8 s: still on air when the cadre stops it
+        cadre_s = time.perf_counter() - t0  # the cadre's request: store + command + materialize
+        r.raise_for_status()
+        emergency_id = r.json()["id"]
+        deadline = time.monotonic() + args.timeout
+        waiting = list(pipes)
+        while waiting and time.monotonic() < deadline:
+            waiting = [c for c in waiting if not c.poll(0.02)]
+        fanout_s = time.perf_counter() - t0
+        station_cpu = proc_cpu(station_proc.pid) - cpu0
+        for c in pipes:
+            if c.poll(0):
+                recv(c, 1, "all playing")
+        time.sleep(1.0)
+        for c in pipes:
+            c.send(("arm_stop",))
+        for c in pipes:
+            recv(c, 60, "armed_stop")
+        t1 = time.perf_counter()
+        r = cadre.post(f"/api/v1/emergencies/{emergency_id}/cancel")
+        cancel_s = time.perf_counter() - t1
+        r.raise_for_status()
+        deadline = time.monotonic() + args.timeout
+        waiting = list(pipes)
+        while waiting and time.monotonic() < deadline:
+            waiting = [c for c in waiting if not c.poll(0.02)]
+        for c in pipes:
+            if c.poll(0):
+                recv(c, 1, "all stopped")
+            c.send(("next",))
+        for c in pipes:
+            recv(c, 60, "round")
+        return {"t0": t0, "t1": t1, "cadre_s": cadre_s, "cancel_s": cancel_s, "fanout_s": fanout_s,
+                "station_cpu": station_cpu, "held": held}
+
+    rounds = [("pre-fetched alert (standby)", one_round(alert_item, alert_sha)),
+              ("new message (cold download)", one_round(fresh_item, fresh_sha))]
     results = []
     for c in pipes:
         c.send(("stop",))
     for c in pipes:
-        msg = recv(c, 60, "all stopped", "result")
-        results.append(msg if isinstance(msg, dict) and "stages" in msg else recv(c, 60, "result"))
+        results.append(recv(c, 60, "result"))
     for p in fleet:
         p.join(30)
-    stages = {name: {} for name in STAGES}
-    for k, res in enumerate(results):
-        for name in STAGES:
-            stages[name].update({(k, i): v for i, v in res["stages"][name].items()})
-    lat = [v - t0 for v in stages["playing"].values()]
-    stop_lat = [v - t1 for v in stages["stopped"].values()]
     raw = [v - tr for res in results for v in res["raw"]]
     # leave the shared broker clean: clear the retained nudges of this run's topics
     infos = [pub.publish(topic, b"", qos=1, retain=True) for c in world["creds"] for topic in c["mqtt"]["topics"]]
@@ -249,33 +268,42 @@ def main() -> None:
     mqtt_loop.stop()
     station_proc.terminate()
     station_proc.wait(15)
+    dump = {}
+    for k, (label, rd) in enumerate(rounds):
+        stages = {name: {} for name in STAGES}
+        for p_i, res in enumerate(results):
+            for name in STAGES:
+                stages[name].update({(p_i, i): v for i, v in res["rounds"][k]["stages"][name].items()})
+        t0, t1 = rd["t0"], rd["t1"]
+        lat = [v - t0 for v in stages["playing"].values()]
+        stop_lat = [v - t1 for v in stages["stopped"].values()]
+        dump[label] = {name: {f"{p_i}/{i}": v - t0 for (p_i, i), v in stages[name].items()} for name in STAGES}
+        base = f"raw Mosquitto publish->receive p{{}}, same {connected:,} subscribers"
+        raw50 = round(statistics.median(raw), 4) if raw else None
+        raw99 = round(pct(raw, 99), 4) if raw else None
+        emit(f"emergency -> playing, p50, {agents_n:,} agents over MQTT, {label}",
+             round(statistics.median(lat), 3) if lat else None, "s", "< 1.0", base.format(50), raw50,
+             agents=agents_n, playing=len(lat), held_audio_before=rd["held"], agent_processes=procs,
+             workers=args.workers, first_sync_all_s=round(max(r["first_sync_s"] for r in ready), 1),
+             mqtt_connected=connected, mqtt_connect_all_s=round(max(r["connect_s"] for r in ready), 1),
+             threads_per_process=max(r["threads"] for r in ready))
+        emit(f"emergency -> playing, p99, {agents_n:,} agents over MQTT, {label}",
+             round(pct(lat, 99), 3) if lat else None, "s", "< 1.0", base.format(99), raw99, received_raw=len(raw),
+             max_s=round(max(lat), 3) if lat else None, cadre_request_s=round(rd["cadre_s"], 3),
+             stages_p50_p99_n=stage_figures(stages, t0),
+             cpu_during_fanout={"station_s": round(rd["station_cpu"], 2), "wall_s": round(rd["fanout_s"], 2)},
+             not_playing_events=sorted({e for res in results for e in res["rounds"][k]["not_playing_events"]}))
+        emit(f"emergency stop -> silent, p50, {agents_n:,} agents over MQTT, {label}",
+             round(statistics.median(stop_lat), 3) if stop_lat else None, "s", "< 1.0", base.format(50), raw50,
+             stopped=len(stop_lat), were_playing=len(lat))
+        emit(f"emergency stop -> silent, p99, {agents_n:,} agents over MQTT, {label}",
+             round(pct(stop_lat, 99), 3) if stop_lat else None, "s", "< 1.0", base.format(99), raw99,
+             max_s=round(max(stop_lat), 3) if stop_lat else None, cadre_request_s=round(rd["cancel_s"], 3),
+             stages_p50_p99_n={k2: v for k2, v in stage_figures(stages, t1).items()
+                               if k2 in ("stop command issued", "stop command received", "stopped")})
+    print(json.dumps({"agents_cpu_s": round(sum(res["cpu_s"] for res in results), 2)}), file=sys.stderr)
     if args.dump:
-        Path(args.dump).write_text(json.dumps({name: {f"{k}/{i}": v - t0 for (k, i), v in stages[name].items()}
-                                               for name in STAGES}))
-    emit(f"emergency -> playing, p50, {agents_n:,} agents over MQTT", round(statistics.median(lat), 3) if lat else None,
-         "s", "< 1.0", f"raw Mosquitto publish->receive p50, same {connected:,} subscribers",
-         round(statistics.median(raw), 4) if raw else None, agents=agents_n, playing=len(lat),
-         agent_processes=procs, workers=args.workers, first_sync_all_s=round(max(r["first_sync_s"] for r in ready), 1),
-         mqtt_connected=connected, mqtt_connect_all_s=round(max(r["connect_s"] for r in ready), 1),
-         threads_per_process=max(r["threads"] for r in ready))
-    emit(f"emergency -> playing, p99, {agents_n:,} agents over MQTT", round(pct(lat, 99), 3) if lat else None, "s",
-         "< 1.0", f"raw Mosquitto publish->receive p99, same {connected:,} subscribers",
-         round(pct(raw, 99), 4) if raw else None, received_raw=len(raw), max_s=round(max(lat), 3) if lat else None,
-         cadre_request_s=round(cadre_s, 3), stages_p50_p99_n=stage_figures(stages, t0),
-         cpu_during_fanout={"station_s": round(station_cpu, 2),
-                            "agents_s": round(sum(res["cpu_s"] for res in results), 2), "wall_s": round(fanout_s, 2)},
-         not_playing_events=sorted({e for res in results for e in res["not_playing_events"]}))
-    emit(f"emergency stop -> silent, p50, {agents_n:,} agents over MQTT",
-         round(statistics.median(stop_lat), 3) if stop_lat else None, "s", "< 1.0",
-         f"raw Mosquitto publish->receive p50, same {connected:,} subscribers",
-         round(statistics.median(raw), 4) if raw else None, stopped=len(stop_lat), were_playing=len(lat))
-    emit(f"emergency stop -> silent, p99, {agents_n:,} agents over MQTT",
-         round(pct(stop_lat, 99), 3) if stop_lat else None, "s", "< 1.0",
-         f"raw Mosquitto publish->receive p99, same {connected:,} subscribers",
-         round(pct(raw, 99), 4) if raw else None, max_s=round(max(stop_lat), 3) if stop_lat else None,
-         cadre_request_s=round(cancel_s, 3),
-         stages_p50_p99_n={k: v for k, v in stage_figures({k: stages[k] for k in STAGES}, t1).items()
-                           if k in ("stop command received", "stopped")})
+        Path(args.dump).write_text(json.dumps(dump))
 
 
 def recv(conn, timeout: float, *kinds: str):  # noqa: ANN001, ANN201

@@ -6,7 +6,9 @@ agents (broadcaster/agent: Agent + MqttListener + FileSink, real clock, real HTT
 a few sync threads and a player thread that steps an agent when its player is woken (as `Player.run` does: a new
 manifest, a file just downloaded), at the next change it names and at least every second, as `Player.run` does.
 
-Talks to the parent over a pipe: ("ready", info) → ("arm",) → ("stop",) → ("result", data). Every time is
+Talks to the parent over a pipe: ("ready", info), then per round ("arm", sha) → ("armed", info) → "all playing" →
+("arm_stop",) → "armed_stop" → "all stopped" → ("round", n), with ("idle?",) → ("idle",) between rounds; at the
+end ("stop",) → ("result", data), data["rounds"] one stage table per round. Every time is
 `time.perf_counter()` (CLOCK_MONOTONIC: one clock for every process of the machine). Every wait is bounded.
 """
 from __future__ import annotations
@@ -21,8 +23,20 @@ import time
 from pathlib import Path
 
 MAX_SLEEP = 1.0  # Player.run's default max_sleep
-STAGES = ("command received", "nudge published", "nudge received", "sync started", "manifest received",
-          "manifest verified", "audio stored", "playing", "stop command received", "stopped")
+STAGES = ("command issued", "command received", "nudge published", "nudge received", "sync started", "manifest received",
+          "manifest verified", "audio stored", "playing", "stop command issued", "stop command received", "stopped")
+
+
+def thread_cpu() -> dict[int, float]:
+    """native thread id → CPU seconds so far, for this process (/proc; Linux)."""
+    out = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
 
 
 def proc_cpu(pid: int) -> float:
@@ -43,7 +57,7 @@ class WakeEvent(threading.Event):
         self.on_set()
 
 
-def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_topic: str, workers: int,  # noqa: ANN001
+def run_slice(conn, creds: list[dict], station_url: str, raw_topic: str, workers: int,  # noqa: ANN001
               agents_dir: str | None, timeout: float) -> None:
     from broadcaster.agent.client import StationClient
     from broadcaster.agent.clock import SystemClock
@@ -58,7 +72,9 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
     root = Path(tempfile.mkdtemp(prefix="loa-fanout-agents-", dir=agents_dir))
     armed = threading.Event()
     stop_armed = threading.Event()  # the second phase: the cadre cancels; each agent's way to silence
-    stages: dict[str, dict[int, float]] = {k: {} for k in STAGES}
+    # The round being measured: its emergency's audio and its stage times (replaced for each round).
+    rnd: dict = {"sha": None, "stages": {k: {} for k in STAGES}}
+    stages = _StagesOf(rnd)
     lock = threading.Lock()
     woken: set[int] = set()
     have_woken = threading.Event()
@@ -78,7 +94,7 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
 
         a.player.wake = WakeEvent(wake)
         agents.append(a)
-    _instrument(agents, alert_sha, stages, armed)
+    _instrument(agents, rnd, stages, armed)
     # A village box holds one agent; this process holds hundreds, whose long-lived objects would make every full
     # garbage collection hundreds of times longer than on a box. Set-up objects are frozen out of the collector.
     import gc
@@ -164,10 +180,15 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
 
         def on_command(envelope: dict, i: int = i) -> None:
             """A signed command (§4a) on the village or device topic: verified and applied by the agent."""
-            if stop_armed.is_set():
-                stages["stop command received"].setdefault(i, time.perf_counter())
-            elif armed.is_set():
-                stages["command received"].setdefault(i, time.perf_counter())
+            if armed.is_set():  # the station stamps a command as it signs it (same machine, same wall clock)
+                try:
+                    issued = parse_time(envelope["command"]["issued_at"]).timestamp() - wall_offset
+                except (KeyError, TypeError, ValueError):
+                    issued = None
+                prefix = "stop " if stop_armed.is_set() else ""
+                stages[prefix + "command received"].setdefault(i, time.perf_counter())
+                if issued is not None:
+                    stages[prefix + "command issued"].setdefault(i, issued)
             agents[i].on_command(envelope)
             if agents[i]._fetch_first.is_set():  # a start: fetch its audio now
                 work.put(i)
@@ -205,41 +226,83 @@ def run_slice(conn, creds: list[dict], station_url: str, alert_sha: str, raw_top
     conn.send(("ready", {"agents": len(agents), "first_sync_s": first_sync_s, "connect_s": connect_s,
                          "connected": sum(l.connected.is_set() for l in listeners),
                          "threads": threading.active_count()}))
-    if conn.poll(600):
-        conn.recv()  # ("arm",)
-    cpu0 = proc_cpu(os.getpid())
-    armed.set()
-    conn.send(("armed",))
-    deadline = time.monotonic() + timeout + 5
-    while time.monotonic() < deadline and not conn.poll(0.02):
-        if len(stages["playing"]) == len(agents):
-            conn.send(("all playing",))
+    rounds = []
+    cpu = 0.0
+    while True:  # one round per emergency the parent starts: ("arm", sha) … ("arm_stop",) …; ("stop",) ends
+        msg = conn.recv() if conn.poll(900) else ("stop",)
+        if msg[0] == "idle?":  # the manifest syncs of the previous round are done
+            deadline, quiet_since = time.monotonic() + 120, time.monotonic()
+            while time.monotonic() < deadline and time.monotonic() - quiet_since < 3.0:
+                time.sleep(0.1)
+                if not work.empty() or any(a.nudge.is_set() for a in agents):
+                    quiet_since = time.monotonic()  # quiet for 3 s: the rebuilt manifests were all taken
+            conn.send(("idle",))
+            continue
+        if msg[0] != "arm":
             break
-    msg = conn.recv() if conn.poll(timeout + 10) else ("stop",)
-    if msg[0] == "arm_stop":  # phase two: the cadre cancels the emergency
-        stop_armed.set()
-        with lock:
-            woken.update(stages["playing"])  # step them again from now on
-        have_woken.set()
-        conn.send(("armed_stop",))
+        rnd["sha"], rnd["stages"] = msg[1], {k: {} for k in STAGES}
+        held = sum(a.store.locate(msg[1]) is not None for a in agents)  # the file already on the box
+        cpu0 = proc_cpu(os.getpid())
+        armed.set()
+        conn.send(("armed", {"held_before": held}))
         deadline = time.monotonic() + timeout + 5
         while time.monotonic() < deadline and not conn.poll(0.02):
-            if len(stages["stopped"]) >= len(stages["playing"]):
-                conn.send(("all stopped",))
+            if len(stages["playing"]) == len(agents):
+                conn.send(("all playing",))
                 break
-        if conn.poll(timeout + 10):
-            conn.recv()  # ("stop",)
-    cpu = proc_cpu(os.getpid()) - cpu0
+        msg = conn.recv() if conn.poll(timeout + 10) else ("stop",)
+        if msg[0] == "arm_stop":  # phase two: the cadre cancels the emergency
+            tc0 = thread_cpu()
+            stop_armed.set()
+            with lock:
+                woken.update(stages["playing"])  # step them again from now on
+            have_woken.set()
+            conn.send(("armed_stop",))
+            deadline = time.monotonic() + timeout + 5
+            while time.monotonic() < deadline and not conn.poll(0.02):
+                if len(stages["stopped"]) >= len(stages["playing"]):
+                    conn.send(("all stopped",))
+                    break
+            tc1 = thread_cpu()
+            roles = {mqtt_loop._thread.native_id: "mqtt", threads[-1].native_id: "player",
+                     **{t.native_id: "worker" for t in threads[:-1]}}
+            by_role: dict[str, float] = {}
+            for tid, v in tc1.items():
+                role = roles.get(tid, "other")
+                by_role[role] = round(by_role.get(role, 0.0) + v - tc0.get(tid, 0.0), 3)
+            print("bench: thread CPU during the stop", by_role, file=sys.stderr, flush=True)
+            msg = conn.recv() if conn.poll(timeout + 10) else ("stop",)  # ("next",) or ("stop",)
+        cpu += proc_cpu(os.getpid()) - cpu0
+        not_playing = sorted({e["code"] for i, a in enumerate(agents) if i not in stages["playing"]
+                              for e in a.events})
+        armed.clear()
+        stop_armed.clear()
+        with lock:
+            woken.update(range(len(agents)))
+        have_woken.set()
+        rounds.append({"stages": rnd["stages"], "not_playing_events": not_playing})
+        if msg[0] == "stop":
+            break
+        conn.send(("round", len(rounds)))
     stop.set()
-    not_playing = sorted({e["code"] for i, a in enumerate(agents) if i not in stages["playing"] for e in a.events})
-    conn.send(("result", {"stages": stages, "raw": raw_recv, "cpu_s": cpu, "not_playing_events": not_playing}))
+    conn.send(("result", {"rounds": rounds, "raw": raw_recv, "cpu_s": cpu}))
     mqtt_loop.stop()
     for a in agents:
         a.client.close()
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _instrument(agents: list, alert_sha: str, stages: dict[str, dict[int, float]], armed: threading.Event) -> None:
+class _StagesOf:
+    """`stages[name]` of the round being measured (the dicts are replaced for each round)."""
+
+    def __init__(self, cur: dict) -> None:
+        self.cur = cur
+
+    def __getitem__(self, name: str) -> dict[int, float]:
+        return self.cur["stages"][name]
+
+
+def _instrument(agents: list, rnd: dict, stages: _StagesOf, armed: threading.Event) -> None:
     """Per-agent stage times once armed, by wrapping the agent's own calls."""
     for i, a in enumerate(agents):
         def get_manifest(etag, _f=a.client.get_manifest, i=i):  # noqa: ANN001, ANN202
@@ -256,7 +319,7 @@ def _instrument(agents: list, alert_sha: str, stages: dict[str, dict[int, float]
 
         def fetch(sha, *args, _f=a.store.fetch, i=i, **kw):  # noqa: ANN001, ANN202
             out = _f(sha, *args, **kw)
-            if armed.is_set() and sha == alert_sha:
+            if armed.is_set() and sha == rnd["sha"]:
                 stages["audio stored"].setdefault(i, time.perf_counter())
             return out
 

@@ -56,8 +56,9 @@ def opus_file(path: Path, seconds: float, freq: int) -> None:
 
 
 def make_world(data_dir: Path, now: datetime, devices: int, villages: int,
-               programmes: list[tuple[str, float, int]]) -> dict:
-    """Commune, villages, approved items (real Opus files), enrolled devices; returns ids and credentials."""
+               programmes: list[tuple]) -> dict:
+    """Commune, villages, approved items (real Opus files), enrolled devices; returns ids and credentials.
+    `programmes`: (title, seconds, tone Hz[, content kind]) per item."""
     from broadcaster.signing import KeyRing
     from broadcaster.station import enrollment
     from broadcaster.station.context import StationContext
@@ -83,14 +84,16 @@ def make_world(data_dir: Path, now: datetime, devices: int, villages: int,
         user = create_user(s, CLI, "bench", "mat-khau-rat-dai", now, is_admin=True)
         s.add(Membership(user_id=user.id, commune_id=c.id, role="cadre", created_at=now))  # starts emergencies
         tmp = Path(tempfile.mkdtemp())
-        for i, (title, seconds, freq) in enumerate(programmes):
+        for i, (title, seconds, freq, *kind) in enumerate(programmes):
             f = tmp / f"{i}.ogg"
             opus_file(f, seconds, freq)
             size = f.stat().st_size
             sha = store.put_file(f, "ogg", move=True)
-            item = ContentItem(commune_id=c.id, title=title, kind="recording", language="vi", source="upload",
-                               audio_sha256=sha, audio_format="ogg-opus", duration_s=seconds, size_bytes=size,
-                               render_state="ready", status="approved", approved_version=1, author_id=user.id,
+            # kind "emergency": an approved emergency message, which devices hold in standby (§4b)
+            item = ContentItem(commune_id=c.id, title=title, kind=kind[0] if kind else "recording", language="vi",
+                               source="upload", audio_sha256=sha, audio_format="ogg-opus", duration_s=seconds,
+                               size_bytes=size, render_state="ready", status="approved", approved_version=1,
+                               author_id=user.id, reviewed_at=now,
                                created_at=now, updated_at=now)  # approved_version: the approval covers version 1
             s.add(item)
             s.flush()

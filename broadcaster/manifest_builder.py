@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from broadcaster.protocol.manifest import Entry, Manifest, with_version
+from broadcaster.protocol.manifest import Entry, Manifest, Standby, with_version
 from broadcaster.protocol.wire import API_PREFIX, LEVELS
 
 HORIZON = timedelta(hours=72)
@@ -145,12 +145,14 @@ def coverage(now: datetime, tz: str, horizon: timedelta = HORIZON) -> tuple[date
 
 def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volume: int = 100, muted: bool = False,
                    fallback: Any | None = None, tz: str = "Asia/Ho_Chi_Minh", horizon: timedelta = HORIZON,
-                   url_for: Callable[[str], str] = audio_url, sizes: Mapping[str, int] | None = None) -> Manifest:
+                   url_for: Callable[[str], str] = audio_url, sizes: Mapping[str, int] | None = None,
+                   standby: Mapping[str, int] | None = None) -> Manifest:
     """The manifest for `device_id` at `now`: its plays overlapping the window, sorted, versioned (unsigned).
 
     `fallback`: an item (sha256, size, duration, title) with optional start/end (its window, default the whole
     coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the scheduler's
-    segments do not; the station looks them up in its content store).
+    segments do not; the station looks them up in its content store). `standby`: sha256 → size of files the
+    device should hold ahead of need (§4b: approved emergency messages), listed in hash order.
     """
     if now.tzinfo is None:
         raise ValueError("`now` phải có múi giờ / now must be tz-aware")
@@ -179,5 +181,7 @@ def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volum
         device_id=device_id, version="", generated_at=_ms(now), valid_until=window_end, volume=volume, muted=muted,
         emergency=any(e.priority == "emergency" and e.end > now for e in entries),
         timezone=tz, fallback=fallback_entry, entries=tuple(entries),
+        standby=tuple(Standby(sha, int(size), url_for(sha)) for sha, size in sorted((standby or {}).items())
+                      if size and int(size) > 0),
     )
     return with_version(manifest)

@@ -7,9 +7,10 @@ before FastAPI.
 
 The device's identity comes from the process's identity cache (broadcaster/station/identities.py); on a miss
 one indexed lookup runs in a worker thread and fills it. Its manifest must be in the manifest cache for its
-current source (timetable version, sound, day, key). Audio is served from memory only when that manifest lists
-the hash (the grant the route checks in the database is a superset: recent manifests too) and the file is
-small; files are immutable (named by their hash), so the memory copy cannot go stale. Anything else (unknown
+current source (timetable version, sound, day, key, standby set). Audio is served from memory only when this
+process granted the hash to the device (`manifests.GrantCache`: a manifest it stored, a start command's files,
+each written to the database first) or the cached manifest lists it (the grant the route checks in the database
+is a superset: recent manifests too, other replicas) and the file is small; files are immutable (named by their hash), so the memory copy cannot go stale. Anything else (unknown
 or revoked token, no cached manifest, a new day, a Range request, a big file) falls through to the regular
 routes, which are the truth and fill the caches. The replies are byte-for-byte those of the routes."""
 from __future__ import annotations
@@ -141,14 +142,16 @@ class DeviceFastPath:
         ident = cache.get(token_hash)
         if ident is None:
             ident = await anyio.to_thread.run_sync(self._lookup, cache, token, token_hash)
-        entry = manifests.cached_for(ctx, ident, clock()) if ident is not None else None
-        if entry is None:
+        if ident is None:
             return False
         if path == MANIFEST:
+            entry = manifests.cached_for(ctx, ident, clock())
+            if entry is None:
+                return False
             await self._manifest(entry, headers.get(b"if-none-match"), send)
             return True
         sha = path[len(AUDIO):]
-        if not is_sha256(sha) or sha not in entry.hashes or b"if-none-match" in headers:
+        if not is_sha256(sha) or b"if-none-match" in headers or not self._granted(ctx, ident, sha):
             return False
         # After an emergency every device fetches the same file: answered from memory on the loop, without a
         # hop to a worker thread (a thousand hops cost more than the replies); only a miss reads the disk there.
@@ -162,6 +165,15 @@ class DeviceFastPath:
             (b"content-type", media_type)]})
         await send({"type": "http.response.body", "body": data})
         return True
+
+    def _granted(self, ctx, ident, sha: str) -> bool:  # noqa: ANN001
+        """This process granted the file to this device (a manifest it stored, a start command), or its cached
+        manifest lists it. Else the route asks the database (another replica's grant) or refuses."""
+        grants = ctx.grants
+        if grants is not None and grants.allows(ident.device_id, sha, (self._bound or self._bind())[0]()):
+            return True
+        entry = manifests.cached_for(ctx, ident, (self._bound or self._bind())[0]())
+        return entry is not None and sha in entry.hashes
 
     def _lookup(self, cache, token: bytes, token_hash: str):  # noqa: ANN001, ANN202
         """On a worker thread: the one indexed lookup, cached. None (→ the route answers) for unknown, revoked

@@ -14,11 +14,12 @@ from broadcaster.signing import KeyRing
 from broadcaster.station.commands import Commander
 from broadcaster.station.context import StationContext
 from broadcaster.station.identities import IdentityCache
-from broadcaster.station.manifests import ManifestCache
+from broadcaster.station.manifests import GrantCache, ManifestCache
 from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.sse import SseHub
 from broadcaster.station.push.command_relay import CommandRelay
 from broadcaster.station.push.sse_guard import StreamGuard
+from broadcaster.station.standby import StandbyCache
 
 log = logging.getLogger("loa.broadcaster")
 
@@ -30,7 +31,7 @@ def install(app: FastAPI) -> None:
         keyring=KeyRing(settings.resolved_data_dir / "keys"), audio_dir=settings.audio_dir,
         mqtt_device_url=settings.mqtt_device_url or settings.mqtt_url,
         offline_after_s=settings.device_offline_after_s, timezone=settings.timezone, cache=ManifestCache(),
-        identities=IdentityCache())
+        identities=IdentityCache(), standby=StandbyCache(), grants=GrantCache())
     st.identities = st.broadcaster.identities
     st.sse_hub = SseHub(max_per_device=settings.device_max_streams)
     # revocations made elsewhere (another replica, a re-enrollment) close streams within the re-check interval

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +30,10 @@ class PlayRecord:
     reason: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies field by field, and a stop writes this on the player's path
+        return {"seq": self.seq, "play_id": self.play_id, "sha256": self.sha256, "title": self.title,
+                "priority": self.priority, "planned_start": self.planned_start, "actual_start": self.actual_start,
+                "actual_end": self.actual_end, "result": self.result, "reason": self.reason}
 
 
 class PlayLog:

@@ -8,7 +8,7 @@ import os
 import platform
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +35,7 @@ SYNC_EVERY_S = 3600.0
 FULL_BEAT_EVERY_S = 3600.0  # a beat with every field at least this often (disk, uptime, temperature drift)
 MIN_BEAT_GAP_S = 10.0       # status-change beats: at most one per 10 s
 URGENT_BEAT_GAP_S = 1.0     # a cut play or an applied command: reported at once, at most one such beat a second
+STANDBY_RANK = timedelta(hours=1)  # where standby files queue among the downloads (fetch_missing)
 VOLATILE = ("local_time", "clock_offset_s", "disk_free_bytes", "temperature_c", "uptime_s")
 
 
@@ -123,8 +124,10 @@ class Agent:
             self.report(exc.code, exc.message)
             self.wake.set()
             return exc.code
-        if cmd.action == "start":  # its audio now; no manifest request (the station is re-building them, and
-            self._fetch_first.set()  # nudges each device once its manifest is stored: then it is a cache hit)
+        if cmd.action == "start" and any(e.sha256 and self.store.locate(e.sha256) is None for e in cmd.entries):
+            # its audio now; no manifest request (the station is re-building them, and nudges each device once
+            # its manifest is stored: then it is a cache hit). Held already (a standby file, §4b): nothing to do.
+            self._fetch_first.set()
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"
@@ -197,12 +200,15 @@ class Agent:
         m = self.player.manifest or self.manifest  # with the commands laid over it: a started emergency's file
         sizes = m.sizes()
         needed = set(sizes)
-        order: dict[str, tuple[int, datetime]] = {}
+        # Standby files (§4b) rank as if due in an hour: what airs within the hour first, then the emergency
+        # messages held in reserve, then the rest of the 72 hours.
+        standby_key = (0, self.clock.now() + STANDBY_RANK)
+        order: dict[str, tuple[int, datetime]] = {s.sha256: standby_key for s in m.standby}
         for e in list(m.entries) + ([m.fallback] if m.fallback else []):
             if e.kind == "audio" and e.sha256:
                 key = (-e.level if e.priority == "emergency" else 0, e.start)
                 order[e.sha256] = min(order.get(e.sha256, key), key)
-        urls = {e.sha256: e.url for e in list(m.entries) + ([m.fallback] if m.fallback else []) if e.sha256}
+        urls = m.urls()
         still = []
         for sha in sorted(self.store.missing(sizes), key=lambda s: order[s]):
             self._alive()  # a first fill over 3G takes longer than the watchdog allows: each file is progress

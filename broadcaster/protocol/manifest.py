@@ -86,6 +86,28 @@ class Entry:
             raise ManifestRejected("manifest_invalid", f"Thiếu sha256/kích thước / audio without hash or size: {self.play_id}")
 
 
+@dataclass(frozen=True)
+class Standby:
+    """A file to hold ahead of need (docs/device-protocol.md §4b): an approved emergency message of the
+    device's commune. An emergency that airs it is then only a signed command: nothing to download."""
+    sha256: str
+    size: int
+    url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": int(self.size), "url": self.url}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Standby":
+        try:
+            item = cls(sha256=str(data["sha256"]), size=int(data["size"]), url=str(data["url"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestRejected("manifest_invalid", f"Tệp dự phòng không hợp lệ / bad standby file: {exc!r}") from exc
+        if not is_sha256(item.sha256) or item.size <= 0 or not item.url:
+            raise ManifestRejected("manifest_invalid", f"Tệp dự phòng thiếu hash/kích thước / bad standby {item.sha256!r}")
+        return item
+
+
 def _number(value: float) -> float | int:
     """Whole seconds serialize as integers so 270 and 270.0 give the same canonical bytes."""
     return int(value) if float(value).is_integer() else round(float(value), 3)
@@ -107,6 +129,9 @@ class Manifest:
     # The station's monotonic control sequence number at signing (docs/device-protocol.md §4a): a device refuses
     # a manifest older than the newest manifest or command it applied. 0 = a station older than §4a.
     seq: int = 0
+    # Files to download in the background and keep (§4b), never played by themselves. Absent (not an empty
+    # list) when there are none, so manifests without standby files keep their canonical bytes and version.
+    standby: tuple[Standby, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -119,6 +144,8 @@ class Manifest:
         }
         if self.seq:
             out["seq"] = int(self.seq)
+        if self.standby:
+            out["standby"] = [s.to_dict() for s in self.standby]
         return out
 
     @classmethod
@@ -137,6 +164,7 @@ class Manifest:
                 fallback=Entry.from_dict(data["fallback"]) if data.get("fallback") else None,
                 entries=tuple(Entry.from_dict(e) for e in data["entries"]),
                 seq=int(data.get("seq") or 0),
+                standby=tuple(Standby.from_dict(x) for x in data.get("standby") or []),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestRejected("manifest_invalid", f"Lịch không hợp lệ / bad manifest: {exc!r}") from exc
@@ -147,11 +175,20 @@ class Manifest:
     def needed_hashes(self) -> set[str]:
         """Every file this manifest can play (what the cache must never evict)."""
         items = list(self.entries) + ([self.fallback] if self.fallback else [])
-        return {e.sha256 for e in items if e.kind == "audio" and e.sha256}
+        return {e.sha256 for e in items if e.kind == "audio" and e.sha256} | {s.sha256 for s in self.standby}
 
     def sizes(self) -> dict[str, int]:
+        """Every file to hold, with its byte count: the entries' (and fallback's) and the standby files."""
         items = list(self.entries) + ([self.fallback] if self.fallback else [])
-        return {e.sha256: e.size for e in items if e.kind == "audio" and e.sha256}
+        out = {s.sha256: s.size for s in self.standby}
+        out.update({e.sha256: e.size for e in items if e.kind == "audio" and e.sha256})
+        return out
+
+    def urls(self) -> dict[str, str]:
+        items = list(self.entries) + ([self.fallback] if self.fallback else [])
+        out = {s.sha256: s.url for s in self.standby}
+        out.update({e.sha256: e.url for e in items if e.sha256})
+        return out
 
 
 def content_version(manifest_dict: Mapping[str, Any]) -> str:

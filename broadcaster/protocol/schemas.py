@@ -42,7 +42,12 @@ MANIFEST = _obj(
      "generated_at": TIME, "valid_until": TIME, "timezone": {"type": "string"},
      "volume": {"type": "integer", "minimum": 0, "maximum": 100}, "muted": {"type": "boolean"},
      "emergency": {"type": "boolean"}, "fallback": {"anyOf": [ref("Entry"), {"type": "null"}]},
-     "entries": {"type": "array", "items": ref("Entry")}, "seq": {"type": "integer", "minimum": 1}})
+     "entries": {"type": "array", "items": ref("Entry")}, "seq": {"type": "integer", "minimum": 1},
+     "standby": {"type": "array", "minItems": 1, "items": ref("Standby")}})
+
+# A file to hold ahead of need (§4b): never played by itself.
+STANDBY = _obj(["sha256", "size", "url"], {"sha256": SHA, "size": {"type": "integer", "minimum": 1},
+                                           "url": {"type": "string", "minLength": 1}})
 
 SIGNED_MANIFEST = _obj(["manifest", "signature", "key_id"],
                        {"manifest": ref("Manifest"), "signature": {"type": "string"}, "key_id": ref("KeyId")})
@@ -120,7 +125,7 @@ ERROR = _obj(["type", "title", "status", "detail", "code", "message_vi", "messag
     "message_en": {"type": "string"}}, extra=True)
 
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "SignedManifest": SIGNED_MANIFEST, "Manifest": MANIFEST, "Entry": ENTRY, "KeySet": KEYSET,
+    "SignedManifest": SIGNED_MANIFEST, "Manifest": MANIFEST, "Entry": ENTRY, "Standby": STANDBY, "KeySet": KEYSET,
     "EnrollStart": ENROLL_START, "EnrollStarted": ENROLL_STARTED, "EnrollPoll": ENROLL_POLL,
     "EnrollClaim": ENROLL_CLAIM, "Credentials": CREDENTIALS, "Heartbeat": HEARTBEAT,
 "PlayRecord": PLAY_RECORD, "PlaysRequest": PLAYS_REQUEST,

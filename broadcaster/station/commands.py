@@ -15,6 +15,7 @@ is back, and that manifest says the same).
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -45,6 +46,7 @@ class _Once:
         self.segments = segments
 
 COMMAND_TTL = timedelta(minutes=2)  # a command later than this is stale: the manifest has long said the same
+STOP_COVER_S = 8.0  # after a stop command, its manifests may be paced over up to half of this (nudges.py)
 
 
 class Commander:
@@ -65,9 +67,12 @@ class Commander:
         with session_scope(self.engine) as s:
             ids = [r[0] for r in s.execute(sa.select(t.c.device_id).distinct().where(
                 t.c.commune_id == commune_id, t.c.rule_key == rule_key, t.c.end > at))]
-        return self._issue(ids, lambda seq, devices, villages: Command(
+        envelope = self._issue(ids, lambda seq, devices, villages: Command(
             seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
             villages=villages, action="stop", source=rule_key, cut_at=at))
+        if envelope is not None:  # cut by command: the manifests that follow only confirm it
+            self._covered(ids, STOP_COVER_S)
+        return envelope
 
     def plays_withdrawn(self, commune_id: int, rule_key: str, at: datetime, device_ids: set[int]
                         ) -> dict[str, Any] | None:
@@ -108,10 +113,22 @@ class Commander:
             return None
         hashes = {e.sha256 for e in entries if e.sha256}
         if hashes:  # the audio endpoint serves only granted hashes: grant before the push
-            manifests.grant(self.engine, ids, hashes, self.clock())
-        return self._issue(ids, lambda seq, devices, villages: Command(
+            manifests.grant(self.engine, ids, hashes, self.clock(), self.ctx)
+        envelope = self._issue(ids, lambda seq, devices, villages: Command(
             seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
             villages=villages, action="start", source=rule_key, entries=entries))
+        if envelope is not None:  # their first repetition is on air by command: the manifests may follow paced
+            self._covered(ids, (max(e.end for e in entries) - self.clock()).total_seconds())
+        return envelope
+
+    def _covered(self, device_ids: list[int], seconds: float) -> None:
+        """A command put this change on air for `seconds`: the nudger may pace their manifests meanwhile."""
+        until = time.monotonic() + seconds
+        covered = self.ctx.commanded
+        if len(covered) > 100_000:
+            covered.clear()
+        for d in device_ids:
+            covered[d] = max(covered.get(d, 0.0), until)
 
     def sound_changed(self, device_id: int) -> dict[str, Any] | None:
         """The device's remote volume or mute changed (committed): it applies it to what is on air at once."""

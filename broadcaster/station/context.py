@@ -10,7 +10,8 @@ from broadcaster.signing import KeyRing, StationKey
 
 if TYPE_CHECKING:
     from broadcaster.station.identities import IdentityCache
-    from broadcaster.station.manifests import ManifestCache
+    from broadcaster.station.manifests import GrantCache, ManifestCache
+    from broadcaster.station.standby import StandbyCache
 
 
 def commune_slug(commune_id: int) -> str:
@@ -50,6 +51,12 @@ class StationContext:
     _active: StationKey | None = field(default=None, repr=False)
     cache: "ManifestCache | None" = None
     identities: "IdentityCache | None" = None  # token hash → identity (the manifest fast path)
+    standby: "StandbyCache | None" = None      # commune → its standby files (§4b), re-read every 30 s
+    grants: "GrantCache | None" = None         # device → hashes granted by this process (the audio fast path)
+
+    # device id → monotonic instant until which a signed start command already put what it must play on air
+    # (the first repetition of an emergency): its nudge may be paced (broadcaster/station/nudges.py).
+    commanded: dict[int, float] = field(default_factory=dict, repr=False)
 
     def identity_changed(self, device_ids) -> None:  # noqa: ANN001
         """This process changed these devices (revoked, new timetable, new sound): forget their identities."""

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from broadcaster.manifest_builder import build_manifest, coverage
 from broadcaster.station.context import StationContext
 from broadcaster.station.models import DeviceAudioGrant, DeviceManifestRow
+from broadcaster.station.standby import StandbySet, standby_for
 from content.library.models import ContentItem
 from loa.errors import NotFound
 from loa.org.models import Device
@@ -68,17 +69,56 @@ class ManifestCache:
         self._data.pop(device_id, None)
 
 
+class GrantCache:
+    """device id → {sha256: listed_at} of the grants THIS process wrote (a manifest stored, a start command's
+    files), so the audio fast path answers without a query. A subset of `device_audio_grants` (grants are only
+    ever added, and age out after RECENT_GRANT in both): a miss means "ask the route", never "refused".
+    Bounded: when full it is emptied, and the route (the database) answers until it fills again."""
+
+    def __init__(self, limit: int = 400_000) -> None:
+        self.limit = limit
+        self._data: dict[int, dict[str, datetime]] = {}
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self, device_ids, hashes, now: datetime) -> None:  # noqa: ANN001
+        with self._lock:
+            for d in device_ids:
+                have = self._data.setdefault(d, {})
+                for sha in hashes:
+                    if sha not in have:
+                        self._n += 1
+                    have[sha] = now
+            if self._n > self.limit:
+                self._data.clear()
+                self._n = 0
+
+    def allows(self, device_id: int, sha256: str, now: datetime) -> bool:
+        listed = self._data.get(device_id, {}).get(sha256)
+        return listed is not None and listed > now - RECENT_GRANT
+
+    def drop(self, device_id: int) -> None:
+        with self._lock:
+            self._n -= len(self._data.pop(device_id, {}))
+
+
 def no_manifest() -> NotFound:
     return NotFound("no_manifest", "Thiết bị chưa được gán thôn nên chưa có lịch",
                     "The device has no village yet, so no manifest")
 
 
 def source_key(ctx: StationContext, uid: str, village_id: int | None, volume: int, muted: bool,
-               timetable_version: str | None, now: datetime) -> str:
+               timetable_version: str | None, now: datetime, standby: str = "-") -> str:
     day = now.astimezone(ZoneInfo(ctx.timezone)).date().isoformat()  # coverage()'s first day, per request
     # "q1": manifests carry a control seq and entry sources (§4a); rows stored before that are rebuilt once.
+    # `standby`: the fingerprint of the village's standby files (§4b): an approval changes the manifests.
     return "|".join([uid, str(village_id), str(volume), "1" if muted else "0", timetable_version or "-", day,
-                     ctx.active_key().key_id, "q1"])
+                     ctx.active_key().key_id, "q1", standby])
+
+
+def _standby(session: Session, ctx: StationContext, commune_id: int, village_id: int | None,
+             now: datetime) -> StandbySet:
+    return standby_for(session.connection(), ctx.standby, commune_id, village_id, now)
 
 
 def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
@@ -114,7 +154,8 @@ def sizes_of(session: Session, ctx: StationContext, hashes: set[str]) -> dict[st
     return _sizes(session, ctx, hashes)
 
 
-def grant(engine, device_ids: list[int], hashes: set[str], now: datetime) -> None:  # noqa: ANN001
+def grant(engine, device_ids: list[int], hashes: set[str], now: datetime,  # noqa: ANN001
+          ctx: StationContext | None = None) -> None:
     """Let these devices fetch these files now (a signed start command names them before any manifest does)."""
     from loa.db import session_scope
 
@@ -126,6 +167,8 @@ def grant(engine, device_ids: list[int], hashes: set[str], now: datetime) -> Non
         else:
             for r in rows:
                 s.merge(DeviceAudioGrant(**r))
+    if ctx is not None and ctx.grants is not None:  # after the commit: the fast path serves only what is stored
+        ctx.grants.add(device_ids, hashes, now)
 
 
 def play_rows(session: Session, device_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Any]]:
@@ -175,8 +218,9 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     lower seq, so the device takes this manifest after it)."""
     window_start, window_end = coverage(now, ctx.timezone)
     plays, sizes = _plays(session, ctx, device.id, window_start, window_end, rows)
+    standby = _standby(session, ctx, device.commune_id, device.village_id, now)
     manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
-                              sizes=sizes)
+                              sizes=sizes, standby=standby.files)
     if seq is None:
         from broadcaster.station.seq import allocate, allocate_in
 
@@ -199,6 +243,7 @@ def build(session: Session, ctx: StationContext, device: Device, uid: str, key: 
     _write(session, built, now)
     if ctx.cache is not None:
         ctx.cache.put(device.id, built.entry)
+    # (no GrantCache entry: the caller's transaction has not committed yet; the route serves until a store)
     return built.entry
 
 
@@ -237,6 +282,9 @@ def store(engine, ctx: StationContext, built: list[Built], now: datetime,  # noq
     if ctx.cache is not None:
         for b in built:
             ctx.cache.put(b.device_id, b.entry)
+    if ctx.grants is not None:
+        for b in built:
+            ctx.grants.add((b.device_id,), b.hashes, now)
 
 
 def _write(session: Session, built: Built, now: datetime) -> None:
@@ -334,7 +382,9 @@ def lookup(session: Session, ctx: StationContext, device: Device, uid: str, time
     `stored_key` (from `stored_keys`) spares loading a row that cannot match."""
     if device.village_id is None:
         raise no_manifest()
-    key = source_key(ctx, uid, device.village_id, int(device.volume), bool(device.muted), timetable_version, now)
+    standby = _standby(session, ctx, device.commune_id, device.village_id, now).fingerprint
+    key = source_key(ctx, uid, device.village_id, int(device.volume), bool(device.muted), timetable_version, now,
+                     standby)
     if ctx.cache is not None:
         hit = ctx.cache.get(device.id, key)
         if hit is not None:
@@ -397,13 +447,19 @@ def forget(session: Session, ctx: StationContext, device_id: int) -> None:
     """Drop the cached manifest (after revocation): the next build starts from scratch."""
     if ctx.cache is not None:
         ctx.cache.drop(device_id)
+    if ctx.grants is not None:
+        ctx.grants.drop(device_id)
     ctx.identity_changed([device_id])  # revocation takes effect at once in this process
     session.execute(sa.delete(DeviceManifestRow.__table__).where(DeviceManifestRow.__table__.c.device_id == device_id))
 
 
 def cached_for(ctx: StationContext, ident: Any, now: datetime) -> CachedManifest | None:
     """The fast path: a process-cache hit from the identity lookup alone (no further query)."""
-    if ctx.cache is None or ident.village_id is None:
+    if ctx.cache is None or ident.village_id is None or ctx.standby is None:
         return None
-    key = source_key(ctx, ident.uid, ident.village_id, ident.volume, ident.muted, ident.timetable_version, now)
+    standby = ctx.standby.peek(ident.commune_id, ident.village_id)
+    if standby is None:  # not read for a while: the route reads it (never the database on the event loop)
+        return None
+    key = source_key(ctx, ident.uid, ident.village_id, ident.volume, ident.muted, ident.timetable_version, now,
+                     standby.fingerprint)
     return ctx.cache.get(ident.device_id, key)

@@ -10,11 +10,22 @@ other. When manifests hold an emergency, each such village's topic is bumped onc
 one retained message that wakes any device that missed its own.
 Work runs on one background thread (a cadre's request does not wait for a thousand signatures), coalescing
 bursts; `flush()` waits for it (tests, benchmarks).
+
+Pacing: the nudges of devices that a signed start command already put on air (`StationContext.commanded`: the
+emergency's first repetition, §4a) are spread over `PACE_S` (at most half of what remains of that repetition),
+the others go out at once. Their manifests only confirm what the command said and bring the later repetitions,
+so nothing airs later; what is gained is that a thousand devices do not fetch, verify and store a manifest in
+the same second, the very second in which the cadre may tap "stop" (bench/fanout.py measured the stop command
+waiting behind that storm, in the station and in the devices). The manifests are stored before the first
+nudge goes out, so a device that syncs earlier on its own gets the new one; a device nudged again meanwhile
+(a newer change pending) is skipped here and nudged by that newer batch. The slices are published by a thread of their own: the nudger goes on building the next batch meanwhile.
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -35,6 +46,9 @@ from loa.org.models import Device
 
 log = logging.getLogger("loa.broadcaster.nudges")
 
+PACE_S = 3.0     # at most this long to spread the nudges of devices on air by command
+PACE_SLICES = 10
+
 
 class Nudger:
     def __init__(self, engine: Engine, ctx: StationContext, clock: Callable[[], datetime], hub: SseHub,
@@ -42,6 +56,12 @@ class Nudger:
         self.engine, self.ctx, self.clock, self.hub, self.mqtt = engine, ctx, clock, hub, mqtt
         self.background = background
         self._pending: set[int] = set()
+        self._generation: dict[int, int] = {}  # device id → how many nudges were asked for it (stale slices)
+        self._paced: list[tuple[float, int, Callable[[], None]]] = []  # a heap of (due, n, what to publish)
+        self._pacer: threading.Thread | None = None
+        self._paced_n = 0
+        self._paced_until = 0.0  # monotonic end of the latest pacing
+        self._inflight = 0
         self._cond = threading.Condition()
         self._busy = False
         self._thread: threading.Thread | None = None
@@ -62,6 +82,8 @@ class Nudger:
             return
         with self._cond:
             self._pending |= set(device_ids)
+            for d in device_ids:
+                self._generation[d] = self._generation.get(d, 0) + 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="loa-nudger", daemon=True)
                 self._thread.start()
@@ -87,7 +109,8 @@ class Nudger:
 
     def flush(self, timeout: float = 30.0) -> bool:
         with self._cond:
-            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+            return self._cond.wait_for(lambda: not self._pending and not self._busy and not self._paced
+                                       and not self._inflight, timeout)
 
     def stop(self) -> None:
         with self._cond:
@@ -112,8 +135,11 @@ class Nudger:
                     if attempt == attempts - 1 or "locked" not in str(exc).lower():
                         raise
                     threading.Event().wait(0.02 * (attempt + 1))
-        if villages:
-            self._wake_villages(villages)
+        if villages:  # after the paced nudges, or it would wake every device of those villages at once
+            if self._paced_until > time.monotonic():
+                self._later(self._paced_until, lambda v=set(villages): self._wake_villages(v))
+            else:
+                self._wake_villages(villages)
         return sent
 
     def _wake_villages(self, villages: set[tuple[int, int]]) -> None:
@@ -174,13 +200,71 @@ class Nudger:
                                    manifest_stamp=now if ident.device_id in rebuilt else None)
         # Published after the commit: a device that syncs on the nudge finds the new manifest stored.
         villages |= emergency_villages
+        paced, pace_s = self._covered(messages)
+        self._publish([m for m in messages if m[0].id not in paced])
+        if paced:
+            later = [m for m in messages if m[0].id in paced]
+            slices = min(PACE_SLICES, len(later))
+            started = time.monotonic()
+            with self._cond:
+                gens = [(d, uid, msg, self._generation.get(d.id, 0)) for d, uid, msg in later]
+            for j in range(slices):  # slice j is due at pace_s * j / slices: the first at once
+                self._later(started + pace_s * j / slices, lambda part=gens[j::slices]: self._publish_fresh(part))
+            self._paced_until = max(self._paced_until, started + pace_s)
+        self.sent += len(messages)
+        return len(messages)
+
+    def _later(self, due: float, fn: Callable[[], None]) -> None:
+        with self._cond:
+            self._paced_n += 1
+            heapq.heappush(self._paced, (due, self._paced_n, fn))
+            if self._pacer is None or not self._pacer.is_alive():
+                self._pacer = threading.Thread(target=self._pace_loop, name="loa-nudge-pacer", daemon=True)
+                self._pacer.start()
+            self._cond.notify_all()
+
+    def _publish_fresh(self, part: list[tuple[Device, str, dict[str, Any], int]]) -> None:
+        with self._cond:  # a device nudged again since (a newer change): its newer batch nudges it
+            fresh = [(d, uid, msg) for d, uid, msg, gen in part if self._generation.get(d.id, 0) == gen]
+        self._publish(fresh)
+
+    def _pace_loop(self) -> None:
+        """Runs the paced publications when due, on its own thread: the nudger goes on building the next batch
+        meanwhile (the manifests are built and stored at once; only their nudges wait)."""
+        while True:
+            with self._cond:
+                while not self._stop and (not self._paced or self._paced[0][0] > time.monotonic()):
+                    self._cond.wait(None if not self._paced else max(0.0, self._paced[0][0] - time.monotonic()))
+                if self._stop:
+                    return
+                _, _, fn = heapq.heappop(self._paced)
+                self._inflight += 1
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 — the devices also poll; log and go on
+                log.exception("a paced nudge failed")
+            finally:
+                with self._cond:
+                    self._inflight -= 1
+                    self._cond.notify_all()  # flush() waits for the last one
+
+    def _covered(self, messages: list[tuple[Device, str, dict[str, Any]]]) -> tuple[set[int], float]:
+        """The devices whose nudges may be spread (on air by command), and over how long."""
+        if not self.background or not self.ctx.commanded:
+            return set(), 0.0
+        now = time.monotonic()
+        covered = {d.id: self.ctx.commanded.get(d.id, 0.0) - now for d, _, _ in messages}
+        paced = {d for d, left in covered.items() if left > 1.0}
+        if not paced:
+            return set(), 0.0
+        return paced, min(PACE_S, min(covered[d] for d in paced) / 2)
+
+    def _publish(self, messages: list[tuple[Device, str, dict[str, Any]]]) -> None:
         at = format_time(self.clock())  # when it goes out (after this chunk's build), not when the chunk began
         for device, uid, message in messages:
             message["at"] = at
             self.hub.publish(device.id, message)
             self._mqtt(device_topic(device.commune_id, uid), message)
-        self.sent += len(messages)
-        return len(messages)
 
     def _mqtt(self, topic: str, message: dict[str, Any]) -> None:
         if self.mqtt is not None:

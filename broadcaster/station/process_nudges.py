@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from broadcaster.signing import KeyRing
 from broadcaster.station.context import StationContext
+from broadcaster.station.standby import StandbyCache
 from broadcaster.station.manifests import ManifestCache
 from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.sse import SseHub
@@ -51,7 +52,7 @@ class ProcessNudges:
         ctx = StationContext(keyring=KeyRing(settings.resolved_data_dir / "keys"), audio_dir=settings.audio_dir,
                              mqtt_device_url=settings.mqtt_device_url or settings.mqtt_url,
                              offline_after_s=settings.device_offline_after_s, timezone=settings.timezone,
-                             cache=ManifestCache())
+                             cache=ManifestCache(), standby=StandbyCache())
         mqtt = MqttPublisher(settings.mqtt_url, settings.mqtt_username, settings.mqtt_password)
         if not mqtt.start():
             log.warning("MQTT broker %s not reachable yet; nudges are queued until it is", settings.mqtt_url)

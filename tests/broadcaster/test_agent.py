@@ -286,3 +286,68 @@ def test_fleet_with_network_faults_all_sync_and_play(tmp_path, station):
                    for r in records) <= 1.0
         assert any(e["code"] == "offline" for e in agent.events)
     fleet.close()
+
+
+def test_standby_files_are_held_ahead_and_an_emergency_is_then_only_a_command(tmp_path, station):
+    """§4b: the manifest's standby files are downloaded with the rest (never played by themselves); a start
+    command naming one plays it at once, with no download and no manifest request."""
+    from broadcaster.manifest_builder import expand_play
+    from broadcaster.protocol.command import Command, sign_command
+
+    server, key, files = station
+    alert_sha, alert_size = tone_file(server.root / "alert", 2, 900)
+    shutil.move(server.root / "alert", server.root / alert_sha)
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    plays = [{"device_id": DEVICE, "start": t0 + timedelta(hours=1), "priority": "normal", "entries": [files[0]]}]
+    m = build_manifest(DEVICE, plays, t0, standby={alert_sha: alert_size})
+    assert [s.sha256 for s in m.standby] == [alert_sha] and m.sizes()[alert_sha] == alert_size
+    (server.root / "manifest").write_text(json.dumps(key.sign(m), ensure_ascii=False))
+    _enrolled(tmp_path, server, key)
+    clock = VirtualClock(t0)
+    agent = _agent(tmp_path, server, clock)
+    agent.sync()
+    assert agent.store.locate(alert_sha) is not None  # held before any emergency
+    assert agent.store.missing(agent.manifest.sizes()) == []
+    agent.player.run_until(t0 + timedelta(minutes=30))
+    assert agent.player.state.current is None  # a standby file never airs by itself
+    n = len(server.requests)
+    at = clock.now()
+    play = {"start": at, "end": at + timedelta(seconds=2), "priority": "emergency", "key": (None, "e5", at), "source": "e5",
+            "segments": [{"kind": "item", "sha256": alert_sha, "size": alert_size, "duration_s": 2,
+                          "title": "Cảnh báo lũ quét"}]}
+    entries = tuple(expand_play(play, ""))
+    cmd = Command(seq=m.seq + 1, issued_at=at, expires_at=at + timedelta(minutes=2), devices=(DEVICE,),
+                  villages=(), action="start", source="e5", entries=entries)
+    assert agent.on_command(sign_command(cmd, key.private_key, key.key_id)) == "applied"
+    assert not agent._fetch_first.is_set()  # nothing to download
+    agent.player.step()
+    assert agent.player.state.current.entry.sha256 == alert_sha
+    assert len(server.requests) == n  # not one request: the command was enough
+
+
+def test_a_standby_list_is_signed_and_checked(tmp_path, station):
+    from broadcaster.protocol.manifest import ManifestRejected, verify_manifest
+
+    server, key, files = station
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    bare = build_manifest(DEVICE, [], t0)
+    assert "standby" not in bare.to_dict()  # no standby: the canonical bytes (and version) of before
+    m = build_manifest(DEVICE, [], t0, standby={files[0]["sha256"]: files[0]["size"]})
+    assert m.version != bare.version
+    envelope = key.sign(m)
+    pinned = {key.key_id: key.public_raw}
+    assert verify_manifest(envelope, pinned).standby == m.standby
+    forged = json.loads(json.dumps(envelope))
+    forged["manifest"]["standby"][0]["sha256"] = files[1]["sha256"]
+    with pytest.raises(ManifestRejected, match="signature"):
+        verify_manifest(forged, pinned)
+    bad = build_manifest(DEVICE, [], t0)
+    body = {**bad.to_dict(), "standby": [{"sha256": "not-a-hash", "size": 10, "url": "/x"}]}
+    from broadcaster.protocol.manifest import sign_manifest
+    from broadcaster.protocol.wire import canonical_json, b64encode
+
+    envelope = {"manifest": body, "signature": b64encode(key.private_key.sign(canonical_json(body))),
+                "key_id": key.key_id}
+    with pytest.raises(ManifestRejected) as exc:
+        verify_manifest(envelope, pinned)
+    assert exc.value.code == "manifest_invalid"

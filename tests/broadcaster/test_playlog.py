@@ -86,3 +86,14 @@ def test_compaction_keeps_seq_continuity(tmp_path):
     assert again.last_seq == 20 and _add(again, 99).seq == 21
     assert [r["seq"] for r in again.pending()] == [19, 20, 21]
     assert "p19" in again.handled_play_ids()
+
+
+def test_record_to_dict_has_every_field():
+    """to_dict is written by hand (speed on the stop path): it must stay in step with the dataclass."""
+    from dataclasses import asdict
+
+    from broadcaster.agent.playlog import PlayRecord
+
+    r = PlayRecord(3, "p1", "a" * 64, "Bản tin", "normal", "2026-11-23T00:00:00Z", "2026-11-23T00:00:00Z",
+                   "2026-11-23T00:00:05Z", "interrupted", "cancelled")
+    assert r.to_dict() == asdict(r)

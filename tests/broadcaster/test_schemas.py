@@ -36,6 +36,12 @@ def test_code_messages_satisfy_schemas(tmp_path):
                  fallback=entry("fb", T0, 3600, "fallback"))
     env = key.sign(m)
     _valid("SignedManifest", json.loads(json.dumps(env)))
+    from dataclasses import replace as _replace
+
+    from broadcaster.protocol.manifest import Standby
+
+    held = _replace(m, standby=(Standby("b" * 64, 1234, "/api/device/v1/audio/" + "b" * 64),))
+    _valid("SignedManifest", json.loads(json.dumps(key.sign(held))))  # with standby files (§4b)
     _valid("KeySet", ring.signed_keyset(T0))
     log = PlayLog(tmp_path / "log")
     log.append(play_id="p1", sha256="a" * 64, title="Bản tin", priority="normal", planned_start="2026-11-23T00:00:00Z",

@@ -385,3 +385,29 @@ def test_a_schedule_edited_while_on_air_is_cut_where_it_no_longer_plays(
         assert command["action"] == "stop" and command["source"] == f"s{rule}"
         time.sleep(1.0)
         assert kept[1].events("stop", t2) == []  # the village still targeted plays on
+
+
+def test_an_approved_emergency_message_is_held_ahead_and_airs_without_a_download(
+        tmp_path, station, transport, settings, world, long_facts, clock, engine, agents):
+    """§4b with real agents: the approved emergency message is on every box before any emergency (standby), so
+    the emergency airs on the signed command alone, even when the station could no longer serve the file."""
+    from content.store import AudioStore
+
+    item = make_item(engine, world, long_facts, clock, status="approved", kind="emergency", title="Lũ quét")
+    sha = long_facts.sha256
+    with _cadre(station, world) as cadre:
+        targeted = [_enroll(station, cadre, world, agents, tmp_path, world.village_a) for _ in range(2)]
+        _ready(station, targeted, transport)
+        for _, agent in targeted:  # downloaded in the background, verified, kept
+            assert wait_until(lambda: (agent.dir / "audio" / sha).exists(), 30), (agent.dir / "agent.out").read_text()
+        AudioStore(settings.audio_dir).path_for(sha).unlink()  # from now on no device could download it
+        t0 = _now()
+        emergency_id = _emergency(cadre, world, item, [world.village_a])
+        for _, agent in targeted:
+            start = _first(agent, "start", t0, priority="emergency")
+            assert _delay(start, t0) <= START_WITHIN, (transport, start)
+            assert start["sha256"] == sha
+        t1 = _now()
+        assert cadre.post(f"/api/v1/emergencies/{emergency_id}/cancel").status_code == 200
+        for _, agent in targeted:
+            assert _delay(_first(agent, "stop", t1), t1) <= STOP_WITHIN
