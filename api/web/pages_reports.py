@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from api.deps import Id
 from api.web.reports import current_month, to_csv, village_month
-from api.web.render import PageRoute, gettext_for, render
+from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.session import now_of, require_principal
 from loa.db import session_scope
 from loa.errors import Invalid, NotFound
@@ -48,12 +48,13 @@ def reports_page(request: Request, commune_id: Id, village: int | None = None, m
 
 @router.get("/app/c/{commune_id}/reports.csv")
 def reports_csv(request: Request, commune_id: Id, village: int | None = None, month: str | None = None) -> Response:
-    _, _, _, chosen, month, report = _report(request, commune_id, village, month)
+    *_unused, chosen, month, report = _report(request, commune_id, village, month)
     if report is None:
         raise NotFound("village_not_found", "Không tìm thấy thôn", "Village not found")
     name = f"loa-report-village-{chosen.id}-{month}.csv"
     # A BOM so that spreadsheet programs on phones and office PCs read the Vietnamese letters as UTF-8.
-    return Response("\ufeff" + to_csv(report), media_type="text/csv; charset=utf-8",
+    return Response("\ufeff" + to_csv(report, gettext_for(request), page_lang(request)),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

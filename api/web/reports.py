@@ -13,6 +13,7 @@ each loudspeaker's uptime. Built from what the station records:
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from api.web.choices import KIND_LABELS, N_
+from content.library.languages import display_name
 from content.library.models import ContentItem
 from loa import csv_safe
 from loa.org.models import Device, Village
@@ -123,19 +126,29 @@ def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, 
     return out
 
 
-def to_csv(report: VillageMonth) -> str:
+CSV_HEADERS = (N_("Village"), N_("Month"), N_("Figure"), N_("Item"), N_("Value"))
+CSV_METRICS = {"by_kind": N_("Minutes aired by kind"), "by_language": N_("Minutes aired by language"),
+               "plays": N_("Plays"), "uptime": N_("Uptime (%)")}
+CSV_PLAYS = {"planned": N_("Planned"), "completed": N_("Completed"), "interrupted": N_("Cut short"),
+             "skipped": N_("Skipped"), "failed": N_("Failed"), "played_after_stop": N_("Emergency plays after the stop")}
+
+
+def to_csv(report: VillageMonth, _: Callable[[str], str], lang: str) -> str:
+    """The village's month as a table a cadre opens in a spreadsheet: headers, figures and items in the page's
+    language (kinds, languages and outcomes in words); numbers with a decimal point, as spreadsheets read them."""
+    kinds = {**KIND_LABELS, "relay": N_("Relay"), "other": N_("Other")}
     buf = io.StringIO()
     w = csv_safe.writer(buf, lineterminator="\r\n")  # no cell a spreadsheet would run as a formula
-    w.writerow(["village", "month", "metric", "key", "value"])
+    w.writerow([_(h) for h in CSV_HEADERS])
     base = [report.village, report.month]
     for kind, minutes in report.minutes_by_kind.items():
-        w.writerow(base + ["minutes_aired_by_kind", kind, f"{minutes:.1f}"])
-    for lang, minutes in report.minutes_by_language.items():
-        w.writerow(base + ["minutes_aired_by_language", lang, f"{minutes:.1f}"])
-    for name in ("planned", "completed", "interrupted", "skipped", "failed", "played_after_stop"):
-        w.writerow(base + ["plays", name, getattr(report, name)])
+        w.writerow(base + [_(CSV_METRICS["by_kind"]), _(kinds.get(kind, kind)), f"{minutes:.1f}"])
+    for language, minutes in report.minutes_by_language.items():
+        w.writerow(base + [_(CSV_METRICS["by_language"]), display_name(language, lang), f"{minutes:.1f}"])
+    for name, label in CSV_PLAYS.items():
+        w.writerow(base + [_(CSV_METRICS["plays"]), _(label), getattr(report, name)])
     for u in report.uptime:
-        w.writerow(base + ["uptime_percent", u.name, "" if u.percent is None else f"{u.percent:.1f}"])
+        w.writerow(base + [_(CSV_METRICS["uptime"]), u.name, "" if u.percent is None else f"{u.percent:.1f}"])
     return buf.getvalue()
 
 

@@ -32,6 +32,6 @@ def test_monthly_csv_neutralises_names(client, app, world):
     r = client.get(f"/app/c/{world.a}/reports.csv", params={"village": village_id, "month": "2026-03"})
     assert r.status_code == 200, r.text
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
-    assert rows and all(row["village"] == "'@Thôn Giả" for row in rows)
-    assert [row["key"] for row in rows if row["metric"] == "uptime_percent"] == ["'" + EVIL_DEVICE]
+    assert rows and all(row["Thôn"] == "'@Thôn Giả" for row in rows)
+    assert [row["Mục"] for row in rows if row["Chỉ số"] == "Thời gian hoạt động (%)"] == ["'" + EVIL_DEVICE]
     assert not any(v.startswith(("=", "+", "@", "-")) for row in rows for v in row.values() if v)

@@ -102,17 +102,23 @@ def test_monthly_report_and_csv(client, app, world, facts, clock):
     _enroll_and_log(app, world, d1["id"], facts, item, clock)
     page = client.get(f"/app/c/{world.a}/reports", params={"village": world.village_a, "month": "2026-03"})
     assert page.status_code == 200
-    assert "Tin tức" in page.text and "Tiếng Giáy" in page.text and "1.5 phút" in page.text
+    assert "Tin tức" in page.text and "Tiếng Giáy" in page.text and "1,5 phút" in page.text
     assert "1 lỗi" in page.text
     # Enrolled one day ago (1,440 min) with one hour offline: 95.8 %.
-    assert "95.8%" in page.text and "60.0 phút mất liên lạc" in page.text
+    assert "95,8%" in page.text and "60,0 phút mất liên lạc" in page.text
     r = client.get(f"/app/c/{world.a}/reports.csv", params={"village": world.village_a, "month": "2026-03"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
-    got = {(row["metric"], row["key"]): row["value"] for row in rows}
-    assert got[("minutes_aired_by_kind", "news")] == "1.5" and got[("minutes_aired_by_language", "pcc")] == "1.5"
-    assert got[("plays", "completed")] == "1" and got[("plays", "failed")] == "1"
-    assert got[("uptime_percent", d1["name"])] == "95.8" and got[("uptime_percent", d2["name"])] == ""
+    got = {(row["Chỉ số"], row["Mục"]): row["Giá trị"] for row in rows}  # a Vietnamese page: Vietnamese columns
+    assert got[("Số phút đã phát theo loại tin", "Tin tức")] == "1.5"
+    assert got[("Số phút đã phát theo thứ tiếng", "Tiếng Giáy")] == "1.5"
+    assert got[("Lượt phát", "Phát xong")] == "1" and got[("Lượt phát", "Lỗi")] == "1"
+    assert got[("Thời gian hoạt động (%)", d1["name"])] == "95.8" and got[("Thời gian hoạt động (%)", d2["name"])] == ""
+    client.cookies.set("loa_lang", "en")  # the same file from an English page: English columns and words
+    r = client.get(f"/app/c/{world.a}/reports.csv", params={"village": world.village_a, "month": "2026-03"})
+    got = {(row["Figure"], row["Item"]): row["Value"] for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
+    assert got[("Minutes aired by kind", "News")] == "1.5" and got[("Plays", "Failed")] == "1"
+    client.cookies.set("loa_lang", "vi")
     assert client.get(f"/app/c/{world.a}/reports", params={"month": "2026-13"}).status_code == 422
     client.cookies.clear()
     login(client, "outsider")

@@ -132,10 +132,12 @@ def test_report_counts_a_stopped_emergency_as_an_emergency_and_never_as_complete
     assert "⚠ 1 lượt phát khẩn cấp vẫn tiếp tục sau lệnh dừng" in page
     csv_text = client.get(f"/app/c/{world.a}/reports.csv", params={"village": world.village_a,
                                                                    "month": "2026-03"}).text
-    got = {(row["metric"], row["key"]): row["value"] for row in csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))}
-    assert got[("minutes_aired_by_kind", "emergency")] == "0.1" and ("minutes_aired_by_kind", "guidance") not in got
-    assert got[("plays", "completed")] == "0" and got[("plays", "interrupted")] == "1"
-    assert got[("plays", "played_after_stop")] == "1"
+    got = {(row["Chỉ số"], row["Mục"]): row["Giá trị"]
+           for row in csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))}
+    by_kind = "Số phút đã phát theo loại tin"
+    assert got[(by_kind, "Khẩn cấp")] == "0.1" and (by_kind, "Hướng dẫn") not in got
+    assert got[("Lượt phát", "Phát xong")] == "0" and got[("Lượt phát", "Bị ngắt")] == "1"
+    assert got[("Lượt phát", "Lượt khẩn cấp phát sau lệnh dừng")] == "1"
 
 
 def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, world, facts, clock):
