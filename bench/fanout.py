@@ -164,7 +164,7 @@ def main() -> None:
     ctx = mp.get_context("fork")  # the children inherit the imported modules; no thread of ours is mid-work
     slices = [world["creds"][k::procs] for k in range(procs)]
     pipes, fleet = [], []
-    for k, creds in enumerate(slices):
+    for creds in slices:
         parent_end, child_end = ctx.Pipe()
         p = ctx.Process(target=run_slice, args=(child_end, creds, station_url, raw_topic,
                                                  max(1, args.workers // procs), args.agents_dir, args.timeout),

@@ -169,7 +169,7 @@ def run_slice(conn, creds: list[dict], station_url: str, raw_topic: str, workers
     raw_recv: list[float] = []
     mqtt_loop = MqttLoop()
     listeners = []
-    for i, (a, c) in enumerate(zip(agents, creds)):
+    for i, (_agent, c) in enumerate(zip(agents, creds)):
         def on_nudge(version: str, emergency: bool, i: int = i) -> None:
             if armed.is_set():
                 stages["nudge received"].setdefault(i, time.perf_counter())
@@ -213,18 +213,18 @@ def run_slice(conn, creds: list[dict], station_url: str, raw_topic: str, workers
         listeners.append(lst)
     t = time.perf_counter()
     deadline = time.monotonic() + 120
-    while not all(l.connected.is_set() for l in listeners) and time.monotonic() < deadline:
+    while not all(li.connected.is_set() for li in listeners) and time.monotonic() < deadline:
         time.sleep(0.1)
     connect_s = time.perf_counter() - t
-    for l in listeners:
-        l.client.subscribe(raw_topic, 1)
+    for li in listeners:
+        li.client.subscribe(raw_topic, 1)
     time.sleep(2.0)
     deadline = time.monotonic() + 120  # the retained nudges of the connect cost at most one 304 each
     while not work.empty() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)
     conn.send(("ready", {"agents": len(agents), "first_sync_s": first_sync_s, "connect_s": connect_s,
-                         "connected": sum(l.connected.is_set() for l in listeners),
+                         "connected": sum(li.connected.is_set() for li in listeners),
                          "threads": threading.active_count()}))
     rounds = []
     cpu = 0.0

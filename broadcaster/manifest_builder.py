@@ -43,7 +43,7 @@ _PRIORITY_NAMES = {v: k for k, v in LEVELS.items()}
 
 def _name(value: Any) -> str:
     """Enum members (the scheduler's SegmentKind / Priority) and plain strings alike."""
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+    if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     if isinstance(value, int) and not isinstance(value, bool):
         return _PRIORITY_NAMES[int(value)]

@@ -158,7 +158,8 @@ class StationClient:
                     start = int(content_range.split()[1].split("-")[0])
                 except (IndexError, ValueError):
                     response.close()
-                    raise StationError("invalid_reply", f"Content-Range lạ / bad Content-Range {content_range!r}")
+                    raise StationError("invalid_reply",
+                                       f"Content-Range lạ / bad Content-Range {content_range!r}") from None
 
             def chunks() -> Iterator[bytes]:
                 # as it arrives: every byte received is written, even if the link drops next

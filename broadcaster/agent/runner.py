@@ -57,7 +57,7 @@ class Agent:
         self.clock = clock or SystemClock()
         self.client = client or StationClient(creds["station_url"], creds["token"],
                                               estimator=getattr(self.clock, "estimator", None),
-                                              raw_now=getattr(self.clock, "raw_now"))
+                                              raw_now=self.clock.raw_now)
         self.events: list[dict[str, str]] = []
         self._events_lock = threading.Lock()
         self.store = AudioStore(self.data_dir / "audio", limit_bytes=cache_limit)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from loa.accounts.models import AuthToken, Membership, Role, User
-from loa.accounts.passwords import hash_password, verify_password
+from loa.accounts.passwords import hash_password
 from loa.accounts.principal import CommuneRole, Principal
 from loa.audit import service as audit
 from loa.errors import Conflict, Invalid, NotFound

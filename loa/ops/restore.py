@@ -63,7 +63,7 @@ def _unpack(archive: Path, staging: Path) -> dict[str, dict]:
                 digest, size = hashlib.sha256(), 0
                 src = tar.extractfile(member)
                 with target.open("wb") as out:
-                    for block in iter(lambda: src.read(1 << 20), b""):
+                    for block in iter(lambda src=src: src.read(1 << 20), b""):
                         digest.update(block)
                         size += len(block)
                         out.write(block)

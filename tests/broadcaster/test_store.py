@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from broadcaster.agent.client import StationClient
+from broadcaster.agent.client import StationClient, StationError
 from broadcaster.agent.store import AudioStore, ContentMismatch, DiskFull, file_sha256
 from tests.broadcaster.fileserver import FileServer
 from tests.broadcaster.helpers import tone_file
@@ -41,7 +41,7 @@ def test_server_dying_mid_download_resumes_with_range(served, tmp_path):
     server, client, sha, size = served
     store = AudioStore(tmp_path / "cache")
     server.cut_after = size // 3
-    with pytest.raises(Exception):
+    with pytest.raises(StationError):  # the link is gone: the station's client says so, nothing else
         store.fetch(sha, size, client.audio_fetcher(f"/a/{sha}"))
     part = store.part_path(sha)
     assert part.exists() and part.stat().st_size == size // 3

@@ -111,7 +111,7 @@ def _ready(station, pairs, transport) -> None:
     for device_id, agent in pairs:
         assert wait_until(agent.has_manifest, 30), (agent.dir / "agent.out").read_text()
         if transport == "sse" and agent.station_url == station.url:
-            assert wait_until(lambda: hub.connected(device_id) > 0, 40)  # after a restart: its 1–30 s backoff
+            assert wait_until(lambda d=device_id: hub.connected(d) > 0, 40)  # after a restart: its 1–30 s backoff
     time.sleep(1.0 if transport == "mqtt" else 0.2)  # MQTT: the subscription (no ack visible from here)
 
 
@@ -189,8 +189,8 @@ def test_start_cancel_mute_volume_and_a_stopped_schedule_reach_every_sink(
             aired = (parse_time(rec["actual_end"]) - parse_time(rec["actual_start"])).total_seconds()
             assert 3.0 <= aired < 10.0
             # ... and the station has that record at once (not at the next 5-minute beat)
-            assert wait_until(lambda: any(p.play_id == rec["play_id"] and p.result == "interrupted"
-                                          for p in _station_plays(engine, device_id)), 3.0)
+            assert wait_until(lambda r=rec, d=device_id: any(p.play_id == r["play_id"] and p.result == "interrupted"
+                                                          for p in _station_plays(engine, d)), 3.0)
         command = station.app.state.commander.sent[-1]["command"]
         assert command["action"] == "stop" and command["source"] == f"e{emergency_id}"
         # the bystander village was not targeted: it never aired it and did not take the command's seq
@@ -200,7 +200,7 @@ def test_start_cancel_mute_volume_and_a_stopped_schedule_reach_every_sink(
         time.sleep(2.0)  # the repetitions are gone too
         for _, agent in targeted:
             assert agent.events("start", t1, priority="emergency") == []
-            assert wait_until(lambda: agent.floor() >= command["seq"], 5)
+            assert wait_until(lambda a=agent: a.floor() >= command["seq"], 5)
 
         # -- a schedule on air: volume follows, then the schedule is stopped mid-play --------------------------
         now = _now()
@@ -339,7 +339,7 @@ def test_station_and_agent_restart_between_start_and_stop(
             assert _delay(stop, t1) <= STOP_WITHIN, (transport, stop)
         seq = station.app.state.commander.sent[-1]["command"]["seq"]
     for _, agent in targeted:  # the floor is on disk: a restart does not lower it
-        assert wait_until(lambda: agent.floor() >= seq, 5)
+        assert wait_until(lambda a=agent: a.floor() >= seq, 5)
     restarted.stop()
     restarted.start()
     assert wait_until(lambda: (restarted.dir / "agent.out").exists(), 5)
@@ -399,7 +399,7 @@ def test_an_approved_emergency_message_is_held_ahead_and_airs_without_a_download
         targeted = [_enroll(station, cadre, world, agents, tmp_path, world.village_a) for _ in range(2)]
         _ready(station, targeted, transport)
         for _, agent in targeted:  # downloaded in the background, verified, kept
-            assert wait_until(lambda: (agent.dir / "audio" / sha).exists(), 30), (agent.dir / "agent.out").read_text()
+            assert wait_until(lambda a=agent: (a.dir / "audio" / sha).exists(), 30), (agent.dir / "agent.out").read_text()
         AudioStore(settings.audio_dir).path_for(sha).unlink()  # from now on no device could download it
         t0 = _now()
         emergency_id = _emergency(cadre, world, item, [world.village_a])

@@ -39,7 +39,7 @@ def test_stop_is_confirmed_by_the_loudspeakers_not_by_the_cancel(client, engine,
                      kind="guidance")
     dev_1, one = enroll_by_code(client, world, name="Cụm loa đầu thôn")
     dev_2, two = enroll_by_code(client, world, name="Cụm loa cuối thôn")
-    unset = client.post(f"/api/v1/communes/{world.a}/devices", json={"name": "Cụm chưa lắp",
+    client.post(f"/api/v1/communes/{world.a}/devices", json={"name": "Cụm chưa lắp",
                         "village_id": world.village_a}, headers=world.h("cadre")).json()["id"]
     body = {"title": "Lũ quét", "villages": [world.village_a], "repeat": None,
             "programme": [{"type": "item", "content_id": item}]}

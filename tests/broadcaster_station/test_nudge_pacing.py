@@ -35,7 +35,6 @@ def test_covered_devices_are_paced_the_others_nudged_at_once(app, client, engine
     covered, free = devices[:4], devices[4:]
     for d in covered:
         ctx.commanded[d] = time.monotonic() + 30.0  # on air by command for 30 s more
-    t0 = time.monotonic()
     nudger.nudge(set(devices))
     assert nudger.flush(30)
     nudger.stop()

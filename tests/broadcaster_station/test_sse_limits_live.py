@@ -137,9 +137,9 @@ def test_a_device_holds_at_most_three_streams_the_oldest_is_closed(live, world):
     assert hub.max_per_device == live.app.state.settings.device_max_streams == 3
     theirs = _open(live, other, 2)  # another device's streams are not this device's budget
     streams = []
-    for i in range(12):  # one token opening stream after stream
+    for _ in range(12):  # one token opening stream after stream
         streams += _open(live, creds, 1)
-        assert wait_until(lambda: sum(1 for s in streams if s.ended is None) <= 3, 2)
+        assert wait_until(lambda opened=streams: sum(1 for s in opened if s.ended is None) <= 3, 2)
         assert hub.connected(device_id) <= 3
     assert [s.ended is None for s in streams] == [False] * 9 + [True] * 3
     assert all(s.ended is None for s in theirs)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.broadcaster_station.conftest import DEV, INFO, dh, enroll_by_code, schedule
+from tests.broadcaster_station.conftest import DEV, dh, enroll_by_code, schedule
 from tests.server.conftest import make_item
 
 TOKEN = "so-lieu-bi-mat-0123456789"

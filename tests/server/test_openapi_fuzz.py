@@ -35,7 +35,7 @@ def test_schemathesis_finds_no_server_errors(app, client, world):
         @given(case=operation.as_strategy())
         @hsettings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                    suppress_health_check=list(HealthCheck))
-        def run(case):
+        def run(case, operation=operation):  # bound now: run() is called within this iteration
             response = case.call(headers={**(case.headers or {}), **headers})
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code >= 500:

@@ -77,7 +77,7 @@ def test_reset_password_forces_a_change_before_any_other_page(client, world):
     assert confirm.status_code == 200 and 'id="confirm"' in confirm.text
     r = client.post(f"/app/admin/users/{target}/reset-password", data={"csrf": form_token(confirm.text)})
     password = _one_time(r.text)
-    assert client.post(f"/app/admin/users/999999/reset-password",
+    assert client.post("/app/admin/users/999999/reset-password",
                        data={"csrf": form_token(confirm.text)}).status_code == 404
     client.cookies.clear()
     assert client.post("/login", data={"username": "secretary", "password": PASSWORD},

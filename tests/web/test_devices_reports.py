@@ -97,7 +97,7 @@ def _enroll_and_log(app, world, device_id, facts, item_id, clock):
 
 def test_monthly_report_and_csv(client, app, world, facts, clock):
     item = make_item(app, world, facts, clock(), status="approved", language="pcc", kind="news")
-    token = login(client, "cadre")
+    login(client, "cadre")
     d1, d2 = _devices(client, world)
     _enroll_and_log(app, world, d1["id"], facts, item, clock)
     page = client.get(f"/app/c/{world.a}/reports", params={"village": world.village_a, "month": "2026-03"})

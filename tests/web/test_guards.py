@@ -168,7 +168,7 @@ def test_a_refused_overlap_offers_ways_forward_that_save(client, app, world, fac
     refused = client.post(f"/app/c/{world.a}/schedule", data={**base, "item_id": str(second), "action": "save"})
     assert refused.status_code == 409 and 'id="way-time"' in refused.text
     assert len(client.get(f"/api/v1/communes/{world.a}/schedules").json()) == 1
-    for kind, expected in (("after", None), ("priority", "priority"), ("time", None)):
+    for kind in ("after", "priority", "time"):
         fields: dict[str, list[str]] = {}
         for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', ways[kind]):
             fields.setdefault(name, []).append(value)

@@ -495,7 +495,7 @@ def test_english_pages_carry_no_vietnamese(client, app, world):
         "default_language": "vi"})
     client.cookies.set("loa_lang", "en")
     for url in ("/app/admin/communes", f"/app/admin/communes/{world.a}", f"/app/admin/villages/{world.village_a}",
-                f"/app/admin/villages/{world.village_a2}/delete", f"/app/admin/devices/1",
+                f"/app/admin/villages/{world.village_a2}/delete", "/app/admin/devices/1",
                 f"/app/admin/communes/{world.a}/settings", "/app/admin/audit"):
         html = client.get(url).text
         assert len(html.encode()) < 100_000, url

@@ -28,7 +28,7 @@ def _world_items(app, world, facts, clock):
 
 
 def test_village_page_shows_only_public_items(client, app, world, facts, clock):
-    items = _world_items(app, world, facts, clock)
+    _world_items(app, world, facts, clock)
     clock.now += timedelta(hours=2)  # the expiring item has expired
     r = client.get(f"/r/{world.a}/v/{world.village_a}")
     assert r.status_code == 200
@@ -60,7 +60,7 @@ def test_public_audio_only_for_public_items(client, app, world, facts, clock):
 
 
 def test_rss_feed_parses_with_valid_enclosures(client, app, world, facts, clock):
-    items = _world_items(app, world, facts, clock)
+    _world_items(app, world, facts, clock)
     r = client.get(f"/r/{world.a}/v/{world.village_a}/feed.xml")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/rss+xml")
     feed = feedparser.parse(r.content)
