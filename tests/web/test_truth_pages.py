@@ -14,6 +14,20 @@ def _row(html: str, device_id: int) -> str:
     return re.search(rf'<tr id="device-{device_id}">(.*?)</tr>', html, re.S).group(1)
 
 
+def _two_boxes_with_a_daily_0830(client, app, world, facts, clock):
+    """The cadre enrolls village A's two loudspeakers and saves a daily 08:30 schedule of «Tiêm phòng» from the
+    schedule page; returns (the cadre's CSRF token, the two boxes)."""
+    from tests.web.test_schedule_emergency import _check
+
+    item = make_item(app, world, facts, clock(), title="Tiêm phòng", status="approved")
+    token = login(client, "cadre")
+    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
+               if d["village_id"] == world.village_a]
+    one, two = (enroll(client, d["id"], token) for d in devices)
+    assert _check(client, world, token, item, preset="daily", times="08:30", action="save").status_code == 303
+    return token, one, two
+
+
 def test_emergency_page_waits_for_the_loudspeakers_to_confirm_the_stop(client, app, world, facts, clock):
     item = make_item(app, world, facts, clock(), title="Lũ quét: sơ tán ngay", status="approved", kind="emergency")
     token = login(client, "cadre")
@@ -69,14 +83,7 @@ def test_emergency_page_waits_for_the_loudspeakers_to_confirm_the_stop(client, a
 
 
 def test_schedule_page_shows_what_the_loudspeakers_report_next_to_the_plan(client, app, world, facts, clock):
-    from tests.web.test_schedule_emergency import _check
-
-    item = make_item(app, world, facts, clock(), title="Tiêm phòng", status="approved")
-    token = login(client, "cadre")
-    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
-               if d["village_id"] == world.village_a]
-    one, two = (enroll(client, d["id"], token) for d in devices)
-    assert _check(client, world, token, item, preset="daily", times="08:30", action="save").status_code == 303
+    token, one, two = _two_boxes_with_a_daily_0830(client, app, world, facts, clock)
     page = client.get(f"/app/c/{world.a}/schedule", params={"village": world.village_a}).text
     assert re.search(rf'id="now-{one.device_id}">.*?chưa có báo cáo nào', page, re.S)
     assert "loa báo" not in page  # nothing has begun yet: the calendar is only the plan
@@ -141,14 +148,7 @@ def test_report_counts_a_stopped_emergency_as_an_emergency_and_never_as_complete
 
 
 def test_a_schedule_stopped_mid_play_waits_for_its_loudspeakers(client, app, world, facts, clock):
-    from tests.web.test_schedule_emergency import _check
-
-    item = make_item(app, world, facts, clock(), title="Tiêm phòng", status="approved")
-    token = login(client, "cadre")
-    devices = [d for d in client.get(f"/api/v1/communes/{world.a}/devices").json()
-               if d["village_id"] == world.village_a]
-    one, two = (enroll(client, d["id"], token) for d in devices)
-    assert _check(client, world, token, item, preset="daily", times="08:30", action="save").status_code == 303
+    token, one, two = _two_boxes_with_a_daily_0830(client, app, world, facts, clock)
     (schedule,) = client.get(f"/api/v1/communes/{world.a}/schedules").json()
     clock.now = clock.now.replace(minute=30, second=1)
     entries = {}

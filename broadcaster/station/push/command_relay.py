@@ -30,8 +30,11 @@ ORIGIN = uuid.uuid4().hex  # this process
 
 def store(engine: Engine, seq: int, issued_at: datetime, device_ids: list[int], envelope: dict[str, Any],
           origin: str = ORIGIN) -> None:
-    """Keep the command for the other processes; drop those past their lifetime on the way."""
-    with engine.begin() as conn:
+    """Keep the command for the other processes; drop those past their lifetime on the way. On SQLite behind
+    this process's write lock, like every short write of the broadcaster (seq.allocate, manifests.store)."""
+    from broadcaster.station.manifests import write_lock
+
+    with write_lock(engine), engine.begin() as conn:
         conn.execute(sa.delete(_T).where(_T.c.issued_at < issued_at - KEEP))
         conn.execute(sa.insert(_T).values(seq=seq, issued_at=issued_at, origin=origin,
                                           device_ids=sorted(device_ids), envelope=envelope))
