@@ -71,6 +71,11 @@ def get(session: Session, station_id: str) -> InterchangePeer:
     return peer
 
 
+def find_enabled(session: Session, station_id: str) -> InterchangePeer | None:
+    peer = session.exec(select(InterchangePeer).where(InterchangePeer.station_id == station_id)).first()
+    return peer if peer is not None and peer.enabled else None
+
+
 def add_key(session: Session, actor: Principal, station_id: str, public_key: str, now: datetime) -> str:
     """Pin one more key (the peer rotated): both verify until the old one is removed."""
     actor.require_admin()
@@ -111,3 +116,11 @@ def serving(session: Session, commune_codes: list[str]) -> dict[int, list[str]]:
 def upper(session: Session) -> InterchangePeer | None:
     return session.exec(select(InterchangePeer).where(InterchangePeer.role == UPPER,
                                                       InterchangePeer.enabled)).first()
+
+
+def describe(peer: InterchangePeer) -> dict:
+    """What an admin sees of a peer (CLI and API): never more than its public keys' ids."""
+    return {"station_id": peer.station_id, "name": peer.name, "role": peer.role, "base_url": peer.base_url,
+            "key_ids": sorted(peer.keys), "communes": peer.communes, "enabled": peer.enabled,
+            "failures": peer.failures, "next_attempt_at": peer.next_attempt_at, "last_error": peer.last_error,
+            "last_delivery_at": peer.last_delivery_at, "last_received_at": peer.last_received_at}

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from broadcaster.interchange import adapter, audio_fetch, envelope, errors, schemas
+from broadcaster.interchange import adapter, audio_fetch, envelope, errors, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
 from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage
@@ -55,8 +55,8 @@ class Receiver:
     # -------------------------------------------------------------- the checks
     def _peer(self, station: Any) -> InterchangePeer:
         with session_scope(self.engine) as s:
-            peer = s.exec(select(InterchangePeer).where(InterchangePeer.station_id == str(station))).first()
-            if peer is None or not peer.enabled:
+            peer = peers.find_enabled(s, str(station))
+            if peer is None:
                 raise errors.unknown_peer(station)
             s.expunge(peer)
             return peer
