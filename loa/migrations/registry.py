@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "broadcaster.station.models",
     "schedules.streams.models",
     "broadcaster.interchange.models",
+    "schedules.bulletins.models",
 ]
 
 
