@@ -10,13 +10,17 @@ sender's outbox records the reason rather than retrying for ever.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from broadcaster.interchange.errors import Refused
-from broadcaster.interchange.schemas import BulletinMessage, ReportMessage, StatusMessage
+from broadcaster.interchange.schemas import (AudioRef, BulletinMessage, DeviceAired, Origin, ReportMessage,
+                                             StatusMessage)
+from loa.db import session_scope
 from loa.errors import DomainError
 
 
@@ -37,6 +41,16 @@ def to_received_bulletin(sender: str, msg: BulletinMessage):
         target_communes=tuple(msg.communes))
 
 
+def from_received_bulletin(station: str, b) -> BulletinMessage:
+    """The domain's `ReceivedBulletin` (what `service.send` hands a `RemoteRoute`) as the wire message."""
+    return BulletinMessage(
+        bulletin_id=b.bulletin_id, version=b.version, level=b.level, issued_at=b.issued_at,
+        expires_at=b.expires_at, title=b.title, origin=Origin(station, b.sender_org, b.sender_level),
+        communes=tuple(b.target_communes),
+        audio=tuple(AudioRef(a.sha256, a.size, a.duration_s, a.language, a.format) for a in b.audio),
+        texts=tuple(sorted(b.texts.items())))
+
+
 def deliver_bulletin(session: Session, sender: str, msg: BulletinMessage, now: datetime) -> dict[str, Any]:
     """Into the inboxes of the targeted communes this station runs; their audio is in the store already."""
     from schedules.bulletins import service
@@ -48,13 +62,16 @@ def deliver_bulletin(session: Session, sender: str, msg: BulletinMessage, now: d
     return {"inbox": [{"commune_id": i.commune_id, "id": i.id, "state": i.state} for i in items]}
 
 
-def after_bulletin(engine, result: dict[str, Any], now: datetime) -> None:
-    """After the receipt is committed: what the domain does outside the transaction (an emergency airs now)."""
+def after_bulletin(engine: Engine, result: dict[str, Any], now: datetime) -> None:
+    """After the receipt is committed: an emergency airs now, a placed priority bulletin reaches the
+    loudspeakers' timetables now (not at the scheduler's next tick)."""
     from schedules.bulletins import service
+    from schedules.bulletins.models import InboxItem
+    from schedules.service import service_for
 
-    hook = getattr(service, "after_commit", None)
-    if hook is not None:
-        hook(engine, [i["id"] for i in result.get("inbox", [])], now)
+    with session_scope(engine) as s:
+        items = [s.get(InboxItem, i["id"]) for i in result.get("inbox", [])]
+        service.after_commit(service_for(engine), [i for i in items if i is not None], now)
 
 
 def deliver_status(session: Session, sender: str, msg: StatusMessage, now: datetime) -> dict[str, Any]:
@@ -63,42 +80,81 @@ def deliver_status(session: Session, sender: str, msg: StatusMessage, now: datet
 
     update = StatusUpdate(sender_station=sender, bulletin_id=msg.bulletin_id, version=msg.version,
                           commune_code=msg.commune, state=msg.state, at=msg.at, detail=msg.detail or None,
-                          devices=tuple(DeviceAir(device_id=0, name=d.device, state=msg.state,
-                                                  seconds_aired=d.seconds_aired) for d in msg.devices))
+                          devices=tuple(DeviceAir(d.device_id, d.name, d.state, d.seconds_aired)
+                                        for d in msg.devices))
     try:
-        service.record_status(session, update, now)
+        row = service.record_status(session, update, now)
     except DomainError as exc:
         raise _refused(exc) from exc
-    return {"recorded": True}
+    return {"state": row.state}
+
+
+def _flatten(day) -> dict[str, float]:
+    out = {f"seconds_by_kind.{k}": v for k, v in day.seconds_by_kind.items()}
+    out.update({f"seconds_by_level.{k}": v for k, v in day.seconds_by_level.items()})
+    out.update({k: getattr(day, k) for k in REPORT_FIGURES})
+    return out
+
+
+REPORT_FIGURES = ("plays", "completed", "interrupted", "failed", "device_seconds", "up_seconds")
+
+
+def to_commune_day(msg: ReportMessage):
+    from schedules.bulletins.rollup import CommuneDay
+
+    f = msg.figures
+    return CommuneDay(
+        commune_code=msg.commune, day=msg.day.isoformat(),
+        seconds_by_kind={k.split(".", 1)[1]: v for k, v in f.items() if k.startswith("seconds_by_kind.")},
+        seconds_by_level={k.split(".", 1)[1]: v for k, v in f.items() if k.startswith("seconds_by_level.")},
+        plays=int(f.get("plays", 0)), completed=int(f.get("completed", 0)), interrupted=int(f.get("interrupted", 0)),
+        failed=int(f.get("failed", 0)), device_seconds=float(f.get("device_seconds", 0.0)),
+        up_seconds=float(f.get("up_seconds", 0.0)))
 
 
 def deliver_report(session: Session, sender: str, msg: ReportMessage, now: datetime) -> dict[str, Any]:
     from schedules.bulletins import rollup
 
     try:
-        rollup.record_commune_report(session, sender, msg.commune, msg.day, msg.version, dict(msg.figures), now)
+        rollup.record_commune_report(session, to_commune_day(msg), now, source=f"interchange:{sender}")
     except DomainError as exc:
         raise _refused(exc) from exc
-    return {"recorded": True}
+    return {"recorded": msg.object_id}
 
 
-def status_updates(session: Session, since: datetime | None) -> list[StatusMessage]:
-    """This station's communes' news about bulletins from above since `since` (the outbox's cursor)."""
-    from schedules.bulletins import service
+EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
-    out = []
-    for u in service.status_updates(session, since):
-        from broadcaster.interchange.schemas import DeviceAired
 
-        out.append(StatusMessage(bulletin_id=u.bulletin_id, version=u.version, commune=u.commune_code,
-                                 state=u.state, at=u.at, detail=u.detail or "",
-                                 devices=tuple(DeviceAired(d.name, d.seconds_aired) for d in u.devices)))
-    return out
+def status_updates(session: Session, upper_station: str, since: datetime | None, now: datetime) -> list[StatusMessage]:
+    """What this station's communes say about bulletins from `upper_station` since `since`."""
+    from broadcaster.station import bulletin_air
+
+    return [StatusMessage(bulletin_id=u.bulletin_id, version=u.version, commune=u.commune_code, state=u.state,
+                          at=u.at, detail=u.detail or "",
+                          devices=tuple(DeviceAired(d.device_id, d.name, d.state, d.seconds_aired)
+                                        for d in u.devices))
+            for u in bulletin_air.status_updates(session, since or EPOCH, now) if u.sender_station == upper_station]
+
+
+REPORT_DAYS_BACK = 7  # a station offline for a few days sends the days it missed when it is back
 
 
 def daily_reports(session: Session, since: datetime | None, now: datetime) -> list[ReportMessage]:
-    """Each commune's daily figures made or re-made since `since`, as report messages."""
-    from schedules.bulletins import rollup
+    """Every commune's finished days since `since` (at most a week back). A day goes up once it is over
+    (version 1) and again a day later (version 2, replacing it): a loudspeaker that was offline hands in its
+    proof of play when it reconnects, so the second count is the complete one."""
+    from broadcaster.station import bulletin_air
+    from loa.org.models import Commune
 
-    return [ReportMessage(commune=r.commune_code, day=r.day, version=r.version, figures=dict(r.figures))
-            for r in rollup.commune_reports_since(session, since, now)]
+    out: list[ReportMessage] = []
+    for commune in session.exec(select(Commune).where(Commune.code.is_not(None)).order_by(Commune.id)):
+        tz = ZoneInfo(commune.timezone)
+        today = now.astimezone(tz).date()
+        first = today - timedelta(days=2 if since is not None else 1)
+        if since is not None:
+            first = max(today - timedelta(days=REPORT_DAYS_BACK), min(first, since.astimezone(tz).date() - timedelta(days=1)))
+        for day in bulletin_air.commune_days(session, commune, first, today - timedelta(days=1), now):
+            age = (today - date.fromisoformat(day.day)).days
+            out.append(ReportMessage(commune=commune.code, day=date.fromisoformat(day.day), version=min(age, 2),
+                                     figures=_flatten(day)))
+    return out

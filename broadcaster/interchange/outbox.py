@@ -84,6 +84,11 @@ def enqueue_bulletin(session: Session, bulletin: schemas.BulletinMessage, now: d
         peer = session.get(InterchangePeer, peer_id)
         row = enqueue(session, peer, "bulletin", replace(bulletin, communes=tuple(codes)), now,
                       expires_at=bulletin.expires_at, audio=tuple(a.sha256 for a in bulletin.audio))
+        merged = sorted(set(row.body["communes"]) | set(codes))
+        if merged != row.body["communes"] and row.status == PENDING:
+            # the sender adds its communes one call at a time: one message per peer carries them all
+            row.body = {**row.body, "communes": merged}
+            session.add(row)
         out[peer.station_id] = row.id
     return out
 
@@ -216,7 +221,7 @@ def collect(engine: Engine, now: datetime) -> int:
         # an overlap, so an update committed just after the last run's query is not missed (enqueue dedups)
         since = upper.status_cursor - CURSOR_OVERLAP if upper.status_cursor is not None else None
         count = 0
-        for msg in adapter.status_updates(s, since):
+        for msg in adapter.status_updates(s, upper.station_id, since, now):
             enqueue(s, upper, "status", msg, now)
             count += 1
         for report in adapter.daily_reports(s, since, now):

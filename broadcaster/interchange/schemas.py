@@ -188,11 +188,15 @@ class BulletinMessage:
 
 @dataclass(frozen=True)
 class DeviceAired:
-    device: str
+    """One loudspeaker of the commune: its id on the commune's station, name, state and seconds aired."""
+    device_id: int
+    name: str
+    state: str
     seconds_aired: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"device": self.device, "seconds_aired": _number(self.seconds_aired)}
+        return {"device_id": self.device_id, "name": self.name, "state": self.state,
+                "seconds_aired": _number(self.seconds_aired)}
 
 
 @dataclass(frozen=True)
@@ -221,13 +225,14 @@ class StatusMessage:
     def from_dict(cls, data: Mapping[str, Any]) -> "StatusMessage":
         devices = data.get("devices", [])
         if not isinstance(devices, list) or not all(isinstance(d, Mapping) for d in devices):
-            raise malformed("devices must be a list of {device, seconds_aired}")
+            raise malformed("devices must be a list of {device_id, name, state, seconds_aired}")
         out = []
         for d in devices:
             seconds = d.get("seconds_aired")
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
                 raise malformed("devices[].seconds_aired must be seconds ≥ 0")
-            out.append(DeviceAired(_text(d, "device", 64), float(seconds)))
+            out.append(DeviceAired(_int(d, "device_id", 0), _text(d, "name", 200), _text(d, "state", 32),
+                                   float(seconds)))
         return cls(bulletin_id=_text(data, "bulletin_id", 64), version=_int(data, "version", 1),
                    commune=_text(data, "commune", 32), state=_text(data, "state", 32), at=_time(data, "at"),
                    detail=_text(data, "detail", 2000, empty=True) if "detail" in data else "",
