@@ -116,7 +116,7 @@ def deliver_report(session: Session, sender: str, msg: ReportMessage, now: datet
     from schedules.bulletins import rollup
 
     try:
-        rollup.record_commune_report(session, to_commune_day(msg), now, source=f"interchange:{sender}")
+        rollup.record_commune_report(session, to_commune_day(msg), now, source="remote")
     except DomainError as exc:
         raise _refused(exc) from exc
     return {"recorded": msg.object_id}
