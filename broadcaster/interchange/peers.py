@@ -87,6 +87,16 @@ def add_key(session: Session, actor: Principal, station_id: str, public_key: str
     return key_id
 
 
+def set_base_url(session: Session, actor: Principal, station_id: str, base_url: str, now: datetime) -> InterchangePeer:
+    """The peer moved (a new address or a proxy in front of it): its key stays pinned."""
+    actor.require_admin()
+    peer = get(session, station_id)
+    peer.base_url = _check_url(base_url)
+    session.add(peer)
+    audit.record(session, actor, "interchange.peer_moved", "interchange_peer", peer.id, now, base_url=peer.base_url)
+    return peer
+
+
 def disable(session: Session, actor: Principal, station_id: str, now: datetime) -> InterchangePeer:
     """Stop trusting a peer: its messages are refused and nothing more is sent to it (rows stay for the record)."""
     actor.require_admin()
