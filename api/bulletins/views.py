@@ -228,3 +228,28 @@ def refresh_local_reports(session: Session, area: areas.Area, first: date, last:
 
 def _days(first: date, last: date) -> list[date]:
     return [date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
+
+
+def rollup_chart(r: rollups.RollUp, width: int = 640, height: int = 200):
+    """Minutes aired per period, stacked by kind: an SVG drawn on the server (no script), coloured as the
+    commune overview's charts (api/web/report_overview.COLOURS)."""
+    from markupsafe import Markup, escape
+
+    from api.web.report_overview import COLOURS
+
+    kinds = r.kinds
+    top = max((f.minutes for f in r.by_period.values()), default=0.0) or 1.0
+    step = width / max(1, len(r.periods))
+    bars = []
+    for i, period in enumerate(r.periods):
+        f = r.by_period.get(period)
+        y = float(height)
+        for kind, minutes in (f.minutes_by_kind().items() if f else ()):
+            h = height * minutes / top
+            y -= h
+            bars.append(f'<rect x="{i * step + 1:.1f}" y="{y:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}" '
+                        f'fill="{COLOURS.get(kind, "#757575")}"><title>{escape(period)} {escape(kind)}: '
+                        f'{minutes:.1f}</title></rect>')
+    label = escape(f"{r.area.name}: {r.total.minutes:.1f} min, {', '.join(kinds)}")
+    return Markup(f'<svg id="rollup-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+                  f'aria-label="{label}">{"".join(bars)}</svg>')
