@@ -4,7 +4,7 @@
       ▲                   │                      │
       └──── edit ◀── rejected (reason) ◀─────────┘ (an edit before sending goes back to draft)
 
-An `editor` of the bulletin's own province or district writes it (a text, rendered by the station's TTS
+An `editor` (or an `approver`) of the bulletin's own province or district writes it (a text, rendered by the station's TTS
 pipeline, or a recording, in any language) and submits it; an `approver` there approves it, having listened to
 it (approve names the audio's sha256: 409 if it changed since), unless they wrote or changed it since the last
 approval: the same two-person rule as a commune's content. Every step is in the audit log. Rendering is
@@ -27,7 +27,7 @@ from schedules.bulletins.models import Bulletin
 from schedules.bulletins.schemas import BulletinEdit, BulletinTextIn
 
 Render = Callable[[str, str], AudioFacts]  # (text, language) → the mastered audio, already in the store
-EDITORS, APPROVERS = ("editor",), ("approver",)
+EDITORS, APPROVERS = ("editor", "approver"), ("approver",)  # an approver writes too, like a cadre
 
 
 def bulletin_missing() -> NotFound:
