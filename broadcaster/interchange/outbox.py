@@ -93,6 +93,13 @@ def enqueue_bulletin(session: Session, bulletin: schemas.BulletinMessage, now: d
     return out
 
 
+def bulletin_route():
+    """The bulletins domain's `RemoteRoute` (api/bulletins/views.py asks for it by this name)."""
+    from broadcaster.interchange.route import OutboxRoute
+
+    return OutboxRoute()
+
+
 def enqueue_up(session: Session, kind: str, payload: Any, now: datetime) -> OutboxMessage | None:
     """A status update or report for the upper station (None when this station has none)."""
     upper = peers.upper(session)
@@ -136,7 +143,10 @@ def _check_receipt(peer: InterchangePeer, row: OutboxMessage, me: str, data: Any
 def send_one(client: httpx.Client, me: Identity, peer: InterchangePeer, row: OutboxMessage,
              now: datetime) -> Outcome:
     header = schemas.Header(schemas.ACCEPTED[row.kind], me.station_id, peer.station_id, now)
-    signed = envelope.sign({**row.body, **header.to_dict()}, me.key())
+    body = {**row.body, **header.to_dict()}
+    if row.kind == "bulletin":  # the composing station is this one (the domain's send path does not know our id)
+        body["origin"] = {**body["origin"], "station": me.station_id}
+    signed = envelope.sign(body, me.key())
     try:
         reply = client.post(peer.base_url + MESSAGES_PATH, json=signed)
     except httpx.HTTPError as exc:
@@ -282,4 +292,4 @@ def summary(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["PUMP_JOB", "UPPER", "enqueue", "enqueue_bulletin", "enqueue_up", "remote_communes", "pump", "start"]
+__all__ = ["PUMP_JOB", "UPPER", "bulletin_route", "enqueue", "enqueue_bulletin", "enqueue_up", "remote_communes", "pump", "start"]

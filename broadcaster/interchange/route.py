@@ -10,11 +10,10 @@ from broadcaster.interchange import adapter, outbox
 
 
 class OutboxRoute:
-    def __init__(self, station_id: str) -> None:
-        self.station_id = station_id
+    """`origin.station` is filled in at each attempt with this station's id (outbox.send_one)."""
 
     def is_remote(self, session: Session, commune) -> bool:
         return bool(commune.code) and bool(outbox.remote_communes(session, [commune.code]))
 
     def enqueue(self, session: Session, bulletin, commune, now: datetime) -> None:
-        outbox.enqueue_bulletin(session, adapter.from_received_bulletin(self.station_id, bulletin), now)
+        outbox.enqueue_bulletin(session, adapter.from_received_bulletin("-", bulletin), now)

@@ -143,7 +143,7 @@ def send(st: Station, bulletin_id: int, level: str, now: datetime, hours: int = 
         actor = principal_for(s, s.get(User, st.ids["approver"]), "127.0.0.1", "bearer")
         body = SendIn(level=level, expires_at=now + timedelta(hours=hours),
                       communes=communes if communes is not None else st.ids["communes"])
-        sent = service.send(s, actor, bulletin_id, body, now, remote=OutboxRoute(st.station_id))
+        sent = service.send(s, actor, bulletin_id, body, now, remote=OutboxRoute())
         return sent.remote
 
 
