@@ -36,7 +36,7 @@ class Station:
         return outbox.pump(self.engine, self.me, self.settings, now)
 
 
-def make_settings(data_dir: Path, db_url: str, station_id: str, **overrides):
+def make_settings(data_dir: Path, db_url: str | None, station_id: str, **overrides):
     from loa.settings import Settings
 
     values = dict(data_dir=data_dir, database_url=db_url, worker_enabled=False, print_setup_token=False,
@@ -45,7 +45,8 @@ def make_settings(data_dir: Path, db_url: str, station_id: str, **overrides):
     return Settings(**values)
 
 
-def open_station(data_dir: Path, db_url: str, station_id: str, **overrides) -> Station:
+def open_station(data_dir: Path, db_url: str | None, station_id: str, **overrides) -> Station:
+    """`db_url` None: the SQLite file in the data directory, as `loa serve --data-dir` finds it."""
     settings = make_settings(data_dir, db_url, station_id, **overrides)
     engine = make_engine(settings.db_url)
     upgrade(engine)
