@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Path, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -29,10 +29,11 @@ def identity(request: Request) -> dict[str, str]:
 
 
 @router.post("/messages", responses=R(401, 403, 409, 422, 503))
-def receive_message(request: Request, envelope_in: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def receive_message(request: Request, background: BackgroundTasks,
+                    envelope_in: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """A signed message from a registered peer; the reply is this station's signed receipt."""
     st = request.app.state
-    return st.interchange.receive(envelope_in, st.clock())
+    return st.interchange.receive(envelope_in, st.clock(), defer=background.add_task)
 
 
 @router.get("/audio/{sha256}", response_class=FileResponse, responses=R(401, 403, 404))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -31,6 +32,10 @@ from loa.db import session_scope
 
 log = logging.getLogger("loa.interchange")
 
+def _now(fn: Callable[..., None], *args: Any) -> None:
+    fn(*args)
+
+
 # Which kinds each side may send: bulletins come down from the upper station, news goes up from lower ones.
 MAY_SEND = {"bulletin": UPPER, "status": LOWER, "report": LOWER}
 
@@ -43,11 +48,13 @@ class Receiver:
     skew_s: float
     timeout_s: float
 
-    def receive(self, raw: Any, now: datetime) -> dict[str, Any]:
-        """The signed receipt for `raw` (an envelope), or raise `Refused` (logged)."""
+    def receive(self, raw: Any, now: datetime, defer: Callable[..., None] | None = None) -> dict[str, Any]:
+        """The signed receipt for `raw` (an envelope), or raise `Refused` (logged). `defer(fn, *args)` runs the
+        domain's after-commit work (timetables re-materialized) once the receipt is on its way (the HTTP
+        route passes its background tasks): the sender's request does not wait for 10,000 timetables."""
         claimed = raw.get("message", {}) if isinstance(raw, Mapping) else {}
         try:
-            return self._receive(raw, now)
+            return self._receive(raw, now, defer)
         except Refused as exc:
             self.log_refusal(exc, claimed if isinstance(claimed, Mapping) else {}, now)
             raise
@@ -61,7 +68,7 @@ class Receiver:
             s.expunge(peer)
             return peer
 
-    def _receive(self, raw: Any, now: datetime) -> dict[str, Any]:
+    def _receive(self, raw: Any, now: datetime, defer: Callable[..., None] | None) -> dict[str, Any]:
         body, key_id, signature = envelope.signed_part(raw)
         peer = self._peer(body.get("sender"))
         envelope.verify(body, key_id, signature, peer.keys)
@@ -103,7 +110,7 @@ class Receiver:
                 raise
             return self._receipt(peer, kind, payload.object_id, version, "duplicate", taken.result, now)
         if kind == "bulletin":
-            adapter.after_bulletin(self.engine, result, now)
+            (defer or _now)(adapter.after_bulletin, self.engine, result, now)
         log.info("interchange: %s %s v%s from %s accepted", kind, payload.object_id, version, peer.station_id)
         return self._receipt(peer, kind, payload.object_id, version, "accepted", result, now)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from loa.db import session_scope
+from tests.broadcaster_station.live import wait_until
 from tests.interchange import stations
 
 
@@ -41,8 +42,8 @@ def test_priority_bulletin_down_status_and_report_up(pair):
     [item] = stations.inbox(c)
     assert (item.sender_station, item.bulletin_id, item.level, item.state) == (
         stations.PROVINCE, str(bulletin), "priority", "scheduled")
-    # every loudspeaker of the commune holds it in its timetable (materialized right after the receipt)
-    assert _plays(c, f"s{item.schedule_id}") == set(pair.devices)
+    # every loudspeaker of the commune holds it in its timetable (materialized once the receipt is sent)
+    assert wait_until(lambda: _plays(c, f"s{item.schedule_id}") == set(pair.devices))
 
     # status up: the commune's pump collects "scheduled" and the province records it
     assert c.pump(clock())["delivered"] >= 1
