@@ -90,6 +90,16 @@ def add_peer_key(station_id: str, body: KeyIn, principal: Auth, ctx: Context) ->
         return peers.describe(peers.get(s, station_id))
 
 
+class CommunesIn(BaseModel):
+    communes: list[str] = Field(min_length=1, max_length=5000)
+
+
+@admin_router.put("/peers/{station_id}/communes", responses=R(401, 403, 404, 422))
+def set_peer_communes(station_id: str, body: CommunesIn, principal: Auth, ctx: Context) -> dict[str, Any]:
+    with session_scope(ctx.engine) as s:
+        return peers.describe(peers.set_communes(s, principal, station_id, body.communes, ctx.now))
+
+
 @admin_router.post("/peers/{station_id}/disable", responses=R(401, 403, 404))
 def disable_peer(station_id: str, principal: Auth, ctx: Context) -> dict[str, Any]:
     with session_scope(ctx.engine) as s:
