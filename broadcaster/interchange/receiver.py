@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -40,6 +42,21 @@ def _now(fn: Callable[..., None], *args: Any) -> None:
 MAY_SEND = {"bulletin": UPPER, "status": LOWER, "report": LOWER}
 
 
+class Budget:
+    """At most `per_minute` audited refusals a minute per process (the route needs no login: anyone can post)."""
+
+    def __init__(self, per_minute: int = 60) -> None:
+        self.per_minute, self.window, self.used = per_minute, 0.0, 0
+        self.lock = threading.Lock()
+
+    def take(self, now_s: float) -> bool:
+        with self.lock:
+            if now_s - self.window >= 60:
+                self.window, self.used = now_s, 0
+            self.used += 1
+            return self.used <= self.per_minute
+
+
 @dataclass
 class Receiver:
     engine: Engine
@@ -47,6 +64,7 @@ class Receiver:
     store: AudioStore
     skew_s: float
     timeout_s: float
+    _audit_budget: Budget = field(default_factory=Budget)
 
     def receive(self, raw: Any, now: datetime, defer: Callable[..., None] | None = None) -> dict[str, Any]:
         """The signed receipt for `raw` (an envelope), or raise `Refused` (logged). `defer(fn, *args)` runs the
@@ -160,6 +178,8 @@ class Receiver:
             return str(value)[:200] if value is not None else None
 
         log.warning("interchange: refused %s from %s: %s", short("schema"), short("sender"), exc.code)
+        if not self._audit_budget.take(time.monotonic()):
+            return  # a flood of junk from anyone: the server log has it, the audit log is not filled with it
         try:
             with session_scope(self.engine) as s:
                 audit.record(s, SYSTEM, "interchange.refused", "interchange_message",
