@@ -1,0 +1,67 @@
+"""The bulletin pages through their forms (session cookie + CSRF): staff land on their level, compose, submit,
+approve, send; the commune cadre accepts from the inbox; another province's staff get 404 on every page."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tests.web.conftest import form_token, login
+
+
+def _post(client, url, **data):
+    return client.post(url, data={"csrf": client.cookies.get("loa_csrf"), **data}, follow_redirects=False)
+
+
+def test_the_main_path_in_pages(client, levels, clock):
+    lv = levels
+    login(client, "d-editor")
+    r = client.get("/app", follow_redirects=True)
+    assert r.url.path == f"/app/bulletins/district/{lv.district}" and "Huyện Bát Xát" in r.text
+    form_token(r.text)
+    r = _post(client, f"/app/bulletins/district/{lv.district}/compose", title="Tiêm phòng",
+              text="Bà con đưa trẻ đi tiêm phòng.", language="vi")
+    assert r.status_code == 303
+    page = r.headers["location"]
+    bulletin_id = int(page.rsplit("/", 1)[1])
+    assert "Bản nháp" in client.get(page).text
+    assert _post(client, f"{page}/submit").status_code == 303
+    assert "Chờ duyệt" in client.get(page).text
+    # the author's own page offers no approval; an approver's does, naming the audio heard
+    assert 'id="approve-bulletin"' not in client.get(page).text
+    login(client, "d-approver")
+    html = client.get(page).text
+    sha = re.search(r'name="audio_sha256" value="([0-9a-f]{64})"', html).group(1)
+    assert _post(client, f"{page}/approve", audio_sha256=sha).status_code == 303
+    expires = (clock() + timedelta(days=2)).date().isoformat()
+    r = client.post(f"{page}/send", data={"csrf": client.cookies.get("loa_csrf"), "level": "normal",
+                                          "expires": expires, "communes": [str(lv.w.a)]}, follow_redirects=False)
+    assert r.status_code == 303
+    html = client.get(page).text
+    assert "Cốc San" in html and "Đã nhận" in html
+
+    login(client, "cadre")
+    inbox = client.get(f"/app/c/{lv.w.a}/inbox").text
+    assert "Tiêm phòng" in inbox and "Huyện Bát Xát" in inbox and "Bản tin cấp trên" in inbox
+    item_id = int(re.search(r"/inbox/(\d+)/accept", inbox).group(1))
+    at = (clock() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    assert _post(client, f"/app/c/{lv.w.a}/inbox/{item_id}/accept", at=at).status_code == 303
+    assert "Đã lên lịch" in client.get(f"/app/c/{lv.w.a}/inbox").text
+
+    login(client, "p-editor")
+    tracked = client.get(page).text
+    assert "Đã lên lịch" in tracked and "Cụm a1" in tracked
+    rollup = client.get(f"/app/bulletins/province/{lv.w.province}/rollup").text
+    assert 'id="rollup-chart"' in rollup and "Cốc San" in rollup
+
+    login(client, "yb-approver")
+    for url in (page, f"/app/bulletins/district/{lv.district}", f"/app/bulletins/province/{lv.w.province}/rollup",
+                f"/app/c/{lv.w.a}/inbox"):
+        assert client.get(url).status_code == 404, url
+    assert _post(client, f"{page}/submit").status_code == 404
+
+
+def test_a_refusal_needs_its_reason_in_the_page(client, levels, clock):
+    lv = levels
+    login(client, "d-editor")
+    r = _post(client, f"/app/bulletins/district/{lv.district}/compose", title="", text="x")
+    assert r.status_code == 422 and "Hãy nhập tiêu đề" in r.text
