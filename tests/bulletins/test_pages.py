@@ -22,7 +22,6 @@ def test_the_main_path_in_pages(client, levels, clock):
               text="Bà con đưa trẻ đi tiêm phòng.", language="vi")
     assert r.status_code == 303
     page = r.headers["location"]
-    bulletin_id = int(page.rsplit("/", 1)[1])
     assert "Bản nháp" in client.get(page).text
     assert _post(client, f"{page}/submit").status_code == 303
     assert "Chờ duyệt" in client.get(page).text
