@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api.bulletins import views
+from api.bulletins.recording import receive_bulletin_recording
 from api.deps import Id
 from api.web.choices import N_
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.session import check_csrf, now_of, require_principal
 from broadcaster.station.bulletin_air import aired_by_device
+from content.library.upload import check_declared_type
 from loa.db import session_scope
 from loa.errors import DomainError, Invalid
 from loa.org import areas
@@ -92,6 +94,24 @@ def compose_page(request: Request, level: views.LevelPath, area_id: Id, csrf: An
     except DomainError as exc:
         return _area_page(request, level, area_id, _message(request, exc), 422 if exc.status == 400 else exc.status)
     return RedirectResponse(f"/app/bulletin/{bulletin_id}", status_code=303)
+
+
+@router.post("/app/bulletins/{level}/{area_id}/record")
+def record_page(request: Request, level: views.LevelPath, area_id: Id, csrf: Annotated[str, Form(max_length=200)],
+                file: Annotated[UploadFile, File()], title: Short = "",
+                language: Annotated[str, Form(max_length=35)] = "vi", transcript: Text = ""):
+    """A recording (any language, with its words if written down) instead of a text."""
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    try:
+        if not title.strip():
+            raise Invalid("title_required", "Hãy nhập tiêu đề", "Enter a title")
+        check_declared_type(file.content_type)
+        row = receive_bulletin_recording(request.app.state.engine, request.app.state.settings, user, level, area_id,
+                                         title, language or "vi", transcript or None, file.file, now_of(request))
+    except DomainError as exc:
+        return _area_page(request, level, area_id, _message(request, exc), 422 if exc.status == 400 else exc.status)
+    return RedirectResponse(f"/app/bulletin/{row.id}", status_code=303)
 
 
 def _local_day_end(value: str, now: datetime) -> datetime:

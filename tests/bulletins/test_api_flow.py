@@ -86,3 +86,25 @@ def test_refuse_goes_up_with_its_reason_and_is_audited(client, levels, clock):
     for action in ("bulletin.create", "bulletin.submit", "bulletin.approve", "bulletin.send", "bulletin.receive",
                    "bulletin.refuse"):
         assert action in actions
+
+
+def test_a_recording_in_another_language_is_sent_with_its_words(client, levels, clock, wav_bytes):
+    lv = levels
+    r = client.post(f"/api/v1/areas/province/{lv.w.province}/bulletins/recording", headers=lv.h("p_editor"),
+                    data={"title": "Thông báo tiếng Giáy", "language": "pcc", "transcript": "Lời tiếng Giáy"},
+                    files={"file": ("ghi-am.wav", wav_bytes, "audio/wav")})
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert (b["source"], b["language"], b["text"]) == ("recording", "pcc", "Lời tiếng Giáy")
+    bad = client.post(f"/api/v1/areas/province/{lv.w.province}/bulletins/recording", headers=lv.h("p_editor"),
+                      data={"title": "Không phải âm thanh"}, files={"file": ("x.wav", b"not audio", "audio/wav")})
+    assert bad.status_code in (415, 422) and bad.json()["message_vi"]
+    outsider = client.post(f"/api/v1/areas/province/{lv.w.province}/bulletins/recording", headers=lv.h("yb_editor"),
+                           data={"title": "x"}, files={"file": ("ghi-am.wav", wav_bytes, "audio/wav")})
+    assert outsider.status_code == 404
+    client.post(f"/api/v1/bulletins/{b['id']}/submit", headers=lv.h("p_editor"))
+    client.post(f"/api/v1/bulletins/{b['id']}/approve", headers=lv.h("p_approver"), json={"audio_sha256": b["audio_sha256"]})
+    client.post(f"/api/v1/bulletins/{b['id']}/send", headers=lv.h("p_approver"),
+                json={"level": "normal", "expires_at": (clock() + timedelta(days=1)).isoformat(), "communes": [lv.w.a]})
+    [item] = client.get(f"/api/v1/communes/{lv.w.a}/bulletin-inbox", headers=lv.h("cadre")).json()
+    assert item["texts"] == {"pcc": "Lời tiếng Giáy"} and item["sender_org"] == "Tỉnh Lào Cai"
