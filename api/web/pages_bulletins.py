@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from api.bulletins import views
 from api.bulletins.recording import receive_bulletin_recording
 from api.deps import Id
+from api.web.bulletin_words import LEVEL_LABELS
 from api.web.choices import N_
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.session import check_csrf, now_of, require_principal
@@ -35,7 +36,7 @@ def _labels(request: Request) -> dict:
     _ = gettext_for(request)
     return {"state_labels": {k: _(v) for k, v in STATE_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
-            "level_labels": {k: _(v) for k, v in views.LEVEL_LABELS.items()}}
+            "level_labels": {k: _(v) for k, v in LEVEL_LABELS.items()}}
 Text = Annotated[str, Form(max_length=20000)]
 Short = Annotated[str, Form(max_length=300)]
 
@@ -188,8 +189,8 @@ def rollup_page(request: Request, level: views.LevelPath, area_id: Id, first: da
         views.refresh_local_reports(s, area, first, last, now)
     with session_scope(request.app.state.engine) as s:
         data = rollup.area_rollup(s, user, level, area_id, first.isoformat(), last.isoformat(), by)
-        chart = views.rollup_chart(data)
-    return render(request, "bulletin_rollup.html", **_labels(request), r=data, chart=chart,
+        charts = views.rollup_charts(data, gettext_for(request))
+    return render(request, "bulletin_rollup.html", **_labels(request), r=data, charts=charts,
                   first=first.isoformat(),
                   last=last.isoformat(), by=by, title=gettext_for(request)("Reports up"))
 

@@ -46,11 +46,21 @@ def test_the_main_path_in_pages(client, levels, clock):
     assert _post(client, f"/app/c/{lv.w.a}/inbox/{item_id}/accept", at=at).status_code == 303
     assert "Đã lên lịch" in client.get(f"/app/c/{lv.w.a}/inbox").text
 
+    from broadcaster.station.models import PlayRecordRow
+    from loa.db import session_scope
+
+    with session_scope(client.app.state.engine) as s:  # what loudspeaker a1 reported playing this morning
+        s.add(PlayRecordRow(uid="a1", seq=1, device_id=lv.devices["a1"], commune_id=lv.w.a,
+                            village_id=lv.w.village_a, play_id="s1", sha256=None, priority="normal",
+                            planned_start=clock(), actual_start=clock(), actual_end=clock() + timedelta(minutes=3),
+                            result="played", received_at=clock()))
+    clock.advance(hours=1)
     login(client, "p-editor")
     tracked = client.get(page).text
     assert "Đã lên lịch" in tracked and "Cụm a1" in tracked
     rollup = client.get(f"/app/bulletins/province/{lv.w.province}/rollup").text
-    assert 'id="rollup-chart"' in rollup and "Cốc San" in rollup
+    assert 'id="rollup-chart"' in rollup and 'id="rollup-groups"' in rollup and "Cốc San" in rollup
+    assert "Bát Xát" in rollup and "<title>Bát Xát · Tiếp sóng: 3.0" in rollup
 
     login(client, "yb-approver")
     for url in (page, f"/app/bulletins/district/{lv.district}", f"/app/bulletins/province/{lv.w.province}/rollup",
