@@ -22,7 +22,7 @@ from loa.errors import DomainError, Invalid
 from loa.org import areas
 from loa.org import service as org
 from schedules.bulletins import compose, inbox, rollup, service, tracking
-from schedules.bulletins.schemas import AcceptIn, BulletinTextIn, OrderIn, SendIn
+from schedules.bulletins.schemas import AcceptIn, BulletinEdit, BulletinTextIn, OrderIn, SendIn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 STATE_LABELS = {"sent": N_("Sent"), "received": N_("Received"), "scheduled": N_("Scheduled"), "aired": N_("Aired"),
@@ -129,7 +129,8 @@ def bulletin_action(request: Request, bulletin_id: Id, action: str, csrf: Annota
                     level: Annotated[str, Form(max_length=10)] = "normal",
                     expires: Annotated[str, Form(max_length=10)] = "",
                     communes: Annotated[list[str], Form()] = [],  # noqa: B006 (read only)
-                    districts: Annotated[list[str], Form()] = []):  # noqa: B006 (read only)
+                    districts: Annotated[list[str], Form()] = [],  # noqa: B006 (read only)
+                    title: Short = "", text: Text = ""):
     user = require_principal(request)
     check_csrf(request, csrf)
     now = now_of(request)
@@ -142,6 +143,9 @@ def bulletin_action(request: Request, bulletin_id: Id, action: str, csrf: Annota
                 compose.approve(s, user, bulletin_id, audio_sha256, now)
             elif action == "reject":
                 compose.reject(s, user, bulletin_id, reason, now)
+            elif action == "edit":
+                body = BulletinEdit(title=title.strip() or None, text=text.strip() or None)
+                compose.edit(s, user, bulletin_id, body, views.renderer(request.app.state.settings), now)
             elif action == "send":
                 body = SendIn(level=level if level in ("normal", "priority", "emergency") else "normal",
                               expires_at=_local_day_end(expires, now),

@@ -74,3 +74,40 @@ def test_a_refusal_needs_its_reason_in_the_page(client, levels, clock):
     login(client, "d-editor")
     r = _post(client, f"/app/bulletins/district/{lv.district}/compose", title="", text="x")
     assert r.status_code == 422 and "Hãy nhập tiêu đề" in r.text
+
+
+def test_a_rejected_bulletin_is_edited_read_aloud_again_and_resubmitted(client, levels):
+    lv = levels
+    login(client, "d-editor")
+    page = _post(client, f"/app/bulletins/district/{lv.district}/compose", title="Họp dân",
+                 text="Tối nay họp dân.").headers["location"]
+    _post(client, f"{page}/submit")
+    login(client, "d-approver")
+    assert _post(client, f"{page}/reject", reason="Thiếu giờ họp").status_code == 303
+    login(client, "d-editor")
+    html = client.get(page).text
+    assert "Thiếu giờ họp" in html and 'id="edit-bulletin"' in html
+    before = client.get(page.replace("/app/bulletin/", "/api/v1/bulletins/"), headers=lv.h("d_editor")).json()
+    assert _post(client, f"{page}/edit", title="Họp dân", text="Tối nay bảy giờ họp dân ở nhà văn hoá.").status_code == 303
+    after = client.get(page.replace("/app/bulletin/", "/api/v1/bulletins/"), headers=lv.h("d_editor")).json()
+    assert (after["status"], after["version"]) == ("draft", before["version"] + 1)
+    assert after["audio_sha256"] != before["audio_sha256"]  # the new words were read aloud again
+    assert _post(client, f"{page}/submit").status_code == 303
+
+
+def test_a_normal_bulletin_not_scheduled_before_its_expiry_expires(client, levels, clock):
+    lv = levels
+    b = client.post(f"/api/v1/areas/district/{lv.district}/bulletins", headers=lv.h("d_editor"),
+                    json={"title": "Tin ngắn hạn", "text": "Chiều nay cắt điện."}).json()
+    client.post(f"/api/v1/bulletins/{b['id']}/submit", headers=lv.h("d_editor"))
+    client.post(f"/api/v1/bulletins/{b['id']}/approve", headers=lv.h("d_approver"), json={"audio_sha256": b["audio_sha256"]})
+    client.post(f"/api/v1/bulletins/{b['id']}/send", headers=lv.h("d_approver"),
+                json={"level": "normal", "expires_at": (clock() + timedelta(hours=4)).isoformat(), "communes": [lv.w.a]})
+    clock.advance(hours=5)
+    [item] = client.get(f"/api/v1/communes/{lv.w.a}/bulletin-inbox", headers=lv.h("cadre")).json()
+    assert item["state"] == "expired"
+    r = client.post(f"/api/v1/bulletin-inbox/{item['id']}/accept", headers=lv.h("cadre"),
+                    json={"at": (clock() + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 409
+    [delivery] = client.get(f"/api/v1/bulletins/{b['id']}/tracking", headers=lv.h("d_editor")).json()["deliveries"]
+    assert delivery["state"] == "expired"
