@@ -27,6 +27,7 @@ LevelPath = Annotated[Literal["province", "district"], Path(description="provinc
 ByQ = Annotated[Literal["day", "month"], Query(description="one row per day or per month")]
 DEFAULT_DAYS = 30
 RECHECK = timedelta(days=2)  # a day's figures are recomputed until two days after it (late proof of play)
+FRESH = timedelta(minutes=5)  # …at most every five minutes: a page read again and again costs one query
 
 
 class BulletinOut(BaseModel):
@@ -215,7 +216,8 @@ def refresh_local_reports(session: Session, area: areas.Area, first: date, last:
         tz = ZoneInfo(c.timezone)
         due = [d for d in _days(first, min(last, now.astimezone(tz).date()))
                if (c.id, d.isoformat()) not in stored
-               or stored[(c.id, d.isoformat())] < datetime.combine(d, time(0), tz) + RECHECK]
+               or (stored[(c.id, d.isoformat())] < datetime.combine(d, time(0), tz) + RECHECK
+                   and stored[(c.id, d.isoformat())] < now - FRESH)]
         if due:
             n += rollups.store_days(session, c.id, commune_days(session, c, due[0], due[-1], now), now)
     return n
