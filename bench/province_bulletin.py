@@ -122,7 +122,15 @@ def rollup_figure(engine, args) -> None:
          communes=args.communes, days=args.days, database=engine.dialect.name)
 
 
-FIGURES = {"rollup": rollup_figure}
+def delivery_figure(engine, args) -> None:
+    """interchange16: a priority bulletin to 1,000 communes × 10 loudspeakers over the interchange
+    (bench/province_delivery.py says what runs and why it is representative)."""
+    from bench.province_delivery import delivery_figure as run
+
+    run(engine, args, line)
+
+
+FIGURES = {"rollup": rollup_figure, "delivery": delivery_figure}
 
 
 def main() -> None:
@@ -132,6 +140,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--db-url", default=None)
     ap.add_argument("--only", choices=sorted(FIGURES), default=None)
+    ap.add_argument("--loudspeakers", type=int, default=10, help="per commune (the delivery figure)")
+    ap.add_argument("--delivery-timeout", type=float, default=300, help="seconds before the delivery figure gives up")
     args = ap.parse_args()
     for name, figure in FIGURES.items():
         if args.only and name != args.only:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Path, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -29,10 +29,11 @@ def identity(request: Request) -> dict[str, str]:
 
 
 @router.post("/messages", responses=R(401, 403, 409, 422, 503))
-def receive_message(request: Request, envelope_in: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def receive_message(request: Request, background: BackgroundTasks,
+                    envelope_in: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """A signed message from a registered peer; the reply is this station's signed receipt."""
     st = request.app.state
-    return st.interchange.receive(envelope_in, st.clock())
+    return st.interchange.receive(envelope_in, st.clock(), defer=background.add_task)
 
 
 @router.get("/audio/{sha256}", response_class=FileResponse, responses=R(401, 403, 404))
@@ -87,6 +88,16 @@ def add_peer_key(station_id: str, body: KeyIn, principal: Auth, ctx: Context) ->
     with session_scope(ctx.engine) as s:
         peers.add_key(s, principal, station_id, body.public_key, ctx.now)
         return peers.describe(peers.get(s, station_id))
+
+
+class CommunesIn(BaseModel):
+    communes: list[str] = Field(min_length=1, max_length=5000)
+
+
+@admin_router.put("/peers/{station_id}/communes", responses=R(401, 403, 404, 422))
+def set_peer_communes(station_id: str, body: CommunesIn, principal: Auth, ctx: Context) -> dict[str, Any]:
+    with session_scope(ctx.engine) as s:
+        return peers.describe(peers.set_communes(s, principal, station_id, body.communes, ctx.now))
 
 
 @admin_router.post("/peers/{station_id}/disable", responses=R(401, 403, 404))

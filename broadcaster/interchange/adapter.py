@@ -150,6 +150,8 @@ def daily_reports(session: Session, since: datetime | None, now: datetime) -> li
     for commune in session.exec(select(Commune).where(Commune.code.is_not(None)).order_by(Commune.id)):
         tz = ZoneInfo(commune.timezone)
         today = now.astimezone(tz).date()
+        if since is not None and since.astimezone(tz).date() == today:
+            continue  # no day ended since the last collection: nothing new (the pump runs every minute)
         first = today - timedelta(days=2 if since is not None else 1)
         if since is not None:
             first = max(today - timedelta(days=REPORT_DAYS_BACK), min(first, since.astimezone(tz).date() - timedelta(days=1)))

@@ -97,6 +97,21 @@ def set_base_url(session: Session, actor: Principal, station_id: str, base_url: 
     return peer
 
 
+def set_communes(session: Session, actor: Principal, station_id: str, communes: list[str],
+                 now: datetime) -> InterchangePeer:
+    """A lower station now runs these communes (one more joined it, one left)."""
+    actor.require_admin()
+    peer = get(session, station_id)
+    codes = sorted({c.strip() for c in communes if c.strip()})
+    if peer.role != LOWER or not codes:
+        raise Invalid("interchange_communes_required", "Chỉ đài cấp dưới có danh sách xã, và không được rỗng",
+                      "Only a lower station has communes, and the list cannot be empty")
+    peer.communes = codes
+    session.add(peer)
+    audit.record(session, actor, "interchange.peer_communes", "interchange_peer", peer.id, now, communes=codes)
+    return peer
+
+
 def disable(session: Session, actor: Principal, station_id: str, now: datetime) -> InterchangePeer:
     """Stop trusting a peer: its messages are refused and nothing more is sent to it (rows stay for the record)."""
     actor.require_admin()

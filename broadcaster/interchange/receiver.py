@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -31,8 +34,27 @@ from loa.db import session_scope
 
 log = logging.getLogger("loa.interchange")
 
+def _now(fn: Callable[..., None], *args: Any) -> None:
+    fn(*args)
+
+
 # Which kinds each side may send: bulletins come down from the upper station, news goes up from lower ones.
 MAY_SEND = {"bulletin": UPPER, "status": LOWER, "report": LOWER}
+
+
+class Budget:
+    """At most `per_minute` audited refusals a minute per process (the route needs no login: anyone can post)."""
+
+    def __init__(self, per_minute: int = 60) -> None:
+        self.per_minute, self.window, self.used = per_minute, 0.0, 0
+        self.lock = threading.Lock()
+
+    def take(self, now_s: float) -> bool:
+        with self.lock:
+            if now_s - self.window >= 60:
+                self.window, self.used = now_s, 0
+            self.used += 1
+            return self.used <= self.per_minute
 
 
 @dataclass
@@ -42,12 +64,15 @@ class Receiver:
     store: AudioStore
     skew_s: float
     timeout_s: float
+    _audit_budget: Budget = field(default_factory=Budget)
 
-    def receive(self, raw: Any, now: datetime) -> dict[str, Any]:
-        """The signed receipt for `raw` (an envelope), or raise `Refused` (logged)."""
+    def receive(self, raw: Any, now: datetime, defer: Callable[..., None] | None = None) -> dict[str, Any]:
+        """The signed receipt for `raw` (an envelope), or raise `Refused` (logged). `defer(fn, *args)` runs the
+        domain's after-commit work (timetables re-materialized) once the receipt is on its way (the HTTP
+        route passes its background tasks): the sender's request does not wait for 10,000 timetables."""
         claimed = raw.get("message", {}) if isinstance(raw, Mapping) else {}
         try:
-            return self._receive(raw, now)
+            return self._receive(raw, now, defer)
         except Refused as exc:
             self.log_refusal(exc, claimed if isinstance(claimed, Mapping) else {}, now)
             raise
@@ -61,7 +86,7 @@ class Receiver:
             s.expunge(peer)
             return peer
 
-    def _receive(self, raw: Any, now: datetime) -> dict[str, Any]:
+    def _receive(self, raw: Any, now: datetime, defer: Callable[..., None] | None) -> dict[str, Any]:
         body, key_id, signature = envelope.signed_part(raw)
         peer = self._peer(body.get("sender"))
         envelope.verify(body, key_id, signature, peer.keys)
@@ -103,7 +128,7 @@ class Receiver:
                 raise
             return self._receipt(peer, kind, payload.object_id, version, "duplicate", taken.result, now)
         if kind == "bulletin":
-            adapter.after_bulletin(self.engine, result, now)
+            (defer or _now)(adapter.after_bulletin, self.engine, result, now)
         log.info("interchange: %s %s v%s from %s accepted", kind, payload.object_id, version, peer.station_id)
         return self._receipt(peer, kind, payload.object_id, version, "accepted", result, now)
 
@@ -153,6 +178,8 @@ class Receiver:
             return str(value)[:200] if value is not None else None
 
         log.warning("interchange: refused %s from %s: %s", short("schema"), short("sender"), exc.code)
+        if not self._audit_budget.take(time.monotonic()):
+            return  # a flood of junk from anyone: the server log has it, the audit log is not filled with it
         try:
             with session_scope(self.engine) as s:
                 audit.record(s, SYSTEM, "interchange.refused", "interchange_message",

@@ -212,9 +212,10 @@ class StatusMessage:
 
     @property
     def object_id(self) -> str:
-        # each state change is its own event: the same state reported again (more seconds aired) at a later
-        # `at` is a new one, a re-delivery of the same event is a duplicate
-        return f"{self.bulletin_id}/{self.version}/{self.commune}/{self.state}/{format_time(self.at)}"
+        # each change is its own event: a new state, or more seconds aired as more loudspeakers report their
+        # plays (same state, same `at`); the same news again is a duplicate
+        aired = round(sum(d.seconds_aired for d in self.devices))
+        return f"{self.bulletin_id}/{self.version}/{self.commune}/{self.state}/{format_time(self.at)}/{aired}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"bulletin_id": self.bulletin_id, "version": self.version, "commune": self.commune,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from loa.db import session_scope
+from tests.broadcaster_station.live import wait_until
 from tests.interchange import stations
 
 
@@ -41,8 +42,8 @@ def test_priority_bulletin_down_status_and_report_up(pair):
     [item] = stations.inbox(c)
     assert (item.sender_station, item.bulletin_id, item.level, item.state) == (
         stations.PROVINCE, str(bulletin), "priority", "scheduled")
-    # every loudspeaker of the commune holds it in its timetable (materialized right after the receipt)
-    assert _plays(c, f"s{item.schedule_id}") == set(pair.devices)
+    # every loudspeaker of the commune holds it in its timetable (materialized once the receipt is sent)
+    assert wait_until(lambda: _plays(c, f"s{item.schedule_id}") == set(pair.devices))
 
     # status up: the commune's pump collects "scheduled" and the province records it
     assert c.pump(clock())["delivered"] >= 1
@@ -126,3 +127,25 @@ def test_province_offline_status_waits_and_goes_up(pair):
     c.pump(clock())
     assert all(r.status == "delivered" for r in stations.outbox_rows(c))
     assert _delivery(p, bulletin).state == "scheduled"
+
+
+def test_one_message_per_station_and_local_communes_stay_local(pair):
+    """Three communes chosen: two run by the commune station (one message carrying both), one held by the
+    province's own database (delivered there, as before the interchange)."""
+    from broadcaster.interchange import peers
+    from loa.accounts.auth import CLI
+    from loa.org import service as org
+
+    p, c, clock = pair.province, pair.commune, pair.clock
+    stations.seed_commune(c, clock(), "TP")
+    with session_scope(p.engine) as s:
+        extra = [org.create_commune(s, CLI, p.ids["province"], f"Xã {code}", clock(), code).id for code in ("TP", "BX")]
+        peers.set_communes(s, CLI, stations.COMMUNE, ["CS", "TP"], clock())
+    bulletin = stations.approved_bulletin(p, pair.facts, clock())
+    remote = stations.send(p, bulletin, "normal", clock(), communes=p.ids["communes"] + extra)
+    assert remote == p.ids["communes"] + extra[:1]
+    [row] = stations.outbox_rows(p)
+    assert row.body["communes"] == ["CS", "TP"]
+    assert [(i.commune_id, i.state) for i in stations.inbox(p)] == [(extra[1], "received")]
+    assert p.pump(clock())["delivered"] == 1
+    assert sorted(i.commune_id for i in stations.inbox(c)) == sorted(c.ids["communes"])

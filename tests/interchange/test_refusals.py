@@ -166,3 +166,9 @@ def test_audio_route_serves_only_a_peer_its_bulletins_audio(pair, case):
         # a signature made for one path does not open another
         replayed = httpx.get(pair.province.url + other, headers=copy.deepcopy(headers), timeout=30)
         assert replayed.json()["code"] == "interchange_signature_invalid"
+
+
+def test_a_flood_of_junk_is_not_written_to_the_audit_log_without_bound(pair):
+    for _ in range(70):
+        assert _post(pair, {"message": {"schema": "rác"}}).status_code == 401
+    assert len(_refusals(pair.commune)) == 60
