@@ -151,6 +151,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     from api.bulletins.router import router as bulletins_router  # issue 16: bulletins down, reports up
 
     app.include_router(bulletins_router)
+    from api.bulletins.admin import router as levels_router  # districts and province/district staff
+
+    app.include_router(levels_router)
     from api.web.router import router as web_router  # HTML pages (issue 6); not in the OpenAPI document
     app.include_router(web_router)
     return app

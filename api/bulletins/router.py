@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from api.bulletins import views
+from api.bulletins.recording import receive_bulletin_recording
 from api.content.audio import cache_policy, serve_audio
 from api.deps import Auth, Context, Id
 from api.errors import responses
 from broadcaster.station.bulletin_air import aired_by_device
+from content.library.upload import check_declared_type
 from loa.db import session_scope
 from loa.errors import NotFound
 from loa.org import areas
@@ -57,6 +61,22 @@ def create_bulletin(level: Level, area_id: Id, body: BulletinTextIn, principal: 
     with session_scope(ctx.engine) as s:
         area = areas.visible_area(s, principal, level, area_id)
         return views.bulletin_out(compose.create_text(s, principal, area, body, render, ctx.now))
+
+
+@router.post("/areas/{level}/{area_id}/bulletins/recording", response_model=views.BulletinOut, status_code=201,
+             responses=R(401, 403, 404, 413, 415, 422),
+             summary="Compose a bulletin as a recording (editor, multipart), in any language; mastered before it exists")
+def upload_bulletin_recording(
+    level: Level, area_id: Id, principal: Auth, ctx: Context,
+    file: Annotated[UploadFile, File(description="m4a, mp3, ogg/opus, webm, amr, 3gp, wav, flac")],
+    title: Annotated[str, Form(min_length=1, max_length=300)],
+    language: Annotated[str, Form(max_length=35)] = "vi",
+    transcript: Annotated[str | None, Form(max_length=20000)] = None,
+):
+    check_declared_type(file.content_type)
+    row = receive_bulletin_recording(ctx.engine, ctx.settings, principal, level, area_id, title, language,
+                                     transcript, file.file, ctx.now)
+    return views.bulletin_out(row)
 
 
 @router.get("/bulletins/{bulletin_id}", response_model=views.BulletinOut, responses=R(401, 404))

@@ -13,7 +13,8 @@ from fastapi import Path, Query
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from api.web.choices import KIND_LABELS, N_
+from api.web.bulletin_words import CSV_HEADERS, LEVEL_LABELS, NO_DISTRICT
+from api.web.choices import KIND_LABELS
 from loa import csv_safe
 from loa.org import areas
 from loa.org.models import Device
@@ -26,6 +27,7 @@ LevelPath = Annotated[Literal["province", "district"], Path(description="provinc
 ByQ = Annotated[Literal["day", "month"], Query(description="one row per day or per month")]
 DEFAULT_DAYS = 30
 RECHECK = timedelta(days=2)  # a day's figures are recomputed until two days after it (late proof of play)
+FRESH = timedelta(minutes=5)  # …at most every five minutes: a page read again and again costs one query
 
 
 class BulletinOut(BaseModel):
@@ -149,12 +151,6 @@ def rollup_out(r: rollups.RollUp) -> RollUpOut:
                      by_commune={str(k): figures_out(f) for k, f in r.by_commune.items()})
 
 
-CSV_HEADERS = (N_("District"), N_("Commune"), N_("Period"), N_("Minutes aired"), N_("Plays"),
-               N_("Interrupted plays"), N_("Failed plays"), N_("Uptime (%)"))
-LEVEL_LABELS = {"normal": N_("Normal"), "priority": N_("Priority"), "emergency": N_("Emergency"),
-                "fallback": N_("Fallback")}
-
-
 def rollup_csv(r: rollups.RollUp, lang: str) -> str:
     """One row per commune and period (then minutes per kind and per level as extra columns)."""
     from api.i18n import translations
@@ -220,7 +216,8 @@ def refresh_local_reports(session: Session, area: areas.Area, first: date, last:
         tz = ZoneInfo(c.timezone)
         due = [d for d in _days(first, min(last, now.astimezone(tz).date()))
                if (c.id, d.isoformat()) not in stored
-               or stored[(c.id, d.isoformat())] < datetime.combine(d, time(0), tz) + RECHECK]
+               or (stored[(c.id, d.isoformat())] < datetime.combine(d, time(0), tz) + RECHECK
+                   and stored[(c.id, d.isoformat())] < now - FRESH)]
         if due:
             n += rollups.store_days(session, c.id, commune_days(session, c, due[0], due[-1], now), now)
     return n
@@ -230,26 +227,26 @@ def _days(first: date, last: date) -> list[date]:
     return [date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
 
 
-def rollup_chart(r: rollups.RollUp, width: int = 640, height: int = 200):
-    """Minutes aired per period, stacked by kind: an SVG drawn on the server (no script), coloured as the
-    commune overview's charts (api/web/report_overview.COLOURS)."""
-    from markupsafe import Markup, escape
 
-    from api.web.report_overview import COLOURS
+def rollup_charts(r: rollups.RollUp, gettext) -> dict:
+    """The roll-up's server-drawn SVG charts (the commune overview's, api/web/report_overview.py): minutes aired
+    per period and per district (a province) or commune (a district), stacked by kind, with their legend."""
+    from api.web.report_overview import OVERVIEW_KIND_LABELS, legend, stacked_bars
 
-    kinds = r.kinds
-    top = max((f.minutes for f in r.by_period.values()), default=0.0) or 1.0
-    step = width / max(1, len(r.periods))
-    bars = []
-    for i, period in enumerate(r.periods):
-        f = r.by_period.get(period)
-        y = float(height)
-        for kind, minutes in (f.minutes_by_kind().items() if f else ()):
-            h = height * minutes / top
-            y -= h
-            bars.append(f'<rect x="{i * step + 1:.1f}" y="{y:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}" '
-                        f'fill="{COLOURS.get(kind, "#757575")}"><title>{escape(period)} {escape(kind)}: '
-                        f'{minutes:.1f}</title></rect>')
-    label = escape(f"{r.area.name}: {r.total.minutes:.1f} min, {', '.join(kinds)}")
-    return Markup(f'<svg id="rollup-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-                  f'aria-label="{label}">{"".join(bars)}</svg>')
+    def label(kind: str) -> str:
+        return gettext(OVERVIEW_KIND_LABELS.get(kind, kind))
+
+    def parts(f: rollups.Figures) -> list[tuple[str, float]]:
+        return list(f.minutes_by_kind().items())
+
+    unit = gettext("min")
+    periods = [(p, parts(r.by_period[p])) for p in r.periods if p in r.by_period]
+    if r.area.level == "province":
+        groups = [(d.name, parts(r.by_district[d.id])) for d in r.districts.values() if d.id in r.by_district]
+        if None in r.by_district:
+            groups.append((gettext(NO_DISTRICT), parts(r.by_district[None])))
+    else:
+        groups = [(r.communes[c].name, parts(f)) for c, f in r.by_commune.items()]
+    return {"by_period": stacked_bars("rollup-chart", gettext("Minutes aired"), periods, label, unit),
+            "by_group": stacked_bars("rollup-groups", gettext("Minutes aired"), groups, label, unit),
+            "legend": legend(r.kinds, label), "empty": not periods}

@@ -5,22 +5,38 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api.bulletins import views
+from api.bulletins.recording import receive_bulletin_recording
 from api.deps import Id
+from api.web.bulletin_words import LEVEL_LABELS
+from api.web.choices import N_
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.web.session import check_csrf, now_of, require_principal
 from broadcaster.station.bulletin_air import aired_by_device
+from content.library.upload import check_declared_type
 from loa.db import session_scope
 from loa.errors import DomainError, Invalid
 from loa.org import areas
 from loa.org import service as org
 from schedules.bulletins import compose, inbox, rollup, service, tracking
-from schedules.bulletins.schemas import AcceptIn, BulletinTextIn, OrderIn, SendIn
+from schedules.bulletins.schemas import AcceptIn, BulletinEdit, BulletinTextIn, OrderIn, SendIn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+STATE_LABELS = {"sent": N_("Sent"), "received": N_("Received"), "scheduled": N_("Scheduled"), "aired": N_("Aired"),
+                "refused": N_("Refused"), "expired": N_("Expired")}
+STATUS_LABELS = {"draft": N_("Draft"), "submitted": N_("Waiting for approval"), "approved": N_("Approved"),
+                 "rejected": N_("Rejected"), "sent": N_("Sent")}
+
+
+def _labels(request: Request) -> dict:
+    """The words for states, statuses and levels, in the page's language."""
+    _ = gettext_for(request)
+    return {"state_labels": {k: _(v) for k, v in STATE_LABELS.items()},
+            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "level_labels": {k: _(v) for k, v in LEVEL_LABELS.items()}}
 Text = Annotated[str, Form(max_length=20000)]
 Short = Annotated[str, Form(max_length=300)]
 
@@ -38,7 +54,8 @@ def _area_page(request: Request, level: str, area_id: int, error: str | None = N
         districts = areas.districts_of(s, area)
         communes = areas.communes_of(s, area)
         role = next((r.role for r in areas.roles_of(s, user.user_id) if (r.level, r.area_id) == (level, area_id)), None)
-    return render(request, "bulletins.html", status=status, area=area, areas=mine, bulletins=bulletins,
+    return render(request, "bulletins.html", **_labels(request), status=status, area=area, areas=mine,
+                  bulletins=bulletins,
                   districts=districts, communes=communes, role=role, error=error,
                   title=gettext_for(request)("Bulletins"))
 
@@ -49,7 +66,8 @@ def bulletins_home(request: Request):
     with session_scope(request.app.state.engine) as s:
         mine = areas.my_areas(s, user)
     if not mine:
-        return render(request, "bulletins.html", area=None, areas=[], bulletins=[], districts=[], communes=[],
+        return render(request, "bulletins.html", **_labels(request), area=None, areas=[], bulletins=[], districts=[],
+                      communes=[],
                       role=None, error=None, title=gettext_for(request)("Bulletins"))
     return RedirectResponse(f"/app/bulletins/{mine[0].level}/{mine[0].id}", status_code=303)
 
@@ -61,7 +79,7 @@ def area_page(request: Request, level: views.LevelPath, area_id: Id):
 
 @router.post("/app/bulletins/{level}/{area_id}/compose")
 def compose_page(request: Request, level: views.LevelPath, area_id: Id, csrf: Annotated[str, Form(max_length=200)],
-                 title: Short, text: Text, language: Annotated[str, Form(max_length=35)] = "vi"):
+                 title: Short = "", text: Text = "", language: Annotated[str, Form(max_length=35)] = "vi"):
     user = require_principal(request)
     check_csrf(request, csrf)
     try:
@@ -76,7 +94,25 @@ def compose_page(request: Request, level: views.LevelPath, area_id: Id, csrf: An
             bulletin_id = row.id
     except DomainError as exc:
         return _area_page(request, level, area_id, _message(request, exc), 422 if exc.status == 400 else exc.status)
-    return RedirectResponse(f"/app/bulletins/b/{bulletin_id}", status_code=303)
+    return RedirectResponse(f"/app/bulletin/{bulletin_id}", status_code=303)
+
+
+@router.post("/app/bulletins/{level}/{area_id}/record")
+def record_page(request: Request, level: views.LevelPath, area_id: Id, csrf: Annotated[str, Form(max_length=200)],
+                file: Annotated[UploadFile, File()], title: Short = "",
+                language: Annotated[str, Form(max_length=35)] = "vi", transcript: Text = ""):
+    """A recording (any language, with its words if written down) instead of a text."""
+    user = require_principal(request)
+    check_csrf(request, csrf)
+    try:
+        if not title.strip():
+            raise Invalid("title_required", "Hãy nhập tiêu đề", "Enter a title")
+        check_declared_type(file.content_type)
+        row = receive_bulletin_recording(request.app.state.engine, request.app.state.settings, user, level, area_id,
+                                         title, language or "vi", transcript or None, file.file, now_of(request))
+    except DomainError as exc:
+        return _area_page(request, level, area_id, _message(request, exc), 422 if exc.status == 400 else exc.status)
+    return RedirectResponse(f"/app/bulletin/{row.id}", status_code=303)
 
 
 def _local_day_end(value: str, now: datetime) -> datetime:
@@ -87,13 +123,14 @@ def _local_day_end(value: str, now: datetime) -> datetime:
     return datetime.combine(day, time(23, 59), now.tzinfo)
 
 
-@router.post("/app/bulletins/b/{bulletin_id}/{action}")
+@router.post("/app/bulletin/{bulletin_id}/{action}")
 def bulletin_action(request: Request, bulletin_id: Id, action: str, csrf: Annotated[str, Form(max_length=200)],
                     audio_sha256: Annotated[str, Form(max_length=64)] = "", reason: Short = "",
                     level: Annotated[str, Form(max_length=10)] = "normal",
                     expires: Annotated[str, Form(max_length=10)] = "",
                     communes: Annotated[list[str], Form()] = [],  # noqa: B006 (read only)
-                    districts: Annotated[list[str], Form()] = []):  # noqa: B006 (read only)
+                    districts: Annotated[list[str], Form()] = [],  # noqa: B006 (read only)
+                    title: Short = "", text: Text = ""):
     user = require_principal(request)
     check_csrf(request, csrf)
     now = now_of(request)
@@ -106,6 +143,9 @@ def bulletin_action(request: Request, bulletin_id: Id, action: str, csrf: Annota
                 compose.approve(s, user, bulletin_id, audio_sha256, now)
             elif action == "reject":
                 compose.reject(s, user, bulletin_id, reason, now)
+            elif action == "edit":
+                body = BulletinEdit(title=title.strip() or None, text=text.strip() or None)
+                compose.edit(s, user, bulletin_id, body, views.renderer(request.app.state.settings), now)
             elif action == "send":
                 body = SendIn(level=level if level in ("normal", "priority", "emergency") else "normal",
                               expires_at=_local_day_end(expires, now),
@@ -118,7 +158,7 @@ def bulletin_action(request: Request, bulletin_id: Id, action: str, csrf: Annota
         return _bulletin_page(request, bulletin_id, _message(request, exc), 422 if exc.status == 400 else exc.status)
     if sent is not None:
         service.after_commit(request.app.state.schedules, sent.local, now)
-    return RedirectResponse(f"/app/bulletins/b/{bulletin_id}", status_code=303)
+    return RedirectResponse(f"/app/bulletin/{bulletin_id}", status_code=303)
 
 
 def _bulletin_page(request: Request, bulletin_id: int, error: str | None = None, status: int = 200):
@@ -130,13 +170,14 @@ def _bulletin_page(request: Request, bulletin_id: int, error: str | None = None,
                      if (r.level, r.area_id) == (area.level, area.id)), None)
         districts, communes = areas.districts_of(s, area), areas.communes_of(s, area)
     default_expiry = (now_of(request) + timedelta(days=3)).date().isoformat()
-    return render(request, "bulletin.html", status=status, b=row, area=area, deliveries=deliveries, role=role,
+    return render(request, "bulletin.html", **_labels(request), status=status, b=row, area=area,
+                  deliveries=deliveries, role=role,
                   districts=districts, communes=communes, default_expiry=default_expiry, error=error,
                   can_approve=role == "approver" and user.user_id not in (row.changed_by or []),
                   title=row.title)
 
 
-@router.get("/app/bulletins/b/{bulletin_id}")
+@router.get("/app/bulletin/{bulletin_id}")
 def bulletin_page(request: Request, bulletin_id: Id):
     return _bulletin_page(request, bulletin_id)
 
@@ -152,8 +193,9 @@ def rollup_page(request: Request, level: views.LevelPath, area_id: Id, first: da
         views.refresh_local_reports(s, area, first, last, now)
     with session_scope(request.app.state.engine) as s:
         data = rollup.area_rollup(s, user, level, area_id, first.isoformat(), last.isoformat(), by)
-        chart = views.rollup_chart(data)
-    return render(request, "bulletin_rollup.html", r=data, chart=chart, first=first.isoformat(),
+        charts = views.rollup_charts(data, gettext_for(request))
+    return render(request, "bulletin_rollup.html", **_labels(request), r=data, charts=charts,
+                  first=first.isoformat(),
                   last=last.isoformat(), by=by, title=gettext_for(request)("Reports up"))
 
 
@@ -166,7 +208,8 @@ def _inbox_page(request: Request, commune_id: int, error: str | None = None, sta
         commune = org.get_commune(s, user, commune_id)
         rows = inbox.list_inbox(s, user, commune_id, now_of(request))
     default_at = (now_of(request) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    return render(request, "bulletin_inbox.html", status=status, commune=commune, rows=rows, error=error,
+    return render(request, "bulletin_inbox.html", **_labels(request), status=status, commune=commune, rows=rows,
+                  error=error,
                   can_decide=user.role_in(commune_id) == "cadre", default_at=default_at,
                   title=gettext_for(request)("Bulletins from above"))
 

@@ -44,11 +44,11 @@ class CommuneDay:
     up_seconds: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Figures:
     """Summable figures of any group (a commune's month, a district's day, a province's month…)."""
-    seconds_by_kind: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    seconds_by_level: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    seconds_by_kind: dict[str, float] = field(default_factory=dict)
+    seconds_by_level: dict[str, float] = field(default_factory=dict)
     plays: int = 0
     completed: int = 0
     interrupted: int = 0
@@ -63,10 +63,14 @@ class Figures:
 
     def add_values(self, by_kind: dict | None, by_level: dict | None, plays: int, completed: int, interrupted: int,
                    failed: int, device_seconds: float, up_seconds: float, reports: int = 1) -> None:
-        for k, v in (by_kind or {}).items():
-            self.seconds_by_kind[k] += v
-        for k, v in (by_level or {}).items():
-            self.seconds_by_level[k] += v
+        if by_kind:
+            mine = self.seconds_by_kind
+            for k, v in by_kind.items():
+                mine[k] = mine.get(k, 0.0) + v
+        if by_level:
+            mine = self.seconds_by_level
+            for k, v in by_level.items():
+                mine[k] = mine.get(k, 0.0) + v
         self.plays += plays
         self.completed += completed
         self.interrupted += interrupted
@@ -148,7 +152,7 @@ def rollup(session: Session, area: areas.Area, first: str, last: str, by: str = 
     column = Commune.province_id if area.level == "province" else Commune.district_id
     t = CommuneDayReport
     # Plain tuples, not ORM objects: building 30,000 model instances costs more than the sums.
-    rows = session.execute(sa.select(t.commune_id, t.day, t.seconds_by_kind, t.seconds_by_level, t.plays,
+    rows = session.connection().execute(sa.select(t.commune_id, t.day, t.seconds_by_kind, t.seconds_by_level, t.plays,
                                      t.completed, t.interrupted, t.failed, t.device_seconds, t.up_seconds)
                            .join(Commune, Commune.id == t.commune_id)
                            .where(column == area.id, t.day >= out.first, t.day <= out.last))
@@ -156,11 +160,15 @@ def rollup(session: Session, area: areas.Area, first: str, last: str, by: str = 
     cells = out.by_commune_period
     for commune_id, day, *values in rows:
         cells[(commune_id, day[:cut])].add_values(*values)
-    # Every other grouping is a sum of the commune-period cells (fewer than the rows when by month).
+    # Every other grouping is a sum of smaller ones: periods and communes of the cells, districts of the
+    # communes, the total of the districts (each cell is added twice, not four times).
     for (commune_id, period), cell in cells.items():
-        for group in (out.total, out.by_period[period], out.by_district[district_of.get(commune_id)],
-                      out.by_commune[commune_id]):
-            group.add(cell)
+        out.by_period[period].add(cell)
+        out.by_commune[commune_id].add(cell)
+    for commune_id, figures in out.by_commune.items():
+        out.by_district[district_of.get(commune_id)].add(figures)
+    for figures in out.by_district.values():
+        out.total.add(figures)
     return out
 
 

@@ -97,3 +97,60 @@ def test_status_going_up_counts_only_what_loudspeakers_reported(engine, app, lev
         assert after.state == "aired" and after.seconds_aired == 12.5
         assert by_device[levels.devices["a1"]] == ("aired", 12.5)
         assert by_device[levels.devices["a2"]] == ("scheduled", 0.0)
+
+
+def _own_schedule(engine, levels, facts, clock, priority, minutes_ahead=30):
+    """The commune's own one-off schedule of an approved item, materialized (the commune's next programme)."""
+    from loa.accounts.models import User
+    from loa.accounts.service import principal_for
+    from schedules import rules_service
+    from schedules.schemas import ScheduleIn
+    from tests.server.conftest import make_item
+
+    item = make_item(engine, levels.w, facts, clock, status="approved", title="Tin của xã")
+    with session_scope(engine) as s:
+        cadre = principal_for(s, s.get(User, levels.w.users["cadre"]), "127.0.0.1", "bearer")
+        body = ScheduleIn(title="Tin ưu tiên của xã", priority=priority, at=clock() + timedelta(minutes=minutes_ahead),
+                          targets={"commune": True}, programme=[{"type": "item", "content_id": item}])
+        row, _ = rules_service.create_schedule(s, cadre, levels.w.a, body, clock())
+        return row.id
+
+
+def test_priority_clashing_with_the_communes_own_priority_item_waits_for_the_cadres_order(engine, app, levels,
+                                                                                          facts, clock):
+    from loa.accounts.models import User
+    from loa.accounts.service import principal_for
+    from schedules.bulletins import inbox, service
+    from schedules.bulletins.schemas import OrderIn
+    from schedules.tables import ScheduleRule, TimetablePlay
+
+    own = _own_schedule(engine, levels, facts, clock, "priority")
+    app.state.schedules.materialize_commune(levels.w.a, clock())
+    with session_scope(engine) as s:
+        [item] = service.receive(s, _bulletin(facts, clock(), level="priority"), clock())
+        assert item.state == "received" and "Tin ưu tiên của xã" in item.note and item.schedule_id is None
+        item_id = item.id
+    with session_scope(engine) as s:
+        own_play = s.exec(select(TimetablePlay).where(TimetablePlay.rule_key == f"s{own}")).first()
+        cadre = principal_for(s, s.get(User, levels.w.users["cadre"]), "127.0.0.1", "bearer")
+        row = inbox.order(s, cadre, item_id, OrderIn(order="before"), clock())
+        rule = s.get(ScheduleRule, row.schedule_id)
+        assert row.state == "scheduled" and rule.priority == "priority"
+        assert rule.at + timedelta(seconds=facts.duration_s) <= own_play.start + timedelta(seconds=0.01)
+
+
+def test_priority_takes_the_start_of_the_next_normal_programme(engine, app, levels, facts, clock):
+    from schedules.bulletins import service
+    from schedules.tables import ScheduleRule, TimetablePlay
+
+    own = _own_schedule(engine, levels, facts, clock, "normal")
+    app.state.schedules.materialize_commune(levels.w.a, clock())
+    with session_scope(engine) as s:
+        [item] = service.receive(s, _bulletin(facts, clock(), level="priority"), clock())
+        start = s.exec(select(TimetablePlay).where(TimetablePlay.rule_key == f"s{own}")).first().start
+        assert item.state == "scheduled" and s.get(ScheduleRule, item.schedule_id).at == start
+    service.after_commit(app.state.schedules, [item], clock())
+    with session_scope(engine) as s:
+        plays = {p.rule_key: p for p in s.exec(select(TimetablePlay).where(TimetablePlay.commune_id == levels.w.a))}
+        assert plays[f"s{item.schedule_id}"].start == start  # the bulletin first
+        assert plays[f"s{own}"].start >= plays[f"s{item.schedule_id}"].end  # the commune's own item after it

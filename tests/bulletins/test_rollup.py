@@ -70,3 +70,16 @@ def test_reports_received_from_a_commune_station_and_the_csv(client, levels, clo
     csv = client.get(f"/api/v1/areas/district/{lv.district2}/rollup.csv?first={day}&last={day}",
                      headers={**lv.h("d2_approver"), "Accept-Language": "vi"}).text
     assert "'=HYPERLINK(1)" in csv and ",15.0," in csv
+
+
+def test_this_stations_communes_are_recomputed_when_read_at_most_every_five_minutes(client, levels, clock):
+    lv, t = levels, clock()
+    url = f"/api/v1/areas/district/{lv.district}/rollup?first={t.date()}&last={t.date()}"
+    assert client.get(url, headers=lv.h("d_editor")).json()["total"]["plays"] == 0
+    with session_scope(client.app.state.engine) as s:  # a loudspeaker's proof of play arrives
+        s.add(_play(lv, lv.devices["a1"], lv.w.village_a, lv.w.a, t, 90, seq=9))
+    clock.advance(minutes=2)
+    assert client.get(url, headers=lv.h("d_editor")).json()["total"]["plays"] == 0  # read again at once: stored
+    clock.advance(minutes=4)
+    total = client.get(url, headers=lv.h("d_editor")).json()["total"]
+    assert (total["plays"], total["minutes"]) == (1, 1.5)
