@@ -241,7 +241,8 @@ def register_pair(p_engine, p_settings, p_url: str, c_engine, c_settings, c_url:
     from loa.accounts.auth import CLI
     from loa.db import session_scope
 
-    up, low = identity.load(p_settings).public_info(), identity.load(c_settings).public_info()
+    up = identity.load(p_settings, p_engine).public_info()
+    low = identity.load(c_settings, c_engine).public_info()
     with session_scope(c_engine) as s:
         peers.register(s, CLI, station_id=PROVINCE, name="Đài tỉnh", role="upper", base_url=p_url,
                        public_key=up["public_key"], now=now)
