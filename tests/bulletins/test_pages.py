@@ -111,3 +111,27 @@ def test_a_normal_bulletin_not_scheduled_before_its_expiry_expires(client, level
     assert r.status_code == 409
     [delivery] = client.get(f"/api/v1/bulletins/{b['id']}/tracking", headers=lv.h("d_editor")).json()["deliveries"]
     assert delivery["state"] == "expired"
+
+
+def test_the_cadre_orders_a_clashing_priority_bulletin_in_the_inbox_page(client, app, engine, levels, facts, clock):
+    from loa.db import session_scope
+    from schedules.bulletins import service
+    from schedules.tables import ScheduleRule, TimetablePlay
+    from sqlmodel import select
+    from tests.bulletins.test_receive import _bulletin, _own_schedule
+
+    own = _own_schedule(engine, levels, facts, clock, "priority")
+    app.state.schedules.materialize_commune(levels.w.a, clock())
+    with session_scope(engine) as s:
+        [item] = service.receive(s, _bulletin(facts, clock(), level="priority"), clock())
+        item_id = item.id
+    login(client, "cadre")
+    html = client.get(f"/app/c/{levels.w.a}/inbox").text
+    assert "Tin ưu tiên của xã" in html and "Phát trước tin của xã" in html and "Phát sau tin của xã" in html
+    assert _post(client, f"/app/c/{levels.w.a}/inbox/{item_id}/order", order="after").status_code == 303
+    with session_scope(engine) as s:
+        own_end = s.exec(select(TimetablePlay).where(TimetablePlay.rule_key == f"s{own}")).first().end
+        from schedules.bulletins.models import InboxItem
+
+        row = s.get(InboxItem, item_id)
+        assert row.state == "scheduled" and s.get(ScheduleRule, row.schedule_id).at == own_end
