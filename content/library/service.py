@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from content.library import contributions
-from content.library.languages import normalize_tag
+from loa.languages import normalize_tag
 from content.library.models import ContentItem, RenderState, Source, Status
 from content.library.schemas import ItemFilter, ItemMeta, ItemUpdate, TextItemCreate
 from content.types import AudioFacts

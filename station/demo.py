@@ -68,7 +68,7 @@ def seed(engine, now: datetime, progress: Callable[[str, int, int], None] | None
     from loa.accounts.models import User
     from loa.accounts.service import add_membership, create_user, principal_for
     from loa.db import session_scope
-    from loa.jobs.handlers import default_handlers
+    from station.handlers import default_handlers
     from loa.jobs.worker import Worker
     from loa.org import service as org
     from schedules.rules_service import create_schedule

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from loa.ops.backup import _version
+from station.ops.backup import _version
 
 ONLINE = ("online", "playing")
 

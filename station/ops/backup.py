@@ -32,7 +32,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from loa.ops import pg
+from station.ops import pg
 
 FORMAT = "loa.backup/1"
 MANIFEST = "manifest.json"
