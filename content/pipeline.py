@@ -228,7 +228,7 @@ def _encode_and_store(candidate: Spill, store: AudioStore, settings: MasteringSe
 
 
 def master_recording(
-    path: str | os.PathLike, store: AudioStore, settings: MasteringSettings = MasteringSettings()
+    path: str | os.PathLike[str], store: AudioStore, settings: MasteringSettings = MasteringSettings()
 ) -> AudioFacts:
     """Check, decode, master, encode and store an uploaded recording, chunk by chunk: memory does not grow with
     the recording's length (work files on the store's filesystem do, and are removed). Raises
@@ -263,7 +263,7 @@ def render_text(
     voice: str | None = None,
     speed: float = 1.0,
     settings: MasteringSettings = MasteringSettings(),
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     lexicon=None,
 ) -> AudioFacts:
     """Speak `text` with the chosen engine (normalization happens inside synthesize), master and store it."""

@@ -51,7 +51,7 @@ def _sha256_file(path: Path) -> str:
 
 
 class AudioStore:
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -115,7 +115,7 @@ class AudioStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def put_file(self, src_path: str | os.PathLike, ext: str, move: bool = False) -> str:
+    def put_file(self, src_path: str | os.PathLike[str], ext: str, move: bool = False) -> str:
         """Put an encoded file into the store under its sha256; return the sha256. Same bytes: no rewrite.
 
         By default the source is copied and left where it is (the caller owns it). With `move=True` (a work

@@ -58,7 +58,7 @@ def passwd_text(session: Session, station_user: str, station_password: str) -> s
     return "\n".join(lines) + "\n"
 
 
-def write_broker_files(session: Session, directory: str | os.PathLike, station_user: str,
+def write_broker_files(session: Session, directory: str | os.PathLike[str], station_user: str,
                        station_password: str) -> tuple[Path, Path]:
     """(acl path, password-file path) in `directory`."""
     directory = Path(directory)

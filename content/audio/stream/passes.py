@@ -53,7 +53,7 @@ class _Decoded:
         return np.concatenate(self._levels) if self._levels else np.zeros(0)
 
 
-def decode_upload(path: str | os.PathLike, limits: IngestLimits, work: Path) -> tuple[Spill, np.ndarray]:
+def decode_upload(path: str | os.PathLike[str], limits: IngestLimits, work: Path) -> tuple[Spill, np.ndarray]:
     """Check and decode an upload into a mono work file at the working rate; returns it and its frame levels.
     Raises IngestError (the work file is removed)."""
     sink = _Decoded(work / "decoded.f32")

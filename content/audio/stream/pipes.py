@@ -17,7 +17,7 @@ from content.audio.ffmpeg import FfmpegError, ffmpeg_exe
 _STDERR_TAIL = 64 * 1024
 
 
-def feed_stdin(proc: subprocess.Popen, feed: Iterable[np.ndarray | bytes], failures: list[BaseException]) -> None:
+def feed_stdin(proc: "subprocess.Popen[bytes]", feed: Iterable[np.ndarray | bytes], failures: list[BaseException]) -> None:
     """Write `feed` to ffmpeg's stdin (run on its own thread), then close it. A failure of the feed itself is
     kept in `failures` for the reader to re-raise, and ffmpeg is killed so the reader does not wait for ever."""
     try:
