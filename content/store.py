@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from content.types import AudioFacts
 
@@ -99,7 +99,7 @@ class AudioStore:
         return AudioFacts(**data)
 
     # -- writes ---------------------------------------------------------------------------------------
-    def _atomic_write(self, final: Path, fill) -> None:
+    def _atomic_write(self, final: Path, fill: Callable[[BinaryIO], object]) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=final.parent)
         tmp = Path(tmp_name)

@@ -28,12 +28,13 @@ class FfmpegError(RuntimeError):
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()  # (untyped library)
+    return exe
 
 
 def pcm_bytes(pcm: Pcm) -> memoryview:
     """The samples as little-endian float32 bytes for a pipe, without a copy when they already are."""
-    return memoryview(np.ascontiguousarray(pcm.samples, dtype="<f4")).cast("B")
+    return np.ascontiguousarray(pcm.samples, dtype="<f4").data.cast("B")
 
 
 def run_ffmpeg(args: list[str], stdin: bytes | memoryview | None = None, timeout: float | None = None) -> bytes:

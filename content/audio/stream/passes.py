@@ -7,6 +7,7 @@ only chunks and small per-frame or per-bin arrays in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def decode_upload(path: str | os.PathLike[str], limits: IngestLimits, work: Path
     return sink.audio, sink.levels()
 
 
-def _pcm_chunks(pcm: Pcm):
+def _pcm_chunks(pcm: Pcm) -> Iterator[np.ndarray]:
     for lo in range(0, len(pcm.samples), CHUNK):
         yield pcm.samples[lo:lo + CHUNK]
 
