@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from content.types import AudioFacts
 
@@ -51,7 +51,7 @@ def _sha256_file(path: Path) -> str:
 
 
 class AudioStore:
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -99,7 +99,7 @@ class AudioStore:
         return AudioFacts(**data)
 
     # -- writes ---------------------------------------------------------------------------------------
-    def _atomic_write(self, final: Path, fill) -> None:
+    def _atomic_write(self, final: Path, fill: Callable[[BinaryIO], object]) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=final.parent)
         tmp = Path(tmp_name)
@@ -115,7 +115,7 @@ class AudioStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def put_file(self, src_path: str | os.PathLike, ext: str, move: bool = False) -> str:
+    def put_file(self, src_path: str | os.PathLike[str], ext: str, move: bool = False) -> str:
         """Put an encoded file into the store under its sha256; return the sha256. Same bytes: no rewrite.
 
         By default the source is copied and left where it is (the caller owns it). With `move=True` (a work

@@ -139,7 +139,7 @@ def parse_cap(data: bytes | str) -> CapAlert:
     return _alert(root)
 
 
-def _text(el, name: str, required: bool = True, where: str = "alert") -> str:
+def _text(el: StdET.Element, name: str, required: bool = True, where: str = "alert") -> str:
     child = el.find(_N + name)
     value = (child.text or "").strip() if child is not None else ""
     if required and not value:
@@ -147,7 +147,7 @@ def _text(el, name: str, required: bool = True, where: str = "alert") -> str:
     return value
 
 
-def _choice(el, name: str, allowed: set[str], where: str) -> str:
+def _choice(el: StdET.Element, name: str, allowed: set[str], where: str) -> str:
     value = _text(el, name, True, where)
     if value not in allowed:
         raise CapError("invalid_value", f"Giá trị {where}/{name}={value!r} không hợp lệ / invalid value")
@@ -164,7 +164,7 @@ def _time(value: str, name: str) -> datetime:
     return dt
 
 
-def _alert(root) -> CapAlert:
+def _alert(root: StdET.Element) -> CapAlert:
     identifier = _text(root, "identifier")
     sender = _text(root, "sender")
     sent = _time(_text(root, "sent"), "sent")
@@ -178,7 +178,7 @@ def _alert(root) -> CapAlert:
     return CapAlert(identifier, sender, sent, status, msg_type, scope, infos, refs)
 
 
-def _info(el) -> CapInfo:
+def _info(el: StdET.Element) -> CapInfo:
     w = "info"
     cats = tuple(c.text.strip() for c in el.findall(_N + "category") if c.text and c.text.strip())
     if not cats:
@@ -205,7 +205,7 @@ def _info(el) -> CapInfo:
     )
 
 
-def _area(el) -> CapArea:
+def _area(el: StdET.Element) -> CapArea:
     desc = _text(el, "areaDesc", True, "area")
     polys = tuple(_polygon(p.text or "") for p in el.findall(_N + "polygon"))
     circles = tuple(_circle(c.text or "") for c in el.findall(_N + "circle"))

@@ -8,7 +8,7 @@ timezone fails loudly instead of moving a broadcast by seven hours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import Enum, IntEnum
@@ -243,7 +243,7 @@ class Targets:
     devices: frozenset[str] = frozenset()
 
     @staticmethod
-    def of(communes=(), villages=(), devices=()) -> "Targets":
+    def of(communes: Iterable[str] = (), villages: Iterable[str] = (), devices: Iterable[str] = ()) -> "Targets":
         return Targets(frozenset(communes), frozenset(villages), frozenset(devices))
 
     def is_empty(self) -> bool:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from api.web.choices import KIND_LABELS, N_
-from content.library.languages import display_name
+from loa.languages import display_name
 from content.library.models import ContentItem
 from loa import csv_safe
 from loa.org.models import Device, Village

@@ -1,5 +1,5 @@
 """`loa-agent`: run the village agent. The console script of the loa-agent wheel (packaging/agent/), and the
-same command as `loa agent` on a station (loa/cli/agent_cmds.py hands its arguments to `main`).
+same command as `loa agent` on a station (station/cli/agent_cmds.py hands its arguments to `main`).
 
 The standard library's argparse, not Typer: the wheel a village box installs then needs only `cryptography` and
 `paho-mqtt` (Typer would bring click, rich and pydantic onto a Raspberry Pi-class box for one command). The

@@ -65,7 +65,7 @@ class StationClient:
         self.estimator.add_reply(t0, t1, response.headers.get("date"), response.headers.get(SERVER_TIME_HEADER))
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
-        base = min(self.max_backoff, self.backoff * (2 ** attempt))
+        base = min(self.max_backoff, self.backoff * (2.0 ** attempt))
         delay = base * random.uniform(0.8, 1.2)
         return max(delay, retry_after or 0.0)
 
@@ -133,7 +133,7 @@ class StationClient:
         return cls(code, message, response.status_code, retry_after)
 
     # -- endpoints ---------------------------------------------------------------------------------------
-    def get_manifest(self, etag: str | None) -> tuple[dict | None, str | None]:
+    def get_manifest(self, etag: str | None) -> tuple[dict[str, Any] | None, str | None]:
         """(envelope, etag), or (None, etag) when unchanged (304)."""
         headers = {"If-None-Match": etag} if etag else {}
         response = self.request("GET", f"{API_PREFIX}/manifest", ok=(200, 304), headers=headers)
@@ -172,40 +172,48 @@ class StationClient:
 
         return fetch
 
-    def heartbeat(self, payload: dict) -> dict:
+    def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """§6: `204` with the station's manifest version in `X-Loa-Manifest-Version` (a `200` JSON reply from an
         older station is understood too). Returns {"manifest_version": …}."""
         response = self.request("POST", f"{API_PREFIX}/heartbeat", ok=(200, 204), json_body=payload)
         if response.status_code == 204:
             return {"manifest_version": response.headers.get(MANIFEST_VERSION_HEADER) or None}
-        return response.json()
+        reply: dict[str, Any] = response.json()
+        return reply
 
-    def upload_plays(self, records: list[dict]) -> int:
+    def upload_plays(self, records: list[dict[str, Any]]) -> int:
         body = self.request("POST", f"{API_PREFIX}/plays", json_body={"records": records}).json()
         return int(body["acked_through"])
 
-    def get_keys(self) -> dict:
-        return self.request("GET", f"{API_PREFIX}/keys").json()
+    def get_keys(self) -> dict[str, Any]:
+        reply: dict[str, Any] = self.request("GET", f"{API_PREFIX}/keys").json()
+        return reply
 
-    def enroll_start(self, info: dict) -> dict:
-        return self.request("POST", f"{API_PREFIX}/enroll/start", ok=(200, 201), json_body=info).json()
+    def enroll_start(self, info: dict[str, Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = self.request("POST", f"{API_PREFIX}/enroll/start", ok=(200, 201), json_body=info).json()
+        return reply
 
-    def enroll_poll(self, enrollment_id: str, poll_secret: str) -> dict | None:
+    def enroll_poll(self, enrollment_id: str, poll_secret: str) -> dict[str, Any] | None:
         """Credentials once a cadre confirmed, None while pending."""
         response = self.request("POST", f"{API_PREFIX}/enroll/poll", ok=(200, 202),
                                 json_body={"enrollment_id": enrollment_id, "poll_secret": poll_secret})
-        return response.json() if response.status_code == 200 else None
+        if response.status_code != 200:
+            return None
+        creds: dict[str, Any] = response.json()
+        return creds
 
-    def enroll_claim(self, code: str, info: dict) -> dict:
-        return self.request("POST", f"{API_PREFIX}/enroll/claim", json_body={"code": code, **info}).json()
+    def enroll_claim(self, code: str, info: dict[str, Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = self.request("POST", f"{API_PREFIX}/enroll/claim", json_body={"code": code, **info}).json()
+        return reply
 
-    def events(self, read_timeout: float = 60.0, on_command: Callable[[dict], None] | None = None) -> Iterator[dict]:
+    def events(self, read_timeout: float = 60.0, on_command: Callable[[dict[str, Any]], object] | None = None) -> Iterator[dict[str, Any]]:
         """Server-Sent Events: yields the JSON data of each `sync` event until the stream ends; hands each
         `command` event's JSON (a signed command, §4a) to `on_command` at once."""
         response = self.request("GET", f"{API_PREFIX}/events", stream=True, headers={"Accept": "text/event-stream"},
                                 read_timeout=read_timeout)
         with contextlib.closing(response):
-            event, data = "message", []
+            event = "message"
+            data: list[str] = []
             for line in response.iter_lines():
                 if line == "":
                     if data and event == "sync":

@@ -207,7 +207,8 @@ class HttpTransport:
         conn.used += 1
         h = conn.http
         try:
-            if h.sock is None:
+            fresh = h.sock is None
+            if fresh:
                 h.connect()
                 h.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             h.sock.settimeout(request.read_timeout)

@@ -36,7 +36,8 @@ def find_ffmpeg(choice: str = "auto") -> str:
     except ImportError:
         raise PlaybackUnavailable(NO_FFMPEG) from None
     try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        exe_path: str = imageio_ffmpeg.get_ffmpeg_exe()
+        return exe_path
     except RuntimeError as exc:  # the extra is installed but has no binary for this machine
         raise PlaybackUnavailable(f"{NO_FFMPEG} ({exc})") from None
 
@@ -58,7 +59,7 @@ class PipeSink(FfmpegSink):
     def __init__(self, ffmpeg: str, player: list[str], realtime: bool = False) -> None:
         super().__init__(ffmpeg, ("-f", "wav", "pipe:1"), realtime=realtime)
         self.player = list(player)
-        self._player: subprocess.Popen | None = None
+        self._player: subprocess.Popen[bytes] | None = None
 
     def start(self, item: SinkItem, now: datetime) -> None:
         self.stop(now)
@@ -67,6 +68,7 @@ class PipeSink(FfmpegSink):
                                       stderr=subprocess.PIPE)
         self._player = subprocess.Popen(self.player, stdin=self._proc.stdout, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
+        assert self._proc.stdout is not None  # stdout=PIPE above
         self._proc.stdout.close()  # the player owns the read end: ffmpeg gets EPIPE if the player dies
 
     def stop(self, now: datetime) -> None:

@@ -44,7 +44,7 @@ class NotEnrolled(RuntimeError):
 
 
 class Agent:
-    def __init__(self, data_dir: str | os.PathLike, sink: Sink, *, clock: Clock | None = None,
+    def __init__(self, data_dir: str | os.PathLike[str], sink: Sink, *, clock: Clock | None = None,
                  client: StationClient | None = None, cache_limit: int = 2_000_000_000,
                  sync_every: float = SYNC_EVERY_S, heartbeat_every: float = HEARTBEAT_EVERY_S,
                  **player_options: Any) -> None:
@@ -107,7 +107,7 @@ class Agent:
         self.wake.set()
 
     # -- commands (§4a) --------------------------------------------------------------------------------------
-    def on_command(self, envelope: dict) -> str:
+    def on_command(self, envelope: dict[str, Any]) -> str:
         """A signed command pushed by the station: verify, check its seq, act at once. Returns what happened:
         applied | duplicate | <the refusal's event code>."""
         if isinstance(envelope, dict) and envelope.get("key_id") not in self.verifier.pinned:
@@ -246,7 +246,7 @@ class Agent:
             events = list(self.events)
         return {
             "sent_at": format_time(self.clock.now()),
-            "local_time": format_time(self.clock.raw_now()),  # type: ignore[attr-defined]
+            "local_time": format_time(self.clock.raw_now()),
             "clock_offset_s": round(self.client.estimator.offset, 3),
             "agent_version": AGENT_VERSION,
             "manifest_version": m.version if m else None,
@@ -364,7 +364,7 @@ class Agent:
                 self.network_step(now)
         return True
 
-    def _guarded(self, step) -> bool:  # noqa: ANN001
+    def _guarded(self, step: Callable[[], object]) -> bool:
         try:
             step()
             return True

@@ -48,7 +48,7 @@ class FileSink:
     """Records start/end/stop events to a JSONL file; playback "lasts" the item's duration on the given clock.
     A file that is missing or empty when started counts as a failure, as a real decoder would report."""
 
-    def __init__(self, log_path: str | os.PathLike, copy_dir: str | os.PathLike | None = None) -> None:
+    def __init__(self, log_path: str | os.PathLike[str], copy_dir: str | os.PathLike[str] | None = None) -> None:
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.copy_dir = Path(copy_dir) if copy_dir else None
@@ -97,7 +97,7 @@ class FileSink:
 
     def poll(self, now: datetime) -> SinkStatus:
         with self._lock:
-            if self._item is None:
+            if self._item is None or self._started is None:  # (both are set together by start)
                 return SinkStatus("idle")
             if self._failed:
                 item, self._item = self._item, None
@@ -120,7 +120,7 @@ class FfmpegSink:
         self.output = output
         # ALSA paces playback itself; for other outputs (tests, null) `-re` makes ffmpeg keep real time.
         self.realtime = realtime
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._item: SinkItem | None = None
         self._started: datetime | None = None
 

@@ -36,7 +36,7 @@ class ContentMismatch(CacheError):
 
 
 class AudioStore:
-    def __init__(self, directory: str | os.PathLike, limit_bytes: int = 2_000_000_000,
+    def __init__(self, directory: str | os.PathLike[str], limit_bytes: int = 2_000_000_000,
                  reserve_bytes: int = 16 * 1024 * 1024) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)

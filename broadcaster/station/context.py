@@ -2,6 +2,7 @@
 and the nudge publishers. One per process (`app.state.broadcaster`)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,7 +59,7 @@ class StationContext:
     # (the first repetition of an emergency): its nudge may be paced (broadcaster/station/nudges.py).
     commanded: dict[int, float] = field(default_factory=dict, repr=False)
 
-    def identity_changed(self, device_ids) -> None:  # noqa: ANN001
+    def identity_changed(self, device_ids: Iterable[int]) -> None:
         """This process changed these devices (revoked, new timetable, new sound): forget their identities."""
         if self.identities is not None:
             self.identities.drop_devices(device_ids)

@@ -102,7 +102,7 @@ def _decode_args(path: Path, rate: int, channels: int, max_seconds: float) -> li
             "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
 
 
-def decode_checked(path: str | os.PathLike, rate: int, limits: IngestLimits,
+def decode_checked(path: str | os.PathLike[str], rate: int, limits: IngestLimits,
                    sink: Callable[[np.ndarray], None], chunk_frames: int = 240_000) -> int:
     """Check one uploaded recording and decode it at `rate` (channels kept, at most 2), handing each chunk of
     float32 samples, (frames,) or (frames, 2), to `sink` as it is decoded: nothing holds the whole recording.
@@ -158,12 +158,12 @@ def decode_checked(path: str | os.PathLike, rate: int, limits: IngestLimits,
     return frames
 
 
-def check_recording(path: str | os.PathLike, limits: IngestLimits = IngestLimits(), rate: int = 24000) -> float:
+def check_recording(path: str | os.PathLike[str], limits: IngestLimits = IngestLimits(), rate: int = 24000) -> float:
     """All of ingest's checks, decoding chunk by chunk and keeping nothing; returns the duration in seconds."""
     return decode_checked(path, rate, limits, lambda chunk: None) / rate
 
 
-def ingest(path: str | os.PathLike, rate: int, limits: IngestLimits = IngestLimits()) -> Pcm:
+def ingest(path: str | os.PathLike[str], rate: int, limits: IngestLimits = IngestLimits()) -> Pcm:
     """Check and decode one uploaded recording to float Pcm at `rate` (channels kept, at most 2), in memory.
 
     Raises IngestError; never writes anything. (The mastering chain uses decode_checked, which keeps nothing.)

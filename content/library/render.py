@@ -9,18 +9,25 @@ pending with a note and lets the job queue retry with backoff, and the last atte
 See content.library.render_errors for the reasons and the fixes offered."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
 from content.library.models import ContentItem, RenderState
 from content.library.render_errors import classify
 from content.library.service import apply_render
 from content.slots import slots_for
 from loa.db import session_scope
+from loa.settings import Settings
 
 
 class RenderRefused(Exception):
     """The render failed for good (or on its last attempt): the job must not be retried."""
 
 
-def render_item_job(engine, settings, payload: dict, now, attempt: int = 1, max_attempts: int = 1) -> dict:
+def render_item_job(engine: Engine, settings: Settings, payload: dict[str, Any], now: datetime, attempt: int = 1,
+                    max_attempts: int = 1) -> dict[str, Any]:
     from content.pipeline import render_text  # the pipeline loads TTS engines: import only when needed
     from content.store import AudioStore
 
@@ -49,7 +56,7 @@ def render_item_job(engine, settings, payload: dict, now, attempt: int = 1, max_
     return {"sha256": facts.sha256, "duration_s": facts.duration_s, "engine": facts.engine, "applied": applied}
 
 
-def _note_retry(engine, item_id: int, generation: int, message: str, code: str, attempt: int,
+def _note_retry(engine: Engine, item_id: int, generation: int, message: str, code: str, attempt: int,
                 max_attempts: int) -> None:
     """Still pending, but say why it is taking long (the page shows it next to "being made…")."""
     with session_scope(engine) as session:
@@ -63,7 +70,7 @@ def _note_retry(engine, item_id: int, generation: int, message: str, code: str, 
         session.add(item)
 
 
-def mark_render_died(engine, payload: dict, now, error: str) -> bool:
+def mark_render_died(engine: Engine, payload: dict[str, Any], now: datetime, error: str) -> bool:
     """The render job failed for good without marking the item (its worker died during the last attempt, or
     an unexpected error): the item ends `failed` so the author sees it and can retry. No-op when the item
     already moved on (a newer generation, or the failure was already applied)."""

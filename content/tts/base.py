@@ -33,7 +33,9 @@ class EngineError(RuntimeError):
 @runtime_checkable
 class TtsEngine(Protocol):
     name: str
-    default_voice: str
+
+    @property
+    def default_voice(self) -> str: ...  # read-only: piper works it out from the voices it finds
 
     def unavailable_reason(self) -> str | None:
         """None when usable now; otherwise why not ("Vietnamese / English")."""

@@ -57,7 +57,7 @@ class _Fetch:
     def __init__(self, client: httpx.Client, allowed_hosts: list[str]) -> None:
         self.client, self.allowed_hosts, self.hops = client, allowed_hosts, 0
 
-    def open(self, url: str):
+    def open(self, url: str) -> httpx.Response:
         """GET `url` (checked), following redirects by hand; the caller reads the response inside `with`."""
         while True:
             self.hops += 1
@@ -103,7 +103,7 @@ class _Fetch:
 
 
 def _kind(r: httpx.Response) -> str:
-    return r.headers.get("content-type", "").split(";")[0].strip().lower()
+    return str(r.headers.get("content-type", "")).split(";")[0].strip().lower()
 
 
 def _is_playlist(url: str, kind: str) -> bool:

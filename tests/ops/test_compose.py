@@ -112,7 +112,7 @@ def test_mosquitto_conf_with_generated_broker_files(tmp_path, engine, client, wo
     enrolled device log in with what `loa broker-files` wrote; anonymous and a wrong password do not."""
     import paho.mqtt.client as mqtt
 
-    from loa.ops.broker import refresh_broker_files
+    from station.ops.broker import refresh_broker_files
     from loa.db import session_scope
     from tests.broadcaster_station.conftest import enroll_by_code
 

@@ -11,24 +11,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-from loa.cli import content_cmds  # noqa: E402  (registers its commands on `app`)
+from station.cli import content_cmds  # noqa: E402  (registers its commands on `app`)
 
 content_cmds.register(app)
 
-from loa.cli import server_cmds  # noqa: E402
+from station.cli import server_cmds  # noqa: E402
 
 server_cmds.register(app)
 
-from loa.cli import scheduler_cmds  # noqa: E402
+from station.cli import scheduler_cmds  # noqa: E402
 
 scheduler_cmds.register(app)
-from loa.cli import ops_cmds  # noqa: E402  (backup, restore, worker, broker-files, keys: docs/operations.md)
+from station.cli import ops_cmds  # noqa: E402  (backup, restore, worker, broker-files, keys: docs/operations.md)
 
 ops_cmds.register(app)
-from loa.cli import demo_cmds  # noqa: E402  (`loa demo`: the demo commune, python3 dev.py run)
+from station.cli import demo_cmds  # noqa: E402  (`loa demo`: the demo commune, python3 dev.py run)
 
 demo_cmds.register(app)
-from loa.cli import agent_cmds  # noqa: E402  (`loa agent`: the argparse command of broadcaster/agent/cli.py)
+from station.cli import agent_cmds  # noqa: E402  (`loa agent`: the argparse command of broadcaster/agent/cli.py)
 
 agent_cmds.register(app)
 

@@ -32,7 +32,8 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from loa.ops import pg
+from loa.db import make_engine
+from station.ops import pg
 
 FORMAT = "loa.backup/1"
 MANIFEST = "manifest.json"
@@ -128,8 +129,6 @@ def sqlite_snapshot(src: Path, dst: Path) -> None:
 
 
 def alembic_revision(db_url: str) -> str | None:
-    from loa.db import make_engine
-
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:

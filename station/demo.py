@@ -15,6 +15,23 @@ from typing import Callable
 
 from sqlmodel import Session, select
 
+from broadcaster.station.enrollment import create_code
+from content.library import service as library
+from content.library.models import ContentItem
+from content.library.packs import import_pack
+from content.packs import builtin_packs
+from loa.accounts.auth import CLI
+from loa.accounts.models import User
+from loa.accounts.service import add_membership, create_user, principal_for
+from loa.db import session_scope
+from loa.jobs.worker import Worker
+from loa.org import service as org
+from loa.org.models import Commune, Device
+from schedules.rules_service import create_schedule
+from schedules.schemas import ScheduleIn, StationSettingsIn
+from schedules.station import put_settings
+from station.handlers import default_handlers
+
 DEMO_COMMUNE_CODE = "DEMO-COCSAN"
 PROVINCE = ("Lào Cai", "LC")
 COMMUNE = "Cốc San (trình diễn)"
@@ -51,8 +68,6 @@ class DemoSeed:
 
 
 def find_demo_commune(session: Session) -> int | None:
-    from loa.org.models import Commune
-
     row = session.exec(select(Commune).where(Commune.code == DEMO_COMMUNE_CODE)).first()
     return row.id if row else None
 
@@ -60,20 +75,6 @@ def find_demo_commune(session: Session) -> int | None:
 def seed(engine, now: datetime, progress: Callable[[str, int, int], None] | None = None,
          settings=None, first_broadcast_in: timedelta = timedelta(minutes=2)) -> DemoSeed:
     """Create the demo commune, its people, the approved guidance pack and the daily schedule."""
-    from content.library import service as library
-    from content.library.models import ContentItem
-    from content.library.packs import import_pack
-    from content.packs import builtin_packs
-    from loa.accounts.auth import CLI
-    from loa.accounts.models import User
-    from loa.accounts.service import add_membership, create_user, principal_for
-    from loa.db import session_scope
-    from loa.jobs.handlers import default_handlers
-    from loa.jobs.worker import Worker
-    from loa.org import service as org
-    from schedules.rules_service import create_schedule
-    from schedules.schemas import ScheduleIn, StationSettingsIn
-    from schedules.station import put_settings
 
     report = progress or (lambda *_: None)
     with session_scope(engine) as s:
@@ -144,10 +145,6 @@ def seed(engine, now: datetime, progress: Callable[[str, int, int], None] | None
 
 def enrollment_codes(engine, device_ids: list[int], now: datetime) -> dict[int, str]:
     """A fresh one-time enrollment code per device, created by the demo cadre (as in the web UI)."""
-    from broadcaster.station.enrollment import create_code
-    from loa.accounts.models import User
-    from loa.accounts.service import principal_for
-    from loa.db import session_scope
 
     codes = {}
     with session_scope(engine) as s:
@@ -159,9 +156,6 @@ def enrollment_codes(engine, device_ids: list[int], now: datetime) -> dict[int, 
 
 
 def demo_devices(engine, commune_id: int) -> list[tuple[int, str]]:
-    from loa.db import session_scope
-    from loa.org.models import Device
-
     with session_scope(engine) as s:
         rows = s.exec(select(Device).where(Device.commune_id == commune_id).order_by(Device.id)).all()
         return [(d.id, d.name) for d in rows]

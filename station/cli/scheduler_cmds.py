@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         from datetime import datetime, timedelta
 
         from loa.db import make_engine, upgrade
-        from loa.jobs.handlers import default_handlers
+        from station.handlers import default_handlers
         from loa.jobs.worker import Worker
         from loa.settings import Settings
         from schedules.jobs import StationJobs

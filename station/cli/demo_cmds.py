@@ -46,7 +46,7 @@ def _stop_on_term(signum, frame) -> None:
 def _start_agents(engine, commune_id: int, url: str, root: Path, now: datetime) -> list[subprocess.Popen]:
     """One `loa agent` process per loudspeaker cluster, each with its own data directory and file sink."""
     from broadcaster.agent.state import AgentState
-    from loa.demo import demo_devices, enrollment_codes
+    from station.demo import demo_devices, enrollment_codes
 
     devices = demo_devices(engine, commune_id)
     new = [device_id for device_id, _ in devices if AgentState(root / f"device-{device_id}").credentials() is None]
@@ -55,7 +55,7 @@ def _start_agents(engine, commune_id: int, url: str, root: Path, now: datetime) 
     for device_id, _name in devices:
         folder = root / f"device-{device_id}"
         folder.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "loa.cli.main", "agent", "--station", url, "--data-dir", str(folder),
+        cmd = [sys.executable, "-m", "station.cli.main", "agent", "--station", url, "--data-dir", str(folder),
                "--sink", "file"]
         if device_id in codes:
             cmd += ["--enroll-code", codes[device_id]]
@@ -81,9 +81,9 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from api.app import create_app
-        from loa.cli.server_cmds import uvicorn_options
+        from station.cli.server_cmds import uvicorn_options
         from loa.db import make_engine, session_scope, upgrade
-        from loa.demo import COMMUNE, find_demo_commune, seed
+        from station.demo import COMMUNE, find_demo_commune, seed
         from loa.settings import Settings
 
         console = Console(stderr=True)

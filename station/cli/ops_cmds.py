@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         """Sao lưu CSDL, khóa ký và kho âm thanh / back up the database, signing keys and audio store."""
         import json
 
-        from loa.ops.backup import BackupError, Layout, create_backup
-        from loa.ops.pg import PgToolError
+        from station.ops.backup import BackupError, Layout, create_backup
+        from station.ops.pg import PgToolError
         from loa.settings import Settings
 
         settings = Settings.load(data_dir)
@@ -59,9 +59,9 @@ def register(app: typer.Typer) -> None:
         import tempfile
         from pathlib import Path
 
-        from loa.ops.backup import BackupError, Layout
-        from loa.ops.pg import PgToolError
-        from loa.ops.restore import check, restore_backup
+        from station.ops.backup import BackupError, Layout
+        from station.ops.pg import PgToolError
+        from station.ops.restore import check, restore_backup
         from loa.settings import Settings
 
         settings = Settings.load(data_dir)
@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         from datetime import datetime, timedelta
 
         from loa.db import make_engine, upgrade
-        from loa.jobs.handlers import default_handlers
+        from station.handlers import default_handlers
         from loa.jobs.worker import Worker
         from loa.settings import Settings
 
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         from pathlib import Path
 
         from loa.db import make_engine, session_scope, upgrade
-        from loa.ops.broker import refresh_broker_files
+        from station.ops.broker import refresh_broker_files
         from loa.settings import Settings
 
         settings = Settings.load(data_dir)

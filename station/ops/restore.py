@@ -28,8 +28,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from loa.ops import pg
-from loa.ops.backup import FORMAT, MANIFEST, PG_MEMBER, SQLITE_MEMBER, BackupError, Layout
+from station.ops import pg
+from station.ops.backup import FORMAT, MANIFEST, PG_MEMBER, SQLITE_MEMBER, BackupError, Layout
 
 _AUDIO_RE = re.compile(r"^audio/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.(ogg|mp3|json)$")
 _KEY_RE = re.compile(r"^keys/([0-9a-f]{16}\.pem|active)$")

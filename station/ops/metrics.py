@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from loa.ops.backup import _version
+from loa.db import UtcDateTime
+from station.ops.backup import _version
 
 ONLINE = ("online", "playing")
 
@@ -126,7 +127,6 @@ def collect(engine: Engine, now: datetime, offline_after_s: float, plays: PlayCo
 def _at(sql: str) -> sa.TextClause:
     """`:t` bound as the columns store time (UtcDateTime: SQLite keeps SQLAlchemy's text form, so a plain
     datetime parameter would compare as different text)."""
-    from loa.db import UtcDateTime
 
     return sa.text(sql).bindparams(sa.bindparam("t", type_=UtcDateTime()))
 

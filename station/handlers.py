@@ -1,13 +1,14 @@
 """Which function runs each kind of job. The one place the worker meets the domain packages."""
 from __future__ import annotations
 
+from content.library.master_job import MasteringRefused, master_item_job
+from content.library.render import RenderRefused, mark_render_died, render_item_job
 from loa.jobs.models import Job
 from loa.jobs.worker import Handler, JobContext, PermanentJobError, with_failure_hook
+from schedules.cap_service import render_job
 
 
 def _render_text(ctx: JobContext, job: Job) -> dict:
-    from content.library.render import RenderRefused, render_item_job
-
     try:
         return render_item_job(ctx.engine, ctx.settings, job.payload, ctx.now, job.attempts, job.max_attempts)
     except RenderRefused as exc:
@@ -15,8 +16,6 @@ def _render_text(ctx: JobContext, job: Job) -> dict:
 
 
 def _master_recording(ctx: JobContext, job: Job) -> dict:
-    from content.library.master_job import MasteringRefused, master_item_job
-
     try:
         return master_item_job(ctx.engine, ctx.settings, job.payload, ctx.now)
     except MasteringRefused as exc:
@@ -24,9 +23,6 @@ def _master_recording(ctx: JobContext, job: Job) -> dict:
 
 
 def _render_cap(ctx: JobContext, job: Job) -> dict:
-    from content.library.render import RenderRefused
-    from schedules.cap_service import render_job
-
     try:
         return render_job(ctx.engine, ctx.settings, job.payload, ctx.now, job.attempts, job.max_attempts)
     except RenderRefused as exc:
@@ -36,7 +32,6 @@ def _render_cap(ctx: JobContext, job: Job) -> dict:
 def _render_failed(ctx: JobContext, job: Job, error: str) -> None:
     """Both render jobs are for a content item: if the job died without saying so on the item (its worker
     stopped during the last attempt, or an unexpected error), the item ends `failed` with a reason."""
-    from content.library.render import mark_render_died
 
     mark_render_died(ctx.engine, job.payload, ctx.now, error)
 
