@@ -33,6 +33,7 @@ TITLES: dict[int, tuple[str, str]] = {
     422: ("Dữ liệu không hợp lệ", "Unprocessable content"),
     429: ("Quá nhiều yêu cầu", "Too many requests"),
     500: ("Lỗi máy chủ", "Internal server error"),
+    503: ("Tạm thời chưa dùng được", "Service unavailable"),
 }
 
 

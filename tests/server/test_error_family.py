@@ -149,6 +149,8 @@ def test_the_api_renders_every_member_as_problem_json(what, status, code, retrya
     assert (body["message_vi"], body["message_en"]) == (vi, en) and body["title"]
     english = client.get(f"/api/v1/raise/{what}", headers={"Accept-Language": "en-GB,en;q=0.9,vi;q=0.5"}).json()
     assert english["detail"] == en and english["code"] == code and english["title"] != body["title"]
+    if status == 503:
+        assert english["title"] == "Service unavailable"
     if what == "limited":
         assert r.headers["retry-after"] == "30"
     if what == "invalid":
