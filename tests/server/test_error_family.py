@@ -191,3 +191,12 @@ def test_the_worker_retries_retryable_members_and_fails_permanent_ones_at_once(a
         assert "Tệp âm thanh bị hỏng" in refused_job.last_error
     assert worker.run_once(clock() + timedelta(seconds=10)) is not None  # the retryable one runs again
     assert calls == {"busy": 2, "refused": 1}
+
+
+def test_a_render_failure_and_the_worker_agree_on_retrying():
+    from content.library.render_errors import classify
+
+    assert classify(EspeakError("init -1")).retryable is False  # permanent member: not retried by either
+    assert classify(FfmpegError("encoder crashed")).retryable is True  # retryable member: retried by both
+    assert classify(EngineError("a / b", "gtts", retryable=True)).retryable is True
+    assert classify(OSError("disk")).retryable is True  # not a member: retried, as before
