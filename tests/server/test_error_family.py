@@ -31,6 +31,7 @@ from loa.jobs.models import Job
 from loa.jobs.worker import PermanentJobError, Worker
 from schedules.cap import CapError
 from schedules.limits import RecurrenceLimitError
+from schedules.streams.sample import StreamUnreachable
 
 # (the error, its code, Vietnamese message, English message, retryable)
 STATION = [
@@ -64,6 +65,8 @@ STATION = [
      "Không có nội dung", "No such content", False),
     (RateLimited("rate_limited", "Chậm lại", "Slow down", retry_after=30), "rate_limited", "Chậm lại", "Slow down",
      True),
+    (StreamUnreachable("stream_unreachable", "Không nghe được luồng này", "Cannot hear this stream"),
+     "stream_unreachable", "Không nghe được luồng này", "Cannot hear this stream", True),
 ]
 
 AGENT = [
