@@ -108,7 +108,7 @@ class Commander:
                 Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]
             stored = StationPlay(start, start + timedelta(seconds=prog.once_s), int(Priority.EMERGENCY), segments,
                                  (None, rule_key, start), rule_key)
-            play = stored.airable(manifests.sizes_of(s, self.ctx, stored.unsized()))
+            play = stored.airable(manifests.sizes_of(self.ctx, stored.unsized()))
         entries = tuple(expand_play(play, "")) if play is not None else ()
         if not entries or not ids:
             return None

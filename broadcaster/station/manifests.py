@@ -27,7 +27,6 @@ from broadcaster.station.context import StationContext
 from broadcaster.station.models import DeviceAudioGrant, DeviceManifestRow
 from broadcaster.station.standby import StandbySet, standby_for
 from broadcaster.station.timetable_plays import StationPlay
-from content.library.models import ContentItem
 from loa.errors import NotFound
 from loa.org.models import Device
 
@@ -122,30 +121,24 @@ def _standby(session: Session, ctx: StationContext, commune_id: int, village_id:
     return standby_for(session.connection(), ctx.standby, commune_id, village_id, now)
 
 
-def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
-    """Byte counts of files whose segments do not carry one (an item whose size was never recorded): the
-    content table, then the store file. Stored segments carry their sizes, so this is rarely asked."""
-    sizes: dict[str, int] = {}
-    if hashes:
-        for sha, size in session.exec(select(ContentItem.audio_sha256, ContentItem.size_bytes).where(
-                ContentItem.audio_sha256.in_(sorted(hashes)))):
-            if size:
-                sizes[sha] = int(size)
-    missing = hashes - set(sizes)
-    if missing:
-        from content.store import AudioStore, StoreError
+def _sizes(ctx: StationContext, hashes: set[str]) -> dict[str, int]:
+    """Byte counts of files whose segments carry none, from the store files. Segments carry the size the content
+    table records (`segsizes` gave it to rows stored before), so only a file no item lists any more (its item's
+    audio was replaced after the play was stored) gets here."""
+    from content.store import AudioStore, StoreError
 
-        store = AudioStore(ctx.audio_dir)
-        for sha in missing:
-            try:
-                sizes[sha] = store.path_for(sha).stat().st_size
-            except (StoreError, OSError):
-                pass  # not in the store: the segment cannot air, it is left out
+    sizes: dict[str, int] = {}
+    store = AudioStore(ctx.audio_dir)
+    for sha in hashes:
+        try:
+            sizes[sha] = store.path_for(sha).stat().st_size
+        except (StoreError, OSError):
+            pass  # not in the store: the segment cannot air, it is left out
     return sizes
 
 
-def sizes_of(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
-    return _sizes(session, ctx, hashes)
+def sizes_of(ctx: StationContext, hashes: set[str]) -> dict[str, int]:
+    return _sizes(ctx, hashes)
 
 
 def grant(engine, device_ids: list[int], hashes: set[str], now: datetime,  # noqa: ANN001
@@ -188,7 +181,7 @@ def _plays(session: Session, ctx: StationContext, device_id: int, start: datetim
         rows = play_rows(session, [device_id], start, end)[device_id]
     stored = [StationPlay.from_row(r) for r in rows]
     unsized = set().union(*(p.unsized() for p in stored)) if stored else set()
-    sizes = _sizes(session, ctx, unsized) if unsized else {}
+    sizes = _sizes(ctx, unsized) if unsized else {}
     return [p for p in (play.airable(sizes) for play in stored) if p is not None]
 
 
