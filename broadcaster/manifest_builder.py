@@ -155,8 +155,8 @@ def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volum
     """The manifest for `device_id` at `now`: its plays overlapping the window, sorted, versioned (unsigned).
 
     `fallback`: an item (sha256, size, duration, title) with optional start/end (its window, default the whole
-    coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the scheduler's
-    segments do not; the station looks them up in its content store). `standby`: sha256 → size of files the
+    coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the
+    station's stored plays do: broadcaster/station/timetable_plays.py). `standby`: sha256 → size of files the
     device should hold ahead of need (§4b: approved emergency messages), listed in hash order.
     """
     if now.tzinfo is None:

@@ -18,19 +18,37 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from content.types import AudioFacts
+from loa.errors import LoaError
 
 EXTENSIONS = ("ogg", "mp3")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _TMP_PREFIX = ".tmp-"
 
 
-class StoreError(LookupError):
-    pass
+class StoreError(LoaError, LookupError):
+    """A file the audio store does not hold, or a name that is not a sha256 (permanent: asking again gives the
+    same answer)."""
+
+    status = 404
+
+    def __init__(self, message: str, code: str = "audio_not_found") -> None:
+        super().__init__(message)
+        vi, en = _STORE_MESSAGES[code]
+        self._describe(code, f"{vi}: {message}", f"{en}: {message}")
+        if code != "audio_not_found":
+            self.status = 422  # a bad name, not a missing file
+
+
+_STORE_MESSAGES = {
+    "audio_not_found": ("Kho không có tệp âm thanh này", "The store holds no such audio file"),
+    "audio_name_invalid": ("Tên tệp âm thanh không phải mã sha256", "The audio name is not a sha256"),
+    "audio_format_unsupported": ("Kho không lưu định dạng này", "The store keeps no such format"),
+}
 
 
 def _check_sha(sha256: str) -> str:
     if not _SHA_RE.match(sha256):
-        raise StoreError(f"not a sha256: {sha256!r}")
+        raise StoreError(f"not a sha256: {sha256!r}", "audio_name_invalid")
     return sha256
 
 
@@ -64,7 +82,7 @@ class AudioStore:
         _check_sha(sha256)
         if ext is not None:
             if ext not in EXTENSIONS:
-                raise StoreError(f"unsupported extension {ext!r}")
+                raise StoreError(f"unsupported extension {ext!r}", "audio_format_unsupported")
             return self._dir(sha256) / f"{sha256}.{ext}"
         for candidate in EXTENSIONS:
             path = self._dir(sha256) / f"{sha256}.{candidate}"

@@ -23,6 +23,7 @@ from datetime import datetime
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from loa.errors import LoaError, split_bilingual
 from schedules.model import Priority, StationSettings, require_aware
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -39,12 +40,14 @@ SEVERITIES = {"Extreme", "Severe", "Moderate", "Minor", "Unknown"}
 CERTAINTIES = {"Observed", "Likely", "Possible", "Unlikely", "Unknown"}
 
 
-class CapError(ValueError):
-    """A refused CAP document: `code` is stable for clients, the message is Vietnamese / English."""
+class CapError(LoaError, ValueError):
+    """A refused CAP document (permanent): `code` is stable for clients, the message is Vietnamese / English."""
+
+    status = 422
 
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self._describe(code, *split_bilingual(message))
         self.message = message
 
 

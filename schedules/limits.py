@@ -25,6 +25,7 @@ from typing import Any
 
 from dateutil.rrule import HOURLY, MINUTELY, SECONDLY
 
+from loa.errors import LoaError
 from schedules.model import Priority, Recurrence, Recurring, Rule, Topology
 from schedules.recurrence import _parse, _tzkey, iter_occurrences, parts
 
@@ -32,12 +33,15 @@ WINDOW = timedelta(hours=72)
 _UNIT_S = {HOURLY: 3600, MINUTELY: 60, SECONDLY: 1}
 
 
-class RecurrenceLimitError(ValueError):
-    """A rule over the limits: a stable `code`, Vietnamese and English messages, and the figures."""
+class RecurrenceLimitError(LoaError, ValueError):
+    """A rule over the limits (permanent): a stable `code`, Vietnamese and English messages, and the figures."""
+
+    status = 422
 
     def __init__(self, code: str, message_vi: str, message_en: str, **extra: Any) -> None:
         super().__init__(f"{message_vi} / {message_en}")
-        self.code, self.message_vi, self.message_en, self.extra = code, message_vi, message_en, extra
+        self._describe(code, message_vi, message_en)
+        self.extra = extra
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,22 +12,31 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from broadcaster.agent.clock import ClockEstimator
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.http import HttpTransport, Request, Response, Transport, TransportError
 from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, SERVER_TIME_HEADER
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class StationError(Exception):
-    """A reply the device cannot use. `code` is the protocol error code (or a transport code)."""
+class StationError(AgentError):
+    """A reply the device cannot use. `code` is the protocol error code (or a transport code). Retryable when
+    the station was unreachable, busy (429) or failing (5xx); any other refusal stays until something changes."""
 
     def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status, self.retry_after = code, message, status, retry_after
+        self._describe(code, message, code == "unreachable" or status in RETRY_STATUS)
 
 
 class DeviceRevoked(StationError):
-    pass
+    """The station revoked this device: permanent until it is enrolled again."""
+
+    retryable = False
+
+    def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(code, message, status, retry_after)
+        self.retryable = False
 
 
 def _utc_now() -> datetime:

@@ -11,12 +11,18 @@ from typing import Any, Callable
 
 from broadcaster.agent import AGENT_VERSION
 from broadcaster.agent.client import StationClient
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.state import AgentState
 from broadcaster.protocol.wire import b64decode, key_id_for
 
 
-class EnrollmentError(RuntimeError):
-    pass
+class EnrollmentError(AgentError, RuntimeError):
+    """Enrollment cannot finish (nobody confirmed the code, a key that does not match): permanent, the person
+    at the box starts again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._describe("enrollment_failed", message)
 
 
 def device_info() -> dict[str, str]:

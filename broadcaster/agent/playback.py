@@ -10,11 +10,17 @@ import shutil
 import subprocess
 from datetime import datetime
 
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.sinks import FfmpegSink, SinkItem, SinkStatus
 
 
-class PlaybackUnavailable(RuntimeError):
-    """Nothing on this box can play sound; the message says what to install (Vietnamese, then English)."""
+class PlaybackUnavailable(AgentError, RuntimeError):
+    """Nothing on this box can play sound; the message says what to install (Vietnamese, then English).
+    Permanent until someone installs it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._describe("playback_unavailable", message)
 
 
 NO_FFMPEG = ("Không tìm thấy ffmpeg: cài `apt-get install ffmpeg`, hoặc `pip install 'loa-agent[ffmpeg]'` / "

@@ -16,6 +16,7 @@ from broadcaster.agent import AGENT_VERSION
 from broadcaster.agent.client import DeviceRevoked, StationClient, StationError
 from broadcaster.agent.clock import Clock, SystemClock
 from broadcaster.agent.control import DUPLICATE, Control
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.player import Player
 from broadcaster.agent.playlog import PlayLog
 from broadcaster.agent.sinks import Sink
@@ -39,8 +40,12 @@ STANDBY_RANK = timedelta(hours=1)  # where standby files queue among the downloa
 VOLATILE = ("local_time", "clock_offset_s", "disk_free_bytes", "temperature_c", "uptime_s")
 
 
-class NotEnrolled(RuntimeError):
-    pass
+class NotEnrolled(AgentError, RuntimeError):
+    """The box has no device identity yet: permanent until it is enrolled."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self._describe("not_enrolled", message or "Thiết bị chưa đăng ký với đài / This device is not enrolled")
 
 
 class Agent:

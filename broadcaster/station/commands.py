@@ -33,6 +33,7 @@ from broadcaster.station.models import DeviceCredential
 from broadcaster.station.push import command_relay
 from broadcaster.station.push.sse import COMMAND, SseHub
 from broadcaster.station.seq import allocate
+from broadcaster.station.timetable_plays import PlaySegment, StationPlay
 from loa.db import session_scope
 from loa.org.models import Device
 
@@ -101,14 +102,14 @@ class Commander:
             library = mapping.Library.load(s, mapping.content_ids(row.programme))
             prog = mapping.programme(row.programme, 1, library)
             start = row.started_at
-            segments = segments_json(_Once(prog.segments()))
+            segments = tuple(PlaySegment.from_json(g) for g in segments_json(_Once(prog.segments())))
             village_ids, extra = list(row.villages), list(row.devices)
             ids = [d for (d,) in s.execute(sa.select(Device.__table__.c.id).where(sa.or_(
                 Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]
-            sizes = manifests.sizes_of(s, self.ctx, {g["sha256"] for g in segments if g.get("sha256")})
-        play = {"start": start, "end": start + timedelta(seconds=prog.once_s), "priority": int(Priority.EMERGENCY),
-                "segments": segments, "key": (None, rule_key, start), "source": rule_key}
-        entries = tuple(expand_play(play, "", sizes=sizes))
+            stored = StationPlay(start, start + timedelta(seconds=prog.once_s), int(Priority.EMERGENCY), segments,
+                                 (None, rule_key, start), rule_key)
+            play = stored.airable(manifests.sizes_of(self.ctx, stored.unsized()))
+        entries = tuple(expand_play(play, "")) if play is not None else ()
         if not entries or not ids:
             return None
         hashes = {e.sha256 for e in entries if e.sha256}

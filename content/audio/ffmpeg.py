@@ -14,14 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from content.types import Pcm
+from loa.errors import LoaError
 
 
-class FfmpegError(RuntimeError):
-    """ffmpeg refused the input; `detail` holds the last lines it printed."""
+class FfmpegError(LoaError, RuntimeError):
+    """ffmpeg failed on audio we made or already checked (an encoder crash, a measurement that printed nothing):
+    retryable, as the render job has always treated it; an upload ffmpeg refuses becomes a permanent IngestError.
+    `detail` holds the last lines it printed."""
+
+    retryable = True
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+        self._describe("ffmpeg_failed", f"ffmpeg không xử lý được âm thanh: {message}",
+                       f"ffmpeg could not process the audio: {message}")
 
 
 @functools.cache

@@ -15,12 +15,18 @@ from content.library.models import ContentItem, RenderState
 from content.library.service import apply_render
 from content.library.upload import master_upload, waiting_path
 from loa.db import session_scope
-from loa.errors import DomainError
+
 from loa.settings import Settings
+from loa.errors import DomainError, LoaError, split_bilingual
 
 
-class MasteringRefused(Exception):
+class MasteringRefused(LoaError):
     """The kept upload cannot be mastered (it vanished, or ingest refused it): retrying will not help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        vi, en = split_bilingual(message)
+        self._describe("mastering_refused", vi, en, retryable=False)
 
 
 def master_item_job(engine: Engine, settings: Settings, payload: dict[str, Any], now: datetime) -> dict[str, Any]:

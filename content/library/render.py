@@ -20,10 +20,16 @@ from content.library.service import apply_render
 from content.slots import slots_for
 from loa.db import session_scope
 from loa.settings import Settings
+from loa.errors import LoaError, split_bilingual
 
 
-class RenderRefused(Exception):
-    """The render failed for good (or on its last attempt): the job must not be retried."""
+class RenderRefused(LoaError):
+    """The render failed for good (or on its last attempt): the job must not be retried (permanent)."""
+
+    def __init__(self, message: str, code: str = "render_failed") -> None:
+        super().__init__(message)
+        vi, en = split_bilingual(message)
+        self._describe(code, vi, en, retryable=False)
 
 
 def render_item_job(engine: Engine, settings: Settings, payload: dict[str, Any], now: datetime, attempt: int = 1,
@@ -50,7 +56,7 @@ def render_item_job(engine: Engine, settings: Settings, payload: dict[str, Any],
             raise
         with session_scope(engine) as session:
             apply_render(session, item_id, generation, None, now, error=failure.message, error_code=failure.code)
-        raise RenderRefused(failure.message) from exc
+        raise RenderRefused(failure.message, failure.code) from exc
     with session_scope(engine) as session:
         applied = apply_render(session, item_id, generation, facts, now)
     return {"sha256": facts.sha256, "duration_s": facts.duration_s, "engine": facts.engine, "applied": applied}

@@ -36,9 +36,11 @@ PLAYLIST_ENDINGS = (".m3u", ".m3u8", ".pls")
 
 
 class StreamUnreachable(DomainError):
-    """The stream did not answer with audio (a 502: the fault is the far side's, not the request's)."""
+    """The stream did not answer with audio (a 502: the fault is the far side's, not the request's, so asking
+    again later may work)."""
 
     status = 502
+    retryable = True
 
 
 @dataclass(frozen=True)
