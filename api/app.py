@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
             worker.start()
         devices_setup.startup(app)
         schedules_setup.startup(app)
+        interchange_setup.startup(app)  # the outbox resumes (docs/interchange.md)
         # Everything built so far (modules, routes, models: ~10^5 objects) lives as long as the process: out of
         # the collector's way. Measured in-process on bench/fanout.py's world (1,000 devices): collections during
         # an emergency's materialize + manifests took ~80 ms, 5-6 ms with the startup objects frozen.
@@ -141,9 +142,18 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.include_router(packs_router)
     schedules_setup.install(app, start_scheduler, run_worker)  # schedules, timetables, emergencies, CAP
     devices_setup.install(app)  # /api/device/v1 (device auth) and the cadre's device pages
+    from api.interchange import setup as interchange_setup  # between stations (issue 16, docs/interchange.md)
+
+    interchange_setup.install(app)
     from api.metrics import router as metrics_router  # GET /metrics, Prometheus (issue 8, docs/operations.md)
 
     app.include_router(metrics_router)
+    from api.bulletins.router import router as bulletins_router  # issue 16: bulletins down, reports up
+
+    app.include_router(bulletins_router)
+    from api.bulletins.admin import router as levels_router  # districts and province/district staff
+
+    app.include_router(levels_router)
     from api.web.router import router as web_router  # HTML pages (issue 6); not in the OpenAPI document
     app.include_router(web_router)
     return app

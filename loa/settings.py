@@ -110,6 +110,19 @@ class Settings(BaseSettings):
                                     "process: a new one closes the oldest")
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
+    # Interchange between stations (docs/interchange.md): a commune station under a province/district station
+    interchange_station_id: str | None = Field(
+        default=None, description="This station's id in the interchange (default: made once and kept in "
+        "<data dir>/station-id)")
+    interchange_retry_base_s: float = Field(default=10.0, gt=0, description="First retry delay of the outbox "
+                                            "after a peer could not be reached, doubled per failure")
+    interchange_retry_max_s: float = Field(default=900.0, gt=0, description="Longest outbox retry delay: a peer "
+                                           "back online is reached within this")
+    interchange_clock_skew_s: float = Field(default=600.0, gt=0, description="A signed message or request "
+                                            "whose time differs from ours by more is refused")
+    interchange_poll_s: float = Field(default=60.0, gt=0, description="How often the outbox collects status "
+                                      "updates and reports to send up")
+    interchange_timeout_s: float = Field(default=30.0, gt=0, description="Seconds per interchange HTTP request")
 
     @field_validator("public_url")
     @classmethod

@@ -36,7 +36,21 @@ def _render_failed(ctx: JobContext, job: Job, error: str) -> None:
     mark_render_died(ctx.engine, job.payload, ctx.now, error)
 
 
+def _interchange_pump(ctx: JobContext, job: Job) -> dict:
+    from broadcaster.interchange import identity, outbox
+
+    return outbox.pump(ctx.engine, identity.load(ctx.settings), ctx.settings, ctx.now)
+
+
+def _interchange_pump_failed(ctx: JobContext, job: Job, error: str) -> None:
+    """The outbox must never stop: a pump that failed for good is replaced by a new one."""
+    from broadcaster.interchange import outbox
+
+    outbox.start(ctx.engine, ctx.now)
+
+
 def default_handlers() -> dict[str, Handler]:
     return {"content.render_text": with_failure_hook(_render_text, _render_failed),
             "content.master_recording": with_failure_hook(_master_recording, _render_failed),
-            "schedules.cap_render": with_failure_hook(_render_cap, _render_failed)}
+            "schedules.cap_render": with_failure_hook(_render_cap, _render_failed),
+            "interchange.pump": with_failure_hook(_interchange_pump, _interchange_pump_failed)}

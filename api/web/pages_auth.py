@@ -15,6 +15,7 @@ from api.web.session import (check_csrf, current_principal, end_session, now_of,
 from content.library.models import ContentItem, Status
 from loa.db import session_scope
 from loa.errors import DomainError, NotFound
+from loa.org import areas
 from loa.org import service as org
 from sqlmodel import func, select
 
@@ -82,8 +83,11 @@ def app_home(request: Request):
     user = require_principal(request)
     with session_scope(request.app.state.engine) as s:
         communes = org.list_communes(s, user)
+        staff_areas = areas.my_areas(s, user) if not communes else []
     if len(communes) == 1:
         return RedirectResponse(f"/app/c/{communes[0].id}", status_code=303)
+    if staff_areas:  # province or district staff (issue 16): their bulletins
+        return RedirectResponse("/app/bulletins", status_code=303)
     return render(request, "communes.html", communes=communes, user=user, title=gettext_for(request)("Communes"))
 
 

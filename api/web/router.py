@@ -15,3 +15,6 @@ for module in (pages_auth, pages_compose, pages_library, pages_schedule, pages_e
                pages_reports, pages_streams, pages_org, pages_audit, pages_public):
     router.include_router(module.router)
 router.include_router(pages_compose.json_router)
+from api.web import pages_bulletins  # noqa: E402  (issue 16: bulletins down, reports up)
+
+router.include_router(pages_bulletins.router)

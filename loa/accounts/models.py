@@ -87,3 +87,18 @@ class SetupToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class AreaMembership(SQLModel, table=True):
+    """A user's role at a province or a district (issue 16): `editor` composes bulletins, `approver` approves
+    and sends them. The same two-person rule as in a commune: nobody approves what they wrote or changed."""
+
+    __tablename__ = "area_memberships"
+    __table_args__ = (sa.UniqueConstraint("user_id", "level", "area_id", name="uq_area_memberships_user_area"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    level: str = Field(max_length=10)  # province | district
+    area_id: int  # provinces.id or districts.id, as `level` says
+    role: str = Field(max_length=20)  # editor | approver
+    created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

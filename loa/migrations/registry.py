@@ -14,6 +14,8 @@ MODEL_MODULES = [
     "schedules.tables",
     "broadcaster.station.models",
     "schedules.streams.models",
+    "broadcaster.interchange.models",
+    "schedules.bulletins.models",
 ]
 
 

@@ -18,6 +18,18 @@ class Province(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
 
 
+class District(SQLModel, table=True):
+    """A district (huyện) of a province: its staff send bulletins to its communes and read their reports."""
+
+    __tablename__ = "districts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_id: int = Field(foreign_key="provinces.id", index=True)
+    name: str = Field(max_length=200)
+    code: str | None = Field(default=None, max_length=32, unique=True)
+    created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
 class Commune(SQLModel, table=True):
     """A commune runs one station; every piece of data hangs off a commune."""
 
@@ -25,6 +37,8 @@ class Commune(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     province_id: int = Field(foreign_key="provinces.id", index=True)
+    # The district (huyện) above it (issue 16); None on a station that holds no district level.
+    district_id: int | None = Field(default=None, foreign_key="districts.id", index=True)
     name: str = Field(max_length=200)
     code: str | None = Field(default=None, max_length=32, unique=True)
     timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)

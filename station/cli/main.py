@@ -31,6 +31,9 @@ demo_cmds.register(app)
 from station.cli import agent_cmds  # noqa: E402  (`loa agent`: the argparse command of broadcaster/agent/cli.py)
 
 agent_cmds.register(app)
+from station.cli import interchange_cmds  # noqa: E402  (`loa interchange …`: peers, identity, outbox)
+
+interchange_cmds.register(app)
 
 if __name__ == "__main__":
     app()
