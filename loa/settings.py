@@ -110,6 +110,13 @@ class Settings(BaseSettings):
                                     "process: a new one closes the oldest")
     # Operations (docs/operations.md): GET /metrics needs this bearer token; unset = loopback clients only
     metrics_token: str | None = Field(default=None, description="Bearer token for GET /metrics (Prometheus)")
+    # Live and relayed streams (issue 15, docs/operations.md): embedded, the station serves its mounts itself;
+    # at scale its ffmpeg pushes each mount to Icecast as a source client and agents listen there
+    stream_icecast_source_url: str | None = Field(
+        default=None, description="Icecast source URL the stream hub pushes to, icecast://source:PASSWORD@host:port "
+        "(unset: agents listen on the station's own device route)")
+    stream_icecast_listen_url: str | None = Field(
+        default=None, description="Base URL agents use to listen to Icecast mounts, http://host:port")
 
     @field_validator("public_url")
     @classmethod

@@ -10,6 +10,7 @@ from api.devices.manage import router as manage_router
 from api.devices.fastpath import DeviceFastPath
 from api.devices.middleware import ServerTime
 from api.devices.protocol import router as protocol_router
+from api.devices.streams import router as streams_router
 from broadcaster.signing import KeyRing
 from broadcaster.station.commands import Commander
 from broadcaster.station.context import StationContext
@@ -20,6 +21,7 @@ from broadcaster.station.push.sse import SseHub
 from broadcaster.station.push.command_relay import CommandRelay
 from broadcaster.station.push.sse_guard import StreamGuard
 from broadcaster.station.standby import StandbyCache
+from broadcaster.station.streams import IcecastTarget, StreamHub
 
 log = logging.getLogger("loa.broadcaster")
 
@@ -38,6 +40,9 @@ def install(app: FastAPI) -> None:
     st.sse_guard = StreamGuard(st.engine, st.sse_hub, interval_s=st.identities.recheck_s)
     st.command_relay = CommandRelay(st.engine, st.sse_hub, interval_s=st.identities.recheck_s)
     st.mqtt = None
+    st.streams = StreamHub(ffmpeg=_ffmpeg(), icecast=IcecastTarget(
+        settings.stream_icecast_source_url, settings.stream_icecast_listen_url or "")
+        if settings.stream_icecast_source_url else None)
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
     st.commander = Commander(st.engine, st.broadcaster, st.clock, st.sse_hub, None)
@@ -51,6 +56,13 @@ def install(app: FastAPI) -> None:
     app.add_middleware(ServerTime, clock=lambda: st.clock())
     app.include_router(protocol_router)
     app.include_router(manage_router)
+    app.include_router(streams_router)
+
+
+def _ffmpeg() -> str:
+    from content.audio.ffmpeg import ffmpeg_exe  # the one ffmpeg the station uses (imageio-ffmpeg's)
+
+    return ffmpeg_exe()
 
 
 def startup(app: FastAPI) -> None:
@@ -87,5 +99,6 @@ def shutdown(app: FastAPI) -> None:
     st.nudger.stop()
     st.sse_guard.stop()
     st.command_relay.stop()
+    st.streams.close_all()
     if st.mqtt is not None:
         st.mqtt.stop()

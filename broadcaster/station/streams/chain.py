@@ -1,0 +1,72 @@
+"""The hub's ffmpeg command line: how it reads (an upstream URL once, or bytes on stdin), how it levels in real
+time, and how it writes low-latency MP3 (to its stdout, and at scale also to Icecast as a source client).
+
+Levelling (measured, see docs/operations.md "Live and relayed streams"): espeak speech 65 s long, one copy made
+loud (−9 LUFS, clipped: a cadre shouting) and one quiet (−38 LUFS), both as WebM/Opus as a browser sends them,
+through each chain, 30 s windows every 5 s metered with pyloudnorm:
+
+- `loudnorm=I=-16` (its single-pass, dynamic mode): −16.0…−16.3 loud, −17.2…−17.5 quiet, but the filter holds a
+  3 s look-ahead window, which alone eats the live path's 3 s latency budget;
+- `dynaudnorm` towards an RMS target (p=1, r=0.1), +6.5 dB, `alimiter` at −1.5 dBFS: loud −16.0…−16.1, quiet
+  −17.1…−17.3 — within ±2 LU of −16 LUFS with a look-ahead of two 200 ms frames. This is the chain we use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAMPLE_RATE = 44100   # MP3 at 44.1 kHz: every agent's decoder takes it; mono speech needs no more
+BITRATE = "64k"
+TARGET_LUFS = -16.0
+
+# dynaudnorm: 200 ms frames, a 5-frame Gaussian (look-ahead 2 frames), towards RMS 0.1 (≈ −22.5 LUFS on speech)
+# with gain up to 40x; then +6.5 dB to −16 LUFS, and a limiter so a shout cannot clip (0.84 ≈ −1.5 dBFS).
+LEVELLING = ("dynaudnorm=f=200:g=5:p=1:m=40:r=0.1,volume=6.5dB,"
+             "alimiter=limit=0.84:attack=2:release=50:level=false")
+
+# Start decoding after a few kB, not after ffmpeg's default 5 MB / 5 s probe: the first sound comes out sooner.
+LOW_LATENCY_INPUT = ("-fflags", "+nobuffer", "-probesize", "32768", "-analyzeduration", "0")
+
+
+@dataclass(frozen=True)
+class IcecastTarget:
+    """Where the hub pushes at scale: `icecast://source:<password>@host:port`, and the URL listeners use."""
+    source_url: str        # icecast://source:pw@127.0.0.1:8000
+    listen_base: str       # http://127.0.0.1:8000 (what agents reach)
+
+    def push_url(self, name: str) -> str:
+        return f"{self.source_url.rstrip('/')}/{name}"
+
+    def listen_url(self, name: str) -> str:
+        return f"{self.listen_base.rstrip('/')}/{name}"
+
+
+def input_args(source: str | None, input_format: str | None) -> list[str]:
+    args = ["-hide_banner", "-loglevel", "error", *LOW_LATENCY_INPUT]
+    if source is None:
+        if input_format:
+            args += ["-f", input_format]
+        return args + ["-i", "pipe:0"]
+    if source.startswith(("http://", "https://")):
+        # a dead upstream must end the mount (rw_timeout, µs), not hang it; a dropped TCP link is retried briefly
+        args += ["-rw_timeout", "10000000", "-reconnect", "1", "-reconnect_streamed", "1",
+                 "-reconnect_delay_max", "2"]
+    # -re: read at the audio's own pace. An Icecast stream arrives at that pace anyway; HLS segments and files
+    # would otherwise be read in a burst and reach listeners far ahead of "now".
+    return ["-nostdin", *args, "-re", "-i", source]
+
+
+def output_args(level: bool, icecast_push: str | None) -> list[str]:
+    chain = f"aresample={SAMPLE_RATE}" + ("," + LEVELLING if level else "")
+    enc = ["-c:a", "libmp3lame", "-b:a", BITRATE, "-ac", "1", "-ar", str(SAMPLE_RATE)]
+    # -flush_packets 1: every MP3 frame leaves the muxer at once (no 32 kB AVIO buffering = ~4 s at 64 kb/s)
+    out_stdout = [*enc, "-flush_packets", "1", "-f", "mp3", "pipe:1"]
+    if icecast_push is None:
+        return ["-vn", "-af", chain, "-map", "0:a:0", *out_stdout]
+    return ["-vn", "-filter_complex", f"[0:a:0]{chain},asplit=2[a][b]",
+            "-map", "[a]", *out_stdout,
+            "-map", "[b]", *enc, "-content_type", "audio/mpeg", "-f", "mp3", icecast_push]
+
+
+def command(ffmpeg: str, source: str | None, *, level: bool, input_format: str | None = None,
+            icecast_push: str | None = None) -> list[str]:
+    return [ffmpeg, *input_args(source, input_format), *output_args(level, icecast_push)]
