@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         "(unset: agents listen on the station's own device route)")
     stream_icecast_listen_url: str | None = Field(
         default=None, description="Base URL agents use to listen to Icecast mounts, http://host:port")
+    # Scheduled relays (issue 15): the station pulls each radio once and the loudspeakers listen to its mount
+    # (on the station, or on Icecast when the two settings above are set); false: each loudspeaker pulls it
+    relay_via_station: bool = Field(
+        default=True, description="Relays go through the station's stream hub (one pull per radio); false: each "
+        "loudspeaker opens the radio's URL itself")
 
     @field_validator("public_url")
     @classmethod

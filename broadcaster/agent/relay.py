@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from broadcaster.agent.sinks import Sink, SinkItem, SinkStatus
+from broadcaster.protocol.wire import RELAY_FAILURES
 
 DEFAULT_BUDGET_S = 60.0   # how long one outage may last before the fallback takes over (loa-agent --relay-retry)
 READ_TIMEOUT_S = 8.0      # ffmpeg's -rw_timeout for a stream: no bytes this long = the stream is gone
@@ -117,7 +118,7 @@ class RelayRetry:
         give_up_at = run.outage_since + self.budget
         if now >= give_up_at or now + pause >= run.planned_end:
             self._run = None
-            code = "relay_lost" if run.played_once else "relay_unreachable"
+            code = RELAY_FAILURES[1] if run.played_once else RELAY_FAILURES[0]  # relay_lost | relay_unreachable
             why = (f"{run.attempts} lần thử trong / attempts in {(now - run.outage_since).total_seconds():.0f}s: "
                    f"{detail}")
             self.report(code, f"{run.item.play_id}: {why[:200]}")

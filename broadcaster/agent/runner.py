@@ -74,6 +74,7 @@ class Agent:
         sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
+                             open_stream=self.client.open_stream,
                              **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
