@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     relay_via_station: bool = Field(
         default=True, description="Relays go through the station's stream hub (one pull per radio); false: each "
         "loudspeaker opens the radio's URL itself")
+    relay_runner: bool = Field(
+        default=True, description="This process opens the stream hub's mounts of scheduled relays; at scale with "
+        "Icecast set it true in exactly one API replica (Icecast takes one source per mount)")
 
     @field_validator("public_url")
     @classmethod

@@ -46,7 +46,8 @@ def install(app: FastAPI) -> None:
         settings.stream_icecast_source_url, settings.stream_icecast_listen_url or "")
         if settings.stream_icecast_source_url else None)
     # scheduled relays: the hub pulls each radio once at its hours (broadcaster/station/relays.py)
-    st.relay_runner = RelayRunner(st.engine, st.streams, lambda: st.clock()) if settings.relay_via_station else None
+    st.relay_runner = (RelayRunner(st.engine, st.streams, lambda: st.clock())
+                       if settings.relay_via_station and settings.relay_runner else None)
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
     st.commander = Commander(st.engine, st.broadcaster, st.clock, st.sse_hub, None)

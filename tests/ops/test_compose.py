@@ -95,6 +95,8 @@ def test_topology(compose):
         env = services[name]["environment"]
         assert env["LOA_STREAM_ICECAST_SOURCE_URL"].endswith("@icecast:8000"), name
         assert "${ICECAST_SOURCE_PASSWORD" in env["LOA_STREAM_ICECAST_SOURCE_URL"], name
+    runners = [name for name in apis if services[name]["environment"].get("LOA_RELAY_RUNNER", "true") != "false"]
+    assert len(runners) == 1, runners  # one replica pulls each radio and feeds its Icecast mount
     assert services["icecast"]["build"] == "./deploy/icecast"
     assert "${ICECAST_SOURCE_PASSWORD" in services["icecast"]["environment"]["ICECAST_SOURCE_PASSWORD"]
 
