@@ -255,8 +255,11 @@ class Player:
                 self.report("sink_failed", f"fallback: {status.detail}")
                 self.state.current = None
             else:
-                self.report("sink_failed", status.detail)
-                self._finish(cur, status.at or now, "failed", "sink_error:" + status.detail[:200])
+                code = status.code or "sink_error"
+                if not status.code:  # a coded failure (a relay given up) was reported by whoever coded it
+                    self.report("sink_failed", status.detail)
+                self._finish(cur, status.at or now, "failed", f"{code}:{status.detail[:200]}")
+                self.on_cut()  # the station learns at once, not at the next 5-minute beat
 
     def _finish(self, cur: Playing, at: datetime, result: str, reason: str | None) -> None:
         self._log(cur.entry, cur.started_at, at, result, reason)

@@ -18,6 +18,7 @@ from broadcaster.agent.clock import Clock, SystemClock
 from broadcaster.agent.control import DUPLICATE, Control
 from broadcaster.agent.player import Player
 from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.relay import DEFAULT_BUDGET_S, RelayRetry
 from broadcaster.agent.sinks import Sink
 from broadcaster.agent.state import AgentState
 from broadcaster.agent.store import AudioStore, CacheError
@@ -47,7 +48,7 @@ class Agent:
     def __init__(self, data_dir: str | os.PathLike, sink: Sink, *, clock: Clock | None = None,
                  client: StationClient | None = None, cache_limit: int = 2_000_000_000,
                  sync_every: float = SYNC_EVERY_S, heartbeat_every: float = HEARTBEAT_EVERY_S,
-                 **player_options: Any) -> None:
+                 relay_retry_s: float = DEFAULT_BUDGET_S, **player_options: Any) -> None:
         self.data_dir = Path(data_dir)
         self.state = AgentState(self.data_dir)
         creds = self.state.credentials()
@@ -69,6 +70,8 @@ class Agent:
         self.urgent = threading.Event()  # something to report at once (a cut play, an applied command)
         self.wake = threading.Event()    # the network loop's doorbell
         self._fetch_first = threading.Event()  # a start command named files: download them before syncing
+        # A relayed stream that drops is retried for `relay_retry_s`, then the fallback plays (relay.py).
+        sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
                              **player_options)

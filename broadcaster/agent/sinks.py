@@ -32,6 +32,7 @@ class SinkStatus:
     state: str               # idle | playing | finished | failed
     at: datetime | None = None
     detail: str = ""
+    code: str = ""           # a failure's reason code for the play log (relay_unreachable …); "" = sink_error
 
 
 class Sink(Protocol):
@@ -120,6 +121,9 @@ class FfmpegSink:
         self.output = output
         # ALSA paces playback itself; for other outputs (tests, null) `-re` makes ffmpeg keep real time.
         self.realtime = realtime
+        # A stream that sends nothing this long ends ffmpeg (then the relay retries, broadcaster/agent/relay.py);
+        # without it a silent radio server would hold the loudspeaker silent until the relay's end.
+        self.read_timeout_s: float | None = None
         self._proc: subprocess.Popen | None = None
         self._item: SinkItem | None = None
         self._started: datetime | None = None
@@ -132,6 +136,8 @@ class FfmpegSink:
             args += ["-ss", f"{offset:.3f}"]
         if item.kind == "relay":
             args += ["-t", f"{item.duration:.3f}"]
+            if self.read_timeout_s and item.source.startswith(("http://", "https://")):
+                args += ["-rw_timeout", str(int(self.read_timeout_s * 1_000_000))]
         args += ["-i", item.source, "-vn", "-af", f"volume={max(0, min(100, item.volume)) / 100:.2f}"]
         return args + list(self.output)
 
