@@ -117,6 +117,10 @@ class Settings(BaseSettings):
         "(unset: agents listen on the station's own device route)")
     stream_icecast_listen_url: str | None = Field(
         default=None, description="Base URL agents use to listen to Icecast mounts, http://host:port")
+    live_max_minutes: float = Field(
+        default=120, gt=0, description="A live session ends by itself after this many minutes")
+    live_link_timeout_s: float = Field(
+        default=3.0, gt=0, description="A live session ends when the phone sent nothing this long (link lost)")
 
     @field_validator("public_url")
     @classmethod
