@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     relay_runner: bool = Field(
         default=True, description="This process opens the stream hub's mounts of scheduled relays; at scale with "
         "Icecast set it true in exactly one API replica (Icecast takes one source per mount)")
+    live_max_minutes: float = Field(
+        default=120, gt=0, description="A live session ends by itself after this many minutes")
+    live_link_timeout_s: float = Field(
+        default=3.0, gt=0, description="A live session ends when the phone sent nothing this long (link lost)")
 
     @field_validator("public_url")
     @classmethod

@@ -11,10 +11,12 @@ from api.devices.fastpath import DeviceFastPath
 from api.devices.middleware import ServerTime
 from api.devices.protocol import router as protocol_router
 from api.devices.streams import router as streams_router
+from api.live.router import router as live_router
 from broadcaster.signing import KeyRing
 from broadcaster.station.commands import Commander
 from broadcaster.station.context import StationContext
 from broadcaster.station.identities import IdentityCache
+from broadcaster.station.live.service import LiveService
 from broadcaster.station.manifests import GrantCache, ManifestCache
 from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.sse import SseHub
@@ -51,6 +53,8 @@ def install(app: FastAPI) -> None:
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
     st.commander = Commander(st.engine, st.broadcaster, st.clock, st.sse_hub, None)
+    st.live = LiveService(st.engine, st.streams, st.commander, lambda: st.clock(), audio_dir=settings.audio_dir,
+                          max_minutes=settings.live_max_minutes, link_timeout_s=settings.live_link_timeout_s)
     # Outermost, before FastAPI and every middleware: a 304 is most of a station's traffic. It stamps
     # X-Loa-Server-Time itself; what it does not answer passes on to the full stack unchanged.
     if hasattr(app, "full_stack"):  # api.app.StationApp
@@ -62,6 +66,7 @@ def install(app: FastAPI) -> None:
     app.include_router(protocol_router)
     app.include_router(manage_router)
     app.include_router(streams_router)
+    app.include_router(live_router)
 
 
 def _ffmpeg() -> str:
@@ -108,6 +113,7 @@ def shutdown(app: FastAPI) -> None:
     st.command_relay.stop()
     if st.relay_runner is not None:
         st.relay_runner.stop()
+    st.live.shutdown()
     st.streams.close_all()
     if st.mqtt is not None:
         st.mqtt.stop()

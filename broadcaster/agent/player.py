@@ -81,7 +81,8 @@ Action = Start | StartFallback | Stop | Skip | Wait
 
 
 def deadline(entry: Entry, grace: timedelta = GRACE) -> datetime:
-    return entry.end if entry.priority == "emergency" else entry.start + grace
+    # emergency and live are due until their end: joining a live session late still beats missing it
+    return entry.end if entry.priority in ("emergency", "live") else entry.start + grace
 
 
 def decide(manifest: Manifest | None, now: datetime, state: PlayerState, available: Callable[[Entry], bool],
@@ -164,8 +165,12 @@ class Player:
                  hook_after: list[str] | None = None, not_before: datetime | None = None,
                  report: Callable[[str, str], None] = lambda code, detail: None,
                  on_cut: Callable[[], None] = lambda: None,
-                 open_stream: Callable[[str, float], object] | None = None) -> None:
+                 open_stream: Callable[[str, float], object] | None = None,
+                 stream_source: Callable[[str], tuple[str, str]] = lambda url: (url, "")) -> None:
         self.sink, self.playlog, self.clock, self.store = sink, playlog, clock, store
+        # a live entry's url → (what ffmpeg opens, its HTTP headers): the station's own stream route is a path
+        # the agent joins to its station URL and sends its device token with (runner.py)
+        self.stream_source = stream_source
         self.grace = grace
         self.local_volume = local_volume
         self.hook_before, self.hook_after = hook_before, hook_after
@@ -306,10 +311,12 @@ class Player:
             return
         volume = self.volume_for(e)
         self.applied_volume = volume
-        source = e.url
+        source, headers = e.url, ""
         if e.kind == "audio" and e.sha256:
             source = str(self.store.locate(e.sha256))
             self.store.touch(e.sha256)  # LRU: recently played files are evicted last
+        elif e.kind == "live":
+            source, headers = self.stream_source(e.url)
         duration = e.duration
         feed = None
         if e.kind == "relay":  # a live stream joined late ends at the entry's end, not `duration` after joining
@@ -318,7 +325,7 @@ class Player:
             opener, path = self.open_stream, e.url
             feed = lambda read_timeout: opener(path, read_timeout)  # noqa: E731
         self.sink.start(SinkItem(e.play_id, e.kind, source, duration, volume, e.title, e.sha256, e.priority,
-                                 feed=feed), now)
+                                 headers=headers, feed=feed), now)
 
     def _hook(self, command: list[str], e: Entry | None) -> None:
         """Amplifier relay and the like: a short command with the item in its environment; failures reported."""

@@ -74,7 +74,7 @@ class Agent:
         sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
-                             open_stream=self.client.open_stream,
+                             open_stream=self.client.open_stream, stream_source=self._stream_source,
                              **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
@@ -135,6 +135,13 @@ class Agent:
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"
+
+    def _stream_source(self, url: str) -> tuple[str, str]:
+        """A live stream on the station's own route is a path: join it to the station URL, send the token.
+        Any other URL (an Icecast mount at scale) is opened as it is, without the token."""
+        if url.startswith("/"):
+            return self.client.base_url + url, f"Authorization: Bearer {self.client.token}\r\n"
+        return url, ""
 
     # -- sync ----------------------------------------------------------------------------------------------
     def on_nudge(self, version: str, emergency: bool) -> None:

@@ -18,13 +18,14 @@ from broadcaster.protocol.wire import format_time
 @dataclass(frozen=True)
 class SinkItem:
     play_id: str
-    kind: str                # audio | relay
-    source: str              # a local file path, or the stream URL for a relay
+    kind: str                # audio | relay | live
+    source: str              # a local file path, or the stream URL for a relay or a live session
     duration: float          # seconds; a relay is cut at this length
     volume: int              # 0–100, station volume × local volume
     title: str = ""
     sha256: str | None = None
     priority: str = "normal"
+    headers: str = ""        # HTTP headers for the stream ("Authorization: Bearer …\r\n": the station's route)
     # A relay the agent itself fetches (a mount of the station's hub, with the device token and the station's
     # TLS trust): `feed(read_timeout_s)` opens it and returns a body with `iter_raw()` and `close()`; the sink
     # pumps it into ffmpeg's stdin. None: ffmpeg opens `source` itself.
@@ -35,6 +36,12 @@ class StreamBody(Protocol):
     def iter_raw(self) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...
+
+
+# A live session's stream: start decoding after a few kB instead of ffmpeg's default 5 s analysis (measured in
+# bench/live.py), and give up after LIVE_READ_TIMEOUT_S without bytes (the link dropped: stop and report).
+LIVE_READ_TIMEOUT_S = 3.0
+LIVE_INPUT = ("-fflags", "+nobuffer", "-probesize", "8192", "-analyzeduration", "0")
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,7 @@ class FfmpegSink:
         # without it a silent radio server would hold the loudspeaker silent until the relay's end.
         self.read_timeout_s: float | None = None
         self._feed_error = ""
+        self.live_input: tuple[str, ...] = LIVE_INPUT  # bench/live.py compares with () (ffmpeg's defaults)
         self._proc: subprocess.Popen | None = None
         self._item: SinkItem | None = None
         self._started: datetime | None = None
@@ -145,6 +153,10 @@ class FfmpegSink:
             args.append("-re")
         if offset > 0 and item.kind == "audio":
             args += ["-ss", f"{offset:.3f}"]
+        if item.kind == "live":
+            args += [*self.live_input, "-rw_timeout", str(int(LIVE_READ_TIMEOUT_S * 1_000_000))]
+        if item.headers:
+            args += ["-headers", item.headers]
         source = item.source
         if item.kind == "relay":
             args += ["-t", f"{item.duration:.3f}"]
@@ -199,7 +211,7 @@ class FfmpegSink:
             return
         offset = max(0.0, (now - started).total_seconds())
         self.stop(now)
-        if item.kind == "relay":  # a live stream cannot seek: it goes on from now for what is left
+        if item.kind in ("relay", "live"):  # a live stream cannot seek: it goes on from now for what is left
             item, started = replace(item, duration=max(0.1, item.duration - offset)), now
             offset = 0.0
         self._item, self._started = replace(item, volume=volume), started

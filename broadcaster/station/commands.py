@@ -121,6 +121,24 @@ class Commander:
             self._covered(ids, (max(e.end for e in entries) - self.clock()).total_seconds())
         return envelope
 
+    def live_started(self, device_ids: list[int], source: str, url: str, start: datetime, end: datetime,
+                     title: str) -> dict[str, Any] | None:
+        """A live session (`source` "l3") went on air: the devices play `url` (the hub's mount) from now until
+        its stop, or `end` at the latest. Manifests never list it; the agent keeps the command until the stop."""
+        from broadcaster.protocol.manifest import Entry
+
+        entry = Entry(play_id=f"live-{source}", kind="live", priority="live", start=start, end=end, sha256=None,
+                      size=0, duration=(end - start).total_seconds(), url=url, title=title, source=source)
+        return self._issue(sorted(device_ids), lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="live", source=source, entries=(entry,)))
+
+    def live_stopped(self, device_ids: list[int], source: str, at: datetime) -> dict[str, Any] | None:
+        """The live session ended at `at`: its devices cut it and go back to their timetable."""
+        return self._issue(sorted(device_ids), lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="stop", source=source, cut_at=at))
+
     def _covered(self, device_ids: list[int], seconds: float) -> None:
         """A command put this change on air for `seconds`: the nudger may pace their manifests meanwhile."""
         until = time.monotonic() + seconds

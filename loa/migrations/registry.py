@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "schedules.tables",
     "broadcaster.station.models",
     "schedules.streams.models",
+    "broadcaster.station.live.models",
 ]
 
 

@@ -1,14 +1,18 @@
 """The hub's ffmpeg command line: how it reads (an upstream URL once, or bytes on stdin), how it levels in real
 time, and how it writes low-latency MP3 (to its stdout, and at scale also to Icecast as a source client).
 
-Levelling (measured, see docs/operations.md "Live and relayed streams"): espeak speech 65 s long, one copy made
-loud (−9 LUFS, clipped: a cadre shouting) and one quiet (−38 LUFS), both as WebM/Opus as a browser sends them,
-through each chain, 30 s windows every 5 s metered with pyloudnorm:
+Levelling (measured 2026-12-03; docs/operations.md "Live and relayed streams"): espeak speech 65 s long, one
+copy loud (−9 LUFS, clipped: a cadre shouting) and one quiet (−38 LUFS), as WebM/Opus as a browser sends them,
+through each chain; pyloudnorm over 30 s windows every 5 s; the delay a chain adds measured by feeding PCM in
+real time and timing a tone burst out of ffmpeg (without any filter: 0.04 s):
 
-- `loudnorm=I=-16` (its single-pass, dynamic mode): −16.0…−16.3 loud, −17.2…−17.5 quiet, but the filter holds a
-  3 s look-ahead window, which alone eats the live path's 3 s latency budget;
-- `dynaudnorm` towards an RMS target (p=1, r=0.1), +6.5 dB, `alimiter` at −1.5 dBFS: loud −16.0…−16.1, quiet
-  −17.1…−17.3 — within ±2 LU of −16 LUFS with a look-ahead of two 200 ms frames. This is the chain we use.
+- `loudnorm=I=-16` (single-pass, dynamic): −16.0…−16.3 loud, −17.2…−17.5 quiet, but it adds 3.04 s (its 3 s
+  look-ahead window): alone the whole 3 s mouth-to-speaker budget;
+- `dynaudnorm` (200 ms frames, 5-frame window) + `volume` + `alimiter`: within ±2 LU, but adds 1.24 s;
+- `dynaudnorm` (100 ms frames, 3-frame window) towards RMS 0.1, then `alimiter` with its own input gain
+  (level_in 2.26 = +7.1 dB) capped at 0.84 (−1.5 dBFS): loud −15.7…−15.8, quiet −17.0…−17.1, adds 0.38 s.
+  This is the chain we use. (A separate `volume` filter between them added a second of delay: the gain rides
+  on the limiter's level_in instead.)
 """
 from __future__ import annotations
 
@@ -18,10 +22,11 @@ SAMPLE_RATE = 44100   # MP3 at 44.1 kHz: every agent's decoder takes it; mono sp
 BITRATE = "64k"
 TARGET_LUFS = -16.0
 
-# dynaudnorm: 200 ms frames, a 5-frame Gaussian (look-ahead 2 frames), towards RMS 0.1 (≈ −22.5 LUFS on speech)
-# with gain up to 40x; then +6.5 dB to −16 LUFS, and a limiter so a shout cannot clip (0.84 ≈ −1.5 dBFS).
-LEVELLING = ("dynaudnorm=f=200:g=5:p=1:m=40:r=0.1,volume=6.5dB,"
-             "alimiter=limit=0.84:attack=2:release=50:level=false")
+# dynaudnorm: 100 ms frames, a 3-frame Gaussian, towards RMS 0.1 (≈ −23 LUFS on speech) with gain up to 40x;
+# the limiter adds +7.1 dB (level_in) to reach −16 LUFS and holds peaks at 0.84 (≈ −1.5 dBFS) so a shout
+# cannot clip.
+LEVELLING = ("dynaudnorm=f=100:g=3:p=1:m=40:r=0.1,"
+             "alimiter=level_in=2.26:limit=0.84:attack=2:release=50:level=false")
 
 # Start decoding after a few kB, not after ffmpeg's default 5 MB / 5 s probe: the first sound comes out sooner.
 LOW_LATENCY_INPUT = ("-fflags", "+nobuffer", "-probesize", "32768", "-analyzeduration", "0")

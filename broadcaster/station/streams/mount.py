@@ -144,8 +144,12 @@ class Mount:
             self.fanout.remove(listener)
 
     def listen_sync(self, timeout: float | None = None) -> Iterator[bytes]:
-        """The same for a thread; stops after `timeout` s without a chunk."""
+        """The same for a thread; stops after `timeout` s without a chunk. Registered at the call, so nothing
+        produced between this call and the first next() is lost."""
         listener = self.fanout.add(ThreadListener(self.fanout.max_chunks))
+        return self._drain(listener, timeout)
+
+    def _drain(self, listener: ThreadListener, timeout: float | None) -> Iterator[bytes]:
         try:
             yield from listener.chunks(timeout)
         finally:
