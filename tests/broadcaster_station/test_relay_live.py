@@ -147,3 +147,79 @@ def test_a_relay_of_a_dead_radio_is_retried_then_fails_and_the_station_shows_why
         assert row.result == "failed" and row.reason.startswith("relay_unreachable")
         kinds = {a.kind for a in s.exec(select(DeviceAlert).where(DeviceAlert.device_id == device_id))}
     assert "relay_unreachable" in kinds, kinds
+
+
+def test_the_station_relays_ogg_aac_and_hls_radios_to_the_loudspeaker(tmp_path, settings, engine, world, radio):
+    """The embedded hub takes every kind of radio (Ogg/Vorbis, AAC in ADTS from Icecast; HLS from a web server)
+    and hands the loudspeaker MP3: three relays back to back, one agent on the wall clock."""
+    from schedules.service import ScheduleService
+    from tests.icecast import HlsStream
+
+    tone = tmp_path / "tone.mp3"
+    tone_file(tone, 5.0, 480)
+    station = start_station(settings, RealClock())
+    try:
+        with Feeder(radio, "/vov2.ogg", tone, "ogg"), Feeder(radio, "/vov3.aac", tone, "aac"), \
+                HlsStream(tone) as hls:
+            with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
+                _, creds = enroll_by_code(cadre, world)
+            _no_quiet_hours(engine, world)
+            first = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=10)
+            upstreams = [radio.url("/vov2.ogg"), radio.url("/vov3.aac"), hls.url]
+            for i, url in enumerate(upstreams):
+                _relay_rule(engine, world, url, first + timedelta(seconds=9 * i), 6.0)
+            ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
+            agent, sink = _agent(tmp_path, station, creds)
+            agent.sync()
+            relays = sorted((e for e in agent.manifest.entries if e.kind == "relay"), key=lambda e: e.start)
+            assert [e.url for e in relays] == [f"/api/device/v1/streams/{mount_name(u)}" for u in upstreams]
+            _run(agent, lambda: len(agent.playlog.records()) == 3)
+    finally:
+        station.stop()
+    assert [r["result"] for r in agent.playlog.records()] == ["played"] * 3, agent.playlog.records()
+    for e in relays:
+        heard = sum(t.loud_seconds() for t in sink.of(e.play_id))
+        assert heard >= 4.0, (e.url, heard)
+
+
+def test_a_radio_that_dies_mid_relay_comes_back_through_the_station(tmp_path, settings, engine, world, radio):
+    """The radio goes off air mid-relay: the station's mount ends, the loudspeaker retries within its budget, the
+    station's runner opens the mount again once the radio is back, and the relay plays on to its end."""
+    from schedules.service import ScheduleService
+
+    tone = tmp_path / "tone.mp3"
+    tone_file(tone, 5.0, 450)
+    station = start_station(settings, RealClock())
+    feeder = Feeder(radio, "/flaky.mp3", tone, "mp3").start()
+    try:
+        with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
+            _, creds = enroll_by_code(cadre, world)
+        _no_quiet_hours(engine, world)
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=8)
+        _relay_rule(engine, world, radio.url("/flaky.mp3"), start, 35.0)
+        ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
+        agent, sink = _agent(tmp_path, station, creds, relay_retry_s=30)
+        agent.sync()
+        [relay] = [e for e in agent.manifest.entries if e.kind == "relay"]
+        stop = threading.Event()
+        t = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+        t.start()
+        try:
+            assert wait_until(lambda: sum(x.loud_seconds() for x in sink.of(relay.play_id)) >= 4.0, 40)
+            feeder.kill()  # off air without a goodbye
+            assert wait_until(lambda: len(sink.of(relay.play_id)) >= 2, 20)  # the loudspeaker tries again
+            feeder.start()
+            assert wait_until(lambda: agent.playlog.records(), 60)
+        finally:
+            stop.set()
+            agent.wake.set()
+            t.join(15)
+    finally:
+        feeder.stop()
+        station.stop()
+    [record] = agent.playlog.records()
+    assert record["result"] == "played", record
+    takes = sink.of(relay.play_id)
+    assert len(takes) >= 2 and sum(x.loud_seconds() for x in takes[1:]) >= 5.0, \
+        [(x.seconds(), x.loud_seconds()) for x in takes]
+    assert station.app.state.relay_runner.reopened >= 1
