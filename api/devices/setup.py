@@ -48,7 +48,8 @@ def install(app: FastAPI) -> None:
         settings.stream_icecast_source_url, settings.stream_icecast_listen_url or "")
         if settings.stream_icecast_source_url else None)
     # scheduled relays: the hub pulls each radio once at its hours (broadcaster/station/relays.py)
-    st.relay_runner = (RelayRunner(st.engine, st.streams, lambda: st.clock())
+    st.relay_runner = (RelayRunner(st.engine, st.streams, lambda: st.clock(),
+                                   allowed_hosts=settings.relay_allowed_hosts.split(","))
                        if settings.relay_via_station and settings.relay_runner else None)
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)

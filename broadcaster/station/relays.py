@@ -22,7 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -91,8 +91,11 @@ class RelayRunner:
     """Keeps the hub's relay mounts in step with the timetable: `tick(now)` every few seconds on a thread."""
 
     def __init__(self, engine: Any, hub: StreamHub, clock: Callable[[], datetime], *, interval_s: float = 5.0,
-                 level: bool = True) -> None:
+                 level: bool = True, allowed_hosts: Iterable[str] = ()) -> None:
         self.engine, self.hub, self.clock, self.interval_s, self.level = engine, hub, clock, interval_s, level
+        # the station opens these URLs itself now: the same rule as a "listen" (schedules/streams/urls.py)
+        self.allowed_hosts = [h for h in allowed_hosts if h.strip()]
+        self.refused: dict[str, str] = {}  # mount name → why its URL was not opened (logged once)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reopened = 0  # mounts opened again after their radio died (for tests and logs)
@@ -106,7 +109,12 @@ class RelayRunner:
             due = due_relays(s, now)
         opened, closed = [], []
         for name, url in sorted(due.items()):
-            if self.hub.get(name) is not None:
+            if self.hub.get(name) is not None or name in self.refused:
+                continue
+            why = self._refusal(url)
+            if why:
+                self.refused[name] = why
+                log.warning("relay %s not opened: %s (%s)", name, why, url)
                 continue
             try:
                 self.hub.open(name, source=url, level=self.level)
@@ -117,12 +125,25 @@ class RelayRunner:
                 log.warning("relay %s (%s) ended early: opened again", name, url)
             self._seen.add(name)
             opened.append(name)
+        self.refused = {n: why for n, why in self.refused.items() if n in due}  # asked again at its next hour
         for name in self.hub.names():
             if name.startswith(PREFIX) and name not in due:
                 self.hub.close(name)
                 self._seen.discard(name)
                 closed.append(name)
         return opened, closed
+
+    def _refusal(self, url: str) -> str:
+        """Why the station must not open `url` (a machine of its own network, by name or by DNS), or ""."""
+        from loa.errors import Invalid
+        from schedules.streams.urls import check_resolved, check_url
+
+        try:
+            check_url(url, self.allowed_hosts)
+            check_resolved(url, self.allowed_hosts)
+        except Invalid as exc:
+            return str(exc)
+        return ""
 
     def start(self) -> None:
         if self._thread is None:

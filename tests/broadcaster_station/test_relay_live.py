@@ -26,6 +26,11 @@ from tests.icecast import Feeder, Icecast
 
 
 @pytest.fixture
+def settings(settings):  # the test radio runs on this machine: let the station open 127.0.0.1 (urls.py)
+    return settings.model_copy(update={"relay_allowed_hosts": "127.0.0.1"})
+
+
+@pytest.fixture
 def clock():  # the world, the tokens and the station on the wall clock: the agent plays in real time
     return RealClock()
 

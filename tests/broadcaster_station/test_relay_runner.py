@@ -54,7 +54,7 @@ def test_runner_opens_one_mount_per_radio_at_its_hours_reopens_and_closes(client
         _relay_rule(engine, world, upstream, start, 600.0)
         ScheduleService(engine).materialize_commune(world.a, clock())
         hub = StreamHub(ffmpeg=_ffmpeg())
-        runner = RelayRunner(engine, hub, clock)
+        runner = RelayRunner(engine, hub, clock, allowed_hosts=["127.0.0.1"])  # the test radio is local
         name = mount_name(upstream)
         try:
             assert runner.tick(start - LEAD - timedelta(seconds=1)) == ([], [])
@@ -79,3 +79,30 @@ def _ffmpeg() -> str:
     from content.audio.ffmpeg import ffmpeg_exe
 
     return ffmpeg_exe()
+
+
+def test_runner_never_opens_a_machine_of_the_stations_own_network(client, engine, world, clock):
+    """The station opens relay URLs itself: one naming a private address (or a name that resolves to one) is not
+    opened (LOA_RELAY_ALLOWED_HOSTS names exceptions); the loudspeakers then report the relay unreachable."""
+    from schedules.service import ScheduleService
+    from tests.broadcaster_station.conftest import enroll_by_code
+    from tests.broadcaster_station.test_relay_live import _no_quiet_hours, _relay_rule
+
+    enroll_by_code(client, world)
+    _no_quiet_hours(engine, world)
+    start = clock() + timedelta(hours=1)
+    inside = ["http://10.0.0.7:8000/admin", "http://localhost:5432/", "http://127.0.0.1:9/x"]
+    for i, url in enumerate(inside):
+        _relay_rule(engine, world, url, start + timedelta(minutes=20 * i), 60.0)
+    ScheduleService(engine).materialize_commune(world.a, clock())
+    hub = StreamHub(ffmpeg=_ffmpeg())
+    runner = RelayRunner(engine, hub, clock)
+    try:
+        for i, url in enumerate(inside):
+            assert runner.tick(start + timedelta(minutes=20 * i)) == ([], [])
+            assert mount_name(url) in runner.refused and hub.names() == []
+        assert "mạng nội bộ" in runner.refused[mount_name(inside[-1])]
+        allowed = RelayRunner(engine, hub, clock, allowed_hosts=["127.0.0.1:9"])
+        assert allowed._refusal(inside[-1]) == "" and allowed._refusal(inside[0]) != ""
+    finally:
+        hub.close_all()
