@@ -12,8 +12,9 @@ Three ways, chosen by settings (docs/operations.md "Relays"):
 
 `RelayRouting` is pure (settings only), so every process that builds manifests gives the same URL and the
 manifest's version is stable. `RelayRunner` opens the hub's relay mounts shortly before a scheduled relay
-starts and closes them after it ends; a mount whose radio died is opened again on the next tick, while the
-agents retry on their side (broadcaster/agent/relay.py).
+starts and closes them after it ends; the station's own HTTP client reads the radio and feeds the mount
+(relay_pull.py: every address checked, ffmpeg opens none). A mount whose radio died is opened again on the
+next tick, while the agents retry on their side (broadcaster/agent/relay.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
+from broadcaster.station.relay_pull import RadioPull
 from broadcaster.station.streams import DEVICE_ROUTE, IcecastTarget, MountExists, StreamHub
 
 log = logging.getLogger("loa.broadcaster.relays")
@@ -96,6 +98,7 @@ class RelayRunner:
         # the station opens these URLs itself now: the same rule as a "listen" (schedules/streams/urls.py)
         self.allowed_hosts = [h for h in allowed_hosts if h.strip()]
         self.refused: dict[str, str] = {}  # mount name → why its URL was not opened (logged once)
+        self._pulls: dict[str, RadioPull] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reopened = 0  # mounts opened again after their radio died (for tests and logs)
@@ -117,9 +120,12 @@ class RelayRunner:
                 log.warning("relay %s not opened: %s (%s)", name, why, url)
                 continue
             try:
-                self.hub.open(name, source=url, level=self.level)
+                # source=None: the station's own client reads the radio, checking every hop (relay_pull.py);
+                # the hub's ffmpeg only reads the bytes from its pipe and opens no address itself
+                mount = self.hub.open(name, source=None, level=self.level)
             except MountExists:  # opened by another tick in the meantime
                 continue
+            self._pulls[name] = RadioPull(mount, url, self.allowed_hosts).start()
             if name in self._seen:
                 self.reopened += 1
                 log.warning("relay %s (%s) ended early: opened again", name, url)
@@ -128,6 +134,9 @@ class RelayRunner:
         self.refused = {n: why for n, why in self.refused.items() if n in due}  # asked again at its next hour
         for name in self.hub.names():
             if name.startswith(PREFIX) and name not in due:
+                pull = self._pulls.pop(name, None)
+                if pull is not None:
+                    pull.stop()
                 self.hub.close(name)
                 self._seen.discard(name)
                 closed.append(name)
@@ -160,6 +169,8 @@ class RelayRunner:
 
     def stop(self) -> None:
         self._stop.set()
+        for pull in self._pulls.values():
+            pull.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

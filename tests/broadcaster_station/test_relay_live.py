@@ -100,7 +100,8 @@ def test_a_scheduled_relay_plays_on_the_loudspeaker_through_the_station(tmp_path
             _, creds = enroll_by_code(cadre, world)
         _no_quiet_hours(engine, world)
         upstream = radio.url("/vov1.mp3")
-        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=10)
+        # the runner ticks every 5 s and opens a mount ahead of its relay (LEAD, 20 s on a real timetable)
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=18)
         _relay_rule(engine, world, upstream, start, 8.0)
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
         agent, sink = _agent(tmp_path, station, creds)
@@ -169,7 +170,7 @@ def test_the_station_relays_ogg_aac_and_hls_radios_to_the_loudspeaker(tmp_path, 
             with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
                 _, creds = enroll_by_code(cadre, world)
             _no_quiet_hours(engine, world)
-            first = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=10)
+            first = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=18)
             upstreams = [radio.url("/vov2.ogg"), radio.url("/vov3.aac"), hls.url]
             for i, url in enumerate(upstreams):
                 _relay_rule(engine, world, url, first + timedelta(seconds=9 * i), 6.0)
@@ -200,7 +201,7 @@ def test_a_radio_that_dies_mid_relay_comes_back_through_the_station(tmp_path, se
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             _, creds = enroll_by_code(cadre, world)
         _no_quiet_hours(engine, world)
-        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=8)
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=15)
         _relay_rule(engine, world, radio.url("/flaky.mp3"), start, 35.0)
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
         agent, sink = _agent(tmp_path, station, creds, relay_retry_s=30)

@@ -106,3 +106,34 @@ def test_runner_never_opens_a_machine_of_the_stations_own_network(client, engine
         assert allowed._refusal(inside[-1]) == "" and allowed._refusal(inside[0]) != ""
     finally:
         hub.close_all()
+
+
+def test_the_station_reads_the_radio_itself_and_refuses_every_hop_into_its_own_network():
+    """relay_pull.py: the station's client reads the radio and feeds the mount; a redirect, a playlist's stream
+    or an HLS segment pointing into the station's network ends the pull, as a "listen" would refuse it."""
+    from broadcaster.station.relay_pull import RadioPull
+    from tests.web.streamserver import RadioServer
+
+    hub = StreamHub(ffmpeg=_ffmpeg())
+    try:
+        with RadioServer() as radio:
+            mount = hub.open("relay-ok", source=None)
+            heard = mount.listen_sync(timeout=15)
+            pull = RadioPull(mount, f"{radio.base}/live.mp3", ["127.0.0.1"]).start()
+            got = b""
+            for chunk in heard:
+                got += chunk
+                if len(got) > 16_000:
+                    break
+            assert len(got) > 16_000 and mount.alive
+            pull.stop()
+            pull.thread.join(15)
+            assert not pull.thread.is_alive() and not mount.alive
+            for path in ("/to-internal", "/internal.pls", "/hls/inside.m3u8"):
+                mount = hub.open("relay-inside", source=None)
+                pull = RadioPull(mount, f"{radio.base}{path}", ["127.0.0.1"]).start()
+                pull.thread.join(20)
+                assert "mạng nội bộ" in pull.error, (path, pull.error)
+                assert _wait(lambda m=mount: not m.alive, 10), path
+    finally:
+        hub.close_all()
