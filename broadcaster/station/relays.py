@@ -132,6 +132,8 @@ class RelayRunner:
             self._seen.add(name)
             opened.append(name)
         self.refused = {n: why for n, why in self.refused.items() if n in due}  # asked again at its next hour
+        self._seen &= set(due)  # tomorrow's opening of the same radio is not a "reopen"
+        self._pulls = {n: p for n, p in self._pulls.items() if p.thread.is_alive()}
         for name in self.hub.names():
             if name.startswith(PREFIX) and name not in due:
                 pull = self._pulls.pop(name, None)
