@@ -28,6 +28,7 @@ class Take:
     play_id: str
     kind: str
     started_wall: float
+    rate: int = RATE
     chunks: list[tuple[float, int]] = field(default_factory=list)  # (time.time() at arrival, samples so far)
     pcm: bytearray = field(default_factory=bytearray)
     stopped_wall: float | None = None
@@ -45,25 +46,26 @@ class Take:
 
     def loud_seconds(self) -> float:
         s = self.samples()
-        n = len(s) // (RATE // 10)
+        n = len(s) // (self.rate // 10)
         if n == 0:
             return 0.0
-        rms = np.sqrt((s[: n * (RATE // 10)].reshape(n, -1) ** 2).mean(axis=1))
+        rms = np.sqrt((s[: n * (self.rate // 10)].reshape(n, -1) ** 2).mean(axis=1))
         return float((rms > 0.01).sum()) / 10
 
 
 class TimedSink(FfmpegSink):
     """The agent's FfmpegSink: the same input options and command line; PCM out on a pipe, timestamped."""
 
-    def __init__(self, ffmpeg: str) -> None:
-        super().__init__(ffmpeg, output=("-ac", "1", "-ar", str(RATE), "-f", "s16le", "-flush_packets", "1",
+    def __init__(self, ffmpeg: str, rate: int = RATE) -> None:
+        super().__init__(ffmpeg, output=("-ac", "1", "-ar", str(rate), "-f", "s16le", "-flush_packets", "1",
                                          "pipe:1"))
+        self.rate = rate
         self.takes: list[Take] = []
         self._reader: threading.Thread | None = None
 
     def start(self, item: SinkItem, now: datetime) -> None:
         self.stop(now)
-        take = Take(item.play_id, item.kind, time.time())
+        take = Take(item.play_id, item.kind, time.time(), self.rate)
         self.takes.append(take)
         self._item, self._started = item, now
         self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -97,9 +99,9 @@ class TimedSink(FfmpegSink):
 class LiveAgent:
     """One box: enrolled with a cadre's code, SSE push, the runner's loops on threads."""
 
-    def __init__(self, station_url: str, data_dir: Path, code: str, ffmpeg: str) -> None:
+    def __init__(self, station_url: str, data_dir: Path, code: str, ffmpeg: str, rate: int = RATE) -> None:
         enroll(data_dir, station_url, code=code, show=lambda line: None)
-        self.sink = TimedSink(ffmpeg)
+        self.sink = TimedSink(ffmpeg, rate)
         self.agent = Agent(data_dir, self.sink)
         self.stop_event = threading.Event()
         self.threads = [
