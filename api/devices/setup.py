@@ -24,6 +24,7 @@ from broadcaster.station.push.command_relay import CommandRelay
 from broadcaster.station.push.sse_guard import StreamGuard
 from broadcaster.station.standby import StandbyCache
 from broadcaster.station.streams import IcecastTarget, StreamHub
+from broadcaster.station.relays import RelayRouting, RelayRunner
 
 log = logging.getLogger("loa.broadcaster")
 
@@ -35,7 +36,8 @@ def install(app: FastAPI) -> None:
         keyring=KeyRing(settings.resolved_data_dir / "keys"), audio_dir=settings.audio_dir,
         mqtt_device_url=settings.mqtt_device_url or settings.mqtt_url,
         offline_after_s=settings.device_offline_after_s, timezone=settings.timezone, cache=ManifestCache(),
-        identities=IdentityCache(), standby=StandbyCache(), grants=GrantCache())
+        identities=IdentityCache(), standby=StandbyCache(), grants=GrantCache(),
+        relays=RelayRouting.from_settings(settings))
     st.identities = st.broadcaster.identities
     st.sse_hub = SseHub(max_per_device=settings.device_max_streams)
     # revocations made elsewhere (another replica, a re-enrollment) close streams within the re-check interval
@@ -45,6 +47,10 @@ def install(app: FastAPI) -> None:
     st.streams = StreamHub(ffmpeg=_ffmpeg(), icecast=IcecastTarget(
         settings.stream_icecast_source_url, settings.stream_icecast_listen_url or "")
         if settings.stream_icecast_source_url else None)
+    # scheduled relays: the hub pulls each radio once at its hours (broadcaster/station/relays.py)
+    st.relay_runner = (RelayRunner(st.engine, st.streams, lambda: st.clock(),
+                                   allowed_hosts=settings.relay_allowed_hosts.split(","))
+                       if settings.relay_via_station and settings.relay_runner else None)
     st.nudger = Nudger(st.engine, st.broadcaster, st.clock, st.sse_hub, None,
                        background=not settings.device_nudge_sync)
     st.commander = Commander(st.engine, st.broadcaster, st.clock, st.sse_hub, None)
@@ -75,6 +81,8 @@ def startup(app: FastAPI) -> None:
     st.broadcaster.active_key()  # create the signing key now, not in the first device request
     st.sse_guard.start()
     st.command_relay.start()
+    if st.relay_runner is not None:
+        st.relay_runner.start()
     if st.settings.mqtt_url:
         from broadcaster.station.push.mqtt import MqttPublisher
 
@@ -104,6 +112,8 @@ def shutdown(app: FastAPI) -> None:
     st.nudger.stop()
     st.sse_guard.stop()
     st.command_relay.stop()
+    if st.relay_runner is not None:
+        st.relay_runner.stop()
     st.live.shutdown()
     st.streams.close_all()
     if st.mqtt is not None:

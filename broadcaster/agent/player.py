@@ -165,6 +165,7 @@ class Player:
                  hook_after: list[str] | None = None, not_before: datetime | None = None,
                  report: Callable[[str, str], None] = lambda code, detail: None,
                  on_cut: Callable[[], None] = lambda: None,
+                 open_stream: Callable[[str, float], object] | None = None,
                  stream_source: Callable[[str], tuple[str, str]] = lambda url: (url, "")) -> None:
         self.sink, self.playlog, self.clock, self.store = sink, playlog, clock, store
         # a live entry's url → (what ffmpeg opens, its HTTP headers): the station's own stream route is a path
@@ -175,6 +176,9 @@ class Player:
         self.hook_before, self.hook_after = hook_before, hook_after
         self.report = report
         self.on_cut = on_cut  # a play was cut short: the agent reports at once (heartbeat and play log)
+        # A relay URL that is a path ("/api/device/v1/streams/…", the station's own hub) is fetched by the agent
+        # with its token (StationClient.open_stream); an absolute one (Icecast, a radio) by ffmpeg itself.
+        self.open_stream = open_stream
         self.applied_volume: int | None = None  # what the sink plays the current item at
         self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before)
         self.line_open = False  # whether the "before" hook ran (amplifier on)
@@ -315,8 +319,15 @@ class Player:
             self.store.touch(e.sha256)  # LRU: recently played files are evicted last
         elif e.kind == "live":
             source, headers = self.stream_source(e.url)
-        self.sink.start(SinkItem(e.play_id, e.kind, source, e.duration, volume, e.title, e.sha256, e.priority,
-                                 headers=headers), now)
+        duration = e.duration
+        feed = None
+        if e.kind == "relay":  # a live stream joined late ends at the entry's end, not `duration` after joining
+            duration = max(0.1, min(e.duration, (e.end - now).total_seconds()))
+        if e.kind == "relay" and e.url.startswith("/") and self.open_stream is not None:
+            opener, path = self.open_stream, e.url
+            feed = lambda read_timeout: opener(path, read_timeout)  # noqa: E731
+        self.sink.start(SinkItem(e.play_id, e.kind, source, duration, volume, e.title, e.sha256, e.priority,
+                                 headers=headers, feed=feed), now)
 
     def _hook(self, command: list[str], e: Entry | None) -> None:
         """Amplifier relay and the like: a short command with the item in its environment; failures reported."""

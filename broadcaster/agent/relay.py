@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from broadcaster.agent.sinks import Sink, SinkItem, SinkStatus
+from broadcaster.protocol.wire import RELAY_FAILURES
 
 DEFAULT_BUDGET_S = 60.0   # how long one outage may last before the fallback takes over (loa-agent --relay-retry)
 READ_TIMEOUT_S = 8.0      # ffmpeg's -rw_timeout for a stream: no bytes this long = the stream is gone
@@ -93,7 +94,7 @@ class RelayRetry:
         status = self.inner.poll(now)
         if status.state == "playing":
             if run.outage_since is not None and now - run.attempt_started >= self.healthy:
-                self.report("relay_resumed", f"{run.item.play_id}: sau / after {run.attempts} lần thử / attempts")
+                self.report("relay_resumed", f"{run.item.play_id}: {run.attempts}x")
                 run.outage_since, run.reported_outage, run.played_once = None, False, True
             return status
         if status.state == "finished" and now + END_SLACK >= run.planned_end:
@@ -117,9 +118,9 @@ class RelayRetry:
         give_up_at = run.outage_since + self.budget
         if now >= give_up_at or now + pause >= run.planned_end:
             self._run = None
-            code = "relay_lost" if run.played_once else "relay_unreachable"
-            why = (f"{run.attempts} lần thử trong / attempts in {(now - run.outage_since).total_seconds():.0f}s: "
-                   f"{detail}")
+            code = RELAY_FAILURES[1] if run.played_once else RELAY_FAILURES[0]  # relay_lost | relay_unreachable
+            # no " / " in it: the station's pages split bilingual details there (Vietnamese / English)
+            why = f"{run.attempts}x in {(now - run.outage_since).total_seconds():.0f}s: {detail}"
             self.report(code, f"{run.item.play_id}: {why[:200]}")
             return SinkStatus("failed", now, why, code=code)
         run.retry_at = min(now + pause, give_up_at)

@@ -74,7 +74,8 @@ class Agent:
         sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
-                             stream_source=self._stream_source, **player_options)
+                             open_stream=self.client.open_stream, stream_source=self._stream_source,
+                             **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
         self.etag: str | None = None

@@ -19,6 +19,9 @@ MANIFEST_VERSION_HEADER = "X-Loa-Manifest-Version"  # the heartbeat reply (§6)
 LEVELS: dict[str, float] = {"silence": 0, "fallback": 1, "normal": 2, "priority": 3, "live": 3.5, "emergency": 4}
 KINDS = ("audio", "relay", "silence", "live")
 RESULTS = ("played", "skipped", "interrupted", "failed")
+# Why a relay failed (a `failed` play's reason starts with one, then ":"; also heartbeat event codes): the stream
+# never played, or it played and died; either way not back within the agent's retry budget (§4 "Relays").
+RELAY_FAILURES = ("relay_unreachable", "relay_lost")
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -101,7 +101,7 @@ class Commander:
             library = mapping.Library.load(s, mapping.content_ids(row.programme))
             prog = mapping.programme(row.programme, 1, library)
             start = row.started_at
-            segments = segments_json(_Once(prog.segments()))
+            segments = self.ctx.relays.segments(segments_json(_Once(prog.segments())))
             village_ids, extra = list(row.villages), list(row.devices)
             ids = [d for (d,) in s.execute(sa.select(Device.__table__.c.id).where(sa.or_(
                 Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]

@@ -194,7 +194,7 @@ def _plays(session: Session, ctx: StationContext, device_id: int, start: datetim
     sizes = _sizes(session, ctx, hashes)
     plays = []
     for r in rows:
-        segments = [s for s in r.segments if s.get("kind") != "item" or s.get("sha256") in sizes]
+        segments = ctx.relays.segments([s for s in r.segments if s.get("kind") != "item" or s.get("sha256") in sizes])
         if not segments:
             continue
         plays.append({"start": r.start, "end": r.end, "priority": int(r.priority), "segments": segments,

@@ -115,3 +115,38 @@ def test_stop_is_quick_while_relaying_and_while_waiting_to_retry(tmp_path, iceca
     assert rig.wait_for(lambda: "relay_retry" in rig.codes(), 10)
     assert rig.close() < 2.0
     assert rig.sink._proc is None  # nothing left running
+
+
+def test_a_station_mount_is_fetched_by_the_agent_and_piped_to_ffmpeg_and_stops_quickly(tmp_path):
+    """A relay URL that is a station path: the agent's own HTTP client opens it (token, TLS trust) and pumps the
+    bytes into ffmpeg; a 404 is the failure's reason; stopping mid-stream takes well under 2 s."""
+    import time
+    from datetime import datetime, timezone
+
+    from broadcaster.agent.client import StationClient
+    from broadcaster.agent.sinks import SinkItem
+    from content.audio.ffmpeg import ffmpeg_exe
+    from tests.broadcaster.relaying import RecordingSink
+    from tests.web.streamserver import RadioServer
+
+    with RadioServer() as radio:
+        client = StationClient(radio.base, "device-token", retries=0)
+        sink = RecordingSink(ffmpeg_exe(), tmp_path / "takes")
+        now = datetime.now(timezone.utc)
+        item = SinkItem("r1", "relay", "/live.mp3", 30.0, 100, feed=lambda rt: client.open_stream("/live.mp3", rt))
+        assert "pipe:0" in sink.command(item) and "/live.mp3" not in " ".join(sink.command(item))
+        sink.start(item, now)
+        deadline = time.monotonic() + 15
+        while sink.takes[0].loud_seconds() < 1.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sink.poll(now).state == "playing" and sink.takes[0].loud_seconds() >= 1.5
+        t = time.monotonic()
+        proc = sink._proc
+        sink.stop(now)
+        assert time.monotonic() - t < 2.0 and proc.poll() is not None
+        missing = SinkItem("r2", "relay", "/missing", 30.0, 100, feed=lambda rt: client.open_stream("/missing", rt))
+        sink.start(missing, now)
+        sink.wait(15)
+        status = sink.poll(now)
+        assert status.state == "failed" and status.detail.startswith("stream:") and "404" in status.detail, status
+        client.close()
