@@ -8,6 +8,7 @@ from api.web import (pages_audit, pages_auth, pages_compose, pages_devices, page
                      pages_org, pages_public, pages_reports, pages_schedule, pages_streams)
 
 from api.web import pages_account  # /app/account, /app/admin (issue 14)
+from api.web import pages_live  # /app/c/{id}/live (issue 15)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages_account.router)
@@ -15,3 +16,4 @@ for module in (pages_auth, pages_compose, pages_library, pages_schedule, pages_e
                pages_reports, pages_streams, pages_org, pages_audit, pages_public):
     router.include_router(module.router)
 router.include_router(pages_compose.json_router)
+router.include_router(pages_live.router)

@@ -267,6 +267,8 @@ class Player:
                 code = status.code or "sink_error"
                 if not status.code:  # a coded failure (a relay given up) was reported by whoever coded it
                     self.report("sink_failed", status.detail)
+                elif status.code == "live_lost":  # the sink's own finding (the live stream's read timeout)
+                    self.report("live_lost", f"{cur.entry.play_id}: {status.detail[:200]}")
                 self._finish(cur, status.at or now, "failed", f"{code}:{status.detail[:200]}")
                 self.on_cut()  # the station learns at once, not at the next 5-minute beat
 

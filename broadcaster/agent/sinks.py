@@ -247,12 +247,15 @@ class FfmpegSink:
         code = self._proc.poll()
         if code is None:
             return SinkStatus("playing")
-        proc, self._proc, self._item = self._proc, None, None
+        proc, item, self._proc, self._item = self._proc, self._item, None, None
         err = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
         if self._feed_error:  # the stream failed under ffmpeg: that is the reason, whatever ffmpeg made of it
             return SinkStatus("failed", now, f"stream: {self._feed_error}")
+        if code == 0 and item is not None and item.kind == "live" and "timed out" in err.lower():
+            # ffmpeg exits 0 after its read timeout too: for a live session that is the link lost, not its end
+            return SinkStatus("failed", now, err[-300:], code="live_lost")
         if code == 0:
             return SinkStatus("finished", now)
         return SinkStatus("failed", now, f"ffmpeg exit {code}: {err[-300:]}")

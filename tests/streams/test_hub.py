@@ -137,3 +137,41 @@ def test_names_are_checked_and_unique_while_alive(hub):
     assert hub.get("one") is None
     hub.open("one", source=None)  # a closed name can be reused
     assert hub.url_for("one") == "/api/device/v1/streams/one"
+
+
+def test_at_scale_a_live_mount_is_pushed_to_icecast_and_levelled_there(tmp_path):
+    """Icecast mode: the hub's ffmpeg is a source client of the real icecast2; a listener of the Icecast mount
+    hears the phone's speech, levelled, and url_for names that mount."""
+    import httpx
+
+    from broadcaster.station.streams import IcecastTarget
+    from tests.icecast import Icecast
+
+    with Icecast() as ice:
+        hub = StreamHub(ffmpeg=ffmpeg_exe(), icecast=IcecastTarget(
+            f"icecast://source:{ice.source_password}@127.0.0.1:{ice.port}", ice.base))
+        try:
+            mount = hub.open("live-9", source=None)
+            assert hub.url_for("live-9") == ice.url("live-9")
+            data = speech_webm("quiet", 40.0)
+            got = bytearray()
+
+            def listen() -> None:
+                ice.wait_mount("/live-9")
+                with httpx.stream("GET", ice.url("live-9"), timeout=10) as r:
+                    for chunk in r.iter_raw():
+                        got.extend(chunk)
+
+            feeder = threading.Thread(target=lambda: [(mount.feed(data[i:i + 1000]), time.sleep(0.025))
+                                                      for i in range(0, len(data), 1000)], daemon=True)
+            feeder.start()  # ~40 kB/s: about 4x real time, Icecast passes it through
+            listener = threading.Thread(target=listen, daemon=True)
+            listener.start()
+            feeder.join(30)
+            mount.close(grace_s=10)
+            listener.join(15)
+            x = decode(bytes(got))
+            assert len(x) / 44100 > 5
+            assert -20.0 <= window_loudness(x, window_s=min(30.0, len(x) / 44100 - 0.5))[0] <= -12.0
+        finally:
+            hub.close_all()
