@@ -53,3 +53,5 @@ def test_relays_reach_the_loudspeakers_through_the_station_and_failures_are_show
     assert "không bắt được đài cần tiếp sóng, đã thử lại vẫn không được" in devices
     assert "đang tiếp sóng thì mất đài và đài không trở lại" in devices
     assert "một lần phát bị lỗi" not in devices  # the radio's own words, not "a play failed"
+    report = client.get(f"/app/c/{world.a}/reports", params={"village": world.village_a, "month": "2026-03"}).text
+    assert re.search(r'id="relay-failed">📻 2 lượt tiếp sóng không bắt được đài hoặc mất đài giữa chừng', report)
