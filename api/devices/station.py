@@ -22,6 +22,9 @@ from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.command_relay import CommandRelay
 from broadcaster.station.push.sse import SseHub
 from broadcaster.station.push.sse_guard import StreamGuard
+from broadcaster.station.live.service import LiveService
+from broadcaster.station.relays import RelayRunner
+from broadcaster.station.streams import StreamHub
 from loa.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +43,9 @@ class Station:
     command_relay: CommandRelay
     nudger: Nudger
     commander: Commander
+    streams: StreamHub  # relayed radios and live speech, fanned out to the loudspeakers
+    live: LiveService  # a cadre speaking live from a phone
+    relay_runner: RelayRunner | None = None  # opens each scheduled radio's mount at its hours (one process only)
     mqtt: MqttPublisher | None = None  # set at start-up when LOA_MQTT_URL is configured
     # Called after a device is enrolled or revoked (a deployment that writes broker files hooks in here).
     on_device_enrolled: Callable[[], None] | None = None

@@ -80,9 +80,10 @@ class StationClient:
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), stream: bool = False,
                 headers: dict[str, str] | None = None, json_body: Any = None,
-                read_timeout: float | None = None) -> Response:
+                read_timeout: float | None = None, retries: int | None = None) -> Response:
         """One call with retries on transport errors and 429/5xx; other failures raise StationError at once.
         Without `stream` the body has been read when this returns; with it, read or close it."""
+        retries = self.retries if retries is None else retries
         last: Exception | None = None
         content = None
         extra = dict(headers or {})
@@ -93,7 +94,7 @@ class StationClient:
             extra["Content-Length"] = str(len(content or b""))
         req = Request(method, self.base_url + path, self._headers(extra), content,
                       self.read_timeout if read_timeout is None else read_timeout)
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             t0 = self.raw_now()
             try:
                 response = self.transport.handle(req)
@@ -101,7 +102,7 @@ class StationClient:
                     response.read()
             except TransportError as exc:
                 last = StationError("unreachable", f"Không kết nối được đài / station unreachable: {exc}")
-                if attempt < self.retries:
+                if attempt < retries:
                     self.sleep(self._delay(attempt, None))
                 continue
             self._observe(t0, self.raw_now(), response)
@@ -112,7 +113,7 @@ class StationClient:
             except TransportError:
                 pass  # the error reply's body is a courtesy; the status says enough
             error = self._error(response)
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
+            if response.status_code in RETRY_STATUS and attempt < retries:
                 last = error
                 self.sleep(self._delay(attempt, error.retry_after))
                 continue
@@ -180,6 +181,13 @@ class StationClient:
             return start, chunks()
 
         return fetch
+
+    def open_stream(self, path: str, read_timeout: float = 10.0) -> Response:
+        """A mount of the station's own stream hub (a relay or live speech, `/api/device/v1/streams/<name>`), with
+        this device's token and the station's TLS trust. One try: the relay's own budget decides about retries
+        (broadcaster/agent/relay.py). Read `iter_raw()` until the mount ends; close it to hang up."""
+        return self.request("GET", path, stream=True, retries=0, read_timeout=read_timeout,
+                            headers={"Accept": "audio/mpeg", "Accept-Encoding": "identity"})
 
     def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """§6: `204` with the station's manifest version in `X-Loa-Manifest-Version` (a `200` JSON reply from an

@@ -70,8 +70,7 @@ class PipeSink(FfmpegSink):
     def start(self, item: SinkItem, now: datetime) -> None:
         self.stop(now)
         self._item, self._started = item, now
-        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        self._proc = self._spawn(self.command(item), item, subprocess.PIPE)
         self._player = subprocess.Popen(self.player, stdin=self._proc.stdout, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         assert self._proc.stdout is not None  # stdout=PIPE above

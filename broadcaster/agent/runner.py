@@ -19,6 +19,7 @@ from broadcaster.agent.control import DUPLICATE, Control
 from broadcaster.agent.errors import AgentError
 from broadcaster.agent.player import Player
 from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.relay import DEFAULT_BUDGET_S, RelayRetry
 from broadcaster.agent.sinks import Sink
 from broadcaster.agent.state import AgentState
 from broadcaster.agent.store import AudioStore, CacheError
@@ -52,7 +53,7 @@ class Agent:
     def __init__(self, data_dir: str | os.PathLike[str], sink: Sink, *, clock: Clock | None = None,
                  client: StationClient | None = None, cache_limit: int = 2_000_000_000,
                  sync_every: float = SYNC_EVERY_S, heartbeat_every: float = HEARTBEAT_EVERY_S,
-                 **player_options: Any) -> None:
+                 relay_retry_s: float = DEFAULT_BUDGET_S, **player_options: Any) -> None:
         self.data_dir = Path(data_dir)
         self.state = AgentState(self.data_dir)
         creds = self.state.credentials()
@@ -74,8 +75,11 @@ class Agent:
         self.urgent = threading.Event()  # something to report at once (a cut play, an applied command)
         self.wake = threading.Event()    # the network loop's doorbell
         self._fetch_first = threading.Event()  # a start command named files: download them before syncing
+        # A relayed stream that drops is retried for `relay_retry_s`, then the fallback plays (relay.py).
+        sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
+                             open_stream=self.client.open_stream, stream_source=self._stream_source,
                              **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
@@ -136,6 +140,13 @@ class Agent:
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"
+
+    def _stream_source(self, url: str) -> tuple[str, str]:
+        """A live stream on the station's own route is a path: join it to the station URL, send the token.
+        Any other URL (an Icecast mount at scale) is opened as it is, without the token."""
+        if url.startswith("/"):
+            return self.client.base_url + url, f"Authorization: Bearer {self.client.token}\r\n"
+        return url, ""
 
     # -- sync ----------------------------------------------------------------------------------------------
     def on_nudge(self, version: str, emergency: bool) -> None:

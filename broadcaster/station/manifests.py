@@ -179,7 +179,7 @@ def _plays(session: Session, ctx: StationContext, device_id: int, start: datetim
     up), without the items whose file is nowhere."""
     if rows is None:
         rows = play_rows(session, [device_id], start, end)[device_id]
-    stored = [StationPlay.from_row(r) for r in rows]
+    stored = [StationPlay.from_row(r, ctx.relays.segments if ctx.relays else None) for r in rows]
     unsized = set().union(*(p.unsized() for p in stored)) if stored else set()
     sizes = _sizes(ctx, unsized) if unsized else {}
     return [p for p in (play.airable(sizes) for play in stored) if p is not None]

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from broadcaster.protocol.wire import parse_time
+from broadcaster.protocol.wire import RELAY_FAILURES, parse_time
 from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import PlayAck, PlayRecordRow
 from broadcaster.station.status import insert_for, raise_alert
@@ -77,8 +77,12 @@ def ingest(session: Session, ident: DeviceIdentity, records: list[dict[str, Any]
     if failed:
         device = session.get(Device, ident.device_id)
         last = failed[-1]
+        # A relay the agent gave up on is its own alert (the radio, not the loudspeaker, is at fault): the same
+        # kind as the heartbeat's event, so the two reports of one failure make one alert.
+        kind = next((code for code in RELAY_FAILURES if str(last.get("reason") or "").startswith(code + ":")),
+                    "play_failed")
         if device is not None:  # (deleted meanwhile: no device left to alert about)
-            raise_alert(session, device, "play_failed", f"{last['title']} ({last['play_id']}): {last['reason']}", now)
+            raise_alert(session, device, kind, f"{last['title']} ({last['play_id']}): {last['reason']}", now)
     return acked
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 ITEM = "item"
@@ -50,8 +51,12 @@ class StationPlay:
     source: str
 
     @classmethod
-    def from_row(cls, row: Any) -> StationPlay:  # noqa: ANN401 — a row of manifests.play_rows' query
-        return cls(row.start, row.end, int(row.priority), tuple(PlaySegment.from_json(s) for s in row.segments),
+    def from_row(cls, row: Any,  # noqa: ANN401 — a row of manifests.play_rows' query
+                 route: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None) -> StationPlay:
+        """`route`: rewrites the stored segments first (a relay's radio URL → the one loudspeakers get,
+        broadcaster/station/relays.py)."""
+        raw = list(row.segments) if route is None else route(list(row.segments))
+        return cls(row.start, row.end, int(row.priority), tuple(PlaySegment.from_json(s) for s in raw),
                    (row.device_id, row.rule_key, row.planned_start), row.rule_key)
 
     def unsized(self) -> set[str]:
