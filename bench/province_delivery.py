@@ -204,12 +204,18 @@ def wait_idle(procs: list[subprocess.Popen], limit_s: float = 180.0) -> float:
 
 
 def delivered(engine) -> bool:
+    return attempts(engine)[0] == "delivered"
+
+
+def attempts(engine) -> tuple[str | None, int]:
+    """(status, attempts) of the first bulletin in the province's outbox: more than one attempt is a retry."""
     from broadcaster.interchange.models import OutboxMessage
 
+    table = OutboxMessage.__table__
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).where(OutboxMessage.__table__.c.kind == "bulletin",
-                                                             OutboxMessage.__table__.c.status == "delivered")
-                            ).scalar_one() > 0
+        row = conn.execute(sa.select(table.c.status, table.c.attempts).where(table.c.kind == "bulletin")
+                           .order_by(table.c.id).limit(1)).first()
+    return (row[0], row[1]) if row else (None, 0)
 
 
 def counts(engine, bulletin_id: str) -> tuple[int, int]:
@@ -235,7 +241,8 @@ def register_pair(p_engine, p_settings, p_url: str, c_engine, c_settings, c_url:
     from loa.accounts.auth import CLI
     from loa.db import session_scope
 
-    up, low = identity.load(p_settings).public_info(), identity.load(c_settings).public_info()
+    up = identity.load(p_settings, p_engine).public_info()
+    low = identity.load(c_settings, c_engine).public_info()
     with session_scope(c_engine) as s:
         peers.register(s, CLI, station_id=PROVINCE, name="Đài tỉnh", role="upper", base_url=p_url,
                        public_key=up["public_key"], now=now)
@@ -292,8 +299,10 @@ def over_interchange(tmp: Path, communes: int, devices: int, timeout_s: float, r
         from loa.org.models import Commune
 
         commune_ids = [r[0] for r in conn.execute(sa.select(Commune.__table__.c.id))]
-    procs = [serve(p_dir, p_settings.db_url, PROVINCE, p_port, tmp / "province.log"),
-             serve(c_dir, c_settings.db_url, COMMUNES, c_port, tmp / "communes.log")]
+    logs = Path(os.environ.get("LOA_BENCH_LOGS") or tmp)  # the stations' logs (kept if LOA_BENCH_LOGS names a folder)
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [serve(p_dir, p_settings.db_url, PROVINCE, p_port, logs / "province.log"),
+             serve(c_dir, c_settings.db_url, COMMUNES, c_port, logs / "communes.log")]
     try:
         idle_s = wait_idle(procs)
         t0 = time.perf_counter()
@@ -314,8 +323,9 @@ def over_interchange(tmp: Path, communes: int, devices: int, timeout_s: float, r
                 t_devices = time.perf_counter() - t0
             time.sleep(0.05)
         have, held = counts(c_engine, str(bulletin))
+        tries = attempts(p_engine)[1]
         roundtrips = one_commune_roundtrips(p_engine, p_settings, p_url, token, commune_ids[0], rounds)
-        return {"roundtrips": roundtrips, "communes_s": t_communes, "devices_s": t_devices, "send_request_s": sent_s, "inbox": have,
+        return {"roundtrips": roundtrips, "attempts": tries, "communes_s": t_communes, "devices_s": t_devices, "send_request_s": sent_s, "inbox": have,
                 "held": held, "receipt_s": t_receipt, "idle_wait_s": idle_s}
     finally:
         for proc in procs:
@@ -385,7 +395,8 @@ def delivery_figure(engine, args, line) -> None:
     line("province_bulletin_all_communes_s", out["communes_s"] if out["communes_s"] is not None else float("nan"),
          "s", "< 30", {"name": "same bulletin, same communes, one database (no interchange)",
                        "value": round(base["communes_s"], 3)}, inbox=out["inbox"], send_request_s=round(out["send_request_s"], 3),
-         receipt_at_province_s=round(out["receipt_s"], 3) if out["receipt_s"] is not None else None, **common)
+         receipt_at_province_s=round(out["receipt_s"], 3) if out["receipt_s"] is not None else None,
+         outbox_attempts=out["attempts"], load_average_1min=round(os.getloadavg()[0], 1), **common)
     trips = sorted(out["roundtrips"])
     line("interchange_message_roundtrip_s", statistics.median(trips), "s", "",
          {"name": "the same bulletin to a commune held by the province's own database",

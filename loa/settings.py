@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     # Interchange between stations (docs/interchange.md): a commune station under a province/district station
     interchange_station_id: str | None = Field(
         default=None, description="This station's id in the interchange (default: made once and kept in "
-        "<data dir>/station-id)")
+        "the database)")
     interchange_retry_base_s: float = Field(default=10.0, gt=0, description="First retry delay of the outbox "
                                             "after a peer could not be reached, doubled per failure")
     interchange_retry_max_s: float = Field(default=900.0, gt=0, description="Longest outbox retry delay: a peer "

@@ -39,7 +39,7 @@ def _render_failed(ctx: JobContext, job: Job, error: str) -> None:
 def _interchange_pump(ctx: JobContext, job: Job) -> dict:
     from broadcaster.interchange import identity, outbox
 
-    return outbox.pump(ctx.engine, identity.load(ctx.settings), ctx.settings, ctx.now)
+    return outbox.pump(ctx.engine, identity.load(ctx.settings, ctx.engine), ctx.settings, ctx.now)
 
 
 def _interchange_pump_failed(ctx: JobContext, job: Job, error: str) -> None:

@@ -14,7 +14,7 @@ def install(app: FastAPI) -> None:
 
     st = app.state
     settings = st.settings
-    st.interchange = Receiver(engine=st.engine, me=identity.load(settings), store=AudioStore(settings.audio_dir),
+    st.interchange = Receiver(engine=st.engine, me=identity.load(settings, st.engine), store=AudioStore(settings.audio_dir),
                               skew_s=settings.interchange_clock_skew_s, timeout_s=settings.interchange_timeout_s)
     app.include_router(router)
     app.include_router(admin_router)

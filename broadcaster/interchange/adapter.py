@@ -10,6 +10,7 @@ sender's outbox records the reason rather than retrying for ever.
 """
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,8 @@ from broadcaster.interchange.schemas import (AudioRef, BulletinMessage, DeviceAi
                                              StatusMessage)
 from loa.db import session_scope
 from loa.errors import DomainError
+
+log = logging.getLogger("loa.interchange")
 
 
 def _refused(exc: DomainError) -> Refused:
@@ -69,9 +72,12 @@ def after_bulletin(engine: Engine, result: dict[str, Any], now: datetime) -> Non
     from schedules.bulletins.models import InboxItem
     from schedules.service import service_for
 
-    with session_scope(engine) as s:
-        items = [s.get(InboxItem, i["id"]) for i in result.get("inbox", [])]
-        service.after_commit(service_for(engine), [i for i in items if i is not None], now)
+    try:
+        with session_scope(engine) as s:
+            items = [s.get(InboxItem, i["id"]) for i in result.get("inbox", [])]
+            service.after_commit(service_for(engine), [i for i in items if i is not None], now)
+    except Exception:  # noqa: BLE001  (the bulletin is received; the scheduler's next tick materializes it)
+        log.exception("interchange: after-commit work of a received bulletin failed")
 
 
 def deliver_status(session: Session, sender: str, msg: StatusMessage, now: datetime) -> dict[str, Any]:

@@ -1,23 +1,48 @@
 """This station in the interchange: its id (a name peers register us under) and its signing key.
 
 The key is the station's own Ed25519 key (broadcaster/signing.py, `<data dir>/keys/`), the one that signs
-device manifests: one key to guard, back up and rotate. The id is LOA_INTERCHANGE_STATION_ID, or made once
-and kept in `<data dir>/station-id`, so it survives key rotation.
+device manifests: one key to guard, back up and rotate. The id is LOA_INTERCHANGE_STATION_ID, or made once and
+kept in the database (table `interchange_identity`), so it survives key rotation and travels with `loa backup`
+and `loa restore`: peers registered us under it.
 """
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from pathlib import Path
 
-from broadcaster.protocol.files import write_atomic
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from broadcaster.interchange.models import StationIdentity
 from broadcaster.signing import KeyRing, StationKey
+from loa.db import session_scope
 
 
-@dataclass(frozen=True)
+def stored_station_id(engine: Engine) -> str:
+    """The id made at first use (two processes racing: the first insert wins, both read it)."""
+    for _ in range(2):
+        try:
+            with session_scope(engine) as s:
+                row = s.get(StationIdentity, 1)
+                if row is None:
+                    row = StationIdentity(id=1, station_id="loa-" + secrets.token_hex(6))
+                    s.add(row)
+                    s.flush()
+                return row.station_id
+        except IntegrityError:
+            continue
+    raise RuntimeError("interchange_identity: no row after two tries")
+
+
 class Identity:
-    station_id: str
-    keyring: KeyRing
+    def __init__(self, keyring: KeyRing, engine: Engine, configured: str | None = None) -> None:
+        self.keyring, self.engine, self._station_id = keyring, engine, configured or None
+
+    @property
+    def station_id(self) -> str:
+        """Read at first use (the app is built before its database is migrated)."""
+        if self._station_id is None:
+            self._station_id = stored_station_id(self.engine)
+        return self._station_id
 
     def key(self) -> StationKey:
         return self.keyring.active()
@@ -26,17 +51,5 @@ class Identity:
         return {"station_id": self.station_id, **self.key().public_info()}
 
 
-def station_id(data_dir: Path, configured: str | None) -> str:
-    if configured:
-        return configured
-    path = data_dir / "station-id"
-    if path.exists():
-        return path.read_text().strip()
-    made = "loa-" + secrets.token_hex(6)
-    write_atomic(path, (made + "\n").encode(), 0o644)
-    return made
-
-
-def load(settings) -> Identity:
-    data_dir = settings.resolved_data_dir
-    return Identity(station_id(data_dir, settings.interchange_station_id), KeyRing(data_dir / "keys"))
+def load(settings, engine: Engine) -> Identity:
+    return Identity(KeyRing(settings.resolved_data_dir / "keys"), engine, settings.interchange_station_id)

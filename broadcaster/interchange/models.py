@@ -12,6 +12,15 @@ UPPER, LOWER = "upper", "lower"  # the peer is the station above us (sends bulle
 PENDING, DELIVERED, REFUSED, EXPIRED = "pending", "delivered", "refused", "expired"
 
 
+class StationIdentity(SQLModel, table=True):
+    """This station's interchange id when LOA_INTERCHANGE_STATION_ID is not set: one row, made at first use."""
+
+    __tablename__ = "interchange_identity"
+
+    id: int = Field(default=1, primary_key=True)
+    station_id: str = Field(max_length=64)
+
+
 class InterchangePeer(SQLModel, table=True):
     """Another station, registered by an admin with the public key read out from it (never learnt on first
     contact). `keys` maps key ids to base64 raw Ed25519 public keys; more than one while the peer rotates."""

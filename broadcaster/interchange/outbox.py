@@ -221,25 +221,30 @@ def deliver_due(engine: Engine, me: Identity, settings, now: datetime, parallel:
 
 # ------------------------------------------------------------------ collecting what goes up
 def collect(engine: Engine, now: datetime) -> int:
-    """Status updates and daily reports since the upper peer's cursor, into its outbox."""
+    """Status updates and daily reports since the upper peer's cursor, into its outbox. Read first, then written
+    100 messages per transaction: computing a thousand statuses must not hold SQLite's write lock."""
     from broadcaster.interchange import adapter
 
     with session_scope(engine) as s:
         upper = peers.upper(s)
         if upper is None:
             return 0
+        upper_id, station = upper.id, upper.station_id
         # an overlap, so an update committed just after the last run's query is not missed (enqueue dedups)
         since = upper.status_cursor - CURSOR_OVERLAP if upper.status_cursor is not None else None
-        count = 0
-        for msg in adapter.status_updates(s, upper.station_id, since, now):
-            enqueue(s, upper, "status", msg, now)
-            count += 1
-        for report in adapter.daily_reports(s, since, now):
-            enqueue(s, upper, "report", report, now)
-            count += 1
+        news = [("status", m) for m in adapter.status_updates(s, station, since, now)]
+        news += [("report", r) for r in adapter.daily_reports(s, since, now)]
+        s.rollback()  # nothing written: end the read before the writes below
+    for i in range(0, len(news), 100):
+        with session_scope(engine) as s:
+            upper = s.get(InterchangePeer, upper_id)
+            for kind, payload in news[i:i + 100]:
+                enqueue(s, upper, kind, payload, now)
+    with session_scope(engine) as s:
+        upper = s.get(InterchangePeer, upper_id)
         upper.status_cursor = now
         s.add(upper)
-        return count
+    return len(news)
 
 
 # ------------------------------------------------------------------ the pump job

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -37,6 +37,8 @@ log = logging.getLogger("loa.interchange")
 def _now(fn: Callable[..., None], *args: Any) -> None:
     fn(*args)
 
+
+COMMUNES_PER_TRANSACTION = 50
 
 # Which kinds each side may send: bulletins come down from the upper station, news goes up from lower ones.
 MAY_SEND = {"bulletin": UPPER, "status": LOWER, "report": LOWER}
@@ -112,9 +114,12 @@ class Receiver:
                               "The bulletin had expired when it arrived")
             for ref in payload.audio:
                 audio_fetch.fetch(self.store, peer.base_url, ref, self.me, now, self.timeout_s)
+        early: dict[str, Any] | None = None
+        if kind == "bulletin" and len(payload.communes) > COMMUNES_PER_TRANSACTION:
+            early = self._bulletin_in_parts(peer, payload, now)
         try:
             with session_scope(self.engine) as s:
-                result = self._deliver(s, peer, kind, payload, now)
+                result = early if early is not None else self._deliver(s, peer, kind, payload, now)
                 s.add(ReceivedMessage(sender=peer.station_id, kind=kind, object_id=payload.object_id,
                                       version=version, digest=digest, result=result, received_at=now))
                 row = s.get(InterchangePeer, peer.id)
@@ -154,6 +159,29 @@ class Receiver:
                           f"Version {newest} of {object_id} was received; the older version {version} is refused",
                           received_version=newest)
         return None
+
+    def _bulletin_in_parts(self, peer: InterchangePeer, payload: schemas.BulletinMessage,
+                           now: datetime) -> dict[str, Any]:
+        """A bulletin for many communes (a station holding a district's or a province's communes), a few dozen
+        communes per transaction: one transaction for 1,000 would hold SQLite's write lock for many seconds
+        (loudspeakers' heartbeats and proof of play wait, time out). Safe to cut: the domain takes the same
+        (sender, bulletin, version) for a commune once, so a crash part-way and the sender's retry finish the
+        rest. A part whose communes are none of this station's is skipped; none at all is the domain's refusal."""
+        inbox: list[dict[str, Any]] = []
+        missing: Refused | None = None
+        codes = list(payload.communes)
+        for i in range(0, len(codes), COMMUNES_PER_TRANSACTION):
+            part = replace(payload, communes=tuple(codes[i:i + COMMUNES_PER_TRANSACTION]))
+            try:
+                with session_scope(self.engine) as s:
+                    inbox += adapter.deliver_bulletin(s, peer.station_id, part, now)["inbox"]
+            except Refused as exc:
+                if exc.code != "commune_not_found":
+                    raise
+                missing = exc
+        if not inbox and missing is not None:
+            raise missing
+        return {"inbox": inbox}
 
     @staticmethod
     def _deliver(s: Session, peer: InterchangePeer, kind: str, payload: Any, now: datetime) -> dict[str, Any]:

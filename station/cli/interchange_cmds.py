@@ -36,9 +36,10 @@ def register(app: typer.Typer) -> None:
     def identity_cmd(data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
         """Mã đài và khóa công khai để đài kia ghim / this station's id and public key, for the other side."""
         from broadcaster.interchange import identity
-        from loa.settings import Settings
 
-        _echo(identity.load(Settings.load(data_dir)).public_info())
+        settings, engine = _open(data_dir)
+        _echo(identity.load(settings, engine).public_info())
+        engine.dispose()
 
     @ic.command("peer-add")
     def peer_add(

@@ -28,7 +28,7 @@ class Station:
     def me(self):
         from broadcaster.interchange import identity
 
-        return identity.load(self.settings)
+        return identity.load(self.settings, self.engine)
 
     def pump(self, now: datetime) -> dict:
         from broadcaster.interchange import outbox

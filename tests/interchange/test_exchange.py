@@ -2,6 +2,7 @@
 over real HTTP, each on its own database; delivery is idempotent and either side may be offline for hours."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import select
@@ -149,3 +150,31 @@ def test_one_message_per_station_and_local_communes_stay_local(pair):
     assert [(i.commune_id, i.state) for i in stations.inbox(p)] == [(extra[1], "received")]
     assert p.pump(clock())["delivered"] == 1
     assert sorted(i.commune_id for i in stations.inbox(c)) == sorted(c.ids["communes"])
+
+
+def test_a_bulletin_for_many_communes_is_taken_in_parts_and_finishes_after_a_crash(pair):
+    """A station holding 60 communes: one message, taken 50 communes per transaction (SQLite's write lock is not
+    held for the whole). A first attempt that died after its first part (those inbox items committed, no
+    receipt) is finished by the retry, each commune once."""
+    from broadcaster.interchange import adapter, peers, schemas
+    from loa.accounts.auth import CLI
+    from loa.org import service as org
+
+    p, c, clock = pair.province, pair.commune, pair.clock
+    codes = [f"X{i:02d}" for i in range(60)]
+    for code in codes:
+        stations.seed_commune(c, clock(), code, villages=0)
+    with session_scope(p.engine) as s:
+        ids = [org.create_commune(s, CLI, p.ids["province"], f"Xã {code}", clock(), code).id for code in codes]
+        peers.set_communes(s, CLI, stations.COMMUNE, ["CS", *codes], clock())
+    bulletin = stations.approved_bulletin(p, pair.facts, clock())
+    stations.send(p, bulletin, "normal", clock(), communes=ids)
+    [row] = stations.outbox_rows(p)
+    message = schemas.BulletinMessage.from_dict({**row.body, "origin": {**row.body["origin"], "station": "x"}})
+    with session_scope(c.engine) as s:  # what the dead first attempt committed: its first part
+        adapter.deliver_bulletin(s, stations.PROVINCE, replace(message, communes=message.communes[:50]), clock())
+    assert len(stations.inbox(c)) == 50
+    assert p.pump(clock())["delivered"] == 1
+    items = stations.inbox(c)
+    assert len(items) == 60 and len({i.commune_id for i in items}) == 60
+    assert len(stations.outbox_rows(p)[0].receipt["result"]["inbox"]) == 60

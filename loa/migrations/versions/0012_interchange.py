@@ -4,7 +4,7 @@ Revision ID: interchange16
 Revises: orgpages
 Create Date: 2026-12-03
 
-Issue 16 point 4: peers an admin registered (pinned keys, address), the outbox of messages to them, the shared
+Issue 16 point 4: this station's interchange id, peers an admin registered (pinned keys, address), the outbox of messages to them, the shared
 audio they may fetch, and the record of messages received (idempotency by sender, kind, object, version).
 """
 from __future__ import annotations
@@ -22,6 +22,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('interchange_identity',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('station_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('interchange_peers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('station_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -96,3 +101,4 @@ def downgrade() -> None:
 
     op.drop_table('interchange_received')
     op.drop_table('interchange_peers')
+    op.drop_table('interchange_identity')
