@@ -13,6 +13,7 @@ COPY schedules ./schedules
 COPY broadcaster ./broadcaster
 COPY api ./api
 COPY loa ./loa
+COPY station ./station
 # ffmpeg (imageio-ffmpeg) and espeak-ng (espeakng-loader) come as wheels: no apt packages for audio
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 --home /var/lib/loa loa \
  && mkdir -p /var/lib/loa && chown loa /var/lib/loa \

@@ -27,7 +27,7 @@ from api.schedules import setup as schedules_setup
 from content.store import AudioStore
 from loa.accounts import auth
 from loa.db import make_engine, session_scope, upgrade
-from loa.jobs.handlers import default_handlers
+from station.handlers import default_handlers
 from loa.jobs.worker import Worker
 from loa.settings import Settings
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from api.errors import wants_english
 from api.limits import client_address
@@ -107,3 +109,14 @@ AuthMayMustChange = Annotated[Principal, Depends(authenticated_to_change_passwor
 # Row ids in paths: bounded to the database's integer range, so a huge number is a clean 422, never a 500.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Context = Annotated[Ctx, Depends(context)]
+
+
+def db_session(ctx: Context) -> Iterator[Session]:
+    """One unit of work for a route: committed when the route function returns and before the response is sent
+    (the dependency's scope is "function"), so a failed commit is the client's error answer, never a 200 for a
+    write that did not happen; rolled back on any error."""
+    with session_scope(ctx.engine) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session, scope="function")]

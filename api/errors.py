@@ -1,7 +1,9 @@
 """Every error as application/problem+json (RFC 9457) with a stable code, Vietnamese first, English available.
 
-{type, title, status, detail, code, message_vi, message_en} — `title` and `detail` follow Accept-Language
-(Vietnamese unless the client prefers English); message_vi and message_en are always both present."""
+{type, title, status, detail, code, retryable, message_vi, message_en} — `title` and `detail` follow
+Accept-Language (Vietnamese unless the client prefers English); message_vi and message_en are always both present.
+Every member of the error family (loa.errors.LoaError: TTS, ingest, store, schedule and request errors) goes
+through the one handler below, with the family's stable code and whether trying again later can help."""
 from __future__ import annotations
 
 from html import escape
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loa.errors import DomainError, RateLimited
+from loa.errors import LoaError, RateLimited
 
 PROBLEM = "application/problem+json"
 
@@ -31,6 +33,7 @@ TITLES: dict[int, tuple[str, str]] = {
     422: ("Dữ liệu không hợp lệ", "Unprocessable content"),
     429: ("Quá nhiều yêu cầu", "Too many requests"),
     500: ("Lỗi máy chủ", "Internal server error"),
+    503: ("Tạm thời chưa dùng được", "Service unavailable"),
 }
 
 
@@ -46,6 +49,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str = Field(description="Stable machine code, e.g. content_not_found, self_review, too_large")
+    retryable: bool = Field(False, description="True when the same request may succeed later (busy, offline)")
     message_vi: str
     message_en: str
     errors: list[FieldError] | None = None
@@ -58,12 +62,14 @@ def wants_english(request: Request) -> bool:
 
 
 def problem_response(request: Request, status: int, code: str, vi: str, en: str,
-                     headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> JSONResponse:
+                     headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+                     retryable: bool = False) -> JSONResponse:
     extra = extra or {}
     english = wants_english(request)
     title_vi, title_en = TITLES.get(status, ("Lỗi", "Error"))
     body = {"type": f"urn:loa:problem:{code}", "title": title_en if english else title_vi, "status": status,
-            "detail": en if english else vi, "code": code, "message_vi": vi, "message_en": en}
+            "detail": en if english else vi, "code": code, "retryable": retryable, "message_vi": vi,
+            "message_en": en}
     body.update({k: v for k, v in extra.items() if v is not None and k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -79,13 +85,14 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    @app.exception_handler(LoaError)
+    async def family_error(request: Request, exc: LoaError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         if exc.status == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="loa"'}
         extra = {k: v for k, v in exc.extra.items() if isinstance(v, (str, int, float, list, bool))}
-        return problem_response(request, exc.status, exc.code, exc.message_vi, exc.message_en, headers, extra)
+        return problem_response(request, exc.status, exc.code, exc.message_vi, exc.message_en, headers, extra,
+                                exc.retryable)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

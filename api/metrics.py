@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text (loa/ops/metrics.py). Not for the public.
+"""GET /metrics: Prometheus text (station/ops/metrics.py). Not for the public.
 
 Access: with LOA_METRICS_TOKEN set, only `Authorization: Bearer <that token>` (any other caller: 401); without
 it, only clients on the loopback interface (anyone else: 403). Behind the reverse proxy every request comes
@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 from api.deps import client_ip
 from api.errors import responses
 from loa.errors import PermissionDenied, Unauthenticated
-from loa.ops import metrics
+from station.ops import metrics
 
 router = APIRouter(tags=["system"])
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

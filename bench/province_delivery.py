@@ -161,7 +161,7 @@ def serve(data_dir: Path, db_url: str, station_id: str, port: int, log: Path) ->
     env = {**os.environ, "LOA_DATABASE_URL": db_url, "LOA_INTERCHANGE_STATION_ID": station_id,
            "LOA_WORKER_POLL_SECONDS": "0.1", "LOA_TTS_ONLINE": "0", "LOA_PRINT_SETUP_TOKEN": "0",
            "LOA_INTERCHANGE_TIMEOUT_S": "300"}
-    proc = subprocess.Popen([sys.executable, "-m", "loa.cli.main", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "station.cli.main", "serve", "--port", str(port),
                              "--data-dir", str(data_dir)], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -67,17 +67,22 @@ def _entry_from_item(item: Any, play_id: str, priority: str, start: datetime, ur
     if kind is None:
         raise ValueError(f"Loại mục không rõ / unknown item kind {_get(item, 'kind')!r}")
     duration = float(_get(item, "duration", None) or _get(item, "duration_s"))
-    sha = _get(item, "sha256") if kind == "audio" else None
+    sha: str | None = None
     size = 0
+    url = str(_get(item, "url", "") or "")
     if kind == "audio":
+        sha = str(_get(item, "sha256", "") or "")
+        if not sha:
+            raise ValueError("Thiếu mã băm của tệp / an audio item without its sha256")
         size = int(_get(item, "size", 0) or (sizes or {}).get(sha, 0))
         if size <= 0:
             raise ValueError(f"Thiếu kích thước tệp / no size known for {sha}")
+        url = url_for(sha)
     return Entry(
         play_id=play_id, kind=kind, priority=priority, start=_ms(start),
         end=_ms(end or start + timedelta(seconds=duration)),
         sha256=sha, size=size, duration=duration,
-        url=url_for(sha) if kind == "audio" else str(_get(item, "url", "") or ""),
+        url=url,
         title=str(_get(item, "title", "") or ""), language=str(_get(item, "language", "vi") or "vi"),
     )
 
@@ -150,8 +155,8 @@ def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volum
     """The manifest for `device_id` at `now`: its plays overlapping the window, sorted, versioned (unsigned).
 
     `fallback`: an item (sha256, size, duration, title) with optional start/end (its window, default the whole
-    coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the scheduler's
-    segments do not; the station looks them up in its content store). `standby`: sha256 → size of files the
+    coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the
+    station's stored plays do: broadcaster/station/timetable_plays.py). `standby`: sha256 → size of files the
     device should hold ahead of need (§4b: approved emergency messages), listed in hash order.
     """
     if now.tzinfo is None:

@@ -46,7 +46,7 @@ def generate_key() -> StationKey:
 class KeyRing:
     """All station keys on disk, one of them active."""
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from content.audio.stream.encode import codec_correction, encode_attempt
 from content.audio.stream.spill import CHUNK, Spill
 from content.store import AudioStore
 from content.types import AudioFacts, Pcm, Speech
+
+if TYPE_CHECKING:
+    from content.textnorm import Lexicon
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +106,8 @@ def _chimes(settings: MasteringSettings, rate: int, chime_audio: Pcm | None, aim
         before = assembly.make_chime(rate, assembly.CHIME_BEFORE_HZ)
         after = assembly.make_chime(rate, assembly.CHIME_AFTER_HZ)
     # A chime as loud as the speech, never louder: it announces, it must not startle.
-    level = lambda c: normalize_loudness(c, aim_lufs - 1.0, aim_ceiling)  # noqa: E731
-    return level(before), level(after)
+    return (normalize_loudness(before, aim_lufs - 1.0, aim_ceiling),
+            normalize_loudness(after, aim_lufs - 1.0, aim_ceiling))
 
 
 def _master(decoded: tuple[Spill, np.ndarray], settings: MasteringSettings, aim_lufs: float, aim_ceiling: float,
@@ -228,7 +232,7 @@ def _encode_and_store(candidate: Spill, store: AudioStore, settings: MasteringSe
 
 
 def master_recording(
-    path: str | os.PathLike, store: AudioStore, settings: MasteringSettings = MasteringSettings()
+    path: str | os.PathLike[str], store: AudioStore, settings: MasteringSettings = MasteringSettings()
 ) -> AudioFacts:
     """Check, decode, master, encode and store an uploaded recording, chunk by chunk: memory does not grow with
     the recording's length (work files on the store's filesystem do, and are removed). Raises
@@ -263,8 +267,8 @@ def render_text(
     voice: str | None = None,
     speed: float = 1.0,
     settings: MasteringSettings = MasteringSettings(),
-    cache_dir: str | os.PathLike | None = None,
-    lexicon=None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    lexicon: Lexicon | None = None,
 ) -> AudioFacts:
     """Speak `text` with the chosen engine (normalization happens inside synthesize), master and store it."""
     from content.tts.render import synthesize  # imported late: the TTS package loads engines lazily

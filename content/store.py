@@ -15,22 +15,40 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from content.types import AudioFacts
+from loa.errors import LoaError
 
 EXTENSIONS = ("ogg", "mp3")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _TMP_PREFIX = ".tmp-"
 
 
-class StoreError(LookupError):
-    pass
+class StoreError(LoaError, LookupError):
+    """A file the audio store does not hold, or a name that is not a sha256 (permanent: asking again gives the
+    same answer)."""
+
+    status = 404
+
+    def __init__(self, message: str, code: str = "audio_not_found") -> None:
+        super().__init__(message)
+        vi, en = _STORE_MESSAGES[code]
+        self._describe(code, f"{vi}: {message}", f"{en}: {message}")
+        if code != "audio_not_found":
+            self.status = 422  # a bad name, not a missing file
+
+
+_STORE_MESSAGES = {
+    "audio_not_found": ("Kho không có tệp âm thanh này", "The store holds no such audio file"),
+    "audio_name_invalid": ("Tên tệp âm thanh không phải mã sha256", "The audio name is not a sha256"),
+    "audio_format_unsupported": ("Kho không lưu định dạng này", "The store keeps no such format"),
+}
 
 
 def _check_sha(sha256: str) -> str:
     if not _SHA_RE.match(sha256):
-        raise StoreError(f"not a sha256: {sha256!r}")
+        raise StoreError(f"not a sha256: {sha256!r}", "audio_name_invalid")
     return sha256
 
 
@@ -51,7 +69,7 @@ def _sha256_file(path: Path) -> str:
 
 
 class AudioStore:
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -64,7 +82,7 @@ class AudioStore:
         _check_sha(sha256)
         if ext is not None:
             if ext not in EXTENSIONS:
-                raise StoreError(f"unsupported extension {ext!r}")
+                raise StoreError(f"unsupported extension {ext!r}", "audio_format_unsupported")
             return self._dir(sha256) / f"{sha256}.{ext}"
         for candidate in EXTENSIONS:
             path = self._dir(sha256) / f"{sha256}.{candidate}"
@@ -99,7 +117,7 @@ class AudioStore:
         return AudioFacts(**data)
 
     # -- writes ---------------------------------------------------------------------------------------
-    def _atomic_write(self, final: Path, fill) -> None:
+    def _atomic_write(self, final: Path, fill: Callable[[BinaryIO], object]) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=final.parent)
         tmp = Path(tmp_name)
@@ -115,7 +133,7 @@ class AudioStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def put_file(self, src_path: str | os.PathLike, ext: str, move: bool = False) -> str:
+    def put_file(self, src_path: str | os.PathLike[str], ext: str, move: bool = False) -> str:
         """Put an encoded file into the store under its sha256; return the sha256. Same bytes: no rewrite.
 
         By default the source is copied and left where it is (the caller owns it). With `move=True` (a work

@@ -7,6 +7,7 @@ tested alone on fixture audio (the LibreTime analyzer style).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Pcm:
 
     def to_int16_bytes(self) -> bytes:
         clipped = np.clip(self.samples, -1.0, 32767.0 / 32768.0)
-        return (clipped * 32768.0).astype("<i2").tobytes()
+        return bytes((clipped * 32768.0).astype("<i2").data)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class AudioFacts:
     engine: str | None = None
     voice: str | None = None
     speed: float | None = None
-    skipped_engines: list[dict] = field(default_factory=list)
+    skipped_engines: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)

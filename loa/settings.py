@@ -123,6 +123,25 @@ class Settings(BaseSettings):
     interchange_poll_s: float = Field(default=60.0, gt=0, description="How often the outbox collects status "
                                       "updates and reports to send up")
     interchange_timeout_s: float = Field(default=30.0, gt=0, description="Seconds per interchange HTTP request")
+    # Live and relayed streams (issue 15, docs/operations.md): embedded, the station serves its mounts itself;
+    # at scale its ffmpeg pushes each mount to Icecast as a source client and agents listen there
+    stream_icecast_source_url: str | None = Field(
+        default=None, description="Icecast source URL the stream hub pushes to, icecast://source:PASSWORD@host:port "
+        "(unset: agents listen on the station's own device route)")
+    stream_icecast_listen_url: str | None = Field(
+        default=None, description="Base URL agents use to listen to Icecast mounts, http://host:port")
+    # Scheduled relays (issue 15): the station pulls each radio once and the loudspeakers listen to its mount
+    # (on the station, or on Icecast when the two settings above are set); false: each loudspeaker pulls it
+    relay_via_station: bool = Field(
+        default=True, description="Relays go through the station's stream hub (one pull per radio); false: each "
+        "loudspeaker opens the radio's URL itself")
+    relay_runner: bool = Field(
+        default=True, description="This process opens the stream hub's mounts of scheduled relays; at scale with "
+        "Icecast set it true in exactly one API replica (Icecast takes one source per mount)")
+    live_max_minutes: float = Field(
+        default=120, gt=0, description="A live session ends by itself after this many minutes")
+    live_link_timeout_s: float = Field(
+        default=3.0, gt=0, description="A live session ends when the phone sent nothing this long (link lost)")
 
     @field_validator("public_url")
     @classmethod

@@ -23,6 +23,7 @@ from datetime import datetime
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from loa.errors import LoaError, split_bilingual
 from schedules.model import Priority, StationSettings, require_aware
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -39,12 +40,14 @@ SEVERITIES = {"Extreme", "Severe", "Moderate", "Minor", "Unknown"}
 CERTAINTIES = {"Observed", "Likely", "Possible", "Unlikely", "Unknown"}
 
 
-class CapError(ValueError):
-    """A refused CAP document: `code` is stable for clients, the message is Vietnamese / English."""
+class CapError(LoaError, ValueError):
+    """A refused CAP document (permanent): `code` is stable for clients, the message is Vietnamese / English."""
+
+    status = 422
 
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self._describe(code, *split_bilingual(message))
         self.message = message
 
 
@@ -139,7 +142,7 @@ def parse_cap(data: bytes | str) -> CapAlert:
     return _alert(root)
 
 
-def _text(el, name: str, required: bool = True, where: str = "alert") -> str:
+def _text(el: StdET.Element, name: str, required: bool = True, where: str = "alert") -> str:
     child = el.find(_N + name)
     value = (child.text or "").strip() if child is not None else ""
     if required and not value:
@@ -147,7 +150,7 @@ def _text(el, name: str, required: bool = True, where: str = "alert") -> str:
     return value
 
 
-def _choice(el, name: str, allowed: set[str], where: str) -> str:
+def _choice(el: StdET.Element, name: str, allowed: set[str], where: str) -> str:
     value = _text(el, name, True, where)
     if value not in allowed:
         raise CapError("invalid_value", f"Giá trị {where}/{name}={value!r} không hợp lệ / invalid value")
@@ -164,7 +167,7 @@ def _time(value: str, name: str) -> datetime:
     return dt
 
 
-def _alert(root) -> CapAlert:
+def _alert(root: StdET.Element) -> CapAlert:
     identifier = _text(root, "identifier")
     sender = _text(root, "sender")
     sent = _time(_text(root, "sent"), "sent")
@@ -178,7 +181,7 @@ def _alert(root) -> CapAlert:
     return CapAlert(identifier, sender, sent, status, msg_type, scope, infos, refs)
 
 
-def _info(el) -> CapInfo:
+def _info(el: StdET.Element) -> CapInfo:
     w = "info"
     cats = tuple(c.text.strip() for c in el.findall(_N + "category") if c.text and c.text.strip())
     if not cats:
@@ -205,7 +208,7 @@ def _info(el) -> CapInfo:
     )
 
 
-def _area(el) -> CapArea:
+def _area(el: StdET.Element) -> CapArea:
     desc = _text(el, "areaDesc", True, "area")
     polys = tuple(_polygon(p.text or "") for p in el.findall(_N + "polygon"))
     circles = tuple(_circle(c.text or "") for c in el.findall(_N + "circle"))

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from content.library import contributions
-from content.library.languages import normalize_tag
+from loa.languages import normalize_tag
 from content.library.models import ContentItem, Kind, RenderState, Source, Status
 from loa.accounts.principal import Principal
 from loa.audit import service as audit

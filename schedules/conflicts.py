@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from schedules.model import DropReason, Priority, Rule, StationSettings, Topology, require_aware
-from schedules.timetable import rule_candidates
+from schedules.model import Dropped, DropReason, Priority, Rule, StationSettings, Topology, require_aware
+from schedules.resolve import Candidate
+from schedules.timetable import Airable, rule_candidates
 
 
 class Resolution(str, Enum):
@@ -115,7 +116,7 @@ def check_conflicts(
     return ConflictReport(new_rule.id, tuple(conflicts), problems, warnings)
 
 
-def _quiet_hours_warning(cands: list, drops: list, settings: StationSettings) -> tuple[str, ...]:
+def _quiet_hours_warning(cands: list[Candidate], drops: list[Dropped], settings: StationSettings) -> tuple[str, ...]:
     """Plays the station's quiet hours will silence. Not a refusal: a cadre may save a night schedule and then
     move the quiet hours (station settings); but nobody should find out only when the loudspeaker stays mute."""
     silenced = sum(1 for d in drops if d.reason == DropReason.QUIET_HOURS)
@@ -138,11 +139,12 @@ def _resolution(new: Priority, other: Priority) -> Resolution:
     return Resolution.NEW_OUTRANKS if new > other else Resolution.NEW_OUTRANKED
 
 
-def _intervals(rule, start, end, settings, ok) -> list[tuple[datetime, datetime]]:
+def _intervals(rule: Rule, start: datetime, end: datetime, settings: StationSettings,
+               ok: Airable) -> list[tuple[datetime, datetime]]:
     return _spans(rule_candidates(rule, start, end, settings, ok)[0])
 
 
-def _spans(cands) -> list[tuple[datetime, datetime]]:  # noqa: ANN001
+def _spans(cands: list[Candidate]) -> list[tuple[datetime, datetime]]:
     return sorted((c.planned, c.planned + c.duration) for c in cands)
 
 

@@ -89,7 +89,7 @@ def village_calendar(village_id: str, village_name: str, plays: Iterable[Play], 
     require_aware(now, "now")
     tz = ZoneInfo(tz_name)
     offset = _fixed_offset(tz, now)
-    unique: dict[tuple, Play] = {}
+    unique: dict[tuple[str, datetime, datetime, datetime], Play] = {}
     for p in plays:
         unique.setdefault((p.rule_id, p.planned_start, p.start, p.end), p)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
@@ -133,8 +133,8 @@ def parse_ics(text: str) -> list[dict[str, tuple[dict[str, str], str]]]:
     if "\r\n" not in text:
         raise ValueError("iCalendar lines must end in CRLF")
     unfolded = text.replace("\r\n ", "").replace("\r\n\t", "")
-    events: list[dict] = []
-    current: dict | None = None
+    events: list[dict[str, tuple[dict[str, str], str]]] = []
+    current: dict[str, tuple[dict[str, str], str]] | None = None
     for line in unfolded.split("\r\n"):
         if not line:
             continue
@@ -143,7 +143,7 @@ def parse_ics(text: str) -> list[dict[str, tuple[dict[str, str], str]]]:
         pdict = dict(p.split("=", 1) for p in params)
         if name == "BEGIN" and value == "VEVENT":
             current = {}
-        elif name == "END" and value == "VEVENT":
+        elif name == "END" and value == "VEVENT" and current is not None:  # (an END without its BEGIN: skipped)
             events.append(current)
             current = None
         elif current is not None:

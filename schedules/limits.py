@@ -23,19 +23,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dateutil.rrule import HOURLY, MINUTELY, SECONDLY
+
+from loa.errors import LoaError
 from schedules.model import Priority, Recurrence, Recurring, Rule, Topology
-from schedules.recurrence import HOURLY, MINUTELY, SECONDLY, _parse, _tzkey, iter_occurrences
+from schedules.recurrence import _parse, _tzkey, iter_occurrences, parts
 
 WINDOW = timedelta(hours=72)
 _UNIT_S = {HOURLY: 3600, MINUTELY: 60, SECONDLY: 1}
 
 
-class RecurrenceLimitError(ValueError):
-    """A rule over the limits: a stable `code`, Vietnamese and English messages, and the figures."""
+class RecurrenceLimitError(LoaError, ValueError):
+    """A rule over the limits (permanent): a stable `code`, Vietnamese and English messages, and the figures."""
+
+    status = 422
 
     def __init__(self, code: str, message_vi: str, message_en: str, **extra: Any) -> None:
         super().__init__(f"{message_vi} / {message_en}")
-        self.code, self.message_vi, self.message_en, self.extra = code, message_vi, message_en, extra
+        self._describe(code, message_vi, message_en)
+        self.extra = extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +82,9 @@ def _static_gap_s(rec: Recurring) -> float | None:
     if rec.times:
         return None
     r = _parse(rec.rrule, rec.dtstart.replace(tzinfo=None), _tzkey(rec.dtstart))
-    unit = _UNIT_S.get(r._freq)
-    return None if unit is None else float(unit * r._interval)
+    p = parts(r)
+    unit = _UNIT_S.get(p.freq)
+    return None if unit is None else float(unit * p.interval)
 
 
 def check_recurrence(rec: Recurrence, now: datetime, limits: RecurrenceLimits = RecurrenceLimits(),

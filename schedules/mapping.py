@@ -95,7 +95,8 @@ class Library:
         if row is None or not row.duration_s or row.duration_s <= 0 or not row.audio_sha256:
             # no audio (yet): a placeholder the airable check always refuses, so the play is dropped
             return Item(str(content_id), "", 1.0, row.title if row else "", row.language if row else "vi")
-        return Item(str(row.id), row.audio_sha256, float(row.duration_s), row.title, row.language)
+        return Item(str(row.id), row.audio_sha256, float(row.duration_s), row.title, row.language,
+                    int(row.size_bytes or 0))
 
     def airable(self, content_id: str, at: datetime) -> bool:
         row = self.items.get(int(content_id))

@@ -8,7 +8,7 @@ timezone fails loudly instead of moving a broadcast by seven hours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import Enum, IntEnum
@@ -51,6 +51,7 @@ class Item:
     duration_s: float
     title: str
     language: str = "vi"
+    size_bytes: int = 0  # the audio file's size (0: not known), carried so a manifest needs no look-up
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -116,7 +117,8 @@ class SegmentKind(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One concrete piece of a play, at an offset (seconds) from the play's start."""
+    """One concrete piece of a play, at an offset (seconds) from the play's start. An item carries its file's
+    size and duration, so the broadcaster builds a manifest from the stored plays alone."""
 
     offset_s: float
     duration_s: float
@@ -126,6 +128,7 @@ class Segment:
     title: str = ""
     language: str | None = None
     url: str | None = None
+    size_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,8 @@ class Programme:
 
 def _segment(p: Item | Silence | Relay, offset: float) -> Segment:
     if isinstance(p, Item):
-        return Segment(offset, p.duration_s, SegmentKind.ITEM, p.content_id, p.sha256, p.title, p.language)
+        return Segment(offset, p.duration_s, SegmentKind.ITEM, p.content_id, p.sha256, p.title, p.language,
+                       size_bytes=p.size_bytes)
     if isinstance(p, Silence):
         return Segment(offset, p.seconds, SegmentKind.SILENCE)
     return Segment(offset, p.duration_s, SegmentKind.RELAY, title=p.title, url=p.url)
@@ -243,7 +247,7 @@ class Targets:
     devices: frozenset[str] = frozenset()
 
     @staticmethod
-    def of(communes=(), villages=(), devices=()) -> "Targets":
+    def of(communes: Iterable[str] = (), villages: Iterable[str] = (), devices: Iterable[str] = ()) -> "Targets":
         return Targets(frozenset(communes), frozenset(villages), frozenset(devices))
 
     def is_empty(self) -> bool:

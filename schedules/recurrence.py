@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -52,10 +53,10 @@ class ExpansionBudgetExceeded(RecurrenceError):
 # The counter lives on one rrule instance (`budgeted`), so every other expansion behaves exactly as before.
 
 
-_IterInfo = _dateutil_rrule._iterinfo  # type: ignore[attr-defined]
+_IterInfo = _dateutil_rrule._iterinfo
 
 
-class _BudgetedIterInfo(_IterInfo):  # type: ignore[misc, valid-type]
+class _BudgetedIterInfo(_IterInfo):
     __slots__ = ()
 
     def __init__(self, rrule: rrule) -> None:
@@ -65,23 +66,23 @@ class _BudgetedIterInfo(_IterInfo):  # type: ignore[misc, valid-type]
         self.rrule = rrule
 
     def rebuild(self, year: int, month: int) -> None:
-        left = getattr(self.rrule, "_loa_months_left", None)
+        left = vars(self.rrule).get("_loa_months_left")  # set by budgeted() on its own copy only
         if left is not None:
             if left <= 0:
                 raise ExpansionBudgetExceeded(
                     "Quy tắc lặp hầu như không bao giờ xảy ra hoặc quá phức tạp để kiểm tra"
                     " / the RRULE (almost) never occurs or is too complex to check")
-            self.rrule._loa_months_left = left - 1
+            vars(self.rrule)["_loa_months_left"] = left - 1
         super().rebuild(year, month)
 
 
-_dateutil_rrule._iterinfo = _BudgetedIterInfo
+_dateutil_rrule._iterinfo = _BudgetedIterInfo  # type: ignore[misc]  # replacing dateutil's class is the point
 
 
 def budgeted(r: rrule, months: int) -> rrule:
     """A copy of `r` whose expansion raises ExpansionBudgetExceeded after walking `months` months."""
     copy = r.replace()
-    copy._loa_months_left = months  # type: ignore[attr-defined]
+    vars(copy)["_loa_months_left"] = months
     return copy
 
 
@@ -118,7 +119,7 @@ def _every(rec: Every, start: datetime, end: datetime) -> list[datetime]:
     return out
 
 
-def _local_naive(dt: datetime, tz) -> datetime:
+def _local_naive(dt: datetime, tz: tzinfo | None) -> datetime:
     return dt.astimezone(tz).replace(tzinfo=None)
 
 
@@ -134,7 +135,7 @@ def _parse(text: str, dtstart_naive: datetime, tzkey: str) -> rrule:
         )
     tz = ZoneInfo(tzkey)
 
-    def to_local(m: re.Match) -> str:
+    def to_local(m: re.Match[str]) -> str:
         utc = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
         return "UNTIL=" + utc.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
@@ -152,9 +153,25 @@ def _parse(text: str, dtstart_naive: datetime, tzkey: str) -> rrule:
 
 def _tzkey(dt: datetime) -> str:
     key = getattr(dt.tzinfo, "key", None)
-    if key is None:
+    if not isinstance(key, str):
         raise ValueError("dtstart must use a zoneinfo.ZoneInfo zone (e.g. Asia/Ho_Chi_Minh)")
     return key
+
+
+@dataclass(frozen=True)
+class RuleParts:
+    """What dateutil keeps of a parsed rule only in private attributes (python-dateutil is held to 2.9.x in
+    pyproject.toml; every expansion reads them, so a renamed one fails the recurrence tests at once)."""
+    freq: int
+    interval: int
+    count: int | None
+    until: datetime | None
+    dtstart: datetime
+
+
+def parts(r: rrule) -> RuleParts:
+    a = vars(r)
+    return RuleParts(a["_freq"], a["_interval"], a["_count"], a["_until"], a["_dtstart"])
 
 
 _PERIOD = {WEEKLY: timedelta(days=7), DAILY: timedelta(days=1), HOURLY: timedelta(hours=1),
@@ -168,13 +185,14 @@ def _fast_forward(r: rrule, window_start: datetime) -> rrule:
     steps per expansion (hundreds of thousands for an hourly one). Jumping by whole multiples of the
     period keeps the phase (weekday, INTERVAL parity, minute of the hour), so the occurrences are unchanged.
     """
-    if r._count is not None or r._freq not in _PERIOD:
+    p = parts(r)
+    if p.count is not None or p.freq not in _PERIOD:
         return r
-    period = _PERIOD[r._freq] * r._interval
-    lag = window_start - r._dtstart - period
+    period = _PERIOD[p.freq] * p.interval
+    lag = window_start - p.dtstart - period
     if lag <= timedelta(0):
         return r
-    return r.replace(dtstart=r._dtstart + (lag // period) * period)
+    return r.replace(dtstart=p.dtstart + (lag // period) * period)
 
 
 def _recurring(rec: Recurring, start: datetime, end: datetime) -> list[datetime]:
@@ -184,7 +202,7 @@ def _recurring(rec: Recurring, start: datetime, end: datetime) -> list[datetime]
     dt0 = rec.dtstart.replace(tzinfo=None)
     if not rec.times:
         r = _parse(rec.rrule, dt0, tzkey)
-        if r._count is None:
+        if parts(r).count is None:
             r = _fast_forward(r, lo)
         found = r.between(lo, hi, inc=True)
         return [d.replace(tzinfo=tz) for d in found if d < hi]
@@ -197,11 +215,12 @@ def _with_times(rec: Recurring, dt0: datetime, lo: datetime, hi: datetime, tzkey
             "Dùng giờ phát hoặc BYHOUR/BYMINUTE, không dùng cả hai / give times or BYHOUR, not both"
         )
     days = _parse(rec.rrule, datetime.combine(dt0.date(), time(0)), tzkey)
-    if days._freq not in (DAILY, WEEKLY, MONTHLY, YEARLY):
+    day_parts = parts(days)
+    if day_parts.freq not in (DAILY, WEEKLY, MONTHLY, YEARLY):
         raise RecurrenceError("Giờ phát chỉ dùng với lặp theo ngày/tuần/tháng/năm / times need FREQ≥DAILY")
     times = sorted(set(rec.times))
-    until = days._until
-    count = days._count
+    until = day_parts.until
+    count = day_parts.count
     out: list[datetime] = []
     if count is None:
         days = _fast_forward(days, lo - timedelta(days=1))
@@ -262,7 +281,7 @@ def iter_occurrences(rec: Recurrence, start: datetime, months: int) -> Iterator[
     dt0 = rec.dtstart.replace(tzinfo=None)
     if not rec.times:
         r = _parse(rec.rrule, dt0, tzkey)
-        r = budgeted(_fast_forward(r, lo) if r._count is None else r, months)
+        r = budgeted(_fast_forward(r, lo) if parts(r).count is None else r, months)
         for d in r:
             if d >= lo:
                 yield d.replace(tzinfo=tz)
@@ -271,10 +290,11 @@ def iter_occurrences(rec: Recurrence, start: datetime, months: int) -> Iterator[
         raise RecurrenceError(
             "Dùng giờ phát hoặc BYHOUR/BYMINUTE, không dùng cả hai / give times or BYHOUR, not both")
     days = _parse(rec.rrule, datetime.combine(dt0.date(), time(0)), tzkey)
-    if days._freq not in (DAILY, WEEKLY, MONTHLY, YEARLY):
+    day_parts = parts(days)
+    if day_parts.freq not in (DAILY, WEEKLY, MONTHLY, YEARLY):
         raise RecurrenceError("Giờ phát chỉ dùng với lặp theo ngày/tuần/tháng/năm / times need FREQ≥DAILY")
     times = sorted(set(rec.times))
-    until, count = days._until, days._count
+    until, count = day_parts.until, day_parts.count
     if count is None:
         days = _fast_forward(days, lo - timedelta(days=1))
     seen = 0

@@ -109,7 +109,8 @@ def _anchored(others: list[Candidate]) -> set[int]:
     return out
 
 
-def _fit(c: Candidate, limit: datetime, busy, e_iv):
+def _fit(c: Candidate, limit: datetime, busy: list[tuple[datetime, datetime]],
+         e_iv: list[tuple[datetime, datetime]]) -> tuple[datetime, datetime, bool] | DropReason:
     """First start >= planned where `c` fits, as (start, end, cut) — or a DropReason."""
     t = c.planned
     d = c.duration

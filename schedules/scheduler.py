@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -143,9 +144,9 @@ class StationScheduler:
 
     @property
     def running(self) -> bool:
-        return self._sched.running
+        return bool(self._sched.running)  # (APScheduler 3 is untyped)
 
-    def jobs(self) -> dict[str, dict]:
+    def jobs(self) -> dict[str, dict[str, Any]]:
         """id → trigger description and settings, for status pages and tests."""
         # before start() jobs are pending and the job defaults are not applied yet
         return {j.id: {"trigger": str(j.trigger), "coalesce": getattr(j, "coalesce", None),

@@ -6,7 +6,7 @@ Ids are bounded to the database's integer range so a huge number is a clean 422,
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -281,7 +281,7 @@ class CapAlertOut(BaseModel):
     sent: datetime
     msg_type: str
     status: str
-    decision: dict
+    decision: dict[str, Any]
     content_item_id: int | None
     emergency_id: int | None
     received_at: datetime
@@ -297,5 +297,5 @@ class CapIngestOut(BaseModel):
 class ReportOut(BaseModel):
     commune_id: int
     day: str
-    data: dict
+    data: dict[str, Any]
     created_at: datetime

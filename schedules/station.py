@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
+from loa.org.models import Commune
 from loa.org.service import get_commune
 from schedules.schemas import StationSettingsIn, StationSettingsOut
 from schedules.tables import StationSettingsRow
@@ -17,17 +18,17 @@ from schedules.tables import StationSettingsRow
 EDITORS = ("cadre",)
 
 
-def _out(commune, row: StationSettingsRow | None) -> StationSettingsOut:
+def _out(commune_id: int, commune: Commune, row: StationSettingsRow | None) -> StationSettingsOut:
     base = StationSettingsIn(timezone=commune.timezone).model_dump()
     if row is not None:
         base.update({k: getattr(row, k) for k in StationSettingsIn.model_fields if hasattr(row, k)})
         base["timezone"] = commune.timezone
-    return StationSettingsOut(**base, commune_id=commune.id, updated_at=row.updated_at if row else None)
+    return StationSettingsOut(**base, commune_id=commune_id, updated_at=row.updated_at if row else None)
 
 
 def get_settings(session: Session, actor: Principal, commune_id: int) -> StationSettingsOut:
     commune = get_commune(session, actor, commune_id)
-    return _out(commune, session.get(StationSettingsRow, commune_id))
+    return _out(commune_id, commune, session.get(StationSettingsRow, commune_id))
 
 
 def put_settings(session: Session, actor: Principal, commune_id: int, body: StationSettingsIn,
@@ -43,4 +44,4 @@ def put_settings(session: Session, actor: Principal, commune_id: int, body: Stat
     session.add(commune)
     audit.record(session, actor, "station.settings", "commune", commune_id, now, commune_id=commune_id,
                  **body.model_dump())
-    return _out(commune, row)
+    return _out(commune_id, commune, row)

@@ -45,8 +45,10 @@ class MaterializeResult:
 
 
 def segments_json(play: Play) -> list[dict]:
+    """The stored form of a play's segments (migration `segsizes` added `size_bytes` to rows stored before)."""
     return [{"offset_s": s.offset_s, "duration_s": s.duration_s, "kind": s.kind.value, "content_id": s.content_id,
-             "sha256": s.sha256, "title": s.title, "language": s.language, "url": s.url} for s in play.segments]
+             "sha256": s.sha256, "title": s.title, "language": s.language, "url": s.url,
+             "size_bytes": s.size_bytes} for s in play.segments]
 
 
 def _values(play: Play) -> dict:

@@ -10,7 +10,7 @@ from api.content.router import Accepted, _job
 from api.deps import Auth, Context, Id
 from api.errors import responses
 from content.library.packs import import_pack
-from content.library.schemas import ContentItemOut
+from content.library.schemas import ContentItemOut, Engine
 from content.packs import builtin_packs
 from loa.db import session_scope
 from loa.errors import NotFound
@@ -40,7 +40,7 @@ class PackOut(BaseModel):
 
 
 class PackImportIn(BaseModel):
-    engine: str = Field(default="auto", pattern="^(auto|espeak|gtts|piper)$")
+    engine: Engine = "auto"  # the same four names as a text item's (content.library.schemas)
     voice: str | None = Field(default=None, max_length=100)
 
 

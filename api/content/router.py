@@ -18,7 +18,7 @@ from api.deps import Id
 from api.errors import responses
 from api.schedules.setup import content_changed
 from content.library import service as library
-from content.library.languages import KNOWN
+from loa.languages import KNOWN
 from content.library.models import Kind, Status
 from content.library.schemas import (
     ApproveBody, ContentItemOut, ContentPage, ContributionOut, ItemFilter, ItemMeta, ItemUpdate, RejectBody,

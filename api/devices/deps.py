@@ -6,19 +6,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.devices.station import StationDep
 from broadcaster.station import deviceauth
 from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.secrets import token_hash
 
 
-def device_authenticated(request: Request) -> DeviceIdentity:
+def device_authenticated(request: Request, station: StationDep) -> DeviceIdentity:
     """From the process's identity cache when fresh (see broadcaster/station/identities.py), else the database,
     whose answer is cached. Revoked and unknown tokens are never cached: they raise here every time."""
-    st = request.app.state
+    st = station
     header = request.headers.get("authorization")
-    cache = getattr(st, "identities", None)
+    cache = st.identities
     token = deviceauth.token_from_header(header)
-    if cache is None or token is None:
+    if token is None:
         with st.engine.connect() as conn:
             return deviceauth.resolve(conn, header)
     if cache.due():

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 
+from api.devices.station import station_of
 from api.ratelimit import Refusal, SlidingWindowLimit
 from broadcaster.station.enrollment import device_actor
 from loa.audit import service as audit
@@ -26,15 +27,14 @@ CLAIM_WINDOW = timedelta(minutes=10)
 
 
 def _limits(request: Request) -> dict[str, SlidingWindowLimit]:
-    state = request.app.state
-    limits = getattr(state, "enroll_limits", None)
-    if limits is None:
-        settings = state.settings
-        limits = {"start": SlidingWindowLimit(settings.enroll_start_limit, WINDOWS["start"]),
-                  "poll": SlidingWindowLimit(settings.enroll_poll_limit, WINDOWS["poll"]),
-                  # limit 0: every call is a refusal; only its `first` flag is used (one audit entry a window)
-                  "claim": SlidingWindowLimit(0, CLAIM_WINDOW)}
-        state.enroll_limits = limits
+    station = station_of(request.app)
+    limits = station.enroll_limits
+    if not limits:
+        settings = station.settings
+        limits.update({"start": SlidingWindowLimit(settings.enroll_start_limit, WINDOWS["start"]),
+                       "poll": SlidingWindowLimit(settings.enroll_poll_limit, WINDOWS["poll"]),
+                       # limit 0: every call is a refusal; only its `first` flag is used (one audit entry a window)
+                       "claim": SlidingWindowLimit(0, CLAIM_WINDOW)})
     return limits
 
 
@@ -64,7 +64,7 @@ def refused(request: Request, name: str, ip: str, now: datetime, exc: RateLimite
 def _audit(request: Request, name: str, ip: str, now: datetime, limit: SlidingWindowLimit | None,
            refusal: Refusal) -> None:
     window = limit.window if limit is not None else CLAIM_WINDOW
-    with session_scope(request.app.state.engine) as s:
+    with session_scope(station_of(request.app).engine) as s:
         audit.record(s, device_actor(ip), "device.enroll_rate_limited", "enrollment", None, now,
                      endpoint=f"enroll/{name}", limit=limit.limit if limit is not None else None,
                      window_s=int(window.total_seconds()), retry_after=refusal.retry_after,

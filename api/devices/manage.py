@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from api.deps import Auth, Context, Id
+from api.deps import Auth, Context, DbSession, Id
+from api.devices.station import Station, StationDep
 from api.devices.schemas import AlertOut, CodeOut, ConfirmIn, DeviceStatusOut, PlayOut, RejectIn, SoundIn
 from api.errors import responses as R
 from broadcaster.station import enrollment, manifests, plays, views
@@ -18,19 +19,11 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 CADRE = ("cadre",)
 
 
-def sound_changed(request: Request, device_id: int) -> None:
+def sound_changed(station: Station, device_id: int) -> None:
     """Volume or mute committed: a signed command applies it to what is on air now (§4a), then the device's
     manifest is rebuilt (a higher seq) and it is nudged."""
-    commander = getattr(request.app.state, "commander", None)
-    if commander is not None:
-        commander.sound_changed(device_id)
-    _nudge(request, {device_id})
-
-
-def _nudge(request: Request, device_ids: set[int]) -> None:
-    nudger = getattr(request.app.state, "nudger", None)
-    if nudger is not None:
-        nudger.nudge(device_ids)
+    station.commander.sound_changed(device_id)
+    station.nudger.nudge({device_id})
 
 
 def _status(s, device, ctx) -> DeviceStatusOut:
@@ -39,42 +32,38 @@ def _status(s, device, ctx) -> DeviceStatusOut:
 
 @router.post("/communes/{commune_id}/enrollments/confirm", response_model=DeviceStatusOut, status_code=201,
              responses=R(401, 403, 404, 422))
-def confirm_enrollment(commune_id: Id, body: ConfirmIn, principal: Auth, ctx: Context) -> DeviceStatusOut:
+def confirm_enrollment(commune_id: Id, body: ConfirmIn, principal: Auth, ctx: Context,
+                       s: DbSession) -> DeviceStatusOut:
     """Xác nhận mã thiết bị hiển thị và chọn thôn / confirm the code a device shows and pick its village."""
-    with session_scope(ctx.engine) as s:
-        device = enrollment.confirm(s, principal, commune_id, body.code, body.village_id, ctx.now, body.name,
-                                    body.device_id)
-        return _status(s, device, ctx)
+    device = enrollment.confirm(s, principal, commune_id, body.code, body.village_id, ctx.now, body.name,
+                                body.device_id)
+    return _status(s, device, ctx)
 
 
 @router.post("/communes/{commune_id}/enrollments/reject", status_code=204, responses=R(401, 403, 404, 422))
-def reject_enrollment(commune_id: Id, body: RejectIn, principal: Auth, ctx: Context) -> Response:
-    with session_scope(ctx.engine) as s:
-        enrollment.reject(s, principal, commune_id, body.code, ctx.now)
+def reject_enrollment(commune_id: Id, body: RejectIn, principal: Auth, ctx: Context, s: DbSession) -> Response:
+    enrollment.reject(s, principal, commune_id, body.code, ctx.now)
     return Response(status_code=204)
 
 
 @router.post("/devices/{device_id}/enrollment-code", response_model=CodeOut, status_code=201,
              responses=R(401, 403, 404, 422))
-def create_enrollment_code(device_id: Id, principal: Auth, ctx: Context) -> CodeOut:
+def create_enrollment_code(device_id: Id, principal: Auth, ctx: Context, s: DbSession) -> CodeOut:
     """Mã một lần (24 giờ) để nhập vào thiết bị / a one-time code (24 h) to type into the device."""
-    with session_scope(ctx.engine) as s:
-        code, expires = enrollment.create_code(s, principal, device_id, ctx.now)
+    code, expires = enrollment.create_code(s, principal, device_id, ctx.now)
     return CodeOut(device_id=device_id, code=code, expires_at=expires)
 
 
 @router.post("/devices/{device_id}/revoke", response_model=DeviceStatusOut, responses=R(401, 403, 404))
-def revoke_device(device_id: Id, principal: Auth, ctx: Context, request: Request) -> DeviceStatusOut:
+def revoke_device(device_id: Id, principal: Auth, ctx: Context, station: StationDep) -> DeviceStatusOut:
     with session_scope(ctx.engine) as s:
         device = enrollment.revoke(s, principal, device_id, ctx.now)
-        manifests.forget(s, request.app.state.broadcaster, device.id)
+        manifests.forget(s, station.context, device.id)
         out = _status(s, device, ctx)
     # again after the commit: a request that read the device between forget() and the commit cached it unrevoked
-    request.app.state.broadcaster.identity_changed([device_id])
-    request.app.state.sse_hub.close_device(device_id)  # its open streams end now: no further ping
-    hook = getattr(request.app.state, "on_device_enrolled", None)
-    if hook is not None:
-        hook()  # the broker's files drop the device
+    station.context.identity_changed([device_id])
+    station.sse_hub.close_device(device_id)  # its open streams end now: no further ping
+    station.device_enrolled()  # the broker's files drop the device
     return out
 
 
@@ -92,18 +81,17 @@ def list_device_status(commune_id: Id, principal: Auth, ctx: Context) -> list[De
 
 
 @router.get("/devices/{device_id}/status", response_model=DeviceStatusOut, responses=R(401, 404))
-def device_status(device_id: Id, principal: Auth, ctx: Context) -> DeviceStatusOut:
+def device_status(device_id: Id, principal: Auth, ctx: Context, s: DbSession) -> DeviceStatusOut:
     from broadcaster.station import status
 
-    with session_scope(ctx.engine) as s:
-        device = org.get_device(s, principal, device_id)
-        status.mark_offline(s, ctx.now, ctx.settings.device_offline_after_s, device.commune_id)
-        s.refresh(device)
-        return _status(s, device, ctx)
+    device = org.get_device(s, principal, device_id)
+    status.mark_offline(s, ctx.now, ctx.settings.device_offline_after_s, device.commune_id)
+    s.refresh(device)
+    return _status(s, device, ctx)
 
 
 @router.put("/devices/{device_id}/sound", response_model=DeviceStatusOut, responses=R(401, 403, 404, 422))
-def set_sound(device_id: Id, body: SoundIn, principal: Auth, ctx: Context, request: Request) -> DeviceStatusOut:
+def set_sound(device_id: Id, body: SoundIn, principal: Auth, ctx: Context, station: StationDep) -> DeviceStatusOut:
     """Âm lượng và tắt tiếng từ xa / remote volume and mute: a new manifest version and a nudge."""
     with session_scope(ctx.engine) as s:
         device = org.get_device(s, principal, device_id)
@@ -116,7 +104,7 @@ def set_sound(device_id: Id, body: SoundIn, principal: Auth, ctx: Context, reque
         audit.record(s, principal, "device.sound", "device", device.id, ctx.now, commune_id=device.commune_id,
                      volume=device.volume, muted=device.muted)
         out = _status(s, device, ctx)
-    sound_changed(request, device_id)
+    sound_changed(station, device_id)
     return out
 
 

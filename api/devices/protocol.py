@@ -12,6 +12,7 @@ from api.deps import client_ip
 from api.devices import enroll_limits
 from api.devices.deps import DeviceAuth
 from api.devices.fastpath import etag_matches
+from api.devices.station import Station, StationDep
 from api.devices.schemas import EnrollClaimIn, EnrollPollIn, EnrollStartIn, HeartbeatIn, PlaysIn, PlaysOut
 from api.errors import responses as R
 from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, format_time, is_sha256
@@ -23,61 +24,52 @@ from loa.org.models import Device
 router = APIRouter(prefix=API_PREFIX, tags=["device protocol"])
 
 
-def _state(request: Request):
-    return request.app.state
-
-
 def _audio_missing() -> NotFound:
     return NotFound("not_found", "Không có tệp âm thanh này cho thiết bị", "No such audio for this device")
 
 
 # -- enrollment (no auth) ---------------------------------------------------------------------------------
 @router.post("/enroll/start", status_code=201, responses=R(422, 429))
-def enroll_start(body: EnrollStartIn, request: Request) -> dict[str, Any]:
+def enroll_start(body: EnrollStartIn, request: Request, station: StationDep) -> dict[str, Any]:
     """Rate-limited per client address (`LOA_ENROLL_START_LIMIT` per 10 minutes): each call makes a pending
     code a cadre might type, and an audit entry."""
-    st = _state(request)
-    ip, now = client_ip(request), st.clock()
+    ip, now = client_ip(request), station.clock()
     enroll_limits.check(request, "start", ip, now)
-    with session_scope(st.engine) as s:
+    with session_scope(station.engine) as s:
         return enrollment.start(s, body.model_dump(), now, ip)
 
 
 @router.post("/enroll/poll", responses={202: {"description": "pending"}, **R(404, 410, 422, 429)})
-def enroll_poll(body: EnrollPollIn, request: Request) -> Response:
-    st = _state(request)
-    ip, now = client_ip(request), st.clock()
+def enroll_poll(body: EnrollPollIn, request: Request, station: StationDep) -> Response:
+    ip, now = client_ip(request), station.clock()
     enroll_limits.check(request, "poll", ip, now)
-    with session_scope(st.engine) as s:
-        creds = enrollment.poll(s, st.broadcaster, body.enrollment_id, body.poll_secret, now, ip)
+    with session_scope(station.engine) as s:
+        creds = enrollment.poll(s, station.context, body.enrollment_id, body.poll_secret, now, ip)
     if creds is None:
         return JSONResponse({"status": "pending"}, status_code=202)
-    _after_enrollment(request)
+    _after_enrollment(station)
     return JSONResponse(creds)
 
 
 @router.post("/enroll/claim", responses=R(404, 422, 429))
-def enroll_claim(body: EnrollClaimIn, request: Request) -> dict[str, Any]:
+def enroll_claim(body: EnrollClaimIn, request: Request, station: StationDep) -> dict[str, Any]:
     """Wrong codes are limited per address in the database (5 per 10 minutes, every replica counts);
     the refusals after that are summarised in the audit log, one entry per address and window."""
-    st = _state(request)
     ip = client_ip(request)
-    with session_scope(st.engine) as s:
+    with session_scope(station.engine) as s:
         try:
-            creds = enrollment.claim(s, st.broadcaster, body.code, body.model_dump(exclude={"code"}), ip, st.clock())
+            creds = enrollment.claim(s, station.context, body.code, body.model_dump(exclude={"code"}), ip, station.clock())
         except RateLimited as exc:
-            enroll_limits.refused(request, "claim", ip, st.clock(), exc)
+            enroll_limits.refused(request, "claim", ip, station.clock(), exc)
             raise
-    _after_enrollment(request)
+    _after_enrollment(station)
     return creds
 
 
-def _after_enrollment(request: Request) -> None:
+def _after_enrollment(station: Station) -> None:
     # A re-enrolled box's old identity is revoked: its open streams close now (the database says which).
-    request.app.state.sse_guard.check_now()
-    hook = getattr(request.app.state, "on_device_enrolled", None)
-    if hook is not None:
-        hook()
+    station.sse_guard.check_now()
+    station.device_enrolled()
 
 
 # -- manifest, audio, keys ---------------------------------------------------------------------------------
@@ -86,12 +78,11 @@ _etag_matches = etag_matches  # one rule for the route and the fast path (api/de
 
 @router.get("/manifest", responses={200: {"description": "signed manifest envelope"}, 304: {"description": "unchanged"},
                                     **R(401, 404)})
-def get_manifest(ident: DeviceAuth, request: Request) -> Response:
-    st = _state(request)
-    now = st.clock()
-    entry = manifests.cached_for(st.broadcaster, ident, now)
+def get_manifest(ident: DeviceAuth, request: Request, station: StationDep) -> Response:
+    now = station.clock()
+    entry = manifests.cached_for(station.context, ident, now)
     if entry is None:
-        entry = manifests.current_retrying(st.engine, st.broadcaster, ident, now)
+        entry = manifests.current_retrying(station.engine, station.context, ident, now)
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache"}
     if _etag_matches(request.headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=headers)
@@ -100,18 +91,17 @@ def get_manifest(ident: DeviceAuth, request: Request) -> Response:
 
 @router.get("/audio/{sha256}", responses={200: {"description": "audio bytes"}, 206: {"description": "a range"},
                                           **R(401, 404, 416)})
-def get_audio(sha256: str, ident: DeviceAuth, request: Request) -> Response:
+def get_audio(sha256: str, ident: DeviceAuth, request: Request, station: StationDep) -> Response:
     from content.store import AudioStore, StoreError
 
-    st = _state(request)
     if not is_sha256(sha256):
         raise _audio_missing()
-    with session_scope(st.engine) as s:
-        allowed = manifests.may_fetch(s, ident.device_id, sha256, st.clock())
+    with session_scope(station.engine) as s:
+        allowed = manifests.may_fetch(s, ident.device_id, sha256, station.clock())
     if not allowed:
         raise _audio_missing()
     try:
-        path = AudioStore(st.broadcaster.audio_dir).path_for(sha256)
+        path = AudioStore(station.context.audio_dir).path_for(sha256)
     except StoreError:
         raise _audio_missing() from None
     response = serve_audio(request, path, sha256)
@@ -121,59 +111,54 @@ def get_audio(sha256: str, ident: DeviceAuth, request: Request) -> Response:
 
 
 @router.get("/keys", responses=R(401))
-def get_keys(ident: DeviceAuth, request: Request) -> dict[str, Any]:
-    st = _state(request)
-    return st.broadcaster.keyring.signed_keyset(st.clock())
+def get_keys(ident: DeviceAuth, station: StationDep) -> dict[str, Any]:
+    return station.context.keyring.signed_keyset(station.clock())
 
 
 # -- status and proof of play ------------------------------------------------------------------------------
 @router.post("/heartbeat", status_code=204, response_class=Response,
              responses={204: {"description": "received; `X-Loa-Manifest-Version` names the current manifest"},
                         **R(401, 422)})
-def heartbeat(body: HeartbeatIn, ident: DeviceAuth, request: Request) -> Response:
+def heartbeat(body: HeartbeatIn, ident: DeviceAuth, station: StationDep) -> Response:
     """§6: no body in the reply, 5 minutes apart from every device: the version rides in a header and the
     time in `X-Loa-Server-Time`. Fields the device left out are unchanged since its previous heartbeat."""
-    st = _state(request)
-    now = st.clock()
-    with session_scope(st.engine) as s:
+    now = station.clock()
+    with session_scope(station.engine) as s:
         status.heartbeat(s, ident, body.model_dump(exclude_unset=True), now)
     headers = {}
     if ident.village_id is not None:
-        entry = manifests.cached_for(st.broadcaster, ident, now)
-        headers[MANIFEST_VERSION_HEADER] = (entry or manifests.current_retrying(st.engine, st.broadcaster, ident,
+        entry = manifests.cached_for(station.context, ident, now)
+        headers[MANIFEST_VERSION_HEADER] = (entry or manifests.current_retrying(station.engine, station.context, ident,
                                                                               now)).version
     return Response(status_code=204, headers=headers)
 
 
 @router.post("/plays", response_model=PlaysOut, responses=R(401, 413, 422))
-def upload_plays(body: PlaysIn, ident: DeviceAuth, request: Request) -> PlaysOut:
-    st = _state(request)
+def upload_plays(body: PlaysIn, ident: DeviceAuth, station: StationDep) -> PlaysOut:
     records = [r.model_dump(mode="json") for r in body.records]
-    with session_scope(st.engine) as s:
-        acked = plays.ingest(s, ident, records, st.clock())
+    with session_scope(station.engine) as s:
+        acked = plays.ingest(s, ident, records, station.clock())
     return PlaysOut(acked_through=acked)
 
 
 # -- nudges ------------------------------------------------------------------------------------------------
 @router.get("/events", responses={200: {"description": "text/event-stream of `sync` events"}, **R(401)})
-async def events(ident: DeviceAuth, request: Request) -> StreamingResponse:
-    st = _state(request)
+async def events(ident: DeviceAuth, request: Request, station: StationDep) -> StreamingResponse:
 
     def current() -> dict[str, Any]:
-        now = st.clock()
+        now = station.clock()
         if ident.village_id is None:
             return {"version": "", "emergency": False, "at": format_time(now)}
-        with session_scope(st.engine) as s:
+        with session_scope(station.engine) as s:
             device = s.get(Device, ident.device_id)
-            entry = manifests.current(s, st.broadcaster, device, ident.uid,
+            entry = manifests.current(s, station.context, device, ident.uid,
                                       manifests.timetable_version(s, ident.device_id), now)
         return {"version": entry.version, "emergency": entry.emergency, "at": format_time(now)}
 
     async def first() -> dict[str, Any]:
         return await run_in_threadpool(current)
 
-    ping = getattr(st, "sse_ping_s", 20.0)
-    return StreamingResponse(st.sse_hub.stream(ident.device_id, first, ping, uid=ident.uid),
+    return StreamingResponse(station.sse_hub.stream(ident.device_id, first, station.sse_ping_s, uid=ident.uid),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

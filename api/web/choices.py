@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from content.library.languages import KNOWN
+from loa.languages import KNOWN
 from content.library.models import Kind, Status
 
 

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from email.utils import format_datetime
 
-from content.library.languages import display_name
+from loa.languages import display_name
 from content.library.models import ContentItem
 from api.web.public import FORMATS, audio_ext
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from api.web.schedule_form import Slot
+from broadcaster.protocol.wire import RELAY_FAILURES
 from broadcaster.station.airtruth import NowState
 from broadcaster.station.airviews import CANNOT_PLAY, now_states
 from broadcaster.station.models import PlayRecordRow
@@ -46,14 +47,21 @@ def attach_reports(session: Session, week: list[tuple], devices: Iterable[Device
         PlayRecordRow.planned_start <= hi)).all()
     for slot in begun:
         outcome: dict[int, str] = {}
+        relay_failed: dict[int, str] = {}  # device → why its relay failed (the agent's reason code)
         for r in rows:
             if (r.device_id in slot.device_ids and r.priority == slot.priority
                     and slot.start <= r.planned_start < max(slot.end, slot.start + timedelta(seconds=1))):
                 seen = outcome.get(r.device_id)
                 if seen is None or WORST_FIRST.index(r.result) < WORST_FIRST.index(seen):
                     outcome[r.device_id] = r.result
+                code = (r.reason or "").split(":", 1)[0]
+                if r.result == "failed" and code in RELAY_FAILURES:
+                    relay_failed[r.device_id] = code
         counts = {k: 0 for k in WORST_FIRST}
         for result in outcome.values():
             counts[result] = counts.get(result, 0) + 1
         counts["no_record"] = len((slot.device_ids & able) - outcome.keys())
+        # relays given up after the retries (the loudspeaker then played its fallback music): by reason
+        for code in RELAY_FAILURES:
+            counts[code] = sum(1 for c in relay_failed.values() if c == code)
         slot.reported = counts

@@ -12,6 +12,7 @@ from api.web.choices import int_or_none
 from api.web.flash import flash_redirect
 from api.web.render import PageRoute, gettext_for, page_lang, render
 from api.devices.manage import sound_changed
+from api.devices.station import station_of
 from api.web.session import check_csrf, now_of, require_principal
 from broadcaster.station import enrollment, status, views
 from loa.audit import service as audit
@@ -58,7 +59,7 @@ def set_sound(request: Request, device_id: Id, csrf: Annotated[str, Form(max_len
         audit.record(s, user, "device.sound", "device", device.id, now, commune_id=device.commune_id,
                      volume=device.volume, muted=device.muted)
         commune_id = device.commune_id
-    sound_changed(request, device_id)  # a signed command for what is on air, then the new manifest
+    sound_changed(station_of(request.app), device_id)  # a signed command for what is on air, then the new manifest
     return flash_redirect(f"/app/c/{commune_id}/devices#device-{device_id}", "sound_saved",
                           request.app.state.settings.cookie_secure)
 
@@ -99,8 +100,7 @@ def add_or_enroll(request: Request, commune_id: Id, csrf: Annotated[str, Form(ma
         if exc.code in ("commune_not_found",):
             raise
         return _page(request, commune_id, error=exc.message_en if page_lang(request) == "en" else exc.message_vi)
-    hook = getattr(request.app.state, "on_device_enrolled", None)
-    if action == "enroll" and hook is not None:
-        hook()  # the broker learns the new device's credentials
+    if action == "enroll":
+        station_of(request.app).device_enrolled()  # the broker learns the new device's credentials
     return flash_redirect(f"/app/c/{commune_id}/devices", "device_enrolled" if action == "enroll" else "device_added",
                           request.app.state.settings.cookie_secure)

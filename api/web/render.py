@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.web.choices import ENGINE_NAMES, VOICE_LABELS
-from content.library.languages import display_name
+from loa.languages import display_name
 from api.i18n import LANG_COOKIE, negotiate, translations
 from api.web.flash import COOKIE as FLASH_COOKIE
 from api.web.flash import clear as clear_flash

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from api.web.choices import KIND_LABELS, N_
-from content.library.languages import display_name
+from broadcaster.protocol.wire import RELAY_FAILURES
+from loa.languages import display_name
 from content.library.models import ContentItem
 from loa import csv_safe
 from loa.org.models import Device, Village
@@ -49,6 +50,9 @@ class VillageMonth:
     skipped: int = 0
     failed: int = 0
     played_after_stop: int = 0  # an emergency the cadre stopped that a loudspeaker still played past the stop
+    # of the failed: relays a loudspeaker gave up on after its retries (radio unreachable or lost; it played
+    # its fallback music instead), from the play records' reason codes
+    relay_failed: int = 0
     uptime: list[DeviceUptime] = field(default_factory=list)
 
     @property
@@ -95,6 +99,8 @@ def village_month(session: Session, village: Village, month: str, tz: ZoneInfo, 
         counted = counted_as(r.result, r.actual_end, stops.get(r.id))
         if counted in ("completed", "interrupted", "skipped", "failed", "played_after_stop"):
             setattr(out, counted, getattr(out, counted) + 1)
+        if r.result == "failed" and (r.reason or "").split(":", 1)[0] in RELAY_FAILURES:
+            out.relay_failed += 1
         if r.result in ("played", "interrupted") and r.actual_start and r.actual_end:
             key = (r.sha256, r.planned_start, r.priority == "emergency")
             heard[key] = max(heard.get(key, 0.0), (r.actual_end - r.actual_start).total_seconds())

@@ -8,6 +8,7 @@ from api.web import (pages_audit, pages_auth, pages_compose, pages_devices, page
                      pages_org, pages_public, pages_reports, pages_schedule, pages_streams)
 
 from api.web import pages_account  # /app/account, /app/admin (issue 14)
+from api.web import pages_live  # /app/c/{id}/live (issue 15)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages_account.router)
@@ -18,3 +19,4 @@ router.include_router(pages_compose.json_router)
 from api.web import pages_bulletins  # noqa: E402  (issue 16: bulletins down, reports up)
 
 router.include_router(pages_bulletins.router)
+router.include_router(pages_live.router)

@@ -1,5 +1,5 @@
 """`loa-agent`: run the village agent. The console script of the loa-agent wheel (packaging/agent/), and the
-same command as `loa agent` on a station (loa/cli/agent_cmds.py hands its arguments to `main`).
+same command as `loa agent` on a station (station/cli/agent_cmds.py hands its arguments to `main`).
 
 The standard library's argparse, not Typer: the wheel a village box installs then needs only `cryptography` and
 `paho-mqtt` (Typer would bring click, rich and pydantic onto a Raspberry Pi-class box for one command). The
@@ -74,6 +74,9 @@ def build_parser(prog: str = "loa-agent") -> argparse.ArgumentParser:
                    help="Âm lượng tại chỗ / local volume; mặc định / default: 100")
     p.add_argument("--hook-before", metavar="CMD", help="Lệnh trước chương trình (bật loa) / run before (speakers on)")
     p.add_argument("--hook-after", metavar="CMD", help="Lệnh sau chương trình (tắt loa) / run after (speakers off)")
+    p.add_argument("--relay-retry", type=_positive, default=60, metavar="SECONDS",
+                   help="Thử lại luồng tiếp âm bị mất trong bao lâu rồi phát nhạc dự phòng / how long to retry a "
+                        "lost relay stream before the fallback plays; mặc định / default: 60")
     p.add_argument("--no-push", action="store_true", help="Không nghe SSE/MQTT / poll only")
     p.add_argument("--version", action="version", version=f"loa-agent {AGENT_VERSION}",
                    help="Phiên bản / show the version")
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Phát qua / playing through: {describe(chosen)}", flush=True)
     runner = Agent(data_dir, chosen, cache_limit=args.cache_mb * 1024 * 1024, local_volume=args.volume,
                    hook_before=shlex.split(args.hook_before) if args.hook_before else None,
-                   hook_after=shlex.split(args.hook_after) if args.hook_after else None)
+                   hook_after=shlex.split(args.hook_after) if args.hook_after else None,
+                   relay_retry_s=float(args.relay_retry))
     stop = threading.Event()
     mqtt = None
     if not args.no_push:

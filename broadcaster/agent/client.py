@@ -12,22 +12,31 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from broadcaster.agent.clock import ClockEstimator
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.http import HttpTransport, Request, Response, Transport, TransportError
 from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, SERVER_TIME_HEADER
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class StationError(Exception):
-    """A reply the device cannot use. `code` is the protocol error code (or a transport code)."""
+class StationError(AgentError):
+    """A reply the device cannot use. `code` is the protocol error code (or a transport code). Retryable when
+    the station was unreachable, busy (429) or failing (5xx); any other refusal stays until something changes."""
 
     def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status, self.retry_after = code, message, status, retry_after
+        self._describe(code, message, code == "unreachable" or status in RETRY_STATUS)
 
 
 class DeviceRevoked(StationError):
-    pass
+    """The station revoked this device: permanent until it is enrolled again."""
+
+    retryable = False
+
+    def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(code, message, status, retry_after)
+        self.retryable = False
 
 
 def _utc_now() -> datetime:
@@ -65,15 +74,16 @@ class StationClient:
         self.estimator.add_reply(t0, t1, response.headers.get("date"), response.headers.get(SERVER_TIME_HEADER))
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
-        base = min(self.max_backoff, self.backoff * (2 ** attempt))
+        base = min(self.max_backoff, self.backoff * (2.0 ** attempt))
         delay = base * random.uniform(0.8, 1.2)
         return max(delay, retry_after or 0.0)
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), stream: bool = False,
                 headers: dict[str, str] | None = None, json_body: Any = None,
-                read_timeout: float | None = None) -> Response:
+                read_timeout: float | None = None, retries: int | None = None) -> Response:
         """One call with retries on transport errors and 429/5xx; other failures raise StationError at once.
         Without `stream` the body has been read when this returns; with it, read or close it."""
+        retries = self.retries if retries is None else retries
         last: Exception | None = None
         content = None
         extra = dict(headers or {})
@@ -84,7 +94,7 @@ class StationClient:
             extra["Content-Length"] = str(len(content or b""))
         req = Request(method, self.base_url + path, self._headers(extra), content,
                       self.read_timeout if read_timeout is None else read_timeout)
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             t0 = self.raw_now()
             try:
                 response = self.transport.handle(req)
@@ -92,7 +102,7 @@ class StationClient:
                     response.read()
             except TransportError as exc:
                 last = StationError("unreachable", f"Không kết nối được đài / station unreachable: {exc}")
-                if attempt < self.retries:
+                if attempt < retries:
                     self.sleep(self._delay(attempt, None))
                 continue
             self._observe(t0, self.raw_now(), response)
@@ -103,7 +113,7 @@ class StationClient:
             except TransportError:
                 pass  # the error reply's body is a courtesy; the status says enough
             error = self._error(response)
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
+            if response.status_code in RETRY_STATUS and attempt < retries:
                 last = error
                 self.sleep(self._delay(attempt, error.retry_after))
                 continue
@@ -133,7 +143,7 @@ class StationClient:
         return cls(code, message, response.status_code, retry_after)
 
     # -- endpoints ---------------------------------------------------------------------------------------
-    def get_manifest(self, etag: str | None) -> tuple[dict | None, str | None]:
+    def get_manifest(self, etag: str | None) -> tuple[dict[str, Any] | None, str | None]:
         """(envelope, etag), or (None, etag) when unchanged (304)."""
         headers = {"If-None-Match": etag} if etag else {}
         response = self.request("GET", f"{API_PREFIX}/manifest", ok=(200, 304), headers=headers)
@@ -172,40 +182,55 @@ class StationClient:
 
         return fetch
 
-    def heartbeat(self, payload: dict) -> dict:
+    def open_stream(self, path: str, read_timeout: float = 10.0) -> Response:
+        """A mount of the station's own stream hub (a relay or live speech, `/api/device/v1/streams/<name>`), with
+        this device's token and the station's TLS trust. One try: the relay's own budget decides about retries
+        (broadcaster/agent/relay.py). Read `iter_raw()` until the mount ends; close it to hang up."""
+        return self.request("GET", path, stream=True, retries=0, read_timeout=read_timeout,
+                            headers={"Accept": "audio/mpeg", "Accept-Encoding": "identity"})
+
+    def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """§6: `204` with the station's manifest version in `X-Loa-Manifest-Version` (a `200` JSON reply from an
         older station is understood too). Returns {"manifest_version": …}."""
         response = self.request("POST", f"{API_PREFIX}/heartbeat", ok=(200, 204), json_body=payload)
         if response.status_code == 204:
             return {"manifest_version": response.headers.get(MANIFEST_VERSION_HEADER) or None}
-        return response.json()
+        reply: dict[str, Any] = response.json()
+        return reply
 
-    def upload_plays(self, records: list[dict]) -> int:
+    def upload_plays(self, records: list[dict[str, Any]]) -> int:
         body = self.request("POST", f"{API_PREFIX}/plays", json_body={"records": records}).json()
         return int(body["acked_through"])
 
-    def get_keys(self) -> dict:
-        return self.request("GET", f"{API_PREFIX}/keys").json()
+    def get_keys(self) -> dict[str, Any]:
+        reply: dict[str, Any] = self.request("GET", f"{API_PREFIX}/keys").json()
+        return reply
 
-    def enroll_start(self, info: dict) -> dict:
-        return self.request("POST", f"{API_PREFIX}/enroll/start", ok=(200, 201), json_body=info).json()
+    def enroll_start(self, info: dict[str, Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = self.request("POST", f"{API_PREFIX}/enroll/start", ok=(200, 201), json_body=info).json()
+        return reply
 
-    def enroll_poll(self, enrollment_id: str, poll_secret: str) -> dict | None:
+    def enroll_poll(self, enrollment_id: str, poll_secret: str) -> dict[str, Any] | None:
         """Credentials once a cadre confirmed, None while pending."""
         response = self.request("POST", f"{API_PREFIX}/enroll/poll", ok=(200, 202),
                                 json_body={"enrollment_id": enrollment_id, "poll_secret": poll_secret})
-        return response.json() if response.status_code == 200 else None
+        if response.status_code != 200:
+            return None
+        creds: dict[str, Any] = response.json()
+        return creds
 
-    def enroll_claim(self, code: str, info: dict) -> dict:
-        return self.request("POST", f"{API_PREFIX}/enroll/claim", json_body={"code": code, **info}).json()
+    def enroll_claim(self, code: str, info: dict[str, Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = self.request("POST", f"{API_PREFIX}/enroll/claim", json_body={"code": code, **info}).json()
+        return reply
 
-    def events(self, read_timeout: float = 60.0, on_command: Callable[[dict], None] | None = None) -> Iterator[dict]:
+    def events(self, read_timeout: float = 60.0, on_command: Callable[[dict[str, Any]], object] | None = None) -> Iterator[dict[str, Any]]:
         """Server-Sent Events: yields the JSON data of each `sync` event until the stream ends; hands each
         `command` event's JSON (a signed command, §4a) to `on_command` at once."""
         response = self.request("GET", f"{API_PREFIX}/events", stream=True, headers={"Accept": "text/event-stream"},
                                 read_timeout=read_timeout)
         with contextlib.closing(response):
-            event, data = "message", []
+            event = "message"
+            data: list[str] = []
             for line in response.iter_lines():
                 if line == "":
                     if data and event == "sync":

@@ -17,6 +17,8 @@ from broadcaster.protocol.wire import parse_time
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def raw_now(self) -> datetime: ...  # the machine's own clock, before the station's offset
+
     def sleep_until(self, when: datetime, wake: threading.Event | None = None) -> None: ...
 
 

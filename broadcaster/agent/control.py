@@ -7,6 +7,8 @@ applied since its manifest, kept in `control.json` (written atomically: a power 
   arriving twice (SSE and MQTT, a reconnect) and is ignored quietly.
 - What the player follows is the manifest with the remaining commands laid over it (`effective`), so a stop
   or a mute holds across an agent restart until the manifest that reflects it arrives.
+- A `live` command is the exception: manifests never list live sessions, so it outlives the manifests that
+  follow it, until the stop for its session (which drops it), or until its entry's end has passed.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ class Control:
 
     def manifest_taken(self, manifest: Manifest) -> None:
         with self._lock:
-            kept = [(env, c) for env, c in self.commands if c.seq > manifest.seq]
+            kept = [(env, c) for env, c in self.commands if c.seq > manifest.seq or _live_on(c, manifest)]
             if manifest.seq > self.floor or len(kept) != len(self.commands):
                 self.floor = max(self.floor, manifest.seq)
                 self.commands = kept
@@ -77,17 +79,26 @@ class Control:
     def command_taken(self, envelope: dict[str, Any], cmd: Command) -> None:
         with self._lock:
             self.floor = max(self.floor, cmd.seq)
-            self.commands = (self.commands + [(envelope, cmd)])[-50:]
+            kept = self.commands
+            if cmd.action == "stop":  # a live session's stop ends its live command (which outlives manifests)
+                kept = [(env, c) for env, c in kept if not (c.action == "live" and c.source == cmd.source)]
+            self.commands = (kept + [(envelope, cmd)])[-50:]
             self._save()
 
     # -- what the player follows ---------------------------------------------------------------------------
     def effective(self, manifest: Manifest | None) -> Manifest | None:
         if manifest is None or not self.commands:
             return manifest
+        base = manifest
         for _, cmd in sorted(self.commands, key=lambda ec: ec[1].seq):
-            if cmd.seq > manifest.seq:
+            if cmd.seq > base.seq or _live_on(cmd, base):
                 manifest = apply(manifest, cmd)
         return manifest
+
+
+def _live_on(cmd: Command, manifest: Manifest) -> bool:
+    """A live command still in force under this manifest (manifests never list live sessions)."""
+    return cmd.action == "live" and any(e.end > manifest.generated_at for e in cmd.entries)
 
 
 def apply(manifest: Manifest, cmd: Command) -> Manifest:
@@ -95,11 +106,11 @@ def apply(manifest: Manifest, cmd: Command) -> Manifest:
     if cmd.action == "sound":
         return replace(manifest, volume=manifest.volume if cmd.volume is None else cmd.volume,
                        muted=manifest.muted if cmd.muted is None else cmd.muted)
-    if cmd.action == "start":  # the emergency's entries, under the ids its manifest will give them
+    if cmd.action in ("start", "live"):  # an emergency's entries under the ids its manifest will give them; live
         known = {e.play_id for e in manifest.entries}
         added = tuple(e for e in cmd.entries if e.play_id not in known)
         entries = tuple(sorted(manifest.entries + added, key=lambda e: (e.start, -e.level, e.play_id)))
-        return replace(manifest, entries=entries, emergency=True)
+        return replace(manifest, entries=entries, emergency=manifest.emergency or cmd.action == "start")
     assert cmd.cut_at is not None
     entries = tuple(e for e in (_cut(e, cmd.source, cmd.cut_at) for e in manifest.entries) if e is not None)
     return replace(manifest, entries=entries)

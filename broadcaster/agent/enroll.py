@@ -11,12 +11,18 @@ from typing import Any, Callable
 
 from broadcaster.agent import AGENT_VERSION
 from broadcaster.agent.client import StationClient
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.state import AgentState
 from broadcaster.protocol.wire import b64decode, key_id_for
 
 
-class EnrollmentError(RuntimeError):
-    pass
+class EnrollmentError(AgentError, RuntimeError):
+    """Enrollment cannot finish (nobody confirmed the code, a key that does not match): permanent, the person
+    at the box starts again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._describe("enrollment_failed", message)
 
 
 def device_info() -> dict[str, str]:
@@ -45,7 +51,7 @@ def check_credentials(creds: dict[str, Any], expected_key_id: str | None = None)
         raise EnrollmentError(f"Khóa đài không như mong đợi / station key {expected_key_id} not offered: {sorted(ids)}")
 
 
-def enroll(data_dir: str | os.PathLike, station_url: str, *, code: str | None = None,
+def enroll(data_dir: str | os.PathLike[str], station_url: str, *, code: str | None = None,
            show: Callable[[str], None] = print, expected_key_id: str | None = None,
            client: StationClient | None = None, timeout_s: float = 900.0,
            sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
@@ -57,12 +63,14 @@ def enroll(data_dir: str | os.PathLike, station_url: str, *, code: str | None = 
         started = client.enroll_start(info)
         show(f"Mã đăng ký / enrollment code: {started['code']}  (hết hạn / expires {started['expires_at']})")
         deadline = time.monotonic() + timeout_s
-        creds = None
-        while creds is None:
+        while True:
             if time.monotonic() > deadline:
                 raise EnrollmentError("Hết thời gian chờ cán bộ xác nhận / nobody confirmed the code in time")
             sleep(float(started.get("poll_interval_s", 5)))
-            creds = client.enroll_poll(started["enrollment_id"], started["poll_secret"])
+            confirmed = client.enroll_poll(started["enrollment_id"], started["poll_secret"])
+            if confirmed is not None:
+                creds = confirmed
+                break
     check_credentials(creds, expected_key_id)
     creds = {**creds, "station_url": station_url.rstrip("/")}
     state = AgentState(data_dir)

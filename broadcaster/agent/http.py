@@ -26,11 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from broadcaster.agent.errors import AgentError
+
 CHUNK = 64 * 1024
 
 
-class TransportError(Exception):
-    """No usable reply: refused, reset, timed out, unreachable, or a reply that is not HTTP."""
+class TransportError(AgentError):
+    """No usable reply: refused, reset, timed out, unreachable, or a reply that is not HTTP (retryable)."""
+
+    retryable = True
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self._describe("transport_failed", f"Không nhận được trả lời từ đài: {detail} / "
+                                           f"No usable reply from the station: {detail}")
 
 
 class Headers(Mapping[str, str]):
@@ -207,7 +216,8 @@ class HttpTransport:
         conn.used += 1
         h = conn.http
         try:
-            if h.sock is None:
+            fresh = h.sock is None
+            if fresh:
                 h.connect()
                 h.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             h.sock.settimeout(request.read_timeout)

@@ -8,16 +8,21 @@ from __future__ import annotations
 import json
 import random
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlparse
 
 from broadcaster.agent.client import DeviceRevoked, StationClient
 from broadcaster.protocol.mqttloop import MqttLoop
 
+if TYPE_CHECKING:  # paho-mqtt is optional at run time (imported when MQTT is configured)
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCode
+
 OnNudge = Callable[[str, bool], None]
 
 
-OnCommand = Callable[[dict], None]
+OnCommand = Callable[[dict[str, Any]], object]  # what it returns is not used
 
 
 def command_topics(sync_topics: list[str]) -> list[str]:
@@ -50,6 +55,7 @@ class MqttListener:
                  client_id: str | None = None, loop: MqttLoop | None = None,
                  on_command: OnCommand | None = None) -> None:
         import paho.mqtt.client as mqtt  # optional dependency: imported only when MQTT is configured
+        from paho.mqtt.enums import CallbackAPIVersion
 
         parsed = urlparse(url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
@@ -59,29 +65,30 @@ class MqttListener:
         self.command_topics = set(command_topics(topics)) if on_command is not None else set()
         self.topics += sorted(self.command_topics)
         self.seen: dict[str, str] = {}
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or username)
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_disconnect = lambda *a: self.connected.clear()
         self.connected = threading.Event()
+        self.client.on_disconnect = lambda *a: self.connected.clear()
         # One network thread shared by every listener of the process (simulations run a thousand), never
         # paho's select()-based loop_start (broken for sockets numbered above 1024: see mqttloop.py).
         self.loop = loop or MqttLoop()
         self._own_loop = loop is None
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode,
+                    properties: Properties | None) -> None:
         if not reason_code.is_failure:
             client.subscribe([(t, 1) for t in self.topics])
             self.connected.set()
 
-    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
-        if message.topic in self.command_topics:
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self.on_command is not None and message.topic in self.command_topics:  # (empty without on_command)
             try:
                 envelope = json.loads(message.payload.decode("utf-8"))
             except ValueError:
                 return
-            self.on_command(envelope)  # type: ignore[misc]  (verified, seq-checked and applied by the agent)
+            self.on_command(envelope)  # verified, seq-checked and applied by the agent
             return
         try:
             body = json.loads(message.payload.decode("utf-8"))

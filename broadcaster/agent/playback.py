@@ -10,11 +10,17 @@ import shutil
 import subprocess
 from datetime import datetime
 
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.sinks import FfmpegSink, SinkItem, SinkStatus
 
 
-class PlaybackUnavailable(RuntimeError):
-    """Nothing on this box can play sound; the message says what to install (Vietnamese, then English)."""
+class PlaybackUnavailable(AgentError, RuntimeError):
+    """Nothing on this box can play sound; the message says what to install (Vietnamese, then English).
+    Permanent until someone installs it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._describe("playback_unavailable", message)
 
 
 NO_FFMPEG = ("Không tìm thấy ffmpeg: cài `apt-get install ffmpeg`, hoặc `pip install 'loa-agent[ffmpeg]'` / "
@@ -36,7 +42,8 @@ def find_ffmpeg(choice: str = "auto") -> str:
     except ImportError:
         raise PlaybackUnavailable(NO_FFMPEG) from None
     try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        exe_path: str = imageio_ffmpeg.get_ffmpeg_exe()
+        return exe_path
     except RuntimeError as exc:  # the extra is installed but has no binary for this machine
         raise PlaybackUnavailable(f"{NO_FFMPEG} ({exc})") from None
 
@@ -58,15 +65,15 @@ class PipeSink(FfmpegSink):
     def __init__(self, ffmpeg: str, player: list[str], realtime: bool = False) -> None:
         super().__init__(ffmpeg, ("-f", "wav", "pipe:1"), realtime=realtime)
         self.player = list(player)
-        self._player: subprocess.Popen | None = None
+        self._player: subprocess.Popen[bytes] | None = None
 
     def start(self, item: SinkItem, now: datetime) -> None:
         self.stop(now)
         self._item, self._started = item, now
-        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        self._proc = self._spawn(self.command(item), item, subprocess.PIPE)
         self._player = subprocess.Popen(self.player, stdin=self._proc.stdout, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
+        assert self._proc.stdout is not None  # stdout=PIPE above
         self._proc.stdout.close()  # the player owns the read end: ffmpeg gets EPIPE if the player dies
 
     def stop(self, now: datetime) -> None:

@@ -81,7 +81,8 @@ Action = Start | StartFallback | Stop | Skip | Wait
 
 
 def deadline(entry: Entry, grace: timedelta = GRACE) -> datetime:
-    return entry.end if entry.priority == "emergency" else entry.start + grace
+    # emergency and live are due until their end: joining a live session late still beats missing it
+    return entry.end if entry.priority in ("emergency", "live") else entry.start + grace
 
 
 def decide(manifest: Manifest | None, now: datetime, state: PlayerState, available: Callable[[Entry], bool],
@@ -163,13 +164,21 @@ class Player:
                  grace: timedelta = GRACE, local_volume: int = 100, hook_before: list[str] | None = None,
                  hook_after: list[str] | None = None, not_before: datetime | None = None,
                  report: Callable[[str, str], None] = lambda code, detail: None,
-                 on_cut: Callable[[], None] = lambda: None) -> None:
+                 on_cut: Callable[[], None] = lambda: None,
+                 open_stream: Callable[[str, float], object] | None = None,
+                 stream_source: Callable[[str], tuple[str, str]] = lambda url: (url, "")) -> None:
         self.sink, self.playlog, self.clock, self.store = sink, playlog, clock, store
+        # a live entry's url → (what ffmpeg opens, its HTTP headers): the station's own stream route is a path
+        # the agent joins to its station URL and sends its device token with (runner.py)
+        self.stream_source = stream_source
         self.grace = grace
         self.local_volume = local_volume
         self.hook_before, self.hook_after = hook_before, hook_after
         self.report = report
         self.on_cut = on_cut  # a play was cut short: the agent reports at once (heartbeat and play log)
+        # A relay URL that is a path ("/api/device/v1/streams/…", the station's own hub) is fetched by the agent
+        # with its token (StationClient.open_stream); an absolute one (Icecast, a radio) by ffmpeg itself.
+        self.open_stream = open_stream
         self.applied_volume: int | None = None  # what the sink plays the current item at
         self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before)
         self.line_open = False  # whether the "before" hook ran (amplifier on)
@@ -255,8 +264,13 @@ class Player:
                 self.report("sink_failed", f"fallback: {status.detail}")
                 self.state.current = None
             else:
-                self.report("sink_failed", status.detail)
-                self._finish(cur, status.at or now, "failed", "sink_error:" + status.detail[:200])
+                code = status.code or "sink_error"
+                if not status.code:  # a coded failure (a relay given up) was reported by whoever coded it
+                    self.report("sink_failed", status.detail)
+                elif status.code == "live_lost":  # the sink's own finding (the live stream's read timeout)
+                    self.report("live_lost", f"{cur.entry.play_id}: {status.detail[:200]}")
+                self._finish(cur, status.at or now, "failed", f"{code}:{status.detail[:200]}")
+                self.on_cut()  # the station learns at once, not at the next 5-minute beat
 
     def _finish(self, cur: Playing, at: datetime, result: str, reason: str | None) -> None:
         self._log(cur.entry, cur.started_at, at, result, reason)
@@ -299,11 +313,21 @@ class Player:
             return
         volume = self.volume_for(e)
         self.applied_volume = volume
-        source = e.url
+        source, headers = e.url, ""
         if e.kind == "audio" and e.sha256:
             source = str(self.store.locate(e.sha256))
             self.store.touch(e.sha256)  # LRU: recently played files are evicted last
-        self.sink.start(SinkItem(e.play_id, e.kind, source, e.duration, volume, e.title, e.sha256, e.priority), now)
+        elif e.kind == "live":
+            source, headers = self.stream_source(e.url)
+        duration = e.duration
+        feed = None
+        if e.kind == "relay":  # a live stream joined late ends at the entry's end, not `duration` after joining
+            duration = max(0.1, min(e.duration, (e.end - now).total_seconds()))
+        if e.kind == "relay" and e.url.startswith("/") and self.open_stream is not None:
+            opener, path = self.open_stream, e.url
+            feed = lambda read_timeout: opener(path, read_timeout)  # noqa: E731
+        self.sink.start(SinkItem(e.play_id, e.kind, source, duration, volume, e.title, e.sha256, e.priority,
+                                 headers=headers, feed=feed), now)
 
     def _hook(self, command: list[str], e: Entry | None) -> None:
         """Amplifier relay and the like: a short command with the item in its environment; failures reported."""

@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from broadcaster.protocol.wire import RESULTS
 
@@ -29,7 +29,7 @@ class PlayRecord:
     result: str
     reason: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies field by field, and a stop writes this on the player's path
         return {"seq": self.seq, "play_id": self.play_id, "sha256": self.sha256, "title": self.title,
                 "priority": self.priority, "planned_start": self.planned_start, "actual_start": self.actual_start,
@@ -37,7 +37,7 @@ class PlayRecord:
 
 
 class PlayLog:
-    def __init__(self, directory: str | os.PathLike, compact_after: int = 5000, keep_recent: int = 2000) -> None:
+    def __init__(self, directory: str | os.PathLike[str], compact_after: int = 5000, keep_recent: int = 2000) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.log_path = self.directory / "plays.jsonl"
@@ -45,15 +45,15 @@ class PlayLog:
         self.compact_after = compact_after
         self.keep_recent = keep_recent
         self._lock = threading.Lock()
-        self._records: list[dict] = self._load()
+        self._records: list[dict[str, Any]] = self._load()
         self.acked_seq = int(self.ack_path.read_text().strip() or 0) if self.ack_path.exists() else 0
         self.last_seq = max([r["seq"] for r in self._records] + [self.acked_seq])
 
-    def _load(self) -> list[dict]:
+    def _load(self) -> list[dict[str, Any]]:
         if not self.log_path.exists():
             return []
         raw = self.log_path.read_bytes()
-        records: list[dict] = []
+        records: list[dict[str, Any]] = []
         good = 0
         for line in raw.splitlines(keepends=True):
             try:
@@ -85,7 +85,7 @@ class PlayLog:
             self._records.append(record.to_dict())
             return record
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._records)
 
@@ -93,7 +93,7 @@ class PlayLog:
         with self._lock:
             return {r["play_id"] for r in self._records}
 
-    def pending(self, limit: int = 500) -> list[dict]:
+    def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         """The oldest records the station has not acknowledged yet, ascending seq."""
         with self._lock:
             return [r for r in self._records if r["seq"] > self.acked_seq][:limit]
@@ -128,7 +128,7 @@ class PlayLog:
         os.replace(tmp, self.log_path)
         self._records = keep
 
-    def upload(self, send: Callable[[list[dict]], int], batch: int = 500) -> int:
+    def upload(self, send: Callable[[list[dict[str, Any]]], int], batch: int = 500) -> int:
         """Send pending records in batches via `send(records) -> acked_through` until none remain or `send`
         raises (the rest wait for the next attempt). Returns how many records were acknowledged."""
         before = self.acked_seq

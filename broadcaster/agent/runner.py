@@ -16,8 +16,10 @@ from broadcaster.agent import AGENT_VERSION
 from broadcaster.agent.client import DeviceRevoked, StationClient, StationError
 from broadcaster.agent.clock import Clock, SystemClock
 from broadcaster.agent.control import DUPLICATE, Control
+from broadcaster.agent.errors import AgentError
 from broadcaster.agent.player import Player
 from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.relay import DEFAULT_BUDGET_S, RelayRetry
 from broadcaster.agent.sinks import Sink
 from broadcaster.agent.state import AgentState
 from broadcaster.agent.store import AudioStore, CacheError
@@ -39,15 +41,19 @@ STANDBY_RANK = timedelta(hours=1)  # where standby files queue among the downloa
 VOLATILE = ("local_time", "clock_offset_s", "disk_free_bytes", "temperature_c", "uptime_s")
 
 
-class NotEnrolled(RuntimeError):
-    pass
+class NotEnrolled(AgentError, RuntimeError):
+    """The box has no device identity yet: permanent until it is enrolled."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self._describe("not_enrolled", message or "Thiết bị chưa đăng ký với đài / This device is not enrolled")
 
 
 class Agent:
-    def __init__(self, data_dir: str | os.PathLike, sink: Sink, *, clock: Clock | None = None,
+    def __init__(self, data_dir: str | os.PathLike[str], sink: Sink, *, clock: Clock | None = None,
                  client: StationClient | None = None, cache_limit: int = 2_000_000_000,
                  sync_every: float = SYNC_EVERY_S, heartbeat_every: float = HEARTBEAT_EVERY_S,
-                 **player_options: Any) -> None:
+                 relay_retry_s: float = DEFAULT_BUDGET_S, **player_options: Any) -> None:
         self.data_dir = Path(data_dir)
         self.state = AgentState(self.data_dir)
         creds = self.state.credentials()
@@ -69,8 +75,11 @@ class Agent:
         self.urgent = threading.Event()  # something to report at once (a cut play, an applied command)
         self.wake = threading.Event()    # the network loop's doorbell
         self._fetch_first = threading.Event()  # a start command named files: download them before syncing
+        # A relayed stream that drops is retried for `relay_retry_s`, then the fallback plays (relay.py).
+        sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
+                             open_stream=self.client.open_stream, stream_source=self._stream_source,
                              **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
@@ -107,7 +116,7 @@ class Agent:
         self.wake.set()
 
     # -- commands (§4a) --------------------------------------------------------------------------------------
-    def on_command(self, envelope: dict) -> str:
+    def on_command(self, envelope: dict[str, Any]) -> str:
         """A signed command pushed by the station: verify, check its seq, act at once. Returns what happened:
         applied | duplicate | <the refusal's event code>."""
         if isinstance(envelope, dict) and envelope.get("key_id") not in self.verifier.pinned:
@@ -131,6 +140,13 @@ class Agent:
         self.urgent.set()  # the station learns at once that this seq was applied
         self.wake.set()
         return "applied"
+
+    def _stream_source(self, url: str) -> tuple[str, str]:
+        """A live stream on the station's own route is a path: join it to the station URL, send the token.
+        Any other URL (an Icecast mount at scale) is opened as it is, without the token."""
+        if url.startswith("/"):
+            return self.client.base_url + url, f"Authorization: Bearer {self.client.token}\r\n"
+        return url, ""
 
     # -- sync ----------------------------------------------------------------------------------------------
     def on_nudge(self, version: str, emergency: bool) -> None:
@@ -246,7 +262,7 @@ class Agent:
             events = list(self.events)
         return {
             "sent_at": format_time(self.clock.now()),
-            "local_time": format_time(self.clock.raw_now()),  # type: ignore[attr-defined]
+            "local_time": format_time(self.clock.raw_now()),
             "clock_offset_s": round(self.client.estimator.offset, 3),
             "agent_version": AGENT_VERSION,
             "manifest_version": m.version if m else None,
@@ -364,7 +380,7 @@ class Agent:
                 self.network_step(now)
         return True
 
-    def _guarded(self, step) -> bool:  # noqa: ANN001
+    def _guarded(self, step: Callable[[], object]) -> bool:
         try:
             step()
             return True

@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from broadcaster.protocol.wire import format_time
 
@@ -18,13 +18,30 @@ from broadcaster.protocol.wire import format_time
 @dataclass(frozen=True)
 class SinkItem:
     play_id: str
-    kind: str                # audio | relay
-    source: str              # a local file path, or the stream URL for a relay
+    kind: str                # audio | relay | live
+    source: str              # a local file path, or the stream URL for a relay or a live session
     duration: float          # seconds; a relay is cut at this length
     volume: int              # 0–100, station volume × local volume
     title: str = ""
     sha256: str | None = None
     priority: str = "normal"
+    headers: str = ""        # HTTP headers for the stream ("Authorization: Bearer …\r\n": the station's route)
+    # A relay the agent itself fetches (a mount of the station's hub, with the device token and the station's
+    # TLS trust): `feed(read_timeout_s)` opens it and returns a body with `iter_raw()` and `close()`; the sink
+    # pumps it into ffmpeg's stdin. None: ffmpeg opens `source` itself.
+    feed: Callable[[float], Any] | None = field(default=None, compare=False, repr=False)
+
+
+class StreamBody(Protocol):
+    def iter_raw(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+# A live session's stream: start decoding after a few kB instead of ffmpeg's default 5 s analysis (measured in
+# bench/live.py), and give up after LIVE_READ_TIMEOUT_S without bytes (the link dropped: stop and report).
+LIVE_READ_TIMEOUT_S = 3.0
+LIVE_INPUT = ("-fflags", "+nobuffer", "-probesize", "8192", "-analyzeduration", "0")
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,7 @@ class SinkStatus:
     state: str               # idle | playing | finished | failed
     at: datetime | None = None
     detail: str = ""
+    code: str = ""           # a failure's reason code for the play log (relay_unreachable …); "" = sink_error
 
 
 class Sink(Protocol):
@@ -48,7 +66,7 @@ class FileSink:
     """Records start/end/stop events to a JSONL file; playback "lasts" the item's duration on the given clock.
     A file that is missing or empty when started counts as a failure, as a real decoder would report."""
 
-    def __init__(self, log_path: str | os.PathLike, copy_dir: str | os.PathLike | None = None) -> None:
+    def __init__(self, log_path: str | os.PathLike[str], copy_dir: str | os.PathLike[str] | None = None) -> None:
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.copy_dir = Path(copy_dir) if copy_dir else None
@@ -97,7 +115,7 @@ class FileSink:
 
     def poll(self, now: datetime) -> SinkStatus:
         with self._lock:
-            if self._item is None:
+            if self._item is None or self._started is None:  # (both are set together by start)
                 return SinkStatus("idle")
             if self._failed:
                 item, self._item = self._item, None
@@ -120,7 +138,12 @@ class FfmpegSink:
         self.output = output
         # ALSA paces playback itself; for other outputs (tests, null) `-re` makes ffmpeg keep real time.
         self.realtime = realtime
-        self._proc: subprocess.Popen | None = None
+        # A stream that sends nothing this long ends ffmpeg (then the relay retries, broadcaster/agent/relay.py);
+        # without it a silent radio server would hold the loudspeaker silent until the relay's end.
+        self.read_timeout_s: float | None = None
+        self._feed_error = ""
+        self.live_input: tuple[str, ...] = LIVE_INPUT  # bench/live.py compares with () (ffmpeg's defaults)
+        self._proc: subprocess.Popen[bytes] | None = None
         self._item: SinkItem | None = None
         self._started: datetime | None = None
 
@@ -130,16 +153,56 @@ class FfmpegSink:
             args.append("-re")
         if offset > 0 and item.kind == "audio":
             args += ["-ss", f"{offset:.3f}"]
+        if item.kind == "live":
+            args += [*self.live_input, "-rw_timeout", str(int(LIVE_READ_TIMEOUT_S * 1_000_000))]
+        if item.headers:
+            args += ["-headers", item.headers]
+        source = item.source
         if item.kind == "relay":
             args += ["-t", f"{item.duration:.3f}"]
-        args += ["-i", item.source, "-vn", "-af", f"volume={max(0, min(100, item.volume)) / 100:.2f}"]
+            if item.feed is not None:
+                source = "pipe:0"
+            elif self.read_timeout_s and item.source.startswith(("http://", "https://")):
+                args += ["-rw_timeout", str(int(self.read_timeout_s * 1_000_000))]
+        args += ["-i", source, "-vn", "-af", f"volume={max(0, min(100, item.volume)) / 100:.2f}"]
         return args + list(self.output)
 
     def start(self, item: SinkItem, now: datetime) -> None:
         self.stop(now)
         self._item, self._started = item, now
-        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+        self._proc = self._spawn(self.command(item), item, subprocess.DEVNULL)
+
+    def _spawn(self, cmd: list[str], item: SinkItem, stdout: int) -> subprocess.Popen:
+        """ffmpeg for `item`; a fed relay gets a thread pumping the stream's bytes into its stdin."""
+        self._feed_error = ""
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if item.feed else subprocess.DEVNULL, stdout=stdout,
+                                stderr=subprocess.PIPE)
+        if item.feed is not None:
+            threading.Thread(target=self._pump, args=(item.feed, proc), name="loa-relay-feed", daemon=True).start()
+        return proc
+
+    def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen) -> None:
+        """Stream → ffmpeg until either ends. The stream's own error (404, refused, silent too long) is kept
+        for `poll`: it says more than ffmpeg's "end of input"."""
+        body = None
+        try:
+            body = feed(self.read_timeout_s or 30.0)
+            for chunk in body.iter_raw():
+                if proc.poll() is not None:
+                    break
+                proc.stdin.write(chunk)  # type: ignore[union-attr]
+                proc.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError):  # ffmpeg stopped (or was stopped): nothing more to pump
+            pass
+        except Exception as exc:  # noqa: BLE001 — any failure of the stream ends this attempt; relay.py retries
+            self._feed_error = str(exc)[:300] or repr(exc)
+        finally:
+            if body is not None:
+                body.close()
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
 
     def set_volume(self, volume: int, now: datetime) -> None:
         """ffmpeg's volume filter is fixed at start: play on from where it is, at the new volume."""
@@ -148,12 +211,11 @@ class FfmpegSink:
             return
         offset = max(0.0, (now - started).total_seconds())
         self.stop(now)
-        if item.kind == "relay":  # a live stream cannot seek: it goes on from now for what is left
+        if item.kind in ("relay", "live"):  # a live stream cannot seek: it goes on from now for what is left
             item, started = replace(item, duration=max(0.1, item.duration - offset)), now
             offset = 0.0
         self._item, self._started = replace(item, volume=volume), started
-        self._proc = subprocess.Popen(self.command(self._item, offset), stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = self._spawn(self.command(self._item, offset), self._item, subprocess.DEVNULL)
 
     def stop(self, now: datetime) -> None:
         proc, self._proc, self._item = self._proc, None, None
@@ -185,10 +247,15 @@ class FfmpegSink:
         code = self._proc.poll()
         if code is None:
             return SinkStatus("playing")
-        proc, self._proc, self._item = self._proc, None, None
+        proc, item, self._proc, self._item = self._proc, self._item, None, None
         err = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
+        if self._feed_error:  # the stream failed under ffmpeg: that is the reason, whatever ffmpeg made of it
+            return SinkStatus("failed", now, f"stream: {self._feed_error}")
+        if code == 0 and item is not None and item.kind == "live" and "timed out" in err.lower():
+            # ffmpeg exits 0 after its read timeout too: for a live session that is the link lost, not its end
+            return SinkStatus("failed", now, err[-300:], code="live_lost")
         if code == 0:
             return SinkStatus("finished", now)
         return SinkStatus("failed", now, f"ffmpeg exit {code}: {err[-300:]}")

@@ -16,7 +16,7 @@ from broadcaster.protocol.wire import b64decode, format_time, parse_time
 
 
 class AgentState:
-    def __init__(self, data_dir: str | os.PathLike) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.credentials_path = self.dir / "credentials.json"
@@ -27,7 +27,8 @@ class AgentState:
     def credentials(self) -> dict[str, Any] | None:
         if not self.credentials_path.exists():
             return None
-        return json.loads(self.credentials_path.read_text("utf-8"))
+        creds: dict[str, Any] = json.loads(self.credentials_path.read_text("utf-8"))  # written by save_credentials
+        return creds
 
     def save_credentials(self, creds: dict[str, Any]) -> None:
         write_atomic(self.credentials_path, json.dumps(creds, ensure_ascii=False, indent=1).encode(), 0o600)

@@ -13,30 +13,39 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from broadcaster.agent.errors import AgentError
+
 CHUNK = 64 * 1024
 
 # fetch(offset) → (offset the bytes really start at, chunks). A server that ignores Range answers from 0.
 Fetcher = Callable[[int], tuple[int, Iterator[bytes]]]
 
 
-class CacheError(Exception):
+class CacheError(AgentError):
+    """A file the cache could not take now (a download cut short): retryable, the next sync resumes it."""
+
+    retryable = True
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
-        self.code = code
         self.message = message
+        self._describe(code, message)
 
 
 class DiskFull(CacheError):
+    """No room for the file: retryable, as old files expire and free the space."""
+
     def __init__(self, message: str) -> None:
         super().__init__("disk_full", message)
 
 
 class ContentMismatch(CacheError):
-    pass
+    """The bytes were not the file the manifest signed (wrong size or hash): dropped and fetched again next
+    sync, so retryable."""
 
 
 class AudioStore:
-    def __init__(self, directory: str | os.PathLike, limit_bytes: int = 2_000_000_000,
+    def __init__(self, directory: str | os.PathLike[str], limit_bytes: int = 2_000_000_000,
                  reserve_bytes: int = 16 * 1024 * 1024) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)

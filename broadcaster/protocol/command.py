@@ -1,4 +1,5 @@
-"""Signed commands (docs/device-protocol.md §4a): "stop what this rule plays", "this is your sound now".
+"""Signed commands (docs/device-protocol.md §4a): "stop what this rule plays", "this is your sound now",
+"play this live session's stream now" (`live`, issue 15).
 
 A command is pushed (SSE `event: command`, MQTT `…/command` topics) so a device acts without waiting for its
 manifest round trip; the manifest stays the source of truth and follows. It is signed like a manifest (Ed25519
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from broadcaster.protocol.manifest import Entry, ManifestRejected, verify_signed
 from broadcaster.protocol.wire import COMMAND_SCHEMA, b64encode, canonical_json, format_time, parse_time
 
-ACTIONS = ("start", "stop", "sound")
+ACTIONS = ("start", "stop", "sound", "live")
 
 
 class CommandRejected(ManifestRejected):
@@ -31,12 +32,13 @@ class Command:
     expires_at: datetime
     devices: tuple[str, ...]
     villages: tuple[str, ...]
-    action: str                      # start | stop | sound
-    source: str | None = None        # start, stop: the rule ("e12", "s7")
+    action: str                      # start | stop | sound | live
+    source: str | None = None        # start, stop: the rule ("e12", "s7"); live, stop: the session ("l3")
     cut_at: datetime | None = None   # stop: the instant they end (the cadre's tap)
     volume: int | None = None        # sound: the station volume 0–100 (None: unchanged)
     muted: bool | None = None        # sound: mute (None: unchanged)
-    entries: tuple[Entry, ...] = ()  # start: the emergency's first repetition, as its manifest will list it
+    entries: tuple[Entry, ...] = ()  # start: the emergency's first repetition, as its manifest will list it;
+                                     # live: one entry of kind and priority "live" whose url is the stream
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -45,7 +47,7 @@ class Command:
             "targets": {"devices": list(self.devices), "villages": list(self.villages)}, "action": self.action}
         if self.action == "stop":
             out.update(source=self.source, cut_at=format_time(self.cut_at))  # type: ignore[arg-type]
-        elif self.action == "start":
+        elif self.action in ("start", "live"):
             out.update(source=self.source, entries=[e.to_dict() for e in self.entries])
         else:
             if self.volume is not None:
@@ -73,6 +75,9 @@ class Command:
             raise CommandRejected("command_invalid", f"Lệnh không hợp lệ / bad command: {exc!r}") from exc
         if cmd.action not in ACTIONS or cmd.seq < 1 or (cmd.action == "stop" and (not cmd.source or not cmd.cut_at)) \
                 or (cmd.action == "start" and (not cmd.entries or any(e.priority != "emergency" for e in cmd.entries))) \
+                or (cmd.action == "live" and (not cmd.source or len(cmd.entries) != 1
+                                              or any(e.priority != "live" or e.kind != "live" or not e.url
+                                                     or e.source != cmd.source for e in cmd.entries))) \
                 or (cmd.volume is not None and not 0 <= cmd.volume <= 100):
             raise CommandRejected("command_invalid", f"Lệnh không hợp lệ / bad command {cmd.action!r}")
         return cmd

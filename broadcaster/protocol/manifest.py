@@ -210,14 +210,17 @@ def verify_signed(envelope: Mapping[str, Any], body_field: str, pinned: Mapping[
     if not isinstance(envelope, Mapping) or body_field not in envelope:
         raise ManifestRejected("manifest_invalid", "Phong bì không hợp lệ / malformed envelope")
     key_id = envelope.get("key_id")
-    if key_id not in pinned:
+    if not isinstance(key_id, str) or key_id not in pinned:
         raise ManifestRejected("manifest_signature_invalid", f"Khóa không được tin cậy / unknown key id {key_id!r}")
     try:
         signature = b64decode(str(envelope.get("signature", "")))
         Ed25519PublicKey.from_public_bytes(pinned[key_id]).verify(signature, canonical_json(envelope[body_field]))
     except (InvalidSignature, ValueError, TypeError) as exc:
         raise ManifestRejected("manifest_signature_invalid", "Chữ ký sai / signature does not verify") from exc
-    return envelope[body_field]
+    body = envelope[body_field]
+    if not isinstance(body, Mapping):  # signed, but not the object every caller reads
+        raise ManifestRejected("manifest_invalid", "Phong bì không hợp lệ / malformed envelope")
+    return body
 
 
 def verify_manifest(envelope: Mapping[str, Any], pinned: Mapping[str, bytes], *, device_id: str | None = None,

@@ -10,7 +10,7 @@ PRIMITIVES: dict[str, dict[str, Any]] = {
     "Sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "DeviceId": {"type": "string", "pattern": "^dev_[0-9a-f]{16}$"},
     "KeyId": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-    "Priority": {"enum": ["fallback", "normal", "priority", "emergency"]},
+    "Priority": {"enum": ["fallback", "normal", "priority", "live", "emergency"]},
     "StationKey": {"type": "object", "required": ["key_id", "public_key"], "additionalProperties": False,
                    "properties": {"key_id": {"$ref": "#/$defs/KeyId"}, "public_key": {"type": "string"}}},
 }
@@ -29,7 +29,7 @@ def _obj(required: list[str], props: dict[str, Any], extra: bool = False) -> dic
 
 ENTRY = _obj(
     ["play_id", "kind", "priority", "start", "end", "sha256", "size", "duration", "url", "title", "language"],
-    {"play_id": {"type": "string", "minLength": 1}, "kind": {"enum": ["audio", "relay", "silence"]},
+    {"play_id": {"type": "string", "minLength": 1}, "kind": {"enum": ["audio", "relay", "silence", "live"]},
      "priority": PRIORITY, "start": TIME, "end": TIME,
      "sha256": {"anyOf": [SHA, {"type": "null"}]}, "size": {"type": "integer", "minimum": 0},
      "duration": {"type": "number", "exclusiveMinimum": 0}, "url": {"type": "string"},
@@ -112,7 +112,7 @@ COMMAND = _obj(
      "expires_at": TIME,
      "targets": _obj(["devices", "villages"], {"devices": {"type": "array", "items": DEVICE_ID},
                                                "villages": {"type": "array", "items": {"type": "string"}}}),
-     "action": {"enum": ["start", "stop", "sound"]}, "source": {"type": "string", "minLength": 1}, "cut_at": TIME,
+     "action": {"enum": ["start", "stop", "sound", "live"]}, "source": {"type": "string", "minLength": 1}, "cut_at": TIME,
      "entries": {"type": "array", "minItems": 1, "items": ref("Entry")},
      "volume": {"type": "integer", "minimum": 0, "maximum": 100}, "muted": {"type": "boolean"}})
 SIGNED_COMMAND = _obj(["command", "signature", "key_id"],

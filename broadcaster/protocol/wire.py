@@ -14,9 +14,14 @@ SERVER_TIME_HEADER = "X-Loa-Server-Time"
 MANIFEST_VERSION_HEADER = "X-Loa-Manifest-Version"  # the heartbeat reply (§6)
 
 # The priority ladder. "silence" is the idle state; a higher number pre-empts a lower one.
-LEVELS: dict[str, int] = {"silence": 0, "fallback": 1, "normal": 2, "priority": 3, "emergency": 4}
-KINDS = ("audio", "relay", "silence")
+# "live" (a cadre speaking from a phone, §4a) sits between priority and emergency: it cuts normal and priority
+# plays, never an emergency. A fraction, so the station's stored Priority integers (0–4) keep their meaning.
+LEVELS: dict[str, float] = {"silence": 0, "fallback": 1, "normal": 2, "priority": 3, "live": 3.5, "emergency": 4}
+KINDS = ("audio", "relay", "silence", "live")
 RESULTS = ("played", "skipped", "interrupted", "failed")
+# Why a relay failed (a `failed` play's reason starts with one, then ":"; also heartbeat event codes): the stream
+# never played, or it played and died; either way not back within the agent's retry budget (§4 "Relays").
+RELAY_FAILURES = ("relay_unreachable", "relay_lost")
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -15,12 +15,15 @@ Pure functions of their arguments (the loader is `airreport.py`); the same rules
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from broadcaster.station.airtruth import counted_as
+
+K = TypeVar("K")  # what Overview._sum groups by
 
 OUTCOMES = ("completed", "interrupted", "failed", "skipped", "played_after_stop")
 
@@ -70,8 +73,8 @@ class Overview:
     months: list[str]
     cells: dict[tuple[int, str, str], Cell] = field(default_factory=dict)  # (village id, YYYY-MM, kind)
 
-    def _sum(self, pick) -> dict:
-        out: dict = defaultdict(Cell)
+    def _sum(self, pick: Callable[[tuple[int, str, str]], K]) -> dict[K, Cell]:
+        out: defaultdict[K, Cell] = defaultdict(Cell)
         for key, cell in self.cells.items():
             out[pick(key)].add(cell)
         return dict(out)
@@ -133,7 +136,7 @@ def overview(records: Iterable[AiredRecord], item_kinds: Mapping[str, str], stop
     wanted = set(kinds) if kinds else None
     out = Overview(list(months))
     keep = set(months)
-    heard: dict[tuple, tuple[float, bool]] = {}
+    heard: dict[tuple[int, str, str, str | None, datetime], tuple[float, bool]] = {}
     for rec in records:
         month = month_of(rec.planned_start, tz)
         kind = kind_of(rec, item_kinds)

@@ -33,6 +33,7 @@ from broadcaster.station.models import DeviceCredential
 from broadcaster.station.push import command_relay
 from broadcaster.station.push.sse import COMMAND, SseHub
 from broadcaster.station.seq import allocate
+from broadcaster.station.timetable_plays import PlaySegment, StationPlay
 from loa.db import session_scope
 from loa.org.models import Device
 
@@ -101,14 +102,15 @@ class Commander:
             library = mapping.Library.load(s, mapping.content_ids(row.programme))
             prog = mapping.programme(row.programme, 1, library)
             start = row.started_at
-            segments = segments_json(_Once(prog.segments()))
+            raw = segments_json(_Once(prog.segments()))
+            segments = tuple(PlaySegment.from_json(g) for g in (self.ctx.relays.segments(raw) if self.ctx.relays else raw))
             village_ids, extra = list(row.villages), list(row.devices)
             ids = [d for (d,) in s.execute(sa.select(Device.__table__.c.id).where(sa.or_(
                 Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]
-            sizes = manifests.sizes_of(s, self.ctx, {g["sha256"] for g in segments if g.get("sha256")})
-        play = {"start": start, "end": start + timedelta(seconds=prog.once_s), "priority": int(Priority.EMERGENCY),
-                "segments": segments, "key": (None, rule_key, start), "source": rule_key}
-        entries = tuple(expand_play(play, "", sizes=sizes))
+            stored = StationPlay(start, start + timedelta(seconds=prog.once_s), int(Priority.EMERGENCY), segments,
+                                 (None, rule_key, start), rule_key)
+            play = stored.airable(manifests.sizes_of(self.ctx, stored.unsized()))
+        entries = tuple(expand_play(play, "")) if play is not None else ()
         if not entries or not ids:
             return None
         hashes = {e.sha256 for e in entries if e.sha256}
@@ -120,6 +122,24 @@ class Commander:
         if envelope is not None:  # their first repetition is on air by command: the manifests may follow paced
             self._covered(ids, (max(e.end for e in entries) - self.clock()).total_seconds())
         return envelope
+
+    def live_started(self, device_ids: list[int], source: str, url: str, start: datetime, end: datetime,
+                     title: str) -> dict[str, Any] | None:
+        """A live session (`source` "l3") went on air: the devices play `url` (the hub's mount) from now until
+        its stop, or `end` at the latest. Manifests never list it; the agent keeps the command until the stop."""
+        from broadcaster.protocol.manifest import Entry
+
+        entry = Entry(play_id=f"live-{source}", kind="live", priority="live", start=start, end=end, sha256=None,
+                      size=0, duration=(end - start).total_seconds(), url=url, title=title, source=source)
+        return self._issue(sorted(device_ids), lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="live", source=source, entries=(entry,)))
+
+    def live_stopped(self, device_ids: list[int], source: str, at: datetime) -> dict[str, Any] | None:
+        """The live session ended at `at`: its devices cut it and go back to their timetable."""
+        return self._issue(sorted(device_ids), lambda seq, devices, villages: Command(
+            seq=seq, issued_at=self.clock(), expires_at=self.clock() + COMMAND_TTL, devices=devices,
+            villages=villages, action="stop", source=source, cut_at=at))
 
     def _covered(self, device_ids: list[int], seconds: float) -> None:
         """A command put this change on air for `seconds`: the nudger may pace their manifests meanwhile."""

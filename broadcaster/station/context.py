@@ -2,11 +2,13 @@
 and the nudge publishers. One per process (`app.state.broadcaster`)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcaster.signing import KeyRing, StationKey
+from broadcaster.station.relays import RelayRouting
 
 if TYPE_CHECKING:
     from broadcaster.station.identities import IdentityCache
@@ -53,12 +55,14 @@ class StationContext:
     identities: "IdentityCache | None" = None  # token hash → identity (the manifest fast path)
     standby: "StandbyCache | None" = None      # commune → its standby files (§4b), re-read every 30 s
     grants: "GrantCache | None" = None         # device → hashes granted by this process (the audio fast path)
+    # which URL a scheduled relay gets in the manifests: the station's hub mount (default), Icecast, or direct
+    relays: RelayRouting = field(default_factory=RelayRouting)
 
     # device id → monotonic instant until which a signed start command already put what it must play on air
     # (the first repetition of an emergency): its nudge may be paced (broadcaster/station/nudges.py).
     commanded: dict[int, float] = field(default_factory=dict, repr=False)
 
-    def identity_changed(self, device_ids) -> None:  # noqa: ANN001
+    def identity_changed(self, device_ids: Iterable[int]) -> None:
         """This process changed these devices (revoked, new timetable, new sound): forget their identities."""
         if self.identities is not None:
             self.identities.drop_devices(device_ids)

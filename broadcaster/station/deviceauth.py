@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from broadcaster.station.models import DeviceCredential
 from broadcaster.station.secrets import TOKEN_PREFIX, token_hash
+from loa.db import table_of
 from loa.errors import Unauthenticated
 from loa.org.models import Device
 from schedules.tables import DeviceTimetable
@@ -27,7 +28,7 @@ class DeviceIdentity:
     timetable_version: str | None = None
 
 
-_C, _D, _T = DeviceCredential.__table__, Device.__table__, DeviceTimetable.__table__
+_C, _D, _T = table_of(DeviceCredential), table_of(Device), table_of(DeviceTimetable)
 # One query per request: identity, placement, sound settings and the timetable version (the manifest's source).
 _LOOKUP = sa.select(_C.c.uid, _C.c.revoked_at, _D.c.id, _D.c.commune_id, _D.c.village_id, _D.c.volume,
                     _D.c.muted, _D.c.revoked_at, _T.c.version) \

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -30,16 +30,17 @@ from sqlalchemy.engine import Engine
 
 from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import DeviceCredential, DeviceManifestRow
+from loa.db import table_of
 from loa.org.models import Device
 from schedules.tables import DeviceTimetable
 
 # (table, device id column, change timestamp column): a row whose stamp is newer than the newest one seen
 # means "this device's identity, placement, sound or timetable may have changed".
 _WATCHED = (
-    (DeviceTimetable.__table__, "device_id", "updated_at"),
-    (DeviceCredential.__table__, "device_id", "revoked_at"),
-    (Device.__table__, "id", "revoked_at"),
-    (DeviceManifestRow.__table__, "device_id", "built_at"),
+    (table_of(DeviceTimetable), "device_id", "updated_at"),
+    (table_of(DeviceCredential), "device_id", "revoked_at"),
+    (table_of(Device), "id", "revoked_at"),
+    (table_of(DeviceManifestRow), "device_id", "built_at"),
 )
 
 
@@ -104,7 +105,7 @@ class IdentityCache:
         for h in hashes:
             self.put(h, ident, loaded_at)
 
-    def drop_devices(self, device_ids) -> None:  # noqa: ANN001 — any iterable of ints
+    def drop_devices(self, device_ids: Iterable[int]) -> None:
         now = self.monotonic()
         with self._lock:
             for device_id in device_ids:
@@ -144,9 +145,10 @@ class IdentityCache:
             if self._marks is None:  # first call: remember where the tables are; trust nothing cached before
                 self._marks = [conn.execute(sa.select(sa.func.max(t.c[col]))).scalar() for t, _, col in _WATCHED]
                 for i, (table, id_col, col) in enumerate(_WATCHED):
-                    if self._marks[i] is not None:
+                    mark = self._marks[i]
+                    if mark is not None:
                         rows = conn.execute(sa.select(table.c[id_col], table.c[col])
-                                            .where(table.c[col] > self._marks[i] - self.late_slack))
+                                            .where(table.c[col] > mark - self.late_slack))
                         self._seen[i] = {(device_id, stamp) for device_id, stamp in rows}
                 self.clear()
                 return 0

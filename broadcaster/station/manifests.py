@@ -26,7 +26,7 @@ from broadcaster.manifest_builder import build_manifest, coverage
 from broadcaster.station.context import StationContext
 from broadcaster.station.models import DeviceAudioGrant, DeviceManifestRow
 from broadcaster.station.standby import StandbySet, standby_for
-from content.library.models import ContentItem
+from broadcaster.station.timetable_plays import StationPlay
 from loa.errors import NotFound
 from loa.org.models import Device
 
@@ -121,37 +121,24 @@ def _standby(session: Session, ctx: StationContext, commune_id: int, village_id:
     return standby_for(session.connection(), ctx.standby, commune_id, village_id, now)
 
 
-def _sizes(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
-    """Byte counts of the files (the content table knows them; the store file is the fallback). A file's size
-    is a fact of its hash, so known sizes are remembered for the process (bounded)."""
-    sizes: dict[str, int] = {sha: _KNOWN_SIZES[sha] for sha in hashes if sha in _KNOWN_SIZES}
-    unknown = hashes - set(sizes)
-    if unknown:
-        for sha, size in session.exec(select(ContentItem.audio_sha256, ContentItem.size_bytes).where(
-                ContentItem.audio_sha256.in_(sorted(unknown)))):
-            if size:
-                sizes[sha] = int(size)
-    missing = hashes - set(sizes)
-    if missing:
-        from content.store import AudioStore, StoreError
+def _sizes(ctx: StationContext, hashes: set[str]) -> dict[str, int]:
+    """Byte counts of files whose segments carry none, from the store files. Segments carry the size the content
+    table records (`segsizes` gave it to rows stored before), so only a file no item lists any more (its item's
+    audio was replaced after the play was stored) gets here."""
+    from content.store import AudioStore, StoreError
 
-        store = AudioStore(ctx.audio_dir)
-        for sha in missing:
-            try:
-                sizes[sha] = store.path_for(sha).stat().st_size
-            except (StoreError, OSError):
-                pass  # not in the store: the segment cannot air, it is left out
-    if len(_KNOWN_SIZES) > 100_000:
-        _KNOWN_SIZES.clear()
-    _KNOWN_SIZES.update(sizes)
+    sizes: dict[str, int] = {}
+    store = AudioStore(ctx.audio_dir)
+    for sha in hashes:
+        try:
+            sizes[sha] = store.path_for(sha).stat().st_size
+        except (StoreError, OSError):
+            pass  # not in the store: the segment cannot air, it is left out
     return sizes
 
 
-_KNOWN_SIZES: dict[str, int] = {}
-
-
-def sizes_of(session: Session, ctx: StationContext, hashes: set[str]) -> dict[str, int]:
-    return _sizes(session, ctx, hashes)
+def sizes_of(ctx: StationContext, hashes: set[str]) -> dict[str, int]:
+    return _sizes(ctx, hashes)
 
 
 def grant(engine, device_ids: list[int], hashes: set[str], now: datetime,  # noqa: ANN001
@@ -187,19 +174,15 @@ def play_rows(session: Session, device_ids: list[int], start: datetime, end: dat
 
 
 def _plays(session: Session, ctx: StationContext, device_id: int, start: datetime,
-           end: datetime, rows: list[Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+           end: datetime, rows: list[Any] | None = None) -> list[StationPlay]:
+    """The device's stored plays, typed, each item sized (from its segment; a size never recorded is looked
+    up), without the items whose file is nowhere."""
     if rows is None:
         rows = play_rows(session, [device_id], start, end)[device_id]
-    hashes = {s["sha256"] for r in rows for s in r.segments if s.get("kind") == "item" and s.get("sha256")}
-    sizes = _sizes(session, ctx, hashes)
-    plays = []
-    for r in rows:
-        segments = [s for s in r.segments if s.get("kind") != "item" or s.get("sha256") in sizes]
-        if not segments:
-            continue
-        plays.append({"start": r.start, "end": r.end, "priority": int(r.priority), "segments": segments,
-                      "key": (r.device_id, r.rule_key, r.planned_start), "source": r.rule_key})
-    return plays, sizes
+    stored = [StationPlay.from_row(r, ctx.relays.segments if ctx.relays else None) for r in rows]
+    unsized = set().union(*(p.unsized() for p in stored)) if stored else set()
+    sizes = _sizes(ctx, unsized) if unsized else {}
+    return [p for p in (play.airable(sizes) for play in stored) if p is not None]
 
 
 @dataclass(frozen=True)
@@ -217,10 +200,10 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     else one is allocated here, after the plays were read (§4a: a command issued before this read has a
     lower seq, so the device takes this manifest after it)."""
     window_start, window_end = coverage(now, ctx.timezone)
-    plays, sizes = _plays(session, ctx, device.id, window_start, window_end, rows)
+    plays = _plays(session, ctx, device.id, window_start, window_end, rows)
     standby = _standby(session, ctx, device.commune_id, device.village_id, now)
     manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
-                              sizes=sizes, standby=standby.files)
+                              standby=standby.files)
     if seq is None:
         from broadcaster.station.seq import allocate, allocate_in
 

@@ -3,6 +3,7 @@ last_seen, volume and mute; these tables hold what the device protocol adds arou
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -72,14 +73,14 @@ class DeviceReport(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     clock_offset_s: float = 0.0
     manifest_version: str | None = Field(default=None, max_length=64)
-    playing: dict | None = Field(default=None, sa_type=sa.JSON)
-    cache: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    playing: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    cache: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     disk_free_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
     temperature_c: float | None = None
     uptime_s: int | None = None
     hardware: str | None = Field(default=None, max_length=200)
     local_volume: int | None = None
-    playlog: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    playlog: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     applied_seq: int | None = Field(default=None, sa_type=sa.BigInteger)  # §4a: what the device confirmed
 
 
@@ -190,5 +191,5 @@ class ControlCommandRow(SQLModel, table=True):
     seq: int = Field(sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     issued_at: datetime = Field(sa_type=UtcDateTime, nullable=False, index=True)
     origin: str = Field(max_length=40)  # the process that pushed it already to its own streams
-    device_ids: list = Field(default_factory=list, sa_type=sa.JSON)
-    envelope: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    device_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    envelope: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

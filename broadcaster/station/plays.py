@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from broadcaster.protocol.wire import parse_time
+from broadcaster.protocol.wire import RELAY_FAILURES, parse_time
 from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import PlayAck, PlayRecordRow
 from broadcaster.station.status import insert_for, raise_alert
+from loa.db import table_of
 from loa.errors import Invalid, TooLarge
 from loa.org.models import Device
 
@@ -46,7 +47,7 @@ def ingest(session: Session, ident: DeviceIdentity, records: list[dict[str, Any]
         raise TooLarge("payload_too_large", f"Tối đa {MAX_BATCH} bản ghi một lần",
                        f"At most {MAX_BATCH} records per batch")
     dialect = session.get_bind().dialect.name
-    acks = PlayAck.__table__
+    acks = table_of(PlayAck)
     stored = session.execute(sa.select(acks.c.acked_through).where(acks.c.uid == ident.uid)).scalar() or 0
     rows, seen = [], set()
     for r in records:
@@ -55,7 +56,7 @@ def ingest(session: Session, ident: DeviceIdentity, records: list[dict[str, Any]
             seen.add(row["seq"])
             rows.append(row)
     rows.sort(key=lambda row: row["seq"])  # racing batches then take the unique index's locks in one order
-    t = PlayRecordRow.__table__
+    t = table_of(PlayRecordRow)
     inserted: set[int] = set()
     if rows:
         stmt = insert_for(dialect)(t).on_conflict_do_nothing(index_elements=[t.c.uid, t.c.seq]).returning(t.c.seq)
@@ -76,7 +77,12 @@ def ingest(session: Session, ident: DeviceIdentity, records: list[dict[str, Any]
     if failed:
         device = session.get(Device, ident.device_id)
         last = failed[-1]
-        raise_alert(session, device, "play_failed", f"{last['title']} ({last['play_id']}): {last['reason']}", now)
+        # A relay the agent gave up on is its own alert (the radio, not the loudspeaker, is at fault): the same
+        # kind as the heartbeat's event, so the two reports of one failure make one alert.
+        kind = next((code for code in RELAY_FAILURES if str(last.get("reason") or "").startswith(code + ":")),
+                    "play_failed")
+        if device is not None:  # (deleted meanwhile: no device left to alert about)
+            raise_alert(session, device, kind, f"{last['title']} ({last['play_id']}): {last['reason']}", now)
     return acked
 
 
@@ -91,7 +97,7 @@ def history(session: Session, *, device_id: int | None = None, village_id: int |
         query = query.where(PlayRecordRow.planned_start >= since)
     if until is not None:
         query = query.where(PlayRecordRow.planned_start < until)
-    return list(session.exec(query.order_by(PlayRecordRow.planned_start.desc(), PlayRecordRow.seq.desc())
+    return list(session.exec(query.order_by(col(PlayRecordRow.planned_start).desc(), col(PlayRecordRow.seq).desc())
                              .limit(limit)))
 
 

@@ -49,10 +49,13 @@ class ProcessNudges:
             return None
         from broadcaster.station.push.mqtt import MqttPublisher
 
+        from broadcaster.station.relays import RelayRouting
+
         ctx = StationContext(keyring=KeyRing(settings.resolved_data_dir / "keys"), audio_dir=settings.audio_dir,
                              mqtt_device_url=settings.mqtt_device_url or settings.mqtt_url,
                              offline_after_s=settings.device_offline_after_s, timezone=settings.timezone,
-                             cache=ManifestCache(), standby=StandbyCache())
+                             cache=ManifestCache(), standby=StandbyCache(),
+                             relays=RelayRouting.from_settings(settings))
         mqtt = MqttPublisher(settings.mqtt_url, settings.mqtt_username, settings.mqtt_password)
         if not mqtt.start():
             log.warning("MQTT broker %s not reachable yet; nudges are queued until it is", settings.mqtt_url)

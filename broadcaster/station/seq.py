@@ -7,7 +7,7 @@ wall clock (a station clock set back) and never a process counter (a restart, a 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 _BUMP = sa.text("UPDATE control_seq SET value = value + :n WHERE id = 1 RETURNING value")
@@ -38,9 +38,11 @@ def at_least(session: Session, value: int) -> None:
     session.execute(sa.text("UPDATE control_seq SET value = :v WHERE id = 1 AND value < :v"), {"v": int(value)})
 
 
-def _bump(conn, n: int) -> int:  # noqa: ANN001
+def _bump(conn: Connection, n: int) -> int:
     last = conn.execute(_BUMP, {"n": n}).scalar()
     if last is None:  # a database made without the migration's row (SQLModel.create_all in a tool)
         conn.execute(_SEED)
         last = conn.execute(_BUMP, {"n": n}).scalar()
+        if last is None:
+            raise RuntimeError("control_seq still has no row after seeding it")
     return int(last) - n + 1

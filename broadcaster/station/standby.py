@@ -23,6 +23,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from loa.db import table_of
+
 MAX_FILES = 12
 MAX_BYTES = 24 * 1024 * 1024
 
@@ -119,7 +121,7 @@ def load_rows(conn: Connection, commune_id: int, now: datetime) -> list[tuple[st
     """One indexed query: the commune's approved, rendered emergency messages, newest review first."""
     from content.library.models import ContentItem
 
-    t = ContentItem.__table__
+    t = table_of(ContentItem)
     query = sa.select(t.c.audio_sha256, t.c.size_bytes, t.c.village_id).where(
         t.c.commune_id == commune_id, t.c.kind == "emergency", t.c.status == "approved",
         t.c.approved_version == t.c.version, t.c.render_state == "ready", t.c.audio_sha256.is_not(None),

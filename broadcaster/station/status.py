@@ -20,7 +20,9 @@ from loa.org.models import Device
 # Event codes that are a problem for the cadre (clock_corrected is information only).
 PROBLEM_EVENTS = {"manifest_signature_invalid", "manifest_wrong_device", "manifest_expired", "audio_hash_mismatch",
                   "audio_size_mismatch", "disk_full", "download_failed", "sink_failed", "hook_failed",
-                  "manifest_replayed", "command_signature_invalid"}
+                  "manifest_replayed", "command_signature_invalid",
+                  # a relayed radio given up after the agent's retries (broadcaster/agent/relay.py)
+                  "relay_unreachable", "relay_lost"}
 LIVE = ("online", "playing", "error")
 
 

@@ -33,7 +33,7 @@ def _parse_summary(text: str) -> Loudness:
     return Loudness(grab("I"), grab("Peak"), grab("LRA"))
 
 
-def ebur128_measure(source: str | os.PathLike | Pcm, timeout: float = 600) -> Loudness:
+def ebur128_measure(source: str | os.PathLike[str] | Pcm, timeout: float = 600) -> Loudness:
     """Integrated loudness, true peak and loudness range of a file or of Pcm, as ffmpeg measures them."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats"]
     stdin = None

@@ -14,26 +14,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from content.types import Pcm
+from loa.errors import LoaError
 
 
-class FfmpegError(RuntimeError):
-    """ffmpeg refused the input; `detail` holds the last lines it printed."""
+class FfmpegError(LoaError, RuntimeError):
+    """ffmpeg failed on audio we made or already checked (an encoder crash, a measurement that printed nothing):
+    retryable, as the render job has always treated it; an upload ffmpeg refuses becomes a permanent IngestError.
+    `detail` holds the last lines it printed."""
+
+    retryable = True
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+        self._describe("ffmpeg_failed", f"ffmpeg không xử lý được âm thanh: {message}",
+                       f"ffmpeg could not process the audio: {message}")
 
 
 @functools.cache
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()  # (untyped library)
+    return exe
 
 
 def pcm_bytes(pcm: Pcm) -> memoryview:
     """The samples as little-endian float32 bytes for a pipe, without a copy when they already are."""
-    return memoryview(np.ascontiguousarray(pcm.samples, dtype="<f4")).cast("B")
+    return np.ascontiguousarray(pcm.samples, dtype="<f4").data.cast("B")
 
 
 def run_ffmpeg(args: list[str], stdin: bytes | memoryview | None = None, timeout: float | None = None) -> bytes:
@@ -118,12 +126,12 @@ _AUDIO_RE = re.compile(r"Stream #0:\d+[^:]*: Audio: ([A-Za-z0-9_]+)[^,]*(?:\([^)
 UPLOAD_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,mp3,ogg,matroska,webm,amr,wav,flac,aac"
 
 
-def upload_input(path: str | os.PathLike) -> list[str]:
+def upload_input(path: str | os.PathLike[str]) -> list[str]:
     return ["-protocol_whitelist", "file", "-format_whitelist", UPLOAD_DEMUXERS,
             "-i", "file:" + os.path.abspath(path)]
 
 
-def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeInfo:
+def probe(path: str | os.PathLike[str], timeout: float = 60) -> ProbeInfo:
     """Parse the header summary ffmpeg prints for `-i path` without an output (it exits 1 by design).
 
     Only the upload demuxers are allowed (UPLOAD_DEMUXERS), and only the local file protocol."""
@@ -170,7 +178,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 
 
-def encode_pcm(pcm: Pcm, out_path: str | os.PathLike, fmt: str, bitrate_kbps: int, out_rate: int = 48000) -> None:
+def encode_pcm(pcm: Pcm, out_path: str | os.PathLike[str], fmt: str, bitrate_kbps: int, out_rate: int = 48000) -> None:
     """Encode mono/stereo float PCM to `out_path` in one of OUTPUT_FORMATS (a real file: MP3's Xing header
     needs a seekable output to record the frame count)."""
     spec = OUTPUT_FORMATS[fmt]

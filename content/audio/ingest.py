@@ -25,6 +25,7 @@ from content.audio.ffmpeg import FfmpegError, probe, upload_input
 from content.audio.stream.pipes import FfmpegStream
 from content.audio.stream.running import RunningLoudness
 from content.types import Pcm
+from loa.errors import LoaError
 
 SILENCE_LUFS = -60.0  # quieter than any real phone recording of speech (a whisper at arm's length is ~−45)
 
@@ -37,20 +38,23 @@ _MESSAGES = {
     "too_long": ("Bản ghi quá dài (tối đa {limit})", "The recording is too long (limit {limit})"),
 }
 
+# The HTTP status of each refusal, as content/library/upload.py answers an upload with it.
+_STATUS = {"too_large": 413, "not_audio": 415}
+
 # First bytes of the containers phones and browsers write: a file that starts like audio but will not
 # decode is corrupt (e.g. an m4a cut before its index), anything else is not audio at all.
 _AUDIO_MAGIC = (b"ID3", b"OggS", b"fLaC", b"#!AMR", b"\x1a\x45\xdf\xa3", b"RIFF", b"FORM", b"caff")
 
 
-class IngestError(ValueError):
-    """A recording we refuse. `code` is stable (API clients switch on it); `message` is Vietnamese first."""
+class IngestError(LoaError, ValueError):
+    """A recording we refuse (permanent: the same file is refused again). `code` is stable (API clients switch
+    on it); `message` is Vietnamese first."""
 
     def __init__(self, code: str, detail: str = "", **fmt: object) -> None:
         vi, en = _MESSAGES[code]
-        self.code = code
-        self.message_vi = vi.format(**fmt)
-        self.message_en = en.format(**fmt)
+        self._describe(code, vi.format(**fmt), en.format(**fmt))
         self.detail = detail
+        self.status = _STATUS.get(code, 422)
         super().__init__(f"{self.message_vi} / {self.message_en}")
 
     @property
@@ -102,7 +106,7 @@ def _decode_args(path: Path, rate: int, channels: int, max_seconds: float) -> li
             "-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
 
 
-def decode_checked(path: str | os.PathLike, rate: int, limits: IngestLimits,
+def decode_checked(path: str | os.PathLike[str], rate: int, limits: IngestLimits,
                    sink: Callable[[np.ndarray], None], chunk_frames: int = 240_000) -> int:
     """Check one uploaded recording and decode it at `rate` (channels kept, at most 2), handing each chunk of
     float32 samples, (frames,) or (frames, 2), to `sink` as it is decoded: nothing holds the whole recording.
@@ -158,12 +162,12 @@ def decode_checked(path: str | os.PathLike, rate: int, limits: IngestLimits,
     return frames
 
 
-def check_recording(path: str | os.PathLike, limits: IngestLimits = IngestLimits(), rate: int = 24000) -> float:
+def check_recording(path: str | os.PathLike[str], limits: IngestLimits = IngestLimits(), rate: int = 24000) -> float:
     """All of ingest's checks, decoding chunk by chunk and keeping nothing; returns the duration in seconds."""
     return decode_checked(path, rate, limits, lambda chunk: None) / rate
 
 
-def ingest(path: str | os.PathLike, rate: int, limits: IngestLimits = IngestLimits()) -> Pcm:
+def ingest(path: str | os.PathLike[str], rate: int, limits: IngestLimits = IngestLimits()) -> Pcm:
     """Check and decode one uploaded recording to float Pcm at `rate` (channels kept, at most 2), in memory.
 
     Raises IngestError; never writes anything. (The mastering chain uses decode_checked, which keeps nothing.)

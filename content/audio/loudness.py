@@ -74,6 +74,7 @@ class _Search:
             # away, so the gain climbs, typically 2-4 dB) reuse it.
             self.envelope_floor = floor / 10 ** (10 / 20)
             self.cell_peaks = limiter.cell_max(true_peak_envelope(self.pcm, self.envelope_floor), self.step)
+        assert self.cell_peaks is not None  # the first call always computes them (envelope_floor starts at inf)
         return limiter.grid_curve(self.cell_peaks, 10 ** (gain_db / 20), 10 ** (limit_db / 20), self.rate,
                                   self.step)
 
@@ -131,7 +132,7 @@ def normalize_loudness_report(
     out, lufs, peak = pcm, measured, sample_peak_db(pcm)
     for n in range(1, rounds + 1):  # noqa: B007 — the rounds taken are reported after the loop
         gain, cells = search.gain_for(aim, gain, limit)
-        out = None  # the previous round's result goes before the next is made (thirty minutes: 167 MB each)
+        del out  # the previous round's result goes before the next is made (thirty minutes: 167 MB each)
         out = limiter.apply_curve(pcm, limiter.sample_curve(cells, len(pcm.samples), search.step))
         lufs = integrated_lufs(out)
         # The envelope covers every stretch within the overshoot margin of the limit, so the limited peaks

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from content.library.models import ContentItem, Contribution
 
@@ -38,6 +38,8 @@ def record(session: Session, item: ContentItem, user_id: int, kind: str, now: da
     if new_version:
         item.version = (item.version or 1) + 1
         session.add(item)
+    if item.id is None:
+        raise ValueError("record a contribution after the item is flushed (it needs its id)")
     row = Contribution(item_id=item.id, version=item.version, user_id=user_id, kind=kind,
                        fields=sorted(fields or []), created_at=now)
     session.add(row)
@@ -49,12 +51,12 @@ def since_approval(session: Session, item: ContentItem) -> list[Contribution]:
     query = select(Contribution).where(Contribution.item_id == item.id)
     if item.approved_version is not None:
         query = query.where(Contribution.version > item.approved_version)
-    return list(session.exec(query.order_by(Contribution.id)))
+    return list(session.exec(query.order_by(col(Contribution.id))))
 
 
 def all_of(session: Session, item_id: int) -> list[Contribution]:
     return list(session.exec(select(Contribution).where(Contribution.item_id == item_id)
-                             .order_by(Contribution.id)))
+                             .order_by(col(Contribution.id))))
 
 
 def barred_reviewers(session: Session, item: ContentItem) -> set[int]:

@@ -6,18 +6,30 @@ are applied only while the item has the generation the job was made for; a rerun
 ran out) finds the item ready and does nothing."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
 from content.library.models import ContentItem, RenderState
 from content.library.service import apply_render
 from content.library.upload import master_upload, waiting_path
 from loa.db import session_scope
-from loa.errors import DomainError
+
+from loa.settings import Settings
+from loa.errors import DomainError, LoaError, split_bilingual
 
 
-class MasteringRefused(Exception):
+class MasteringRefused(LoaError):
     """The kept upload cannot be mastered (it vanished, or ingest refused it): retrying will not help."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        vi, en = split_bilingual(message)
+        self._describe("mastering_refused", vi, en, retryable=False)
 
-def master_item_job(engine, settings, payload: dict, now) -> dict:
+
+def master_item_job(engine: Engine, settings: Settings, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
     from content.slots import slots_for
 
     item_id, generation = int(payload["item_id"]), int(payload["generation"])
@@ -25,7 +37,7 @@ def master_item_job(engine, settings, payload: dict, now) -> dict:
     with session_scope(engine) as session:
         item = session.get(ContentItem, item_id)
         stale = item is None or item.render_generation != generation
-        done = not stale and item.render_state == RenderState.ready.value
+        done = item is not None and not stale and item.render_state == RenderState.ready.value
     if stale or done:
         path.unlink(missing_ok=True)
         return {"skipped": "stale" if stale else "done"}
@@ -43,7 +55,7 @@ def master_item_job(engine, settings, payload: dict, now) -> dict:
     return {"sha256": facts.sha256, "duration_s": facts.duration_s, "applied": applied}
 
 
-def _fail(engine, item_id: int, generation: int, now, message: str) -> None:
+def _fail(engine: Engine, item_id: int, generation: int, now: datetime, message: str) -> None:
     with session_scope(engine) as session:
         apply_render(session, item_id, generation, None, now, error=message)
     raise MasteringRefused(message)

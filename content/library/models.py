@@ -102,5 +102,5 @@ class Contribution(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id")
     # create_text, create_recording, import_pack, cap_alert, edit_text, edit_transcript, edit_voice
     kind: str = Field(max_length=32)
-    fields: list = Field(default_factory=list, sa_type=sa.JSON)
+    fields: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from content.library.models import ContentItem, Status
-from content.library.schemas import TextItemCreate
+from content.library.models import ContentItem, Kind, Status
+from content.library.schemas import Engine, TextItemCreate
 from content.library.service import create_text_item
 from content.packs import Pack
 from loa.accounts.principal import Principal
@@ -26,7 +26,7 @@ class ImportResult:
 
 
 def import_pack(session: Session, actor: Principal, commune_id: int, pack: Pack, now: datetime,
-                engine: str = "auto", voice: str | None = None) -> ImportResult:
+                engine: Engine = "auto", voice: str | None = None) -> ImportResult:
     """Create the pack's announcements as drafts in `commune_id`, each with a render job."""
     # Commune-wide content: village heads request announcements for their own village only.
     actor.require_commune(commune_id)
@@ -44,7 +44,7 @@ def import_pack(session: Session, actor: Principal, commune_id: int, pack: Pack,
         if found is not None:
             kept.append(found)
             continue
-        data = TextItemCreate(title=entry.title, kind=entry.kind, language=entry.language, text=entry.text,
+        data = TextItemCreate(title=entry.title, kind=Kind(entry.kind), language=entry.language, text=entry.text,
                               engine=engine, voice=voice)
         created.append(create_text_item(session, actor, commune_id, data, now, contribution="import_pack"))
     return ImportResult(created, kept)

@@ -9,18 +9,31 @@ pending with a note and lets the job queue retry with backoff, and the last atte
 See content.library.render_errors for the reasons and the fixes offered."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
 from content.library.models import ContentItem, RenderState
 from content.library.render_errors import classify
 from content.library.service import apply_render
 from content.slots import slots_for
 from loa.db import session_scope
+from loa.settings import Settings
+from loa.errors import LoaError, split_bilingual
 
 
-class RenderRefused(Exception):
-    """The render failed for good (or on its last attempt): the job must not be retried."""
+class RenderRefused(LoaError):
+    """The render failed for good (or on its last attempt): the job must not be retried (permanent)."""
+
+    def __init__(self, message: str, code: str = "render_failed") -> None:
+        super().__init__(message)
+        vi, en = split_bilingual(message)
+        self._describe(code, vi, en, retryable=False)
 
 
-def render_item_job(engine, settings, payload: dict, now, attempt: int = 1, max_attempts: int = 1) -> dict:
+def render_item_job(engine: Engine, settings: Settings, payload: dict[str, Any], now: datetime, attempt: int = 1,
+                    max_attempts: int = 1) -> dict[str, Any]:
     from content.pipeline import render_text  # the pipeline loads TTS engines: import only when needed
     from content.store import AudioStore
 
@@ -43,13 +56,13 @@ def render_item_job(engine, settings, payload: dict, now, attempt: int = 1, max_
             raise
         with session_scope(engine) as session:
             apply_render(session, item_id, generation, None, now, error=failure.message, error_code=failure.code)
-        raise RenderRefused(failure.message) from exc
+        raise RenderRefused(failure.message, failure.code) from exc
     with session_scope(engine) as session:
         applied = apply_render(session, item_id, generation, facts, now)
     return {"sha256": facts.sha256, "duration_s": facts.duration_s, "engine": facts.engine, "applied": applied}
 
 
-def _note_retry(engine, item_id: int, generation: int, message: str, code: str, attempt: int,
+def _note_retry(engine: Engine, item_id: int, generation: int, message: str, code: str, attempt: int,
                 max_attempts: int) -> None:
     """Still pending, but say why it is taking long (the page shows it next to "being made…")."""
     with session_scope(engine) as session:
@@ -63,7 +76,7 @@ def _note_retry(engine, item_id: int, generation: int, message: str, code: str, 
         session.add(item)
 
 
-def mark_render_died(engine, payload: dict, now, error: str) -> bool:
+def mark_render_died(engine: Engine, payload: dict[str, Any], now: datetime, error: str) -> bool:
     """The render job failed for good without marking the item (its worker died during the last attempt, or
     an unexpected error): the item ends `failed` so the author sees it and can retry. No-op when the item
     already moved on (a newer generation, or the failure was already applied)."""

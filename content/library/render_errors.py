@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from content.tts.base import EngineError
+from loa.errors import LoaError
 
 # code → what the author can do about it (the web page offers these; the API lists them in render_fixes)
 FIXES: dict[str, list[str]] = {
@@ -63,6 +64,10 @@ def classify(exc: BaseException) -> RenderFailure:
                                                 "or choose another voice", False)
     if isinstance(exc, (ValueError, LookupError)):
         return RenderFailure("render_failed", f"Không tạo được âm thanh / Could not make the audio: {text}", False)
+    if isinstance(exc, LoaError) and not exc.retryable:  # a permanent member of the error family: the job
+        # worker would not retry it either (loa/jobs/worker.py)
+        return RenderFailure("render_failed", f"Không tạo được âm thanh: {exc.message_vi} / Could not make the "
+                                              f"audio: {exc.message_en}", False)
     # Anything else (a full disk, a crashed encoder) may pass: retried, then reported.
     return RenderFailure("render_failed", f"Lỗi khi tạo âm thanh / Error while making the audio: "
                                           f"{type(exc).__name__}: {text}", True)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from content.library.languages import display_name
+from loa.languages import display_name
 from content.library.models import ContentItem, Kind, RenderState, Source, Status
 
 Engine = Literal["auto", "espeak", "piper", "gtts"]

@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, and_, col, or_, select
 
 from content.library import contributions
-from content.library.languages import normalize_tag
+from loa.languages import normalize_tag
 from content.library.models import ContentItem, RenderState, Source, Status
-from content.library.schemas import ItemFilter, ItemMeta, ItemUpdate, TextItemCreate
+from content.library.schemas import ContributionOut, ItemFilter, ItemMeta, ItemUpdate, TextItemCreate
 from content.types import AudioFacts
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -79,14 +79,23 @@ def _visible(actor: Principal, item: ContentItem) -> bool:
     return True
 
 
+def _person(actor: Principal) -> int:
+    """Who writes: an item has a person as its author and contributors, never the system principal."""
+    if actor.user_id is None:
+        raise PermissionDenied("person_required", "Chỉ một người dùng mới soạn được nội dung",
+                               "Only a person can write content")
+    return actor.user_id
+
+
 def job_visible(session: Session, actor: Principal, job: Job) -> bool:
     """Whether `actor` may see a background job of their commune: a village head only sees the jobs of items
     they may see (a render job names the item and shows its text's fate); every other role sees them all."""
     if actor.is_admin or job.commune_id is None or actor.role_in(job.commune_id) != "village_head":
         return True
-    if job.object_type != "content" or not (job.object_id or "").isdigit():
+    object_id = job.object_id or ""
+    if job.object_type != "content" or not object_id.isdigit():
         return False
-    item = session.get(ContentItem, int(job.object_id))
+    item = session.get(ContentItem, int(object_id))
     return item is not None and item.commune_id == job.commune_id and _visible(actor, item)
 
 
@@ -120,13 +129,13 @@ def _new_item(session: Session, actor: Principal, commune_id: int, meta: ItemMet
     actor.require_role(commune_id, *EDITORS)
     item = ContentItem(commune_id=commune_id, title=meta.title.strip(), kind=meta.kind.value,
                        language=normalize_tag(meta.language), expires_at=meta.expires_at,
-                       village_id=meta.village_id, pair_item_id=meta.pair_item_id, author_id=actor.user_id,
+                       village_id=meta.village_id, pair_item_id=meta.pair_item_id, author_id=_person(actor),
                        status=Status.draft.value, created_at=now, updated_at=now, **fields)
     _check_links(session, actor, item)
     item.search_text = _search_text(item)
     session.add(item)
     session.flush()
-    contributions.record(session, item, actor.user_id, contribution, now, new_version=False)
+    contributions.record(session, item, _person(actor), contribution, now, new_version=False)
     return item
 
 
@@ -198,7 +207,7 @@ def check_can_create(session: Session, actor: Principal, commune_id: int, meta: 
     actor.require_role(commune_id, *EDITORS)
     probe = ContentItem(commune_id=commune_id, title=meta.title, kind=meta.kind.value,
                         language=normalize_tag(meta.language), village_id=meta.village_id,
-                        pair_item_id=meta.pair_item_id, source=Source.recording.value, author_id=actor.user_id,
+                        pair_item_id=meta.pair_item_id, source=Source.recording.value, author_id=_person(actor),
                         created_at=datetime.now().astimezone(), updated_at=datetime.now().astimezone())
     _check_links(session, actor, probe)
 
@@ -230,9 +239,9 @@ def list_items(session: Session, actor: Principal, commune_id: int, f: ItemFilte
     query = select(ContentItem).where(ContentItem.commune_id == commune_id)
     if actor.role_in(commune_id) == "village_head" and not actor.is_admin:
         mine = actor.village_in(commune_id)
-        query = query.where(sa.or_(
+        query = query.where(or_(
             ContentItem.village_id == mine, ContentItem.author_id == actor.user_id,
-            sa.and_(ContentItem.village_id.is_(None), ContentItem.status == Status.approved.value),
+            and_(col(ContentItem.village_id).is_(None), ContentItem.status == Status.approved.value),
         ))
     if f.status:
         query = query.where(ContentItem.status == f.status.value)
@@ -244,9 +253,9 @@ def list_items(session: Session, actor: Principal, commune_id: int, f: ItemFilte
         query = query.where(ContentItem.village_id == f.village_id)
     for word in (f.q or "").casefold().split():
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(ContentItem.search_text.like(f"%{escaped}%", escape="\\"))
+        query = query.where(col(ContentItem.search_text).like(f"%{escaped}%", escape="\\"))
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(ContentItem.updated_at.desc(), ContentItem.id.desc())
+    rows = session.exec(query.order_by(col(ContentItem.updated_at).desc(), col(ContentItem.id).desc())
                         .offset(f.offset).limit(f.limit))
     return list(rows), int(total)
 
@@ -301,14 +310,15 @@ def update_item(session: Session, actor: Principal, item_id: int, patch: ItemUpd
     return item, job
 
 
-def _record_edit(session: Session, actor: Principal, item: ContentItem, changed: dict, now: datetime) -> None:
+def _record_edit(session: Session, actor: Principal, item: ContentItem, changed: dict[str, Any],
+                 now: datetime) -> None:
     """A change to the words or the voice makes a new version, and its editor a contributor to it."""
     kinds: dict[str, list[str]] = {}
     for name in changed:
         if name in contributions.CONTENT_FIELDS:
             kinds.setdefault(contributions.CONTENT_FIELDS[name], []).append(name)
     for i, (kind, names) in enumerate(sorted(kinds.items())):
-        contributions.record(session, item, actor.user_id, kind, now, fields=names, new_version=i == 0)
+        contributions.record(session, item, _person(actor), kind, now, fields=names, new_version=i == 0)
 
 
 def retry_render(session: Session, actor: Principal, item_id: int, now: datetime) -> tuple[ContentItem, Job]:
@@ -358,9 +368,9 @@ def submit(session: Session, actor: Principal, item_id: int, now: datetime) -> C
     return _transition(session, actor, item, Status.submitted, now)
 
 
-def contributions_out(session: Session, item: ContentItem) -> list:
-    from content.library.schemas import ContributionOut
-
+def contributions_out(session: Session, item: ContentItem) -> list[ContributionOut]:
+    if item.id is None:  # not saved yet: nobody contributed
+        return []
     since = {c.id for c in contributions.since_approval(session, item)}
     out = []
     for c in contributions.all_of(session, item.id):

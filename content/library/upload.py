@@ -12,10 +12,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from content.types import AudioFacts
 from loa.errors import Invalid, TooLarge, UnsupportedMediaType
+from loa.settings import Settings
+
+if TYPE_CHECKING:  # both load the audio stack: imported where they are used
+    from content.audio.ingest import IngestError
+    from content.pipeline import MasteringSettings
 
 # What phones and browsers label recordings with; application/octet-stream is common on Android uploads.
 ACCEPTED_TYPES = ("audio/", "video/webm", "video/mp4", "video/3gpp", "video/ogg", "application/ogg",
@@ -60,13 +65,13 @@ def copy_to_temp(src: BinaryIO, tmp_dir: Path, limit: int, chunk: int) -> Path:
     return path
 
 
-def _refusal(exc) -> Exception:
+def _refusal(exc: IngestError) -> Exception:
     """An ingest refusal as the API's error: 415 (not audio), 413 (too large) or 422, with its code."""
     error = {"not_audio": UnsupportedMediaType, "too_large": TooLarge}.get(exc.code, Invalid)
     return error(exc.code, exc.message_vi, exc.message_en)
 
 
-def _mastering_settings(limit: int, max_duration_s: float | None):
+def _mastering_settings(limit: int, max_duration_s: float | None) -> MasteringSettings:
     from content.pipeline import MasteringSettings
 
     if max_duration_s is None:
@@ -116,7 +121,7 @@ def waiting_path(tmp_dir: Path, name: str) -> Path:
     return tmp_dir / name
 
 
-def master_or_wait(path: Path, settings, max_duration_s: float | None = None) -> AudioFacts | Waiting:
+def master_or_wait(path: Path, settings: Settings, max_duration_s: float | None = None) -> AudioFacts | Waiting:
     """Master the upload now if a mastering slot is free (content.slots), else check it (streamed) and keep it
     for a job: a burst of uploads queues instead of running many masterings at once. `path` is consumed
     when kept (renamed), left for the caller to remove otherwise."""

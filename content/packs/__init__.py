@@ -9,6 +9,7 @@ import datetime as dt
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PACKS_DIR = Path(__file__).resolve().parent
 KINDS = {"directive", "guidance", "emergency", "news", "chime", "music"}
@@ -42,7 +43,7 @@ class Pack:
     items: tuple[PackItem, ...]
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -10,30 +10,38 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from content.types import Pcm
+from loa.errors import LoaError, split_bilingual
 
 SENTENCE_PAUSE_S = 0.25  # a short breath between sentences; longer sounds like a dropout on loudspeakers
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
-class EngineError(RuntimeError):
+class EngineError(LoaError, RuntimeError):
     """A TTS engine could not produce speech. The message is "Vietnamese / English".
 
     `retryable`: the same request may work later (the network voice is unreachable or busy). Otherwise the
     input itself is the problem (no such voice, nothing speakable) and retrying cannot help. `code` names the
-    problem for the author's fix: "empty_text", "no_voice" (unknown voice or engine), or None (anything else)."""
+    problem for the author's fix: "empty_text", "no_voice" (unknown voice or engine), otherwise
+    "tts_unavailable" (retryable) or "tts_failed"."""
+
+    status = 422
 
     def __init__(self, message: str, engine: str | None = None, retryable: bool = False,
                  code: str | None = None) -> None:
         super().__init__(message)
         self.engine = engine
-        self.retryable = retryable
-        self.code = code
+        vi, en = split_bilingual(message)
+        self._describe(code or ("tts_unavailable" if retryable else "tts_failed"), vi, en, retryable)
+        if retryable:
+            self.status = 503
 
 
 @runtime_checkable
 class TtsEngine(Protocol):
     name: str
-    default_voice: str
+
+    @property
+    def default_voice(self) -> str: ...  # read-only: piper works it out from the voices it finds
 
     def unavailable_reason(self) -> str | None:
         """None when usable now; otherwise why not ("Vietnamese / English")."""

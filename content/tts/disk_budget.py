@@ -15,7 +15,7 @@ from pathlib import Path
 CACHE_SUFFIXES = (".npz", ".mp3")
 
 
-def prune(root: str | os.PathLike, max_bytes: int, keep_fraction: float = 0.8) -> int:
+def prune(root: str | os.PathLike[str], max_bytes: int, keep_fraction: float = 0.8) -> int:
     """Delete the least recently used cache files under `root` until they total at most `keep_fraction` of
     `max_bytes` (nothing if they are within `max_bytes`). Returns the bytes freed."""
     files: list[tuple[float, int, str]] = []
@@ -46,7 +46,7 @@ def prune(root: str | os.PathLike, max_bytes: int, keep_fraction: float = 0.8) -
     return freed
 
 
-def touch(path: str | os.PathLike) -> None:
+def touch(path: str | os.PathLike[str]) -> None:
     """Mark a cache hit as recently used."""
     try:
         os.utime(path)
@@ -57,7 +57,7 @@ def touch(path: str | os.PathLike) -> None:
 class DiskBudget:
     """Counts what this process writes under `root` and prunes when a twentieth of the budget was added."""
 
-    def __init__(self, root: str | os.PathLike, max_bytes: int) -> None:
+    def __init__(self, root: str | os.PathLike[str], max_bytes: int) -> None:
         if max_bytes <= 0:
             raise ValueError("Hạn mức bộ nhớ đệm phải dương / the cache budget must be positive")
         self.root, self.max_bytes = Path(root), max_bytes

@@ -9,6 +9,7 @@ import ctypes
 import threading
 
 from content.types import Pcm
+from loa.errors import LoaError
 
 VOICES = {
     "vi": "vi",  # northern (Hà Nội)
@@ -28,8 +29,12 @@ _DEFAULT_WPM = 175
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
-class EspeakError(RuntimeError):
-    pass
+class EspeakError(LoaError, RuntimeError):
+    """The espeak-ng library itself failed (the engine wraps it in an EngineError for callers)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._describe("espeak_failed", f"espeak-ng lỗi: {message}", f"espeak-ng failed: {message}")
 
 
 class _Espeak:
@@ -60,7 +65,7 @@ class _Espeak:
         self._callback = _SYNTH_CALLBACK(self._on_samples)
         self.lib.espeak_SetSynthCallback(self._callback)
 
-    def _on_samples(self, wav, n, _events) -> int:
+    def _on_samples(self, wav: ctypes._Pointer[ctypes.c_short], n: int, _events: int | None) -> int:
         if n > 0 and wav:
             # string_at copies in C; element-wise copying was measured 4x slower.
             self._chunks.append(ctypes.string_at(wav, n * 2))

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -177,7 +178,9 @@ class GttsEngine:
 
         if not sentence.strip():
             return []
-        return gTTS(sentence, lang=lang, tld=self.tld, lang_check=False, timeout=self.timeout)._tokenize(sentence)
+        chunks: list[str] = gTTS(sentence, lang=lang, tld=self.tld, lang_check=False,
+                                 timeout=self.timeout)._tokenize(sentence)  # (untyped library)
+        return chunks
 
     def _cache_path(self, key: str) -> Path | None:
         return self.chunk_cache_dir / key[:2] / f"{key}.mp3" if self.chunk_cache_dir else None
@@ -208,7 +211,7 @@ class GttsEngine:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so clients spread out."""
-        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2.0 ** (attempt - 1))
         delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.backoff_cap_s))
@@ -256,7 +259,7 @@ class GttsEngine:
                               self.name) from exc
 
 
-def _retry_after(rsp) -> float | None:
+def _retry_after(rsp: Any) -> float | None:  # a requests Response from gTTS's error, or None
     value = rsp.headers.get("Retry-After") if rsp is not None else None
     try:
         return max(0.0, float(value)) if value is not None else None

@@ -57,7 +57,7 @@ class EngineRegistry:
             self._engines[engine.name] = engine
 
     @classmethod
-    def from_config(cls, config: TtsConfig | None = None, cache_dir: str | os.PathLike | None = None
+    def from_config(cls, config: TtsConfig | None = None, cache_dir: str | os.PathLike[str] | None = None
                     ) -> "EngineRegistry":
         """The three standard engines. `cache_dir` holds gTTS's chunk cache (under `gtts-chunks/`)."""
         cfg = config or TtsConfig()

@@ -42,7 +42,7 @@ EMPTY_TEXT = "Văn bản trống / The text is empty"
 class RenderCache:
     """Rendered speech on disk, one `.npz` per key (float32 samples, exact)."""
 
-    def __init__(self, root: str | os.PathLike, budget: DiskBudget | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], budget: DiskBudget | None = None) -> None:
         self.root = Path(root)
         self.budget = budget  # bounded on disk: least recently used renders go first
 
@@ -104,7 +104,7 @@ def synthesize(
     engine: str = AUTO,
     voice: str | None = None,
     speed: float = 1.0,
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     lexicon: "Lexicon | None" = None,
     engines: EngineRegistry | None = None,
 ) -> Speech:

@@ -14,14 +14,26 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from loa.errors import LoaError, split_bilingual
 from loa.jobs import service
 from loa.jobs.models import FAILED, Job
 
 log = logging.getLogger("loa.jobs")
 
 
-class PermanentJobError(Exception):
-    """A failure that retrying cannot fix (the input is bad): the job fails at once."""
+class PermanentJobError(LoaError):
+    """A failure that retrying cannot fix (the input is bad): the job fails at once. Any permanent member of the
+    error family (loa.errors.LoaError with retryable False) is treated the same."""
+
+    def __init__(self, message: str, code: str = "job_failed") -> None:
+        super().__init__(message)
+        vi, en = split_bilingual(message)
+        self._describe(code, vi, en, retryable=False)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A failure the worker must not retry: a member of the error family that says retrying cannot help."""
+    return isinstance(exc, LoaError) and not exc.retryable
 
 
 @dataclass
@@ -66,18 +78,22 @@ class Worker:
         handler = self.handlers[job.kind]
         try:
             result = handler(JobContext(self.engine, self.settings, now), job)
-        except PermanentJobError as exc:
-            if service.fail(self.engine, job.id, self.worker_id, str(exc), now, 0, permanent=True) == FAILED:
+        except Exception as exc:  # noqa: BLE001  (a permanent error fails at once, any other is retried)
+            if not is_permanent(exc):
+                self._retry_later(job, exc, now)
+            elif service.fail(self.engine, job.id, self.worker_id, str(exc), now, 0, permanent=True) == FAILED:
                 self._failed_for_good(job, str(exc), now)
-        except Exception as exc:  # noqa: BLE001  (any failure is retried with backoff)
-            log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
-            detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-            if service.fail(self.engine, job.id, self.worker_id, detail, now,
-                            self.settings.job_backoff_seconds) == FAILED:
-                self._failed_for_good(job, f"{type(exc).__name__}: {exc}", now)
         else:
             service.complete(self.engine, job.id, self.worker_id, result, now)
         return job
+
+    def _retry_later(self, job: Job, exc: Exception, now: datetime) -> None:
+        """A retryable member of the error family, or anything unexpected: retried with backoff."""
+        log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+        detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        if service.fail(self.engine, job.id, self.worker_id, detail, now,
+                        self.settings.job_backoff_seconds) == FAILED:
+            self._failed_for_good(job, f"{type(exc).__name__}: {exc}", now)
 
     def _failed_for_good(self, job: Job, error: str, now: datetime) -> None:
         hook = getattr(self.handlers.get(job.kind), "on_failed", None)

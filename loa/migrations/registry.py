@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "schedules.streams.models",
     "broadcaster.interchange.models",
     "schedules.bulletins.models",
+    "broadcaster.station.live.models",
 ]
 
 

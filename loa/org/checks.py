@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from content.library.languages import normalize_tag
+from loa.languages import normalize_tag
 from loa.errors import Invalid
 
 # A CAP <valueName> is a token such as "SAME", "FIPS6", "VN-ADMIN"; a value is a code, no comma or "=" in it

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from content.library.languages import normalize_tag
+from loa.languages import normalize_tag
 from content.types import AudioFacts
 from loa.accounts.principal import Principal
 from loa.audit import service as audit

@@ -36,9 +36,11 @@ PLAYLIST_ENDINGS = (".m3u", ".m3u8", ".pls")
 
 
 class StreamUnreachable(DomainError):
-    """The stream did not answer with audio (a 502: the fault is the far side's, not the request's)."""
+    """The stream did not answer with audio (a 502: the fault is the far side's, not the request's, so asking
+    again later may work)."""
 
     status = 502
+    retryable = True
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class _Fetch:
     def __init__(self, client: httpx.Client, allowed_hosts: list[str]) -> None:
         self.client, self.allowed_hosts, self.hops = client, allowed_hosts, 0
 
-    def open(self, url: str):
+    def open(self, url: str) -> httpx.Response:
         """GET `url` (checked), following redirects by hand; the caller reads the response inside `with`."""
         while True:
             self.hops += 1
@@ -103,7 +105,7 @@ class _Fetch:
 
 
 def _kind(r: httpx.Response) -> str:
-    return r.headers.get("content-type", "").split(";")[0].strip().lower()
+    return str(r.headers.get("content-type", "")).split(";")[0].strip().lower()
 
 
 def _is_playlist(url: str, kind: str) -> bool:

@@ -96,5 +96,5 @@ def check_resolved(url: str, allowed_hosts: Iterable[str] = ()) -> None:
     except (socket.gaierror, UnicodeError):
         return
     for info in infos:
-        if _internal_ip(ipaddress.ip_address(info[4][0].split("%", 1)[0])):
+        if _internal_ip(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])):
             raise _internal()

@@ -7,7 +7,7 @@ import sys
 CODE = r'''
 import sys
 from typer.testing import CliRunner
-from loa.cli.main import app
+from station.cli.main import app
 r = CliRunner().invoke(app, ["agent", "--help"])
 assert r.exit_code == 0, r.output
 assert "--station" in r.output and "--enroll-code" in r.output

@@ -159,7 +159,7 @@ def test_a_revoked_device_is_cut_off_the_broker_at_the_next_refresh(tmp_path, mq
 
     from api.devices import setup as _  # noqa: F401
     from loa.db import session_scope
-    from loa.ops.broker import refresh_broker_files
+    from station.ops.broker import refresh_broker_files
 
     client.app.state.broadcaster.mqtt_device_url = "mqtt://127.0.0.1:1883"
     a_id, a = enroll_by_code(client, world, name="A")

@@ -114,7 +114,7 @@ def test_an_emergency_started_in_another_process_sends_its_signed_start_command_
 def test_scheduler_once_nudges_what_it_changed(client, world, facts, clock, engine, settings, device, monkeypatch):
     from typer.testing import CliRunner
 
-    from loa.cli.main import app as cli
+    from station.cli.main import app as cli
 
     device_id, creds, got = device
     item = make_item(engine, world, facts, clock, status="approved")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from api.devices.station import station_of
 from tests.broadcaster_station.conftest import DEV, INFO, dh, enroll_by_code
 from tests.broadcaster_station.live import clock, start_station, wait_until  # noqa: F401  (fixture clock)
 
@@ -19,7 +20,7 @@ PING_S = 0.2
 @pytest.fixture
 def live(settings, clock, engine):
     station = start_station(settings, clock)
-    station.app.state.sse_ping_s = PING_S
+    station_of(station.app).sse_ping_s = PING_S
     yield station
     station.stop()
 

@@ -43,9 +43,14 @@ VARIANTS = ("quiet", "loud", "clipped", "noisy", "uneven", "stereo", "hum")
 HUM_HZ = 50.0
 
 
+# The system temp dir as it was at import: a test that points `tempfile.tempdir` at its own directory (to check
+# that a refusal leaves nothing behind) must not find the shared fixture cache created inside it.
+_SYSTEM_TMP = tempfile.gettempdir()
+
+
 @functools.cache
 def fixture_dir() -> Path:
-    path = Path(tempfile.mkdtemp(prefix="loa-audio-fixtures-"))
+    path = Path(tempfile.mkdtemp(prefix="loa-audio-fixtures-", dir=_SYSTEM_TMP))
     atexit.register(shutil.rmtree, path, True)
     return path
 

@@ -8,6 +8,8 @@ from content.audio import assembly, steps
 from content.audio.ebur128 import ebur128_measure
 from content.audio.loudness import apply_gain, correct_after_codec, normalize_loudness, normalize_loudness_report
 from content.audio.meter import integrated_lufs, loudness_range_lu, true_peak_blocks
+from content.audio.stream import assemble
+from content.audio.stream.spill import Spill
 from content.types import Pcm
 from tests.content import fixtures
 
@@ -97,7 +99,18 @@ def test_correct_after_codec_applies_the_loudness_correction_as_gain():
     assert integrated_lufs(out) == pytest.approx(integrated_lufs(pcm) + 0.5, abs=0.01)
 
 
-def test_chime_is_two_tones_and_brackets_the_item():
+def _timeline(item: Pcm, work, before: Pcm | None = None, after: Pcm | None = None, repeat: int = 1,
+              repeat_gap_s: float = 3.0) -> Pcm:
+    """The mastering chain's splice (content/audio/stream/assemble.py), collected whole for the checks."""
+    speech = Spill(work / "speech.f32")
+    speech.append(item.samples)
+    chunks = list(assemble.timeline(speech, item.rate, before, after, gap_s=0.4, repeat=repeat,
+                                    repeat_gap_s=repeat_gap_s))
+    speech.close()
+    return Pcm(np.concatenate(chunks), item.rate)
+
+
+def test_chime_is_two_tones_and_brackets_the_item(tmp_path):
     rate = 24000
     chime = assembly.make_chime(rate)
     spectrum = np.abs(np.fft.rfft(chime.samples))
@@ -105,21 +118,19 @@ def test_chime_is_two_tones_and_brackets_the_item():
     top = sorted(freqs[np.argsort(spectrum)[-40:]])
     assert any(abs(f - 659.25) < 5 for f in top) and any(abs(f - 880) < 5 for f in top)
     item = apply_gain(steps.resample(fixtures.variant("noisy", 3.0), rate), 0)
-    out = assembly.with_chimes(item, chime, assembly.make_chime(rate, assembly.CHIME_AFTER_HZ), gap_s=0.4)
+    out = _timeline(item, tmp_path, chime, assembly.make_chime(rate, assembly.CHIME_AFTER_HZ))
     assert out.duration_s == pytest.approx(item.duration_s + 2 * (chime.duration_s + 0.4), abs=0.01)
     start = int((chime.duration_s + 0.4) * rate)
     np.testing.assert_allclose(out.samples[start:start + len(item.samples)], item.samples, atol=1e-6)
 
 
-def test_repeat_inserts_silent_gaps():
+def test_repeat_inserts_silent_gaps(tmp_path):
     rate = 24000
     item = steps.resample(fixtures.variant("noisy", 2.0), rate)
-    out = assembly.repeat(item, 3, gap_s=1.5)
+    out = _timeline(item, tmp_path, repeat=3, repeat_gap_s=1.5)
     n = len(item.samples)
     gap = int(1.5 * rate)
     assert len(out.samples) == 3 * n + 2 * gap
     np.testing.assert_allclose(out.samples[n + gap: 2 * n + gap], item.samples, atol=1e-6)
     assert np.max(np.abs(out.samples[n: n + gap])) == 0.0
-    assert assembly.repeat(item, 1) is item
-    with pytest.raises(ValueError):
-        assembly.repeat(item, 0)
+    np.testing.assert_allclose(_timeline(item, tmp_path).samples, np.clip(item.samples, -1, 1), atol=0)

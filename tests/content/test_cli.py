@@ -11,7 +11,7 @@ import pytest
 
 def loa(*args: str, data_dir, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "LOA_DATA_DIR": str(data_dir), "LOA_TTS_ONLINE": "0"}
-    return subprocess.run([sys.executable, "-m", "loa.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "station.cli.main", *args], capture_output=True, text=True,
                           input=stdin, env=env, timeout=120)
 
 

@@ -44,7 +44,7 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path):
     port = _free_port()
     env = {**os.environ, "LOA_TTS_ONLINE": "0"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loa.cli.main", "demo", "--port", str(port), "--data-dir", str(tmp_path),
+        [sys.executable, "-m", "station.cli.main", "demo", "--port", str(port), "--data-dir", str(tmp_path),
          "--first-broadcast-in", "25"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
     )

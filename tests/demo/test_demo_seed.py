@@ -10,7 +10,7 @@ from content.packs import builtin_packs
 from loa.accounts.models import User
 from loa.accounts.passwords import verify_password
 from loa.db import session_scope
-from loa.demo import ACCOUNTS, VILLAGES, find_demo_commune, seed
+from station.demo import ACCOUNTS, VILLAGES, find_demo_commune, seed
 from loa.org.models import Device, Village
 
 

@@ -38,7 +38,7 @@ def demo(tmp_path_factory):
     env = {**os.environ, "LOA_TTS_ONLINE": "0", "PYTHONUNBUFFERED": "1"}
     log_path = data / "demo.out"
     log = log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "loa.cli.main", "demo", "--port", str(port), "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "station.cli.main", "demo", "--port", str(port), "--data-dir",
                              str(data), "--first-broadcast-in", "20"], stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240
@@ -63,7 +63,7 @@ def demo(tmp_path_factory):
 def test_a_second_demo_on_a_taken_port_says_so(demo):
     base, _, data = demo
     port = base.rsplit(":", 1)[1]
-    out = subprocess.run([sys.executable, "-m", "loa.cli.main", "demo", "--port", port, "--data-dir", str(data),
+    out = subprocess.run([sys.executable, "-m", "station.cli.main", "demo", "--port", port, "--data-dir", str(data),
                           "--no-agents"], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "LOA_TTS_ONLINE": "0"})
     said = " ".join((out.stdout + out.stderr).split())
@@ -212,7 +212,7 @@ def content_strings(data: Path) -> list[str]:
     from sqlmodel import Session, select
 
     from api.web.pages_compose import spoken_sentences
-    from content.library.languages import KNOWN
+    from loa.languages import KNOWN
     from content.library.models import ContentItem
     from loa.accounts.models import User
     from loa.db import make_engine

@@ -19,7 +19,7 @@ def _key() -> str:
 
 
 def test_cli_identity_peer_add_and_outbox(tmp_path):
-    from loa.cli.main import app as cli
+    from station.cli.main import app as cli
 
     runner = CliRunner()
     data = str(tmp_path / "xa")

@@ -43,7 +43,7 @@ class Proc:
         env = {**os.environ, **FAST, "LOA_INTERCHANGE_STATION_ID": self.st.station_id}
         env.pop("LOA_DATABASE_URL", None)  # the SQLite file in its data directory
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "loa.cli.main", "serve", "--port", str(self.port),
+            [sys.executable, "-m", "station.cli.main", "serve", "--port", str(self.port),
              "--data-dir", str(self.st.settings.data_dir)],
             env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_port(self.port, 60, self.proc)

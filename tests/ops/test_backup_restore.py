@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 
 from broadcaster.protocol.manifest import verify_manifest
 from broadcaster.protocol.wire import b64decode
-from loa.ops.backup import BackupError, Layout, create_backup
-from loa.ops.restore import restore_backup
+from station.ops.backup import BackupError, Layout, create_backup
+from station.ops.restore import restore_backup
 from tests.broadcaster_station.conftest import DEV, dh, enroll_by_code, schedule
 from tests.server.conftest import make_item
 
@@ -162,7 +162,7 @@ def test_a_bad_archive_is_refused_and_changes_nothing(tmp_path, station, setting
 def test_cli_backup_check_restore(tmp_path, station, settings, client, db_url, monkeypatch):
     from typer.testing import CliRunner
 
-    from loa.cli.main import app as cli
+    from station.cli.main import app as cli
 
     monkeypatch.setenv("LOA_DATABASE_URL", db_url)
     data = str(settings.resolved_data_dir)

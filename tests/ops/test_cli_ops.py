@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from loa.cli.main import app as cli
+from station.cli.main import app as cli
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ from tests.ops.proc import ROOT, free_port, stop, wait_port
 from tests.tools import require_tool
 
 COMPOSE = ROOT / "docker-compose.yml"
-SECRETS = {"LOA_DB_PASSWORD": "pg-secret", "LOA_MQTT_PASSWORD": "mqtt-secret", "LOA_METRICS_TOKEN": "metrics-secret"}
+SECRETS = {"LOA_DB_PASSWORD": "pg-secret", "LOA_MQTT_PASSWORD": "mqtt-secret", "LOA_METRICS_TOKEN": "metrics-secret",
+           "ICECAST_SOURCE_PASSWORD": "ice-source", "ICECAST_ADMIN_PASSWORD": "ice-admin",
+           "LOA_STREAM_ICECAST_LISTEN_URL": "http://dai.example.vn:8000"}
 LOA = Path(sys.executable).with_name("loa")
 
 
@@ -87,7 +89,16 @@ def test_topology(compose):
     proxy = services["proxy"]
     assert "loa-data:/var/lib/loa:ro" in proxy["volumes"]
     assert proxy["environment"]["LOA_UPSTREAMS"].split() == [f"{a}:8000" for a in apis]
-    assert {"db", "mosquitto", "proxy"} <= set(services)
+    assert {"db", "mosquitto", "proxy", "icecast"} <= set(services)
+    # every replica's stream hub pushes to the icecast service with its source password (issue 15)
+    for name in apis:
+        env = services[name]["environment"]
+        assert env["LOA_STREAM_ICECAST_SOURCE_URL"].endswith("@icecast:8000"), name
+        assert "${ICECAST_SOURCE_PASSWORD" in env["LOA_STREAM_ICECAST_SOURCE_URL"], name
+    runners = [name for name in apis if services[name]["environment"].get("LOA_RELAY_RUNNER", "true") != "false"]
+    assert len(runners) == 1, runners  # one replica pulls each radio and feeds its Icecast mount
+    assert services["icecast"]["build"] == "./deploy/icecast"
+    assert "${ICECAST_SOURCE_PASSWORD" in services["icecast"]["environment"]["ICECAST_SOURCE_PASSWORD"]
 
 
 def test_every_loa_variable_is_a_setting(compose):
@@ -112,7 +123,7 @@ def test_mosquitto_conf_with_generated_broker_files(tmp_path, engine, client, wo
     enrolled device log in with what `loa broker-files` wrote; anonymous and a wrong password do not."""
     import paho.mqtt.client as mqtt
 
-    from loa.ops.broker import refresh_broker_files
+    from station.ops.broker import refresh_broker_files
     from loa.db import session_scope
     from tests.broadcaster_station.conftest import enroll_by_code
 

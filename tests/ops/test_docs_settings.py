@@ -1,10 +1,10 @@
 """docs/operations.md lists every LOA_* setting with its default: the table is generated from
-loa.settings.Settings (loa/ops/envdoc.py) and must equal what is in the document."""
+loa.settings.Settings (station/ops/envdoc.py) and must equal what is in the document."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from loa.ops import envdoc
+from station.ops import envdoc
 from loa.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
@@ -14,7 +14,7 @@ def test_operations_doc_lists_every_setting():
     text = DOC.read_text("utf-8")
     assert envdoc.replace_block(text) == text, (
         "docs/operations.md's settings table is stale: run "
-        "`python -c \"from loa.ops.envdoc import *; import pathlib; p=pathlib.Path('docs/operations.md'); "
+        "`python -c \"from station.ops.envdoc import *; import pathlib; p=pathlib.Path('docs/operations.md'); "
         "p.write_text(replace_block(p.read_text()))\"`")
     for name in Settings.model_fields:
         assert f"`LOA_{name.upper()}`" in text

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from content.library.models import ContentItem
 from loa.db import session_scope
-from loa.jobs.handlers import default_handlers
+from station.handlers import default_handlers
 from loa.jobs.worker import Worker
 from schedules.tables import TimetablePlay
 from tests.schedules_api.conftest import h, once

@@ -107,7 +107,7 @@ def test_scheduler_runs_inside_the_app_when_enabled(settings, clock, world):
 def test_cli_scheduler_once(settings, station, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from loa.cli.main import app as cli
+    from station.cli.main import app as cli
 
     monkeypatch.setenv("LOA_DATABASE_URL", settings.db_url)
     result = CliRunner().invoke(cli, ["scheduler", "--once", "--data-dir", str(tmp_path / "cli")])

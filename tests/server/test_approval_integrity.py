@@ -10,7 +10,7 @@ from __future__ import annotations
 from content.library.models import ContentItem, Status
 from content.library.service import is_airable
 from loa.db import session_scope
-from loa.jobs.handlers import default_handlers
+from station.handlers import default_handlers
 from loa.jobs.worker import Worker
 from tests.server.conftest import make_item
 

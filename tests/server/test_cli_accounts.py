@@ -14,7 +14,7 @@ NEW = "song-nam-rong-lam"
 
 
 def _station(tmp_path):
-    from loa.cli.main import app
+    from station.cli.main import app
 
     runner = CliRunner()
     data = tmp_path / "station"
@@ -82,7 +82,7 @@ def test_passwd_from_stdin_and_prompt_ends_sessions(tmp_path):
 
 def test_passwd_prompts_twice_on_a_terminal(tmp_path, monkeypatch):
     app, runner, data = _station(tmp_path)
-    monkeypatch.setattr("loa.cli.server_cmds.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("station.cli.server_cmds.stdin_is_terminal", lambda: True)
     # the two answers differ at first: asked again, then the matching pair is taken
     r = runner.invoke(app, ["admin", "passwd", "chu-tich", "--data-dir", str(data)],
                       input=f"{NEW}\n{NEW}x\n{NEW}\n{NEW}\n")

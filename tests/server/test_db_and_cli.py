@@ -30,7 +30,7 @@ def test_sqlite_pragmas(tmp_path):
 
 
 def test_cli_admin_create_db_upgrade_and_data_dir_from_env(tmp_path, monkeypatch):
-    from loa.cli.main import app
+    from station.cli.main import app
 
     runner = CliRunner()
     data = tmp_path / "station"

@@ -11,7 +11,7 @@ from loa.db import session_scope
 from loa.jobs import service as jobs
 from loa.jobs.models import Job
 from loa.jobs.worker import PermanentJobError, Worker
-from loa.jobs.handlers import default_handlers
+from station.handlers import default_handlers
 
 TEXT = {"title": "Lịch tiêm chủng", "text": "Sáng thứ hai, ngày 2 tháng 3, tiêm chủng tại trạm y tế xã.",
         "engine": "espeak"}

@@ -67,7 +67,7 @@ def _post(client, world, data: bytes, title: str):
 
 
 def test_more_uploads_than_slots_wait_as_jobs(client, engine, world, settings, clock, masterings_at_once):
-    from loa.jobs.handlers import default_handlers
+    from station.handlers import default_handlers
     from loa.jobs.worker import Worker
 
     data = _opus_speech(90.0)
@@ -165,7 +165,7 @@ def test_while_every_slot_is_busy_a_bad_upload_is_still_refused_at_once(client, 
     finally:
         for _ in range(LIMIT):
             slots.release()
-    from loa.jobs.handlers import default_handlers
+    from station.handlers import default_handlers
     from loa.jobs.worker import Worker
 
     assert Worker(engine, settings, default_handlers(), clock).run_until_idle() == 1

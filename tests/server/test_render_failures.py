@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from loa.jobs.handlers import default_handlers
+from station.handlers import default_handlers
 from loa.jobs.worker import Worker
 
 

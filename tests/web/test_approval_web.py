@@ -59,7 +59,7 @@ def test_a_cadre_who_edits_by_form_cannot_approve(client, app, world, facts, clo
 
 
 def test_failed_render_shows_the_reason_and_the_fixes(client, app, world, clock):
-    from loa.jobs.handlers import default_handlers
+    from station.handlers import default_handlers
     from loa.jobs.worker import Worker
 
     token = login(client, "secretary")

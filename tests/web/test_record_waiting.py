@@ -7,7 +7,7 @@ from tests.web.conftest import login
 
 def test_a_recording_waits_for_its_turn_on_the_page(client, app, world, mastered, settings, clock):
     from content.slots import slots_for
-    from loa.jobs.handlers import default_handlers
+    from station.handlers import default_handlers
     from loa.jobs.worker import Worker
 
     _, _, wav = mastered

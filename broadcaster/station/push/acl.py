@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster.station.context import village_command_topic, village_topic
 from broadcaster.station.models import DeviceCredential
@@ -36,8 +36,8 @@ def acl_text(session: Session, station_user: str) -> str:
              "# … the station publishes every nudge.",
              f"user {station_user}", "topic write loa/#", ""]
     rows = session.exec(select(DeviceCredential.uid, Device.commune_id, Device.village_id)
-                        .join(Device, Device.id == DeviceCredential.device_id)
-                        .where(DeviceCredential.revoked_at.is_(None), Device.revoked_at.is_(None))
+                        .join(Device, col(Device.id) == col(DeviceCredential.device_id))
+                        .where(col(DeviceCredential.revoked_at).is_(None), col(Device.revoked_at).is_(None))
                         .order_by(DeviceCredential.uid))
     for uid, commune_id, village_id in rows:
         if village_id is None:
@@ -50,15 +50,15 @@ def acl_text(session: Session, station_user: str) -> str:
 def passwd_text(session: Session, station_user: str, station_password: str) -> str:
     lines = [f"{station_user}:{mosquitto_hash(station_password)}"]
     rows = session.exec(select(DeviceCredential.uid, DeviceCredential.mqtt_hash)
-                        .join(Device, Device.id == DeviceCredential.device_id)
-                        .where(DeviceCredential.revoked_at.is_(None), Device.revoked_at.is_(None),
-                               DeviceCredential.mqtt_hash.is_not(None))
+                        .join(Device, col(Device.id) == col(DeviceCredential.device_id))
+                        .where(col(DeviceCredential.revoked_at).is_(None), col(Device.revoked_at).is_(None),
+                               col(DeviceCredential.mqtt_hash).is_not(None))
                         .order_by(DeviceCredential.uid))
     lines += [f"{uid}:{digest}" for uid, digest in rows]
     return "\n".join(lines) + "\n"
 
 
-def write_broker_files(session: Session, directory: str | os.PathLike, station_user: str,
+def write_broker_files(session: Session, directory: str | os.PathLike[str], station_user: str,
                        station_password: str) -> tuple[Path, Path]:
     """(acl path, password-file path) in `directory`."""
     directory = Path(directory)

@@ -20,9 +20,10 @@ from sqlalchemy.engine import Engine
 
 from broadcaster.station.models import ControlCommandRow
 from broadcaster.station.push.sse import COMMAND, SseHub
+from loa.db import table_of
 
 log = logging.getLogger("loa.broadcaster.commands")
-_T = ControlCommandRow.__table__
+_T = table_of(ControlCommandRow)
 KEEP = timedelta(minutes=2)  # a command's lifetime (broadcaster/station/commands.py COMMAND_TTL)
 
 ORIGIN = uuid.uuid4().hex  # this process
@@ -70,7 +71,7 @@ class CommandRelay:
         poll only takes its bearings (what was issued before this process started is not replayed)."""
         with self.engine.connect() as conn:
             if self.last_seq is None:
-                self.last_seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(_T.c.seq), 0))).scalar())
+                self.last_seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(_T.c.seq), 0))).scalar_one())
                 return 0
             rows = conn.execute(sa.select(_T.c.seq, _T.c.origin, _T.c.device_ids, _T.c.envelope)
                                 .where(_T.c.seq > self.last_seq).order_by(_T.c.seq)).all()

@@ -10,10 +10,15 @@ import os
 import secrets
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from broadcaster.protocol.mqttloop import MqttLoop
+
+if TYPE_CHECKING:  # paho-mqtt is imported when the station publishes over MQTT
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger("loa.broadcaster.mqtt")
 
@@ -22,6 +27,7 @@ class MqttPublisher:
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
                  client_id: str | None = None) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         parsed = urlparse(url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
@@ -30,7 +36,7 @@ class MqttPublisher:
         # Nothing is lost with a clean session: paho keeps unsent and unacknowledged messages in memory and
         # sends them again after a reconnect; the retained topics hold the state anyway.
         client_id = client_id or f"loa-station-{socket.gethostname()[:20]}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if username:
             self.client.username_pw_set(username, password)
         self.client.max_inflight_messages_set(1000)
@@ -42,7 +48,8 @@ class MqttPublisher:
         self.loop = MqttLoop()
         self.published = 0
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode,
+                    properties: Properties | None) -> None:
         if not reason_code.is_failure:
             self.connected.set()
         else:
@@ -55,7 +62,7 @@ class MqttPublisher:
     def stop(self) -> None:
         self.loop.stop()
 
-    def publish(self, topic: str, message: dict[str, Any] | None, retain: bool = True):
+    def publish(self, topic: str, message: dict[str, Any] | None, retain: bool = True) -> mqtt.MQTTMessageInfo:
         """Queue one QoS 1 message; `None` clears the retained message of the topic."""
         payload = b"" if message is None else json.dumps(message, separators=(",", ":")).encode()
         self.published += 1
@@ -72,4 +79,4 @@ class MqttPublisher:
             last.wait_for_publish(timeout)
         except (RuntimeError, ValueError):
             return False
-        return last.is_published()
+        return bool(last.is_published())

@@ -17,18 +17,26 @@ from typing import Any
 
 PING_EVERY_S = 20.0
 MAX_STREAMS_PER_DEVICE = 3
-_CLOSE = object()  # put in a stream's queue to end it
+
+
+class _Close:
+    """The one value put in a stream's queue to end it."""
+
+
+_CLOSE = _Close()
+# one open stream: the event loop it runs on, and its queue of messages (a dict each) or _CLOSE
+_Sub = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[dict[str, Any] | _Close]"]
 
 
 class SseHub:
     def __init__(self, max_per_device: int = MAX_STREAMS_PER_DEVICE) -> None:
-        self._subs: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = {}
+        self._subs: dict[int, set[_Sub]] = {}
         self._lock = threading.Lock()
         self.max_per_device = max_per_device
         # per open stream: (identity uid, opening order); and the streams told to close
-        self._meta: dict[tuple[asyncio.AbstractEventLoop, asyncio.Queue], tuple[str | None, int]] = {}
+        self._meta: dict[_Sub, tuple[str | None, int]] = {}
         self._opened = 0
-        self._closing: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._closing: set[_Sub] = set()
         self.closed_for_limit = self.closed_for_revocation = 0
 
     def connected(self, device_id: int | None = None) -> int:
@@ -37,7 +45,7 @@ class SseHub:
                 return len(self._subs.get(device_id, ()))
             return sum(len(s) for s in self._subs.values())
 
-    def _add(self, device_id: int, sub: tuple[asyncio.AbstractEventLoop, asyncio.Queue], uid: str | None) -> None:
+    def _add(self, device_id: int, sub: _Sub, uid: str | None) -> None:
         with self._lock:
             subs = self._subs.setdefault(device_id, set())
             self._opened += 1
@@ -49,7 +57,7 @@ class SseHub:
             self.closed_for_limit += 1
             self._close(old)
 
-    def _remove(self, device_id: int, sub: tuple[asyncio.AbstractEventLoop, asyncio.Queue]) -> None:
+    def _remove(self, device_id: int, sub: _Sub) -> None:
         with self._lock:
             self._meta.pop(sub, None)
             self._closing.discard(sub)
@@ -59,7 +67,7 @@ class SseHub:
                 if not subs:
                     del self._subs[device_id]
 
-    def _close(self, sub: tuple[asyncio.AbstractEventLoop, asyncio.Queue]) -> None:
+    def _close(self, sub: _Sub) -> None:
         with self._lock:
             if sub not in self._meta:
                 return
@@ -113,7 +121,7 @@ class SseHub:
                      ping_every: float = PING_EVERY_S, uid: str | None = None) -> AsyncIterator[bytes]:
         """`event: sync` with the current version at once, then on every nudge; `: ping` when idle; nothing
         more once the stream is closed (`close_device`, `close_identities`, or a newer stream over the bound)."""
-        sub = (asyncio.get_running_loop(), asyncio.Queue(maxsize=100))
+        sub: _Sub = (asyncio.get_running_loop(), asyncio.Queue(maxsize=100))
         self._add(device_id, sub, uid)
         try:
             message = await first()
@@ -122,12 +130,12 @@ class SseHub:
             yield _event(message)
             while True:
                 try:
-                    message = await asyncio.wait_for(sub[1].get(), timeout=ping_every)
+                    queued: dict[str, Any] | _Close | None = await asyncio.wait_for(sub[1].get(), timeout=ping_every)
                 except asyncio.TimeoutError:
-                    message = None
-                if message is _CLOSE or sub in self._closing:
+                    queued = None
+                if isinstance(queued, _Close) or sub in self._closing:
                     return
-                yield b": ping\n\n" if message is None else _event(message)
+                yield b": ping\n\n" if queued is None else _event(queued)
         finally:
             self._remove(device_id, sub)
 

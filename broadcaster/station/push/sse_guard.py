@@ -15,11 +15,12 @@ from sqlalchemy.engine import Engine
 
 from broadcaster.station.models import DeviceCredential
 from broadcaster.station.push.sse import SseHub
+from loa.db import table_of
 from loa.org.models import Device
 
 log = logging.getLogger("loa.broadcaster.sse")
 CHUNK = 500
-_C, _D = DeviceCredential.__table__, Device.__table__
+_C, _D = table_of(DeviceCredential), table_of(Device)
 
 
 def still_valid(engine: Engine, uids: set[str]) -> set[str]:

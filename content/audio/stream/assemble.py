@@ -1,5 +1,5 @@
 """The broadcast item's timeline (chime before and after, repeats with gaps) as a stream of chunks, so the
-speech never has to be copied whole; content.audio.assembly does the same with pydub on short Pcm."""
+speech never has to be copied whole (it replaced pydub's splicing, which held and copied the whole item)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,12 +11,12 @@ from content.types import Pcm
 
 
 def _silence(seconds: float, rate: int) -> np.ndarray:
-    # pydub's AudioSegment.silent(duration=ms): int(ms * rate / 1000) frames, as assembly used
+    # whole milliseconds, as the pydub splicing this replaced counted them: int(ms * rate / 1000) frames
     return np.zeros(int(int(seconds * 1000) * rate / 1000.0), np.float32)
 
 
 def _clip(x: np.ndarray) -> np.ndarray:
-    return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)  # pydub's integer samples clip at full scale
+    return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)  # full scale, as integer PCM would clip
 
 
 def timeline(speech: Spill, rate: int, before: Pcm | None, after: Pcm | None, gap_s: float = 0.4,

@@ -20,7 +20,7 @@ from scipy import ndimage
 from content.audio.ebur128 import TRUE_PEAK_LINE, TRUE_PEAK_TAP
 from content.audio.ffmpeg import OUTPUT_FORMATS, FfmpegError, ffmpeg_exe
 from content.audio.meter import true_peak_envelope
-from content.audio.stream.pipes import FfmpegStream, f32_input, feed_stdin
+from content.audio.stream.pipes import FfmpegStream, f32_input, feed_stdin, reader
 from content.audio.stream.running import RunningLoudness
 from content.audio.stream.spill import CHUNK, Spill
 from content.types import Pcm
@@ -106,11 +106,13 @@ def encode_attempt(candidate: Iterable[np.ndarray], rate: int, out_path: Path, f
 class _Encoder:
     """The encoder process, fed from a thread (the chunks may be computed on the way: a correction)."""
 
-    def __init__(self, cmd: list[str], candidate: Iterable[np.ndarray], stdout) -> None:
+    def __init__(self, cmd: list[str], candidate: Iterable[np.ndarray], stdout: int) -> None:
+        """`stdout`: subprocess.PIPE (read it from `proc.stdout`) or subprocess.DEVNULL."""
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.PIPE)
+        stderr = reader(self.proc.stderr)
         self._err: list[bytes] = []
         self._failure: list[BaseException] = []
-        self._threads = [threading.Thread(target=lambda: self._err.append(self.proc.stderr.read()), daemon=True),
+        self._threads = [threading.Thread(target=lambda: self._err.append(stderr.read()), daemon=True),
                          threading.Thread(target=self._feed, args=(candidate,), daemon=True)]
         for thread in self._threads:
             thread.start()
@@ -139,7 +141,9 @@ class _Encoder:
             thread.join()
 
 
-def _encode_mp3(candidate, rate, out_path, fmt, bitrate_kbps, out_rate, measure_rate, decoded, peaks, timeout):
+def _encode_mp3(candidate: Iterable[np.ndarray], rate: int, out_path: Path, fmt: str, bitrate_kbps: int,
+                out_rate: int, measure_rate: int, decoded: Spill, peaks: _PeakParser,
+                timeout: float) -> tuple[RunningLoudness, float]:
     enc = _Encoder(_encoder_cmd(rate, fmt, bitrate_kbps, out_rate, str(out_path)), candidate, subprocess.DEVNULL)
     try:
         enc.finish(timeout)
@@ -152,13 +156,17 @@ def _encode_mp3(candidate, rate, out_path, fmt, bitrate_kbps, out_rate, measure_
     return meter, peaks.dbtp()
 
 
-def _encode_ogg(candidate, rate, out_path, fmt, bitrate_kbps, out_rate, measure_rate, decoded, peaks, timeout):
+def _encode_ogg(candidate: Iterable[np.ndarray], rate: int, out_path: Path, fmt: str, bitrate_kbps: int,
+                out_rate: int, measure_rate: int, decoded: Spill, peaks: _PeakParser,
+                timeout: float) -> tuple[RunningLoudness, float]:
     enc = _Encoder(_encoder_cmd(rate, fmt, bitrate_kbps, out_rate, "pipe:1"), candidate, subprocess.PIPE)
+
+    encoded = reader(enc.proc.stdout)
 
     def pages() -> Iterator[bytes]:
         # read1: pass on each page as the encoder writes it, so the decoder works beside the encoder.
         with out_path.open("wb") as fh:
-            for block in iter(lambda: enc.proc.stdout.read1(1 << 16), b""):
+            for block in iter(lambda: encoded.read1(1 << 16), b""):
                 fh.write(block)
                 yield block
 

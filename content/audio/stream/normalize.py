@@ -70,6 +70,7 @@ class CellModel:
     def _curve(self, c0: int, c1: int, gain: float, limit: float) -> tuple[np.ndarray, np.ndarray]:
         """limiter.grid_curve for cells c0..c1-1, and those cells' peaks."""
         a, b = max(0, c0 - _CONTEXT_CELLS), min(self.ncells, c1 + _CONTEXT_CELLS)
+        assert self.peaks is not None  # made by the envelope pass before any curve
         peaks = self.peaks.read(a, b)
         curve = limiter.grid_curve(peaks, gain, limit, RATE, self.step)
         return curve[c0 - a: c1 - a], peaks[c0 - a: c1 - a]
@@ -142,6 +143,8 @@ def normalize_loudness(stage: Stage, target_lufs: float, ceiling_dbtp: float, wo
             elif abs(lufs - target_lufs) <= tolerance_lu:
                 break
             aim += target_lufs - lufs
+        if out is None:
+            raise ValueError("rounds must be at least 1")
         return out
     finally:
         model.close()

@@ -7,6 +7,7 @@ only chunks and small per-frame or per-bin arrays in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class _Decoded:
         return np.concatenate(self._levels) if self._levels else np.zeros(0)
 
 
-def decode_upload(path: str | os.PathLike, limits: IngestLimits, work: Path) -> tuple[Spill, np.ndarray]:
+def decode_upload(path: str | os.PathLike[str], limits: IngestLimits, work: Path) -> tuple[Spill, np.ndarray]:
     """Check and decode an upload into a mono work file at the working rate; returns it and its frame levels.
     Raises IngestError (the work file is removed)."""
     sink = _Decoded(work / "decoded.f32")
@@ -65,7 +66,7 @@ def decode_upload(path: str | os.PathLike, limits: IngestLimits, work: Path) -> 
     return sink.audio, sink.levels()
 
 
-def _pcm_chunks(pcm: Pcm):
+def _pcm_chunks(pcm: Pcm) -> Iterator[np.ndarray]:
     for lo in range(0, len(pcm.samples), CHUNK):
         yield pcm.samples[lo:lo + CHUNK]
 

@@ -6,9 +6,12 @@ thread into a bounded tail (for the error message) and, when asked, handed block
 from __future__ import annotations
 
 import collections
+import io
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import IO
 
 import numpy as np
 
@@ -17,12 +20,27 @@ from content.audio.ffmpeg import FfmpegError, ffmpeg_exe
 _STDERR_TAIL = 64 * 1024
 
 
-def feed_stdin(proc: subprocess.Popen, feed: Iterable[np.ndarray | bytes], failures: list[BaseException]) -> None:
+def reader(stream: IO[bytes] | None) -> io.BufferedReader:
+    """A process's stdout or stderr opened with PIPE (default buffering): a buffered reader, so it has read1."""
+    if not isinstance(stream, io.BufferedReader):
+        raise TypeError(f"not a buffered pipe: {stream!r}")
+    return stream
+
+
+def writer(stream: IO[bytes] | None) -> io.BufferedWriter:
+    """A process's stdin opened with PIPE (default buffering)."""
+    if not isinstance(stream, io.BufferedWriter):
+        raise TypeError(f"not a buffered pipe: {stream!r}")
+    return stream
+
+
+def feed_stdin(proc: subprocess.Popen[bytes], feed: Iterable[np.ndarray | bytes], failures: list[BaseException]) -> None:
     """Write `feed` to ffmpeg's stdin (run on its own thread), then close it. A failure of the feed itself is
     kept in `failures` for the reader to re-raise, and ffmpeg is killed so the reader does not wait for ever."""
+    stdin = writer(proc.stdin)
     try:
         for chunk in feed:
-            proc.stdin.write(as_bytes(chunk) if isinstance(chunk, np.ndarray) else chunk)
+            stdin.write(as_bytes(chunk) if isinstance(chunk, np.ndarray) else chunk)
     except BrokenPipeError:
         pass  # ffmpeg stopped reading (it failed, or we stopped it); its exit status says why
     except BaseException as exc:  # noqa: BLE001  (reported to the reader, who re-raises it)
@@ -30,13 +48,13 @@ def feed_stdin(proc: subprocess.Popen, feed: Iterable[np.ndarray | bytes], failu
         proc.kill()
     finally:
         try:
-            proc.stdin.close()
+            stdin.close()
         except BrokenPipeError:
             pass
 
 
 def as_bytes(chunk: np.ndarray) -> memoryview:
-    return memoryview(np.ascontiguousarray(chunk, dtype="<f4")).cast("B")
+    return np.ascontiguousarray(chunk, dtype="<f4").data.cast("B")
 
 
 class FfmpegStream:
@@ -50,6 +68,7 @@ class FfmpegStream:
         self.channels = channels
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._stdout, self._stderr = reader(self.proc.stdout), reader(self.proc.stderr)
         self._tail: collections.deque[bytes] = collections.deque()
         self._tail_size = 0
         self._threads = [threading.Thread(target=self._drain_stderr, args=(stderr_sink,), daemon=True)]
@@ -67,7 +86,7 @@ class FfmpegStream:
         self.proc.kill()
 
     def _drain_stderr(self, sink: Callable[[bytes], None] | None) -> None:
-        for block in iter(lambda: self.proc.stderr.read1(1 << 16), b""):
+        for block in iter(lambda: self._stderr.read1(1 << 16), b""):
             if sink is not None:
                 sink(block)
             self._tail.append(block)
@@ -82,7 +101,7 @@ class FfmpegStream:
         """The output in chunks of `frames` frames (the last may be shorter): (frames,) or (frames, channels)."""
         size = frames * self.channels * 4
         while True:
-            raw = self.proc.stdout.read(size)
+            raw = self._stdout.read(size)
             if not raw:
                 return
             raw = raw[: len(raw) // (4 * self.channels) * 4 * self.channels]
@@ -94,7 +113,7 @@ class FfmpegStream:
 
     def finish(self) -> None:
         """Wait for the end and raise FfmpegError if ffmpeg failed (or a feed error, as it was)."""
-        self.proc.stdout.close()
+        self._stdout.close()
         rc = self.proc.wait()
         for thread in self._threads:
             thread.join()
@@ -113,13 +132,14 @@ class FfmpegStream:
         for thread in self._threads:
             thread.join()
         self._watchdog.cancel()
-        for stream in (self.proc.stdout, self.proc.stderr):
+        for stream in (self._stdout, self._stderr):
             stream.close()
 
     def __enter__(self) -> "FfmpegStream":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self.proc.returncode is None:  # left without finish(): an error, or the caller stopped on purpose
             self.kill()
 

@@ -28,7 +28,7 @@ class Spill:
     def append(self, values: np.ndarray) -> None:
         data = np.ascontiguousarray(values, dtype=self.dtype)
         self._fh.seek(self.n * self.dtype.itemsize)
-        self._fh.write(memoryview(data).cast("B"))
+        self._fh.write(data.data.cast("B"))
         self.n += len(data)
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -38,7 +38,7 @@ class Spill:
             return np.zeros(0, self.dtype)
         self._fh.seek(start * self.dtype.itemsize)
         out = np.empty(stop - start, self.dtype)
-        self._fh.readinto(memoryview(out).cast("B"))
+        self._fh.readinto(out.data.cast("B"))
         return out
 
     def chunks(self, start: int = 0, stop: int | None = None, size: int = CHUNK) -> Iterator[tuple[int, np.ndarray]]:
@@ -55,5 +55,5 @@ class Spill:
     def __enter__(self) -> "Spill":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

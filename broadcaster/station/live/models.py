@@ -1,0 +1,34 @@
+"""One live session: who spoke, where, when, for how long, how it ended, and what was kept."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from loa.db import UtcDateTime
+
+END_REASONS = ("stopped", "link_lost", "max_duration", "failed", "restarted")
+
+
+class LiveSession(SQLModel, table=True):
+    __tablename__ = "live_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    commune_id: int = Field(foreign_key="communes.id", index=True)
+    started_by_id: int | None = Field(default=None, foreign_key="users.id")
+    started_by: str = Field(max_length=150)
+    villages: list = Field(default_factory=list, sa_type=sa.JSON)  # village ids; empty = the whole commune
+    device_count: int = 0                                          # loudspeakers the live command named
+    mount: str = Field(max_length=64)
+    started_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    end_reason: str | None = Field(default=None, max_length=16)    # END_REASONS
+    ended_by: str | None = Field(default=None, max_length=150)
+    recording_sha256: str | None = Field(default=None, max_length=64)
+    recording_s: float | None = None
+    content_item_id: int | None = Field(default=None, foreign_key="content_items.id")
+
+    @property
+    def on_air(self) -> bool:
+        return self.ended_at is None

@@ -1,0 +1,156 @@
+"""`loa demo`: the demo commune, its station and nine village agents, in one command."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _wait_healthy(url: str, timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the station did not start at {url}")
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _stop_on_term(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _start_agents(engine, commune_id: int, url: str, root: Path, now: datetime) -> list[subprocess.Popen]:
+    """One `loa agent` process per loudspeaker cluster, each with its own data directory and file sink."""
+    from broadcaster.agent.state import AgentState
+    from station.demo import demo_devices, enrollment_codes
+
+    devices = demo_devices(engine, commune_id)
+    new = [device_id for device_id, _ in devices if AgentState(root / f"device-{device_id}").credentials() is None]
+    codes = enrollment_codes(engine, new, now) if new else {}
+    procs = []
+    for device_id, _name in devices:
+        folder = root / f"device-{device_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "station.cli.main", "agent", "--station", url, "--data-dir", str(folder),
+               "--sink", "file"]
+        if device_id in codes:
+            cmd += ["--enroll-code", codes[device_id]]
+        log = open(folder / "agent.log", "ab")
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+    return procs
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        host: str = typer.Option("127.0.0.1", help="Địa chỉ lắng nghe / listen address"),
+        port: int = typer.Option(8000, help="Cổng / port"),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Thư mục dữ liệu / data directory"),
+        agents: bool = typer.Option(True, "--agents/--no-agents", help="Chạy 9 cụm loa mô phỏng / run 9 agents"),
+        first_broadcast_in: float = typer.Option(
+            120, min=5, help="Giây tới lần phát thử đầu tiên / seconds until the first test broadcast"),
+    ) -> None:
+        """Xã trình diễn: đài, 9 thôn, 9 cụm loa / the demo commune: station, 9 villages, 9 agents."""
+        import uvicorn
+        from rich.console import Console
+        from rich.progress import Progress
+        from rich.table import Table
+
+        from api.app import create_app
+        from station.cli.server_cmds import uvicorn_options
+        from loa.db import make_engine, session_scope, upgrade
+        from station.demo import COMMUNE, find_demo_commune, seed
+        from loa.settings import Settings
+
+        console = Console(stderr=True)
+        if not _port_free(host, port):  # before anything is written: another program (or demo) holds it
+            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
+                          "[/bold red] — thử / try: --port 8080", soft_wrap=True)
+            raise typer.Exit(1)
+        settings = Settings.load(data_dir)
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
+        now = datetime.now(settings.tz)
+        with session_scope(engine) as s:
+            commune_id = find_demo_commune(s)
+        if commune_id is None:
+            console.print(f"[bold]Tạo xã trình diễn / creating the demo commune[/bold] in {settings.resolved_data_dir}")
+            with Progress(console=console) as bar:
+                task = bar.add_task("Đọc các bản tin / rendering announcements", total=None)
+
+                def progress(_stage: str, done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                created = seed(engine, now, progress, settings, timedelta(seconds=first_broadcast_in))
+            commune_id = created.commune_id
+            table = Table(title="Tài khoản (chỉ in một lần) / accounts (printed once)")
+            for column in ("tên đăng nhập / user", "vai trò / role", "mật khẩu / password"):
+                table.add_column(column)
+            for username, (role, password) in created.passwords.items():
+                table.add_row(username, role, password)
+            console.print(table)
+        else:
+            console.print(f"Xã trình diễn đã có / the demo commune exists in {settings.resolved_data_dir} "
+                          "(mật khẩu đã in lần đầu / passwords were printed at first start)")
+
+        url = f"http://{host}:{port}"
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning",
+                                                **uvicorn_options(settings)))
+        thread = threading.Thread(target=server.run, name="loa-station", daemon=True)
+        thread.start()
+        _wait_healthy(url)
+        if not server.started:  # taken between the check above and now: the health answer was another program's
+            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
+                          "[/bold red] — thử / try: --port 8080", soft_wrap=True)
+            raise typer.Exit(1)
+        # `kill` (SIGTERM) stops the demo like Ctrl+C does: the village agents stop with it
+        signal.signal(signal.SIGTERM, _stop_on_term)
+        procs = _start_agents(engine, commune_id, url, settings.resolved_data_dir / "agents", now) if agents else []
+        console.print(
+            f"\n[bold green]Đài {COMMUNE} đang chạy / the station is running:[/bold green] {url}/app\n"
+            f"  Trang cho bà con / residents' page: {url}/r\n"
+            f"  API: {url}/docs\n"
+            f"  Cụm loa / agents: {len(procs)} — nhật ký và âm thanh đã phát / logs and played audio in "
+            f"{settings.resolved_data_dir / 'agents'}\n"
+            "Nhấn Ctrl+C để dừng / press Ctrl+C to stop."
+        )
+        try:
+            while thread.is_alive():
+                thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            server.should_exit = True
+            thread.join(10)
+            engine.dispose()

@@ -1,0 +1,39 @@
+"""The `loa` command. Each group lives in its own module and imports its domain lazily, so
+`loa agent` on a village box never loads the server side."""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="loa",
+    help="Loa — phần mềm đài truyền thanh xã / the commune loudspeaker station.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+from station.cli import content_cmds  # noqa: E402  (registers its commands on `app`)
+
+content_cmds.register(app)
+
+from station.cli import server_cmds  # noqa: E402
+
+server_cmds.register(app)
+
+from station.cli import scheduler_cmds  # noqa: E402
+
+scheduler_cmds.register(app)
+from station.cli import ops_cmds  # noqa: E402  (backup, restore, worker, broker-files, keys: docs/operations.md)
+
+ops_cmds.register(app)
+from station.cli import demo_cmds  # noqa: E402  (`loa demo`: the demo commune, python3 dev.py run)
+
+demo_cmds.register(app)
+from station.cli import agent_cmds  # noqa: E402  (`loa agent`: the argparse command of broadcaster/agent/cli.py)
+
+agent_cmds.register(app)
+from station.cli import interchange_cmds  # noqa: E402  (`loa interchange …`: peers, identity, outbox)
+
+interchange_cmds.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,152 @@
+"""The `live` command on the agent, the pure parts: it is verified like every command, it cuts normal and
+priority plays and never an emergency, it outlives the manifests that follow it until its session's stop,
+and after it the timetable's own rules decide (a play still within its grace starts, an interrupted one is
+not restarted)."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from broadcaster.agent.clock import VirtualClock
+from broadcaster.agent.control import Control
+from broadcaster.agent.player import Player
+from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.sinks import FfmpegSink, FileSink, SinkItem
+from broadcaster.protocol.command import Command, CommandRejected, sign_command, verify_command
+from broadcaster.protocol.manifest import Entry
+from tests.broadcaster.helpers import T0, entry, manifest, tone_file
+from tests.broadcaster.test_control import DEV, _AllThere, _key
+
+URL = "/api/device/v1/streams/live-3"
+
+
+def _live_entry(start=T0, minutes=120, source="l3") -> Entry:
+    return Entry(play_id=f"live-{source}", kind="live", priority="live", start=start,
+                 end=start + timedelta(minutes=minutes), sha256=None, size=0, duration=minutes * 60.0, url=URL,
+                 title="Phát trực tiếp", source=source)
+
+
+def _live(seq, at=T0, source="l3") -> Command:
+    return Command(seq=seq, issued_at=at, expires_at=at + timedelta(minutes=2), devices=(), villages=("v1",),
+                   action="live", source=source, entries=(_live_entry(at, source=source),))
+
+
+def _stop(seq, at, source="l3") -> Command:
+    return Command(seq=seq, issued_at=at, expires_at=at + timedelta(minutes=2), devices=(), villages=("v1",),
+                   action="stop", source=source, cut_at=at)
+
+
+def _take(keyed, cmd, now):
+    private, kid, pinned, control = keyed
+    env = sign_command(cmd, private, kid)
+    got = verify_command(env, pinned, device_id=DEV, village_id="v1", now=now)
+    control.classify(got)
+    control.command_taken(env, got)
+
+
+@pytest.fixture
+def keyed(tmp_path):
+    private, kid, pinned = _key()
+    return private, kid, pinned, Control(tmp_path / "control.json", pinned, DEV, "v1")
+
+
+def test_a_live_command_must_be_well_formed_and_signed(keyed):
+    private, kid, pinned, _ = keyed
+    bad = [replace(_live(4), entries=()), replace(_live(4), source=None),
+           replace(_live(4), entries=(replace(_live_entry(), priority="emergency"),)),
+           replace(_live(4), entries=(replace(_live_entry(), url=""),)),
+           replace(_live(4), entries=(replace(_live_entry(), source="l9"),))]
+    for cmd in bad:
+        with pytest.raises(CommandRejected) as exc:
+            verify_command(sign_command(cmd, private, kid), pinned, device_id=DEV, village_id="v1",
+                           now=T0)
+        assert exc.value.code == "command_invalid"
+    env = sign_command(_live(4), private, kid)
+    forged = {**env, "command": {**env["command"], "entries": [{**env["command"]["entries"][0],
+                                                                "url": "http://evil.example/x"}]}}
+    with pytest.raises(CommandRejected) as exc:
+        verify_command(forged, pinned, device_id=DEV, village_id="v1", now=T0)
+    assert exc.value.code == "command_signature_invalid"
+
+
+def test_live_outlives_later_manifests_until_its_stop(keyed, tmp_path):
+    pinned, control = keyed[2], keyed[3]
+    normal = entry("n1", T0 + timedelta(minutes=1), 60)
+    control.manifest_taken(replace(manifest([normal]), seq=3))
+    _take(keyed, _live(4), T0)
+    newer = replace(manifest([normal], now=T0 + timedelta(seconds=30)), seq=9)  # a timetable change meanwhile
+    control.manifest_taken(newer)
+    assert [e.play_id for e in control.effective(newer).entries] == ["live-l3", "n1"]
+    again = Control(tmp_path / "control.json", pinned, DEV, "v1")  # and across a restart
+    assert [e.play_id for e in again.effective(newer).entries] == ["live-l3", "n1"]
+    _take(keyed, _stop(10, T0 + timedelta(minutes=5)), T0 + timedelta(minutes=5))
+    assert [e.play_id for e in control.effective(newer).entries] == ["n1"]
+    later = replace(manifest([normal], now=T0 + timedelta(minutes=6)), seq=11)
+    control.manifest_taken(later)
+    assert control.commands == [] and control.effective(later) is later
+
+
+def _player(tmp_path, m):
+    path = tmp_path / "a.ogg"
+    tone_file(path, 1.0)
+    sink = FileSink(tmp_path / "sink.jsonl")
+    clock = VirtualClock(T0)
+    player = Player(sink, PlayLog(tmp_path / "log"), clock, _AllThere(path),
+                    stream_source=lambda url: ("http://station" + url, "Authorization: Bearer t\r\n"))
+    player.set_manifest(m)
+    return player, sink, clock
+
+
+def _events(sink):
+    return [json.loads(line) for line in sink.log_path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("priority", ["normal", "priority"])
+def test_live_cuts_normal_and_priority_then_the_timetable_resumes(tmp_path, priority):
+    on_air = entry("p1", T0, 600, priority)
+    soon = entry("n2", T0 + timedelta(seconds=40), 60)      # due while live: still within its grace after
+    base = manifest([on_air, soon])
+    player, sink, clock = _player(tmp_path, base)
+    player.step()
+    clock.advance(5)
+    live = _live_entry(clock.now())
+    player.set_manifest(replace(base, entries=(live, on_air, soon)))
+    player.step()
+    ev = _events(sink)
+    assert [(e["event"], e["play_id"]) for e in ev] == [("start", "p1"), ("stop", "p1"), ("start", "live-l3")]
+    assert ev[-1]["source"] == "http://station" + URL and ev[-1]["kind"] == "live"
+    cut = player.playlog.records()[-1]
+    assert cut["play_id"] == "p1" and cut["result"] == "interrupted" and cut["reason"] == "preempted_by:live-l3"
+    clock.advance(60)  # the live session ends (the stop command cut its entry) at T0 + 65 s
+    player.set_manifest(replace(base, entries=(replace(live, end=clock.now()), on_air, soon)))
+    player.step()
+    ev = _events(sink)
+    assert [(e["event"], e["play_id"]) for e in ev][-2:] == [("stop", "live-l3"), ("start", "n2")]  # in grace
+    assert "p1" not in [e["play_id"] for e in ev[3:]]  # the interrupted play is not restarted
+
+
+def test_live_never_cuts_an_emergency(tmp_path):
+    emergency = entry("e1", T0, 120, "emergency")
+    player, sink, clock = _player(tmp_path, manifest([emergency]))
+    player.step()
+    clock.advance(5)
+    player.set_manifest(manifest([_live_entry(clock.now()), emergency]))
+    player.step()
+    assert [(e["event"], e["play_id"]) for e in _events(sink)] == [("start", "e1")]
+    clock.advance(120)  # the emergency ends; the live session is still on: it is joined late
+    player.step()
+    assert [(e["event"], e["play_id"]) for e in _events(sink)][-2:] == [("end", "e1"), ("start", "live-l3")]
+
+
+def test_the_agents_ffmpeg_opens_a_live_stream_with_low_latency_options_and_a_read_timeout():
+    item = SinkItem("live-l3", "live", "http://station/api/device/v1/streams/live-3", 7200.0, 80,
+                    headers="Authorization: Bearer t\r\n")
+    cmd = FfmpegSink("ffmpeg").command(item)
+    i = cmd.index("-i")
+    assert cmd[i + 1] == item.source and "-t" not in cmd  # it ends when the session's stream ends
+    before = cmd[:i]
+    assert "nobuffer" in " ".join(before) and "-rw_timeout" in before and "-analyzeduration" in before
+    assert before[before.index("-headers") + 1] == item.headers

@@ -1,0 +1,185 @@
+"""Real village agents for the live tests and bench/live.py: the agent's own runner (enrollment, SSE push,
+signed commands, the player) in this process, playing through the agent's FfmpegSink with the ALSA output
+swapped for raw 8 kHz PCM on a pipe, every chunk stamped with the wall-clock instant ffmpeg wrote it. And a TCP
+relay in front of the station that can go silent (a cut 3G link: no packets, no FIN)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from broadcaster.agent.enroll import enroll
+from broadcaster.agent.nudges import sse_loop
+from broadcaster.agent.runner import Agent
+from broadcaster.agent.sinks import FfmpegSink, SinkItem
+
+RATE = 8000
+
+
+@dataclass
+class Take:
+    play_id: str
+    kind: str
+    started_wall: float
+    rate: int = RATE
+    chunks: list[tuple[float, int]] = field(default_factory=list)  # (time.time() at arrival, samples so far)
+    pcm: bytearray = field(default_factory=bytearray)
+    stopped_wall: float | None = None
+    ended_wall: float | None = None
+
+    def samples(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.pcm[: len(self.pcm) // 2 * 2]), dtype="<i2").astype(np.float32) / 32768
+
+    def wall_of(self, sample: int) -> float:
+        """When the chunk holding `sample` came out of ffmpeg (wall clock)."""
+        for at, upto in self.chunks:
+            if upto > sample:
+                return at
+        return self.chunks[-1][0] if self.chunks else float("nan")
+
+    def loud_seconds(self) -> float:
+        s = self.samples()
+        n = len(s) // (self.rate // 10)
+        if n == 0:
+            return 0.0
+        rms = np.sqrt((s[: n * (self.rate // 10)].reshape(n, -1) ** 2).mean(axis=1))
+        return float((rms > 0.01).sum()) / 10
+
+
+class TimedSink(FfmpegSink):
+    """The agent's FfmpegSink: the same input options and command line; PCM out on a pipe, timestamped."""
+
+    def __init__(self, ffmpeg: str, rate: int = RATE) -> None:
+        super().__init__(ffmpeg, output=("-ac", "1", "-ar", str(rate), "-f", "s16le", "-flush_packets", "1",
+                                         "pipe:1"))
+        self.rate = rate
+        self.takes: list[Take] = []
+        self._reader: threading.Thread | None = None
+
+    def start(self, item: SinkItem, now: datetime) -> None:
+        self.stop(now)
+        take = Take(item.play_id, item.kind, time.time(), self.rate)
+        self.takes.append(take)
+        self._item, self._started = item, now
+        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+        self._reader = threading.Thread(target=self._read, args=(self._proc, take), daemon=True)
+        self._reader.start()
+
+    @staticmethod
+    def _read(proc: subprocess.Popen, take: Take) -> None:
+        fd = proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            take.pcm += chunk
+            take.chunks.append((time.time(), len(take.pcm) // 2))
+        take.ended_wall = time.time()
+
+    def stop(self, now: datetime) -> None:
+        if self._proc is not None and self.takes:
+            self.takes[-1].stopped_wall = time.time()
+        proc = self._proc
+        super().stop(now)
+        if proc is not None and proc.stdout:
+            proc.stdout.close()
+
+    def of(self, play_id: str) -> list[Take]:
+        return [t for t in self.takes if t.play_id == play_id]
+
+
+class LiveAgent:
+    """One box: enrolled with a cadre's code, SSE push, the runner's loops on threads."""
+
+    def __init__(self, station_url: str, data_dir: Path, code: str, ffmpeg: str, rate: int = RATE) -> None:
+        enroll(data_dir, station_url, code=code, show=lambda line: None)
+        self.sink = TimedSink(ffmpeg, rate)
+        self.agent = Agent(data_dir, self.sink)
+        self.stop_event = threading.Event()
+        self.threads = [
+            threading.Thread(target=sse_loop, args=(self.agent.client, self.agent.on_nudge, self.stop_event),
+                             kwargs={"on_command": self.agent.on_command}, daemon=True),
+            threading.Thread(target=self.agent.run, args=(self.stop_event,), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def has_manifest(self) -> bool:
+        return self.agent.manifest is not None
+
+    def plays(self) -> list[dict]:
+        return self.agent.playlog.records()
+
+    def reported(self) -> list[str]:
+        return [e.get("code", "") for e in self.agent.events]
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.agent.wake.set()
+        self.agent.nudge.set()
+        for t in self.threads:
+            t.join(timeout=5)
+
+
+class SilentableLink:
+    """A TCP relay to the station. `silence()` keeps every connection open but forwards nothing more either
+    way (what a dropped mobile link looks like to both ends); `restore()` forwards again for new connections."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.silent = threading.Event()
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.silent.is_set():
+                    continue  # swallowed: the other end hears nothing, not even a close
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            if not self.silent.is_set():
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+    def silence(self) -> None:
+        self.silent.set()
+
+    def restore(self) -> None:
+        self.silent.clear()
+
+    def close(self) -> None:
+        self.server.close()
