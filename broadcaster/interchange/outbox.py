@@ -118,15 +118,22 @@ def backoff(failures: int, base_s: float, max_s: float) -> timedelta:
     return timedelta(seconds=min(max_s, base_s * 2 ** max(0, failures - 1)))
 
 
+GENERIC_CODES = {"not_found", "method_not_allowed", "bad_request", "http_error"}
+
+
 def _problem(reply: httpx.Response) -> tuple[str, bool, str]:
     """(code, retryable, text) of a refusal reply."""
     try:
         data = reply.json()
     except ValueError:
         data = {}
-    code = str(data.get("code") or f"http_{reply.status_code}")
-    retry = reply.status_code >= 500 or reply.status_code == 429 or bool(data.get("retryable"))
-    return code, retry, f"{code}: {data.get('message_en') or reply.text[:300]}"
+    code = str(data.get("code") or f"http_{reply.status_code}") if isinstance(data, dict) else f"http_{reply.status_code}"
+    # Given up only on a refusal the receiving station itself explains (its code): a bare 404 or an HTML page is
+    # a wrong address, a proxy, or a station not upgraded yet — worth retrying once an admin fixes it.
+    explained = isinstance(data, dict) and bool(data.get("code")) and code not in GENERIC_CODES
+    retry = reply.status_code >= 500 or reply.status_code == 429 or not explained or bool(data.get("retryable"))
+    text = data.get("message_en") if isinstance(data, dict) else None
+    return code, retry, f"{code}: {text or reply.text[:300]}"
 
 
 def _check_receipt(peer: InterchangePeer, row: OutboxMessage, me: str, data: Any) -> dict:

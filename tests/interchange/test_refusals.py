@@ -172,3 +172,21 @@ def test_a_flood_of_junk_is_not_written_to_the_audit_log_without_bound(pair):
     for _ in range(70):
         assert _post(pair, {"message": {"schema": "rác"}}).status_code == 401
     assert len(_refusals(pair.commune)) == 60
+
+
+def test_a_wrong_address_is_retried_not_given_up(pair):
+    """A peer URL that answers 404 (a typo, a station without the interchange yet) keeps the message pending
+    with the reason, until the admin fixes the address."""
+    from broadcaster.interchange import peers
+    from loa.accounts.auth import CLI
+
+    with session_scope(pair.province.engine) as s:
+        peers.set_base_url(s, CLI, stations.COMMUNE, pair.commune.url + "/sai-duong-dan", pair.clock())
+    _queued(pair)
+    assert pair.province.pump(pair.clock())["retry"] == 1
+    [row] = stations.outbox_rows(pair.province)
+    assert row.status == "pending" and row.last_error.startswith("not_found")
+    with session_scope(pair.province.engine) as s:
+        peers.set_base_url(s, CLI, stations.COMMUNE, pair.commune.url, pair.clock())
+    pair.clock.now = stations.peer(pair.province, stations.COMMUNE).next_attempt_at
+    assert pair.province.pump(pair.clock())["delivered"] == 1
