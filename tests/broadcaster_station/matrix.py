@@ -23,6 +23,7 @@ MATRIX = {
 }
 DEVICE_AUTH = {("GET", "/api/device/v1/manifest"), ("GET", "/api/device/v1/audio/{sha256}"),
                ("POST", "/api/device/v1/heartbeat"), ("POST", "/api/device/v1/plays"),
-               ("GET", "/api/device/v1/events"), ("GET", "/api/device/v1/keys")}
+               ("GET", "/api/device/v1/events"), ("GET", "/api/device/v1/keys"),
+               ("GET", "/api/device/v1/streams/{name}")}  # a relayed radio or live speech (issue 15)
 PUBLIC = {("POST", "/api/device/v1/enroll/start"), ("POST", "/api/device/v1/enroll/poll"),
           ("POST", "/api/device/v1/enroll/claim")}

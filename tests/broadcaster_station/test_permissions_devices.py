@@ -46,7 +46,7 @@ def test_permission_matrix(endpoint, client, world):
 @pytest.mark.parametrize("endpoint", sorted(DEVICE_AUTH), ids=lambda e: f"{e[0]} {e[1]}")
 def test_device_routes_refuse_user_tokens(endpoint, client, world):
     method, path = endpoint
-    url = path.format(sha256="a" * 64)
+    url = path.format(sha256="a" * 64, name="relay-0123456789ab")
     for role in ROLES:
         r = client.request(method, url, json={} if method == "POST" else None,
                            headers=world.h(None if role == "anon" else role))

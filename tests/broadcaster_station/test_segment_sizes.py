@@ -52,7 +52,7 @@ def test_rows_stored_before_get_their_sizes_and_nothing_looks_edited(client, eng
     _setup(client, engine, world, facts, clock, schedules_service)
     config = alembic_config(engine)
     try:
-        command.downgrade(config, "orgpages")  # the rows as the previous release stored them
+        command.downgrade(config, "segsizes-1")  # the rows as the release before `segsizes` stored them
         assert _item_segments(engine) and all("size_bytes" not in s for s in _item_segments(engine))
     finally:
         upgrade(engine)

@@ -17,7 +17,7 @@ import loa.db  # noqa: F401
 
 
 revision = 'province16'
-down_revision = "segsizes"
+down_revision = "orgpages"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "segsizes"
-down_revision = "orgpages"
+down_revision = "live_sessions"
 branch_labels = None
 depends_on = None
 
