@@ -81,7 +81,7 @@ def get_live(session_id: Id, principal: Auth, ctx: Context, request: Request) ->
 
 
 @router.post("/live/{session_id}/audio", status_code=204, response_class=Response,
-             responses=R(401, 404, 409, 413, 422),
+             responses=R(401, 403, 404, 409, 413, 422),
              summary="The next slice of the phone's recording (raw WebM/Opus bytes), numbered from 0")
 async def feed_live(session_id: Id, principal: Auth, request: Request,
                     seq: int = Query(ge=0, le=10_000_000)) -> Response:

@@ -130,8 +130,15 @@ class LiveService:
         (the page starts again), so the hub never gets a garbled stream."""
         running = self.running.get(session_id)
         if running is None:
-            self._require_visible(actor, session_id)
+            row = self._require_visible(actor, session_id)
+            actor.require_role(row.commune_id, *SPEAKERS)
             raise Conflict("live_ended", "Phiên phát trực tiếp đã kết thúc", "The live session has ended")
+        # Who may speak comes before whose session it is: another commune gets the same 404 as for a session that
+        # does not exist (no leak), a member who may not go on air 403; the running entry answers both without a
+        # database read on every slice.
+        if not actor.sees_commune(running.commune_id):
+            raise _missing()
+        actor.require_role(running.commune_id, *SPEAKERS)
         if running.user_id != actor.user_id:
             raise Conflict("live_not_yours", "Chỉ người bắt đầu mới gửi được tiếng", "Only its speaker can send")
         if len(data) > MAX_CHUNK_BYTES:
