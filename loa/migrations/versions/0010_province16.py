@@ -10,6 +10,9 @@ rows rolled up to district and province.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
@@ -20,6 +23,23 @@ revision = 'province16'
 down_revision = "orgpages"
 branch_labels = None
 depends_on = None
+
+
+@contextmanager
+def _communes_copied_safely() -> Iterator[None]:
+    """SQLite alters `communes` by copying it to a new table, dropping the old one and renaming the copy; with
+    foreign keys enforced, dropping a table other rows reference fails. The Python driver runs DDL outside a
+    transaction, where `PRAGMA foreign_keys=OFF` takes effect (and inside one, where it would not, the deferred
+    check does: it runs at commit, when the copy holds every id again under the old name). On again after."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute("PRAGMA foreign_keys=OFF")
+        op.execute("PRAGMA defer_foreign_keys=ON")
+    try:
+        yield
+    finally:
+        if sqlite:
+            op.execute("PRAGMA foreign_keys=ON")
 
 
 def upgrade() -> None:
@@ -35,7 +55,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('code'),
     )
     op.create_index('ix_districts_province_id', 'districts', ['province_id'])
-    with op.batch_alter_table('communes', schema=None) as batch_op:
+    with _communes_copied_safely(), op.batch_alter_table('communes', schema=None) as batch_op:
         batch_op.add_column(sa.Column('district_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_communes_district_id', ['district_id'])
         batch_op.create_foreign_key('fk_communes_district_id', 'districts', ['district_id'], ['id'])
@@ -171,7 +191,7 @@ def downgrade() -> None:
     op.drop_table('bulletin_deliveries')
     op.drop_table('bulletins')
     op.drop_table('area_memberships')
-    with op.batch_alter_table('communes', schema=None) as batch_op:
+    with _communes_copied_safely(), op.batch_alter_table('communes', schema=None) as batch_op:
         batch_op.drop_constraint('fk_communes_district_id', type_='foreignkey')
         batch_op.drop_index('ix_communes_district_id')
         batch_op.drop_column('district_id')
