@@ -4,6 +4,8 @@ Most of the suite's time is waiting, not computing: real agents playing in real 
 starting, PostgreSQL committing. Measured one directory at a time with `-n 0`, tests/broadcaster_station
 used 110 s of CPU in 446 s, tests/web 123 s in 389 s. So:
 
+- `-n auto` starts two workers per core (at least 4), not one: while one worker waits for an agent to play,
+  another computes.
 - Files still stay whole on one worker (their module-scoped browser or server is built once), but they are
   handed out longest first, from the per-file times in tests/durations.json, so the long files do not start
   last and leave one worker running alone at the end (xdist's own order is by number of tests). A file not in
@@ -30,6 +32,11 @@ WRITE_ENV = "LOA_TEST_DURATIONS_WRITE"
 SPREAD = frozenset({
     "tests/broadcaster_station/test_control_live.py",
 })
+
+
+def auto_workers(cores: int) -> int:
+    """Workers for `-n auto`: two per core, at least 4 (the suite is mostly waiting, see the docstring)."""
+    return max(4, 2 * cores)
 
 
 def file_of(nodeid: str) -> str:
