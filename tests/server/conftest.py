@@ -43,6 +43,9 @@ def pg_url():
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            # A commit here need not wait for its WAL to reach the disk: a throwaway database has nothing to
+            # lose in a power cut, and what other sessions see is unchanged (~1.5 ms less per commit).
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     except sa.exc.OperationalError as exc:  # no silent skip: the suite must run on PostgreSQL too
         pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
