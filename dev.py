@@ -50,10 +50,12 @@ def ensure_venv(extras: str) -> None:
 
 
 def pytest_args(rest: list[str]) -> list[str]:
-    """Parallel by default: one worker per core, each test file on one worker (its module-scoped browser or
-    server is built once; see tests/conftest.py for what keeps workers apart). `--dist loadgroup` would be
-    finer, but xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2 no longer reads, so groups
-    are silently ignored. The caller's own `-n 0` / `-n 2` comes later and wins; `-p no:xdist` turns it off."""
+    """Parallel by default: `-n auto` is two workers per core, at least 4, as the suite mostly waits on real
+    processes and the clock (tests/scheduling.py); each test file on one worker, longest files first (its
+    module-scoped browser or server is built once; see tests/conftest.py for what keeps workers apart).
+    `--dist loadgroup` would be finer, but xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2
+    no longer reads, so groups are silently ignored. The caller's own `-n 0` / `-n 2` comes later and wins;
+    `-p no:xdist` turns it off."""
     if any(a in ("no:xdist", "-pno:xdist") for a in rest):
         return rest
     return ["-n", "auto", "--dist", "loadfile", *rest]

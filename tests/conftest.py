@@ -4,17 +4,21 @@
    missing the test skips with how to get it; with LOA_TEST_STRICT=1 (CI) it fails instead.
 2. With LOA_TEST_STRICT=1 every other skip is a failure too: CI never skips silently.
 
-Parallel runs (`python3 dev.py test` = pytest-xdist `-n auto --dist loadfile`): each worker has its own
-PostgreSQL database (tests/server/conftest.py names it with a random suffix), its own temp dirs, and free
-ports; a test file stays on one worker, so module-scoped fixtures (a browser, a server process) are built
-once. Tests on the shared Mosquitto at 127.0.0.1:1883 subscribe only to topics no other test uses (a fresh
-device id, or a random commune in tests/broadcaster/test_nudges.py), so workers can publish side by side.
+Parallel runs (`python3 dev.py test` = pytest-xdist `-n auto --dist loadfile`; tests/scheduling.py sets the
+number of workers `auto` means and hands out the files longest first): each worker has its own PostgreSQL
+database (tests/server/conftest.py names it with a random suffix), its own temp dirs, and free ports; a test
+file stays on one worker (but for the few in scheduling.SPREAD), so module-scoped fixtures (a browser, a
+server process) are built once. Tests on the shared Mosquitto at 127.0.0.1:1883 subscribe only to topics no
+other test uses (a fresh device id, or a random commune in tests/broadcaster/test_nudges.py), so workers can
+publish side by side.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from tests import tools
+from tests import scheduling, tools
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -44,3 +48,20 @@ def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201
     outcome = yield
     _strict_failure(outcome.get_result())
 
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if scheduling.recording():
+        config.pluginmanager.register(scheduling.DurationRecorder(), "loa-durations")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return scheduling.auto_workers(os.cpu_count() or 1)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
+    if config.getvalue("dist") == "loadfile":
+        return scheduling.make_scheduler(config, log)
+    return None

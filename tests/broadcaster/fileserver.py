@@ -10,6 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.serving import FAST_SHUTDOWN
+
 
 class FileServer:
     def __init__(self, root: Path) -> None:
@@ -66,7 +68,7 @@ class FileServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True)
         self.thread.start()
 
     def close(self) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from broadcaster.agent.http import HttpTransport, Request, TransportError
 
+from tests.serving import FAST_SHUTDOWN
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -76,7 +78,7 @@ class Server(ThreadingHTTPServer):
 @pytest.fixture
 def server():
     srv = Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     yield srv
@@ -225,7 +227,7 @@ def test_https_verifies_the_station_certificate(tmp_path):
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert_file, key_file)
     srv.socket = server_ctx.wrap_socket(srv.socket, server_side=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True).start()
     url = f"https://127.0.0.1:{srv.server_address[1]}/hello"
     try:
         # not trusted by the system store: refused, never spoken to in clear or unverified

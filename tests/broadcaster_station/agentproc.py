@@ -17,6 +17,8 @@ import httpx
 
 from broadcaster.protocol.wire import parse_time
 
+from tests.serving import FAST_SHUTDOWN
+
 LOA = str(Path(sys.executable).with_name("loa"))
 
 
@@ -213,7 +215,7 @@ class Attacker:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True).start()
 
     def forge_nudge(self) -> None:
         self._forge.set()

@@ -18,6 +18,8 @@ import uvicorn
 
 from tests.server.conftest import T0
 
+from tests.serving import FAST_SHUTDOWN
+
 
 def wait_until(cond: Callable[[], object], seconds: float = 10.0) -> bool:
     """Poll `cond` every 20 ms until it is true or `seconds` passed; its last answer."""
@@ -172,7 +174,7 @@ class TamperProxy:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()

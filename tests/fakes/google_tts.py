@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from content.audio.ffmpeg import run_ffmpeg
 from content.tts.espeak import synthesize_pcm
 
+from tests.serving import FAST_SHUTDOWN
+
 RPC_ID = "jQ1olc"
 PATH = "/_/TranslateWebserverUi/data/batchexecute"
 
@@ -72,7 +74,7 @@ class FakeGoogleTts:
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True)
 
     # ---- control ------------------------------------------------------------------------------------
     @property

@@ -1,7 +1,7 @@
 """Fixtures for the station server: every DB test runs on SQLite and on PostgreSQL (127.0.0.1:5432, trust auth).
 
 PostgreSQL gets one fresh database per test session (migrated once, dropped at the end); tests start from
-empty tables (TRUNCATE). SQLite gets a copy of a migrated template file per test. If nothing listens at
+empty tables (_empty_pg). SQLite gets a copy of a migrated template file per test. If nothing listens at
 127.0.0.1:5432 the postgres tests skip, saying how to get PostgreSQL, and fail under LOA_TEST_STRICT=1 (CI)
 (tests/conftest.py); a server that listens but refuses us fails them."""
 from __future__ import annotations
@@ -43,6 +43,9 @@ def pg_url():
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            # A commit here need not wait for its WAL to reach the disk: a throwaway database has nothing to
+            # lose in a power cut, and what other sessions see is unchanged (~1.5 ms less per commit).
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     except sa.exc.OperationalError as exc:  # no silent skip: the suite must run on PostgreSQL too
         pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
@@ -64,12 +67,23 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-def _truncate_pg(url: str) -> None:
+def _empty_pg(url: str) -> None:
+    """Every table empty and every id sequence back at 1, as a fresh migrated database has them.
+
+    DELETE, not TRUNCATE: TRUNCATE gives each of the ~40 tables new files (and drops the old ones at commit),
+    ~0.2-0.5 s per test, while deleting the few rows a test wrote takes ~0.05 s. `session_replication_role =
+    replica` (this transaction only) lets the rows go in any order past the foreign keys and past the audit
+    log's append-only trigger, which stay in force for the tests themselves."""
     engine = make_engine(url)
     with engine.begin() as conn:
         tables = [r[0] for r in conn.execute(sa.text(
             "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
-        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        sequences = [r[0] for r in conn.execute(sa.text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname='public'"))]
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        conn.execute(sa.text("; ".join(f'DELETE FROM "{t}"' for t in tables)))
+        if sequences:
+            conn.execute(sa.text("; ".join(f'ALTER SEQUENCE "{q}" RESTART' for q in sequences)))
     engine.dispose()
 
 
@@ -80,7 +94,7 @@ def db_url(request, tmp_path, sqlite_template):
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_url")
-    _truncate_pg(url)
+    _empty_pg(url)
     return url
 
 

@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from content.audio.ffmpeg import ffmpeg_exe
 
+from tests.serving import FAST_SHUTDOWN
+
 
 def make_mp3(seconds: float = 8.0) -> bytes:
     return subprocess.run(
@@ -98,7 +100,7 @@ class RadioServer:
         self.server.daemon_threads = True
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.base = f"http://{self.host}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=FAST_SHUTDOWN, daemon=True)
 
     def __enter__(self) -> "RadioServer":
         self.thread.start()
