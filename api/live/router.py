@@ -53,6 +53,8 @@ class PublishOut(BaseModel):
 
 
 def live_out(row: LiveSession, now: datetime) -> LiveOut:
+    if row.id is None:  # only stored sessions are shown; LiveOut would refuse it as well
+        raise ValueError("live session without an id")
     end = row.ended_at or now
     return LiveOut(id=row.id, commune_id=row.commune_id, started_by=row.started_by, villages=list(row.villages),
                    device_count=row.device_count, started_at=row.started_at, ended_at=row.ended_at,

@@ -31,7 +31,7 @@ class Playing:
     is_fallback: bool = False
 
     @property
-    def level(self) -> int:
+    def level(self) -> float:
         return LEVELS["fallback"] if self.is_fallback else self.entry.level
 
 
@@ -121,8 +121,8 @@ def decide(manifest: Manifest | None, now: datetime, state: PlayerState, availab
         if current.is_fallback and not _fallback_open(manifest, now, available):
             return Stop("fallback_window_closed")
         return Wait(_next_change(manifest, now, state, grace))
-    if _fallback_open(manifest, now, available):
-        return StartFallback(manifest.fallback)  # type: ignore[arg-type]
+    if manifest.fallback is not None and _fallback_open(manifest, now, available):
+        return StartFallback(manifest.fallback)
     return Wait(_next_change(manifest, now, state, grace))
 
 

@@ -57,7 +57,7 @@ class RelayRetry:
         self.healthy = timedelta(seconds=2 * read_timeout_s)
         self._run: _Run | None = None
         if hasattr(inner, "read_timeout_s"):  # ffmpeg gives up on a silent stream before we call it healthy
-            inner.read_timeout_s = read_timeout_s  # type: ignore[attr-defined]
+            inner.read_timeout_s = read_timeout_s
 
     # -- the Sink protocol -------------------------------------------------------------------------------
     def start(self, item: SinkItem, now: datetime) -> None:

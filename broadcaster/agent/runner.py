@@ -219,7 +219,7 @@ class Agent:
         # Standby files (§4b) rank as if due in an hour: what airs within the hour first, then the emergency
         # messages held in reserve, then the rest of the 72 hours.
         standby_key = (0, self.clock.now() + STANDBY_RANK)
-        order: dict[str, tuple[int, datetime]] = {s.sha256: standby_key for s in m.standby}
+        order: dict[str, tuple[float, datetime]] = {s.sha256: standby_key for s in m.standby}
         for e in list(m.entries) + ([m.fallback] if m.fallback else []):
             if e.kind == "audio" and e.sha256:
                 key = (-e.level if e.priority == "emergency" else 0, e.start)

@@ -94,9 +94,9 @@ class Fleet:
             if target <= self.clock.now():
                 target = self.clock.now() + timedelta(milliseconds=1)
             self.clock.sleep_until(target)
-            if next_net is not None and self.clock.now() >= next_net:
+            if next_net is not None and network_every_s and self.clock.now() >= next_net:  # set only with it
                 self.network_round()
-                next_net = self.clock.now() + timedelta(seconds=network_every_s)  # type: ignore[arg-type]
+                next_net = self.clock.now() + timedelta(seconds=network_every_s)
         for agent in self.agents:
             agent.player.step()
 

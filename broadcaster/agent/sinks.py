@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import IO, Any, Callable, Iterator, Protocol
 
 from broadcaster.protocol.wire import format_time
 
@@ -172,16 +172,17 @@ class FfmpegSink:
         self._item, self._started = item, now
         self._proc = self._spawn(self.command(item), item, subprocess.DEVNULL)
 
-    def _spawn(self, cmd: list[str], item: SinkItem, stdout: int) -> subprocess.Popen:
+    def _spawn(self, cmd: list[str], item: SinkItem, stdout: int) -> subprocess.Popen[bytes]:
         """ffmpeg for `item`; a fed relay gets a thread pumping the stream's bytes into its stdin."""
         self._feed_error = ""
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if item.feed else subprocess.DEVNULL, stdout=stdout,
                                 stderr=subprocess.PIPE)
-        if item.feed is not None:
-            threading.Thread(target=self._pump, args=(item.feed, proc), name="loa-relay-feed", daemon=True).start()
+        if item.feed is not None and proc.stdin is not None:  # stdin is the pipe whenever there is a feed
+            threading.Thread(target=self._pump, args=(item.feed, proc, proc.stdin), name="loa-relay-feed",
+                             daemon=True).start()
         return proc
 
-    def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen) -> None:
+    def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen[bytes], stdin: IO[bytes]) -> None:
         """Stream → ffmpeg until either ends. The stream's own error (404, refused, silent too long) is kept
         for `poll`: it says more than ffmpeg's "end of input"."""
         body = None
@@ -190,8 +191,8 @@ class FfmpegSink:
             for chunk in body.iter_raw():
                 if proc.poll() is not None:
                     break
-                proc.stdin.write(chunk)  # type: ignore[union-attr]
-                proc.stdin.flush()  # type: ignore[union-attr]
+                stdin.write(chunk)
+                stdin.flush()
         except (BrokenPipeError, ValueError):  # ffmpeg stopped (or was stopped): nothing more to pump
             pass
         except Exception as exc:  # noqa: BLE001 — any failure of the stream ends this attempt; relay.py retries
@@ -200,7 +201,7 @@ class FfmpegSink:
             if body is not None:
                 body.close()
             try:
-                proc.stdin.close()  # type: ignore[union-attr]
+                stdin.close()
             except OSError:
                 pass
 

@@ -45,7 +45,7 @@ class Entry:
     source: str | None = None
 
     @property
-    def level(self) -> int:
+    def level(self) -> float:  # "live" sits between priority and emergency: 3.5
         return LEVELS[self.priority]
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from broadcaster.station.relay_pull import RadioPull
 from broadcaster.station.streams import DEVICE_ROUTE, IcecastTarget, MountExists, StreamHub
+from loa.db import table_of
 
 log = logging.getLogger("loa.broadcaster.relays")
 
@@ -74,7 +75,7 @@ def due_relays(session: Any, now: datetime, lead: timedelta = LEAD, tail: timede
     """Mount name → upstream URL of every relay some loudspeaker plays within [now − tail, now + lead]."""
     from schedules.tables import TimetablePlay
 
-    t = TimetablePlay.__table__
+    t = table_of(TimetablePlay)
     rows = session.execute(sa.select(t.c.start, t.c.end, t.c.segments).where(
         t.c.start <= now + lead, t.c.end >= now - tail)).all()
     due: dict[str, str] = {}

@@ -18,7 +18,7 @@ class LiveSession(SQLModel, table=True):
     commune_id: int = Field(foreign_key="communes.id", index=True)
     started_by_id: int | None = Field(default=None, foreign_key="users.id")
     started_by: str = Field(max_length=150)
-    villages: list = Field(default_factory=list, sa_type=sa.JSON)  # village ids; empty = the whole commune
+    villages: list[int] = Field(default_factory=list, sa_type=sa.JSON)  # village ids; empty = whole commune
     device_count: int = 0                                          # loudspeakers the live command named
     mount: str = Field(max_length=64)
     started_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

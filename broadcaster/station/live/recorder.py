@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from typing import Iterator
 
 from broadcaster.station.streams import Mount
 from content.store import AudioStore
@@ -19,7 +20,7 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, args=(chunks,), daemon=True, name=f"rec-{work_name}")
         self._thread.start()
 
-    def _run(self, chunks) -> None:  # noqa: ANN001
+    def _run(self, chunks: Iterator[bytes]) -> None:
         with open(self.path, "wb") as fh:
             for chunk in chunks:  # ends when the mount ends
                 fh.write(chunk)

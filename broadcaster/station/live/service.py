@@ -16,11 +16,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster.station.live.models import LiveSession
 from broadcaster.station.live.recorder import Recorder
@@ -28,7 +29,7 @@ from broadcaster.station.streams import Mount, MountClosed, StreamHub
 from content.store import AudioStore
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
-from loa.db import session_scope
+from loa.db import session_scope, table_of
 from loa.errors import Conflict, Invalid, NotFound
 from loa.org.models import Device, Village
 
@@ -59,7 +60,7 @@ def _missing() -> NotFound:
 
 class LiveService:
     def __init__(self, engine: Engine, hub: StreamHub, commander: Any, clock: Callable[[], datetime], *,
-                 audio_dir, max_minutes: float = 120.0, link_timeout_s: float = 3.0) -> None:  # noqa: ANN001
+                 audio_dir: str | Path, max_minutes: float = 120.0, link_timeout_s: float = 3.0) -> None:
         self.engine, self.hub, self.commander, self.clock = engine, hub, commander, clock
         self.store = AudioStore(audio_dir)
         self.max_s = max_minutes * 60
@@ -76,7 +77,7 @@ class LiveService:
         with session_scope(self.engine) as s:
             villages = self._villages(s, commune_id, village_ids)
             if s.exec(select(LiveSession.id).where(LiveSession.commune_id == commune_id,
-                                                   LiveSession.ended_at.is_(None))).first() is not None:
+                                                   col(LiveSession.ended_at).is_(None))).first() is not None:
                 raise Conflict("live_busy", "Xã đang có một phiên phát trực tiếp: hãy dừng phiên đó trước",
                                "A live session is already on air in this commune: stop it first")
             device_ids = self._devices(s, commune_id, village_ids and villages)
@@ -87,11 +88,13 @@ class LiveService:
                               mount="", started_at=now)
             s.add(row)
             s.flush()
-            row.mount = f"live-{row.id}"
-            audit.record(s, actor, "live.start", "live", row.id, now, commune_id=commune_id,
+            session_id = row.id
+            if session_id is None:  # flush() inserted the row, so the database gave it its id
+                raise RuntimeError("live session row has no id after flush")
+            row.mount = f"live-{session_id}"
+            audit.record(s, actor, "live.start", "live", session_id, now, commune_id=commune_id,
                          villages=row.villages or "all", devices=len(device_ids))
             s.flush()
-            session_id = row.id
         try:
             mount = self.hub.open(f"live-{session_id}", source=None, commune_id=commune_id)
         except Exception as exc:
@@ -110,15 +113,15 @@ class LiveService:
         if not village_ids:
             return []
         wanted = sorted(set(village_ids))
-        found = [v for (v,) in s.execute(sa.select(Village.__table__.c.id).where(
-            Village.__table__.c.commune_id == commune_id, Village.__table__.c.id.in_(wanted)))]
+        v = table_of(Village).c
+        found = [i for (i,) in s.execute(sa.select(v.id).where(v.commune_id == commune_id, v.id.in_(wanted)))]
         if len(found) != len(wanted):
             raise Invalid("village_not_found", "Có thôn không thuộc xã này", "A village is not in this commune",
                           villages=sorted(set(wanted) - set(found)))
         return found
 
     def _devices(self, s: Session, commune_id: int, villages: list[int] | None) -> list[int]:
-        d = Device.__table__.c
+        d = table_of(Device).c
         q = sa.select(d.id).where(d.commune_id == commune_id, d.revoked_at.is_(None))
         if villages:
             q = q.where(d.village_id.in_(villages))
@@ -243,12 +246,13 @@ class LiveService:
         actor.require_commune(commune_id)
         with session_scope(self.engine) as s:
             rows = list(s.exec(select(LiveSession).where(LiveSession.commune_id == commune_id)
-                               .order_by(LiveSession.started_at.desc(), LiveSession.id.desc()).limit(limit)))
+                               .order_by(col(LiveSession.started_at).desc(), col(LiveSession.id).desc())
+                               .limit(limit)))
             for r in rows:
                 s.expunge(r)
             return rows
 
-    def recording_path(self, actor: Principal, session_id: int):  # noqa: ANN201
+    def recording_path(self, actor: Principal, session_id: int) -> Path:
         row = self._require_visible(actor, session_id)
         if not row.recording_sha256:
             raise NotFound("recording_not_found", "Phiên này không có bản ghi", "This session has no recording")
@@ -272,15 +276,20 @@ def publish(engine: Engine, live: LiveService, actor: Principal, session_id: int
         raise Conflict("live_published", "Bản ghi này đã được đưa vào thư viện", "Already in the library",
                        content_item_id=row.content_item_id)
     path = live.recording_path(actor, session_id)
-    meta = ItemMeta(title=title, kind=kind)  # pydantic: a bad kind or empty title is 422 before any work
+    # pydantic validates the kind's text: a bad kind or empty title is 422 before any work
+    meta = ItemMeta.model_validate({"title": title, "kind": kind})
     facts = master_upload(path, live.store.root, max_bytes)
     with session_scope(engine) as s:
         item = library.create_recording_item(s, actor, row.commune_id, meta, facts, now,
                                              original_filename=f"{row.mount}.mp3")
         stored = s.get(LiveSession, session_id)
+        if stored is None:  # deleted since _require_visible read it
+            raise _missing()
         stored.content_item_id = item.id
         s.add(stored)
         audit.record(s, actor, "live.publish", "live", session_id, now, commune_id=row.commune_id,
                      content_item_id=item.id)
         s.flush()
-        return int(item.id)
+        if item.id is None:  # create_recording_item flushed the new item, so it has its id
+            raise RuntimeError("library item has no id after flush")
+        return item.id

@@ -6,7 +6,9 @@ import asyncio
 import queue
 import threading
 from collections import deque
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Iterator, TypeVar
+
+L = TypeVar("L", bound="Listener")
 
 END = b""  # the end-of-stream marker in a listener's queue
 
@@ -103,7 +105,7 @@ class Fanout:
         self.closed = False
         self._lock = threading.Lock()
 
-    def add(self, listener: Listener) -> Listener:
+    def add(self, listener: L) -> L:  # the listener back, as its own kind (async or thread chunks())
         with self._lock:
             for chunk in self.head:
                 listener.offer(chunk)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import AsyncIterator, Iterator
+from typing import IO, AsyncIterator, Callable, Iterator
 
 from broadcaster.station.streams import chain
 from broadcaster.station.streams.fanout import AsyncListener, Fanout, ThreadListener
@@ -30,7 +30,7 @@ class MountClosed(Exception):
 class Mount:
     def __init__(self, name: str, *, ffmpeg: str, source: str | None, level: bool = True,
                  input_format: str | None = None, icecast_push: str | None = None,
-                 on_exit=None) -> None:  # noqa: ANN001  (a callable(Mount) the hub uses to forget it)
+                 on_exit: Callable[[Mount], None] | None = None) -> None:  # the hub forgets it
         self.name = name
         self.source = source
         self.level = level
@@ -50,10 +50,12 @@ class Mount:
         cmd = chain.command(ffmpeg, source, level=level, input_format=input_format, icecast_push=icecast_push)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if source is None else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-        self._threads = [threading.Thread(target=self._read_out, daemon=True, name=f"mount-{name}-out"),
-                         threading.Thread(target=self._read_err, daemon=True, name=f"mount-{name}-err")]
+        out, err = _piped(self.proc.stdout), _piped(self.proc.stderr)
+        self._threads = [threading.Thread(target=self._read_out, args=(out,), daemon=True, name=f"mount-{name}-out"),
+                         threading.Thread(target=self._read_err, args=(err,), daemon=True, name=f"mount-{name}-err")]
         if source is None:
-            self._threads.append(threading.Thread(target=self._write_in, daemon=True, name=f"mount-{name}-in"))
+            self._threads.append(threading.Thread(target=self._write_in, args=(_piped(self.proc.stdin),), daemon=True,
+                                                  name=f"mount-{name}-in"))
         for t in self._threads:
             t.start()
 
@@ -90,8 +92,7 @@ class Mount:
         self.bytes_in += len(data)
         self._touch()
 
-    def _write_in(self) -> None:
-        stdin = self.proc.stdin
+    def _write_in(self, stdin: IO[bytes]) -> None:
         try:
             while True:
                 data = self._feed_q.get()
@@ -107,8 +108,8 @@ class Mount:
                 pass
 
     # --- output ----------------------------------------------------------------------------------------------
-    def _read_out(self) -> None:
-        fd = self.proc.stdout.fileno()
+    def _read_out(self, stdout: IO[bytes]) -> None:
+        fd = stdout.fileno()
         try:
             while True:
                 chunk = os.read(fd, READ_CHUNK)
@@ -130,8 +131,8 @@ class Mount:
             if self._on_exit is not None:
                 self._on_exit(self)
 
-    def _read_err(self) -> None:
-        for line in iter(self.proc.stderr.readline, b""):
+    def _read_err(self, stderr: IO[bytes]) -> None:
+        for line in iter(stderr.readline, b""):
             self._stderr.append(line.decode("utf-8", "replace").strip())
 
     async def listen(self) -> AsyncIterator[bytes]:
@@ -175,3 +176,10 @@ class Mount:
             t.join(timeout=2)
         if not was_closing:
             self.fanout.close()
+
+
+def _piped(stream: IO[bytes] | None) -> IO[bytes]:
+    """A pipe Popen was asked for (PIPE): it is there; None would mean the command line above changed."""
+    if stream is None:
+        raise RuntimeError("ffmpeg started without the pipe this mount reads or writes")
+    return stream

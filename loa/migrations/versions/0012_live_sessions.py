@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes  # noqa: F401  (the submodule by name: the columns below use it)
 import loa.db  # noqa: F401
 
 
