@@ -77,7 +77,10 @@ class TimedSink(FfmpegSink):
     def _read(proc: subprocess.Popen, take: Take) -> None:
         fd = proc.stdout.fileno()
         while True:
-            chunk = os.read(fd, 4096)
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the pipe was closed under us (a stop that could not wait for the end)
+                break
             if not chunk:
                 break
             take.pcm += chunk
@@ -87,8 +90,10 @@ class TimedSink(FfmpegSink):
     def stop(self, now: datetime) -> None:
         if self._proc is not None and self.takes:
             self.takes[-1].stopped_wall = time.time()
-        proc = self._proc
+        proc, reader = self._proc, self._reader
         super().stop(now)
+        if reader is not None:  # ffmpeg has ended: let the reader take the last bytes and the end of the pipe
+            reader.join(timeout=5)
         if proc is not None and proc.stdout:
             proc.stdout.close()
 
