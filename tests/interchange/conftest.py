@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.broadcaster_station.live import LiveStation, free_port
 from tests.interchange import stations
 from tests.server.conftest import (  # noqa: F401  (the shared fixtures: real audio, cheap argon2, PG template)
-    PG_ADMIN_URL, T0, Clock, _cheap_argon2, _truncate_pg, mastered, pg_url, sqlite_template, wav_bytes,
+    PG_ADMIN_URL, T0, Clock, _cheap_argon2, _empty_pg, mastered, pg_url, sqlite_template, wav_bytes,
 )
 
 
@@ -47,8 +47,8 @@ def db_urls(request, tmp_path, sqlite_template) -> tuple[str, str]:
             urls.append(f"sqlite:///{path}")
         return urls[0], urls[1]
     a, b = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_url_b")
-    _truncate_pg(a)
-    _truncate_pg(b)
+    _empty_pg(a)
+    _empty_pg(b)
     return a, b
 
 
