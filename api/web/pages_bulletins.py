@@ -207,7 +207,7 @@ def _inbox_page(request: Request, commune_id: int, error: str | None = None, sta
     with session_scope(request.app.state.engine) as s:
         commune = org.get_commune(s, user, commune_id)
         rows = inbox.list_inbox(s, user, commune_id, now_of(request))
-    default_at = (now_of(request) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        default_at = inbox.suggested_time(s, commune_id, now_of(request)).strftime("%Y-%m-%dT%H:%M")
     return render(request, "bulletin_inbox.html", **_labels(request), status=status, commune=commune, rows=rows,
                   error=error,
                   can_decide=user.role_in(commune_id) == "cadre", default_at=default_at,

@@ -10,17 +10,21 @@
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
 from loa.errors import Conflict, Invalid, NotFound
+from loa.org.models import Commune
 from loa.org.service import get_commune
+from schedules import mapping
 from schedules.bulletins.models import InboxItem
 from schedules.bulletins.receive import LEAD, duration_of, next_slot, own_priority_clash, schedule_once
 from schedules.bulletins.schemas import AcceptIn, OrderIn
+from schedules.tables import StationSettingsRow
 
 DECIDERS = ("cadre",)
 
@@ -116,3 +120,27 @@ def refuse(session: Session, actor: Principal, item_id: int, reason: str, now: d
         raise Invalid("reason_required", "Hãy ghi lý do từ chối", "Give the reason for refusing")
     row.refuse_reason = reason.strip()[:2000]
     return _decided(session, actor, row, "refused", now, "bulletin.refuse", reason=row.refuse_reason)
+
+
+def suggested_time(session: Session, commune_id: int, now: datetime, lead: timedelta = timedelta(hours=1)) -> datetime:
+    """When the inbox page suggests airing a normal bulletin: an hour from now, or the end of the commune's quiet
+    hours when that falls inside them (a suggestion the loudspeakers would skip helps nobody). In `now`'s zone."""
+    commune = session.get(Commune, commune_id)
+    if commune is None:
+        return now + lead
+    settings = mapping.station_settings(session.get(StationSettingsRow, commune_id), commune)
+    return after_quiet_hours((now + lead).replace(second=0, microsecond=0), settings.quiet_start,
+                             settings.quiet_end, ZoneInfo(settings.timezone)).astimezone(now.tzinfo)
+
+
+def after_quiet_hours(at: datetime, quiet_start: time, quiet_end: time, tz: ZoneInfo) -> datetime:
+    """`at`, or the end of the quiet hours [quiet_start, quiet_end) it falls in (a window may cross midnight;
+    equal ends mean no quiet hours)."""
+    local = at.astimezone(tz)
+    t = local.time()
+    crosses_midnight = quiet_start > quiet_end
+    inside = (quiet_start <= t or t < quiet_end) if crosses_midnight else (quiet_start <= t < quiet_end)
+    if not inside:
+        return at
+    day = local.date() if t < quiet_end else local.date() + timedelta(days=1)
+    return datetime.combine(day, quiet_end, tzinfo=tz)

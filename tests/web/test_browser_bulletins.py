@@ -5,6 +5,8 @@ cadre finds it in the inbox and schedules it; the approver follows it per loudsp
 (server-drawn SVG chart, CSV). Screenshots go to tests/web/screenshots/."""
 from __future__ import annotations
 
+import time
+
 from datetime import datetime, timedelta
 
 import httpx
@@ -112,6 +114,12 @@ def test_a_district_bulletin_down_to_a_commune_from_a_phone(server, browser):  #
     page.goto(bulletin_url)
     row = page.locator(f'#tracking [data-commune="{world.a}"]')
     assert "Đã lên lịch" in row.locator(".state").inner_text()
+    # Each loudspeaker's line says "scheduled" once its timetable holds the play: the timetables are rebuilt
+    # after the cadre's answer is sent, so on a busy machine the page may be read before; read it again.
+    deadline = time.monotonic() + 30
+    while "Đã lên lịch" not in row.locator("li.device").first.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page.reload()
     assert row.locator("li.device").count() == 3 and "Đã lên lịch" in row.locator("li.device").first.inner_text()
     shot(page, "bulletin-04-tracking")
     page.goto(f"{base}/app/bulletins/district/{district}/rollup")
