@@ -13,7 +13,6 @@ its next tick, and the loudspeakers retry meanwhile (broadcaster/agent/relay.py)
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ import httpx
 
 from broadcaster.station.streams import Mount, MountClosed
 from schedules.streams.sample import (
+    hls_segments,
     AUDIO_TYPES, PLAYLIST_MAX_BYTES, _Fetch, _first_stream, _hls, _is_playlist, _kind,
 )
 
@@ -132,13 +132,5 @@ class RadioPull:
 
 
 def _segments(base: str, text: str) -> list[tuple[float, str]]:
-    out: list[tuple[float, str]] = []
-    duration = 0.0
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("#EXTINF:"):
-            match = re.match(r"#EXTINF:\s*([\d.]+)", line)
-            duration = float(match.group(1)) if match else 0.0
-        elif line and not line.startswith("#"):
-            out.append((duration or 2.0, urljoin(base, line)))
-    return out
+    """The playlist's segments, a segment without #EXTINF counted as 2 s (the pacing needs a length)."""
+    return [(duration or 2.0, url) for duration, url in hls_segments(base, text)]

@@ -140,15 +140,7 @@ def _hls_sample(fetch: _Fetch, url: str, text: str, seconds: float, max_bytes: i
         r = fetch.open(url)
         url = str(r.url)
         text = fetch.read(r, PLAYLIST_MAX_BYTES, CONNECT_TIMEOUT_S).decode("utf-8", "replace")
-    segments: list[tuple[float, str]] = []
-    duration = 0.0
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("#EXTINF:"):
-            match = re.match(r"#EXTINF:\s*([\d.]+)", line)
-            duration = float(match.group(1)) if match else 0.0
-        elif line and not line.startswith("#"):
-            segments.append((duration, urljoin(url, line)))
+    segments = hls_segments(url, text)
     if not segments:
         raise _unreachable("danh sách phát không có đoạn âm thanh nào", "the playlist has no audio segments")
     chosen: list[str] = []
@@ -217,3 +209,17 @@ def stream_address(url: str, allowed_hosts: Iterable[str] = (), check_now: bool 
         return url
     sample = fetch_sample(url, allowed_hosts, seconds=1.0, max_bytes=16 * 1024)
     return check_url(sample.stream_url, allowed_hosts) if sample.stream_url else url
+
+
+def hls_segments(base: str, text: str) -> list[tuple[float, str]]:
+    """An HLS media playlist's segments: (seconds its #EXTINF says, 0.0 if none; absolute URL), in order."""
+    segments: list[tuple[float, str]] = []
+    duration = 0.0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            match = re.match(r"#EXTINF:\s*([\d.]+)", line)
+            duration = float(match.group(1)) if match else 0.0
+        elif line and not line.startswith("#"):
+            segments.append((duration, urljoin(base, line)))
+    return segments

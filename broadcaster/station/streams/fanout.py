@@ -3,6 +3,7 @@ cannot keep up is dropped, never buffered without bound (a slow loudspeaker must
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 import queue
 import threading
 from collections import deque
@@ -13,7 +14,7 @@ L = TypeVar("L", bound="Listener")
 END = b""  # the end-of-stream marker in a listener's queue
 
 
-class Listener:
+class Listener(ABC):
     """A bounded queue of chunks. `offer` is called from the mount's reader thread."""
 
     def __init__(self, max_chunks: int) -> None:
@@ -21,11 +22,11 @@ class Listener:
         self.dropped = False   # fell behind by more than max_chunks: the mount let it go
         self.ended = False
 
-    def offer(self, chunk: bytes) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def offer(self, chunk: bytes) -> None: ...
 
-    def end(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def end(self) -> None: ...
 
 
 class AsyncListener(Listener):
