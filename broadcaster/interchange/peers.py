@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
-from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer
+from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, stored_id
 from broadcaster.protocol.wire import b64decode, key_id_for
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -134,7 +135,7 @@ def serving(session: Session, commune_codes: list[str]) -> dict[int, list[str]]:
     for peer in session.exec(select(InterchangePeer).where(InterchangePeer.role == LOWER, InterchangePeer.enabled)):
         mine = sorted(wanted & set(peer.communes))
         if mine:
-            out[peer.id] = mine  # type: ignore[index]
+            out[stored_id(peer)] = mine
     return out
 
 
@@ -143,7 +144,7 @@ def upper(session: Session) -> InterchangePeer | None:
                                                       InterchangePeer.enabled)).first()
 
 
-def describe(peer: InterchangePeer) -> dict:
+def describe(peer: InterchangePeer) -> dict[str, Any]:
     """What an admin sees of a peer (CLI and API): never more than its public keys' ids."""
     return {"station_id": peer.station_id, "name": peer.name, "role": peer.role, "base_url": peer.base_url,
             "key_ids": sorted(peer.keys), "communes": peer.communes, "enabled": peer.enabled,

@@ -271,19 +271,21 @@ class ReportMessage:
                    figures={k: float(v) for k, v in figures.items()})
 
 
-PAYLOADS = {"bulletin": BulletinMessage, "status": StatusMessage, "report": ReportMessage}
+Payload = BulletinMessage | StatusMessage | ReportMessage
+PAYLOADS: dict[str, type[BulletinMessage] | type[StatusMessage] | type[ReportMessage]] = {
+    "bulletin": BulletinMessage, "status": StatusMessage, "report": ReportMessage}
 
 
-def version_of(payload: Any) -> int:
-    return getattr(payload, "version", 1)
+def version_of(payload: Payload) -> int:
+    return payload.version
 
 
-def build(header: Header, payload: Any) -> dict[str, Any]:
+def build(header: Header, payload: Payload) -> dict[str, Any]:
     """The body to sign: the header's fields and the payload's, side by side."""
     return {**payload.to_dict(), **header.to_dict()}
 
 
-def parse(body: Mapping[str, Any]) -> tuple[Header, Any]:
+def parse(body: Mapping[str, Any]) -> tuple[Header, Payload]:
     header = Header.from_dict(body)
     cls = PAYLOADS.get(header.kind)
     if cls is None:
