@@ -34,6 +34,7 @@ def existing(session: Session, model: type[_Model], key: Any) -> _Model:
         raise RuntimeError(f"{model.__name__} {key!r} is gone")
     return row
 
+
 UPPER, LOWER = "upper", "lower"  # the peer is the station above us (sends bulletins) / below us (a commune)
 PENDING, DELIVERED, REFUSED, EXPIRED = "pending", "delivered", "refused", "expired"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeAlias
 
 from broadcaster.interchange.errors import Refused, malformed
 from broadcaster.protocol.wire import format_time, is_sha256, parse_time
@@ -271,7 +271,7 @@ class ReportMessage:
                    figures={k: float(v) for k, v in figures.items()})
 
 
-Payload = BulletinMessage | StatusMessage | ReportMessage
+Payload: TypeAlias = BulletinMessage | StatusMessage | ReportMessage  # a message's body, by its kind
 PAYLOADS: dict[str, type[BulletinMessage] | type[StatusMessage] | type[ReportMessage]] = {
     "bulletin": BulletinMessage, "status": StatusMessage, "report": ReportMessage}
 
