@@ -46,12 +46,12 @@ import pyloudnorm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from content.audio.ffmpeg import ffmpeg_exe  # noqa: E402
-from tests.broadcaster_station.agentproc import enrollment_code  # noqa: E402
+from tests.broadcaster.station.agentproc import enrollment_code  # noqa: E402
 from tests.content import fixtures  # noqa: E402
-from tests.streams.browserphone import go_live, log_in, phone  # noqa: E402
-from tests.streams.liverig import LiveAgent  # noqa: E402
-from tests.web.conftest import PASSWORD, T0, build_world  # noqa: E402
-from tests.web.served import loa_serve  # noqa: E402
+from tests.broadcaster.station.streams.browserphone import go_live, log_in, phone  # noqa: E402
+from tests.broadcaster.station.streams.liverig import LiveAgent  # noqa: E402
+from tests.api.web.web_rig import PASSWORD, T0, build_world  # noqa: E402
+from tests.api.web.served import loa_serve  # noqa: E402
 
 MIC_RATE, OUT_RATE = 48000, 16000
 BEEP_HZ = (1500, 1800, 2100, 2400, 2700)

@@ -1,11 +1,11 @@
 """Province benchmark (issue 8). One JSON line per figure (format: .helpers/COMMON.md).
 
 A province on this machine (2 cores): 10,000 devices in 1,000 villages of 100 communes, served by the compose
-topology without Docker (tests/ops/topology.py): two `loa serve` processes behind Caddy (deploy/Caddyfile), one
+topology without Docker (tests/station/ops/topology.py): two `loa serve` processes behind Caddy (deploy/Caddyfile), one
 `loa scheduler`, one `loa worker`, PostgreSQL, Mosquitto. The 10,000 devices speak the device protocol through
 Caddy from one asyncio client in this process (httpx, 32 keep-alive connections): it fetches and verifies the
 signed manifest (Ed25519, pinned key), downloads the audio, heartbeats. Real agents (Fleet) are too heavy for
-10,000 in one process (8 GB and most of the CPU); tests/ops/test_topology.py runs 1,000 of them through the same
+10,000 in one process (8 GB and most of the CPU); tests/station/ops/test_topology.py runs 1,000 of them through the same
 topology. The client shares the 2 cores with the station, so the figures are a floor.
 
 Figures:
@@ -249,7 +249,7 @@ def main() -> None:
     ap.add_argument("--communes", type=int, default=100)
     ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()
-    from tests.ops.topology import (
+    from tests.station.ops.topology import (
         Topology, add_rule, approved_text_item, build_world, copy_item, create_database, drop_database, scalar,
         wait_for,
     )

@@ -211,7 +211,7 @@ def drive(port: int, requests: list[tuple[str, str | None]], seconds: float, con
 def manifest_rate(devices: int, seconds: float) -> None:
     import httpx
 
-    from tests.broadcaster_station.live import free_port
+    from tests.broadcaster.station.live import free_port
 
     now = datetime.now(TZ)
     root = Path(tempfile.mkdtemp(prefix="loa-bench-sync-"))
@@ -276,7 +276,7 @@ def bytes_per_day() -> None:
     from broadcaster.agent.simulation import Fleet
     from loa.settings import Settings
     from schedules.service import ScheduleService
-    from tests.broadcaster_station.live import LinkedClock, LiveStation
+    from tests.broadcaster.station.live import LinkedClock, LiveStation
 
     start = datetime(2026, 11, 23, 0, 0, tzinfo=TZ)
     root = Path(tempfile.mkdtemp(prefix="loa-bench-bytes-"))

@@ -16,25 +16,29 @@ The alert row keeps the XML and the decision; status pending → confirmed / air
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from content.library import contributions
 from loa.languages import normalize_tag
 from content.library.models import ContentItem, Kind, RenderState, Source, Status
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
-from loa.errors import Conflict, Invalid, TooLarge
+from loa.errors import Conflict, Invalid, PermissionDenied, TooLarge
 from loa.jobs import service as jobs
 from loa.jobs.models import Job
 from loa.org.models import Village
 from loa.org.service import get_commune
+from loa.settings import Settings
 from schedules import mapping
-from schedules.cap import CapError, VillagePlace, ingest_cap
+from schedules.cap import CapDecision, CapError, VillagePlace, ingest_cap
 from schedules.emergency_service import PENDING, QUEUED, begin_if_ready, cancel_row
 from schedules.schemas import CapAlertOut
-from schedules.tables import CapAlertRow, EmergencyRow, StationSettingsRow
+from schedules.tables import CapAlertRow, EmergencyRow, StationSettingsRow, saved_id
 
 RENDER_JOB = "schedules.cap_render"
 CAP_REPEAT = 3
@@ -45,9 +49,9 @@ READERS = ("cadre", "secretary")
 
 def village_places(session: Session, commune_id: int) -> list[VillagePlace]:
     """Villages with their coordinates and geocodes ("valueName=value, …" on the village)."""
-    out = []
-    for v in session.exec(select(Village).where(Village.commune_id == commune_id).order_by(Village.id)):
-        codes = set()
+    out: list[VillagePlace] = []
+    for v in session.exec(select(Village).where(Village.commune_id == commune_id).order_by(col(Village.id))):
+        codes: set[tuple[str, str]] = set()
         for part in (v.geocodes or "").split(","):
             name, sep, value = part.strip().partition("=")
             if sep and name.strip() and value.strip():
@@ -118,8 +122,14 @@ def ingest(session: Session, actor: Principal, commune_id: int, data: bytes,
     return row, emergency, job, []
 
 
-def _render_item(session, actor, commune_id, row, decision, now) -> tuple[ContentItem, Job]:
+def _render_item(session: Session, actor: Principal, commune_id: int, row: CapAlertRow, decision: CapDecision,
+                 now: datetime) -> tuple[ContentItem, Job]:
     info = decision.info
+    if info is None:  # decide() leaves it out only for a Cancel, which ingest handled before
+        raise ValueError("CAP decision without an info block: nothing to render")
+    if actor.user_id is None:  # the contributor of the item's words must be a person (content.library)
+        raise PermissionDenied("person_required", "Chỉ một người dùng mới gửi được cảnh báo CAP",
+                               "Only a person can post a CAP alert")
     title = (info.headline or info.event or "Cảnh báo")[:300]
     try:
         language = normalize_tag(decision.language or "vi")
@@ -141,20 +151,21 @@ def _render_item(session, actor, commune_id, row, decision, now) -> tuple[Conten
     return item, job
 
 
-def _apply_cancel(session: Session, commune_id: int, identifiers, now: datetime) -> list[int]:
-    cancelled = []
+def _apply_cancel(session: Session, commune_id: int, identifiers: Iterable[str], now: datetime) -> list[int]:
+    cancelled: list[int] = []
     alerts = session.exec(select(CapAlertRow).where(CapAlertRow.commune_id == commune_id,
-                                                    CapAlertRow.identifier.in_(list(identifiers)))).all()
+                                                    col(CapAlertRow.identifier).in_(list(identifiers)))).all()
     for a in alerts:
         a.status, a.decided_at = "cancelled", now
         session.add(a)
         for e in session.exec(select(EmergencyRow).where(EmergencyRow.cap_alert_id == a.id)):
             if cancel_row(session, e, now):
-                cancelled.append(e.id)
+                cancelled.append(saved_id(e))
     return cancelled
 
 
-def render_job(engine, settings, payload: dict, now: datetime, attempt: int = 1, max_attempts: int = 1) -> dict:
+def render_job(engine: Engine, settings: Settings, payload: dict[str, Any], now: datetime, attempt: int = 1,
+               max_attempts: int = 1) -> dict[str, Any]:
     """The job: render with espeak (the content render job), then start queued emergencies of the alert."""
     from content.library.render import render_item_job
 
@@ -163,20 +174,21 @@ def render_job(engine, settings, payload: dict, now: datetime, attempt: int = 1,
     return {**result, "started_emergencies": started}
 
 
-def start_ready(engine, now: datetime, alert_id: int | None = None) -> list[int]:
+def start_ready(engine: Engine, now: datetime, alert_id: int | None = None) -> list[int]:
     """Queued emergencies whose audio is ready start now; their communes are re-materialized at once."""
     from loa.db import session_scope
     from schedules.service import service_for
 
-    started, communes = [], {}
+    started: list[int] = []
+    communes: dict[int, list[str]] = {}
     with session_scope(engine) as s:
         query = select(EmergencyRow).where(EmergencyRow.status == QUEUED)
         if alert_id is not None:
             query = query.where(EmergencyRow.cap_alert_id == alert_id)
         for e in s.exec(query):
             if begin_if_ready(s, e, now):
-                started.append(e.id)
-                communes.setdefault(e.commune_id, []).append(f"e{e.id}")
+                started.append(saved_id(e))
+                communes.setdefault(e.commune_id, []).append(mapping.emergency_key(saved_id(e)))
     svc = service_for(engine)
     for c in sorted(communes):
         svc.materialize_commune(c, now, started=communes[c])  # a signed start command first (§4a)
@@ -197,7 +209,7 @@ def list_alerts(session: Session, actor: Principal, commune_id: int, limit: int 
     get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *READERS, admin=True)
     return list(session.exec(select(CapAlertRow).where(CapAlertRow.commune_id == commune_id)
-                             .order_by(CapAlertRow.id.desc()).limit(limit)))
+                             .order_by(col(CapAlertRow.id).desc()).limit(limit)))
 
 
 def alert_out(session: Session, row: CapAlertRow) -> CapAlertOut:

@@ -9,8 +9,9 @@ emergency never waits for the scheduler's next tick.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -47,11 +48,11 @@ def _check_places(session: Session, commune_id: int, villages: list[int], device
             raise NotFound("device_not_found", "Không tìm thấy cụm loa", "Device not found")
 
 
-def _check_plays(session: Session, commune_id: int, entries: list[dict], repeat: int | None, gap_s: float,
+def _check_plays(session: Session, commune: Commune, entries: list[dict[str, Any]], repeat: int | None, gap_s: float,
                  limits: RecurrenceLimits) -> None:
     """A programme of a few seconds repeated until cancelled would make thousands of plays (schedules/limits.py)."""
     once = mapping.programme(entries, 1, mapping.Library.load(session, mapping.content_ids(entries))).duration_s
-    settings = mapping.station_settings(session.get(StationSettingsRow, commune_id), session.get(Commune, commune_id))
+    settings = mapping.station_settings(session.get(StationSettingsRow, commune.id), commune)
     try:
         check_emergency_plays(once, repeat, gap_s, settings.emergency_max_s, limits)
     except RecurrenceLimitError as exc:
@@ -61,12 +62,12 @@ def _check_plays(session: Session, commune_id: int, entries: list[dict], repeat:
 def start(session: Session, actor: Principal, commune_id: int, body: EmergencyIn, now: datetime,
           limits: RecurrenceLimits | None = None) -> EmergencyRow:
     """Air now in the chosen villages, `repeat` times or until cancelled."""
-    get_commune(session, actor, commune_id)
+    commune = get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *OPERATORS)
     _check_places(session, commune_id, body.villages, body.devices)
     entries = [e.model_dump() for e in body.programme]
     check_schedulable(session, commune_id, entries, now)
-    _check_plays(session, commune_id, entries, body.repeat, body.gap_s, limits or RecurrenceLimits())
+    _check_plays(session, commune, entries, body.repeat, body.gap_s, limits or RecurrenceLimits())
     row = EmergencyRow(commune_id=commune_id, title=body.title.strip(), programme=entries,
                        villages=sorted(set(body.villages)), devices=sorted(set(body.devices)), repeat=body.repeat,
                        gap_s=body.gap_s, status=AIRING, source="cadre", created_by=actor.user_id, created_at=now,
@@ -165,15 +166,15 @@ def list_emergencies(session: Session, actor: Principal, commune_id: int, now: d
                      active_only: bool = False) -> list[EmergencyRow]:
     get_commune(session, actor, commune_id)
     rows = session.exec(select(EmergencyRow).where(EmergencyRow.commune_id == commune_id)
-                        .order_by(EmergencyRow.id.desc()).limit(500)).all()
+                        .order_by(col(EmergencyRow.id).desc()).limit(500)).all()
     if active_only:
         rows = [r for r in rows if is_active(session, r, now) or r.status in (PENDING, QUEUED)]
     return list(rows)
 
 
 def is_active(session: Session, row: EmergencyRow, now: datetime) -> bool:
-    end = ends_at(session, row)
-    return row.status == AIRING and end is not None and row.started_at <= now < end
+    end = ends_at(session, row)  # None when it has not started
+    return row.status == AIRING and end is not None and row.started_at is not None and row.started_at <= now < end
 
 
 def emergency_out(session: Session, row: EmergencyRow, now: datetime) -> EmergencyOut:

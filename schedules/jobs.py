@@ -17,20 +17,21 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, SQLModel, col, select
 
 from content.library.models import ContentItem, RenderState, Source, Status
 from loa.accounts.principal import SYSTEM
 from loa.audit import service as audit
-from loa.db import session_scope
+from loa.db import session_scope, table_of
 from loa.jobs import service as job_queue
 from loa.jobs.models import Job
+from loa.jobs.worker import Worker
 from loa.org.models import Commune, Device
 from schedules import mapping
 from schedules.cap_service import RENDER_JOB as CAP_RENDER_JOB
@@ -38,28 +39,75 @@ from schedules.cap_service import start_ready
 from schedules.scheduler import Clock, JobPlan, StationScheduler
 from schedules.service import ScheduleService
 from schedules.store import content_notice
-from schedules.tables import CapAlertRow, EmergencyRow, NightlyReport, ScheduleNotice, ScheduleRule, TimetablePlay
+from schedules.tables import (
+    CapAlertRow,
+    EmergencyRow,
+    NightlyReport,
+    ScheduleNotice,
+    ScheduleRule,
+    TimetablePlay,
+    saved_id,
+    saved_ids,
+)
 
 log = logging.getLogger("loa.schedules.jobs")
 CONTENT_RENDER_JOB = "content.render_text"
 ONLINE_STATES = ("online", "playing")
 
+# (session, commune id, start, end) -> what the loudspeakers reported (broadcaster.station.airviews.aired_between)
+AiredCounter = Callable[[Session, int, datetime, datetime], dict[str, Any]]
+
+
+class RenderPending(TypedDict):
+    requeued: list[int]  # content items whose lost render job was queued again
+    ran: int  # render jobs this process ran (with a worker attached)
+    started_emergencies: list[int]
+
+
+class OnceResult(TypedDict):
+    """What `loa scheduler --once` prints."""
+
+    render_pending: RenderPending
+    expire_content: list[int]  # communes re-materialized
+    materialize: list[int]  # devices whose timetable changed
+    mark_offline: list[int]  # devices now offline
+
+
+class PlannedCounts(TypedDict):
+    plays: int
+    plays_by_priority: dict[str, int]
+    interrupted: int
+    airtime_s: float
+
+
+class DayCounts(PlannedCounts):
+    """One commune's day in the nightly report (`NightlyReport.data`); the plan's counts are also at the top
+    level, for older readers."""
+
+    planned: PlannedCounts
+    aired: dict[str, Any] | None  # None without an `aired` counter
+    devices: dict[str, int]  # device status -> how many
+    emergencies_started: int
+    cap_alerts: int
+    notices: int
+    schedules_created: int
+
 
 class StationJobs:
     def __init__(self, engine: Engine, service: ScheduleService, offline_after_s: float = 180.0,
-                 worker=None, aired: Callable[[Any, int, datetime, datetime], dict] | None = None) -> None:
+                 worker: Worker | None = None, aired: AiredCounter | None = None) -> None:
         self.engine = engine
-        self.aired = aired  # (session, commune id, start, end) -> what the loudspeakers reported
+        self.aired = aired
         self.service = service
         self.offline_after = timedelta(seconds=offline_after_s)
-        self.worker = worker  # optional loa.jobs.worker.Worker that runs render jobs in this process
+        self.worker = worker  # optional: runs render jobs in this process
 
     # ------------------------------------------------------------ jobs
 
     def materialize_all(self, now: datetime) -> set[int]:
         return self.service.materialize_all(now)
 
-    def render_pending(self, now: datetime) -> dict:
+    def render_pending(self, now: datetime) -> RenderPending:
         requeued = self._requeue_lost_renders(now)
         ran = self.worker.run_until_idle(now, limit=20) if self.worker is not None else 0
         started = start_ready(self.engine, now)
@@ -71,23 +119,23 @@ class StationJobs:
                                                        ContentItem.source == Source.text.value)).all()
             if not pending:
                 return []
-            known = set()
-            for j in s.exec(select(Job).where(Job.kind.in_([CONTENT_RENDER_JOB, CAP_RENDER_JOB]))):
+            known: set[tuple[int, int]] = set()
+            for j in s.exec(select(Job).where(col(Job.kind).in_([CONTENT_RENDER_JOB, CAP_RENDER_JOB]))):
                 known.add((int(j.payload.get("item_id", 0)), int(j.payload.get("generation", -1))))
-            requeued = []
+            requeued: list[int] = []
             for item in pending:
                 if (item.id, item.render_generation) in known:
                     continue
                 job_queue.enqueue(s, CONTENT_RENDER_JOB, {"item_id": item.id, "generation": item.render_generation},
                                   now, commune_id=item.commune_id, object_type="content", object_id=item.id)
-                requeued.append(item.id)
+                requeued.append(saved_id(item))
             return requeued
 
     def expire_content(self, now: datetime) -> list[int]:
         """Tell the cadre (once per schedule and item) when a scheduled item expired or was archived."""
         communes: set[int] = set()
         with session_scope(self.engine) as s:
-            rules = s.exec(select(ScheduleRule).where(ScheduleRule.cancelled_at.is_(None))).all()
+            rules = s.exec(select(ScheduleRule).where(col(ScheduleRule.cancelled_at).is_(None))).all()
             live = [r for r in rules if r.valid_until is None or r.valid_until > now]
             library = mapping.Library.load(s, [c for r in live for c in mapping.content_ids(r.programme)])
             for r in live:
@@ -98,7 +146,7 @@ class StationJobs:
                     if not gone:
                         continue
                     at = item.expires_at if item is not None and item.expires_at and item.expires_at <= now else now
-                    if content_notice(s, r.commune_id, mapping.schedule_key(r.id), r.title, item, cid, at, now):
+                    if content_notice(s, r.commune_id, mapping.schedule_key(saved_id(r)), r.title, item, cid, at, now):
                         audit.record(s, SYSTEM, "schedule.content_gone", "schedule", r.id, now,
                                      commune_id=r.commune_id, content_id=cid,
                                      status=item.status if item else None)
@@ -110,27 +158,28 @@ class StationJobs:
     def mark_offline(self, now: datetime) -> list[int]:
         limit = now - self.offline_after
         with session_scope(self.engine) as s:
-            stale = list(s.exec(select(Device.id).where(
-                Device.status.in_(ONLINE_STATES),
-                sa.or_(Device.last_seen.is_(None), Device.last_seen < limit))))
+            stale = saved_ids(s.exec(select(col(Device.id)).where(
+                col(Device.status).in_(ONLINE_STATES),
+                sa.or_(col(Device.last_seen).is_(None), col(Device.last_seen) < limit))))
             if stale:
-                s.execute(sa.update(Device).where(Device.id.in_(stale), Device.status.in_(ONLINE_STATES))
+                s.execute(sa.update(Device).where(col(Device.id).in_(stale), col(Device.status).in_(ONLINE_STATES))
                           .values(status="offline"))
             return stale
 
-    def nightly_report(self, now: datetime) -> dict[int, dict]:
-        out = {}
+    def nightly_report(self, now: datetime) -> dict[int, DayCounts]:
+        out: dict[int, DayCounts] = {}
         with session_scope(self.engine) as s:
-            for commune in s.exec(select(Commune).order_by(Commune.id)):
+            for commune in s.exec(select(Commune).order_by(col(Commune.id))):
+                commune_id = saved_id(commune)
                 day = now.astimezone(ZoneInfo(commune.timezone)).date()
                 data = _day_counts(s, commune, day, self.aired)
-                row = s.exec(select(NightlyReport).where(NightlyReport.commune_id == commune.id,
+                row = s.exec(select(NightlyReport).where(NightlyReport.commune_id == commune_id,
                                                          NightlyReport.day == day.isoformat())).first()
                 if row is None:
-                    row = NightlyReport(commune_id=commune.id, day=day.isoformat(), created_at=now)
-                row.data, row.created_at = data, now
+                    row = NightlyReport(commune_id=commune_id, day=day.isoformat(), created_at=now)
+                row.data, row.created_at = dict(data), now
                 s.add(row)
-                out[commune.id] = data
+                out[commune_id] = data
         return out
 
     # ------------------------------------------------------------ the scheduler
@@ -140,27 +189,30 @@ class StationJobs:
                                 expire_content=self.expire_content, mark_offline=self.mark_offline,
                                 nightly_report=self.nightly_report, clock=clock, timezone=timezone, plan=plan)
 
-    def run_all_once(self, now: datetime) -> dict:
+    def run_all_once(self, now: datetime) -> OnceResult:
         """Every job once, in a sensible order (`loa scheduler --once`)."""
         return {"render_pending": self.render_pending(now), "expire_content": self.expire_content(now),
                 "materialize": sorted(self.materialize_all(now)), "mark_offline": self.mark_offline(now)}
 
 
-def _day_counts(s, commune: Commune, day, aired=None) -> dict:
+def _day_counts(s: Session, commune: Commune, day: date, aired: AiredCounter | None = None) -> DayCounts:
+    commune_id = saved_id(commune)
     tz = ZoneInfo(commune.timezone)
     start = datetime.combine(day, time(0), tz)
     end = start + timedelta(days=1)
-    plays = s.exec(select(TimetablePlay).where(TimetablePlay.commune_id == commune.id,
+    plays = s.exec(select(TimetablePlay).where(TimetablePlay.commune_id == commune_id,
                                                TimetablePlay.start >= start, TimetablePlay.start < end)).all()
     by_priority = Counter(mapping.PRIORITY_NAMES.get(p.priority, str(p.priority)) for p in plays)
-    devices = Counter(s.exec(select(Device.status).where(Device.commune_id == commune.id)))
+    devices = Counter(s.exec(select(Device.status).where(Device.commune_id == commune_id)))
 
-    def count(model, column, *extra) -> int:
-        q = select(sa.func.count()).select_from(model).where(model.commune_id == commune.id, column >= start,
-                                                             column < end, *extra)
-        return int(s.exec(q).one())
+    def count(model: type[SQLModel], column: str) -> int:
+        """Rows of the commune whose `column` (a time) falls on the day."""
+        t = table_of(model)
+        q = sa.select(sa.func.count()).select_from(t).where(t.c.commune_id == commune_id, t.c[column] >= start,
+                                                            t.c[column] < end)
+        return int(s.execute(q).scalar_one())
 
-    planned = {
+    planned: PlannedCounts = {
         "plays": len(plays),
         "plays_by_priority": dict(sorted(by_priority.items())),
         "interrupted": sum(1 for p in plays if p.interrupted),
@@ -169,10 +221,10 @@ def _day_counts(s, commune: Commune, day, aired=None) -> dict:
     return {
         **planned,  # the plan, at the top level as before
         "planned": planned,
-        "aired": aired(s, commune.id, start, end) if aired is not None else None,
+        "aired": aired(s, commune_id, start, end) if aired is not None else None,
         "devices": dict(sorted(devices.items())),
-        "emergencies_started": count(EmergencyRow, EmergencyRow.started_at),
-        "cap_alerts": count(CapAlertRow, CapAlertRow.received_at),
-        "notices": count(ScheduleNotice, ScheduleNotice.created_at),
-        "schedules_created": count(ScheduleRule, ScheduleRule.created_at),
+        "emergencies_started": count(EmergencyRow, "started_at"),
+        "cap_alerts": count(CapAlertRow, "received_at"),
+        "notices": count(ScheduleNotice, "created_at"),
+        "schedules_created": count(ScheduleRule, "created_at"),
     }

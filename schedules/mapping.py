@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from content.library.models import ContentItem
 from content.library.service import is_airable, is_airable_in_alert
@@ -23,6 +24,7 @@ from schedules.model import (
     OneOff,
     Priority,
     Programme,
+    ProgrammeEntry,
     Recurring,
     Relay,
     Rule,
@@ -31,11 +33,12 @@ from schedules.model import (
     Targets,
     Topology,
 )
-from schedules.tables import EmergencyRow, ScheduleRule, StationSettingsRow
+from schedules.tables import EmergencyRow, ScheduleRule, StationSettingsRow, saved_id
 
 PRIORITIES = {"fallback": Priority.FALLBACK, "normal": Priority.NORMAL, "priority": Priority.PRIORITY,
               "emergency": Priority.EMERGENCY}
-PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
+# by int: stored plays keep the priority as an int column, and a Priority is an int
+PRIORITY_NAMES: dict[int, str] = {v: k for k, v in PRIORITIES.items()}
 NO_VILLAGE = "none-"  # + commune id: the pseudo-village of devices not yet placed in a village
 
 
@@ -57,7 +60,7 @@ def parse_hhmm(value: str) -> time:
     return time(int(hh), int(mm))
 
 
-def content_ids(entries: Iterable[dict]) -> list[int]:
+def content_ids(entries: Iterable[dict[str, Any]]) -> list[int]:
     """Every content item a stored programme refers to, in order."""
     out: list[int] = []
     for e in entries:
@@ -81,14 +84,15 @@ class Library:
         wanted = sorted(set(ids))
         if not wanted:
             return cls({})
-        rows = session.exec(select(ContentItem).where(ContentItem.id.in_(wanted))).all()
+        rows = session.exec(select(ContentItem).where(col(ContentItem.id).in_(wanted))).all()
         alerts = {r.cap_alert_id for r in rows if r.cap_alert_id is not None}
         confirmed: frozenset[int] = frozenset()
         if alerts:
-            confirmed = frozenset(session.exec(select(EmergencyRow.cap_alert_id).where(
-                EmergencyRow.cap_alert_id.in_(sorted(alerts)),
-                EmergencyRow.status.in_(("queued", "airing", "cancelled")))).all())
-        return cls({r.id: r for r in rows}, confirmed)
+            # the query asks for rows whose alert is one of `alerts`: never None
+            confirmed = frozenset(a for a in session.exec(select(EmergencyRow.cap_alert_id).where(
+                col(EmergencyRow.cap_alert_id).in_(sorted(alerts)),
+                col(EmergencyRow.status).in_(("queued", "airing", "cancelled")))).all() if a is not None)
+        return cls({saved_id(r): r for r in rows}, confirmed)
 
     def item(self, content_id: int) -> Item:
         row = self.items.get(content_id)
@@ -109,8 +113,8 @@ class Library:
         return row.cap_alert_id in self.confirmed_alerts and is_airable_in_alert(row, at)
 
 
-def programme(entries: list[dict], repeat: int, library: Library) -> Programme:
-    out = []
+def programme(entries: list[dict[str, Any]], repeat: int, library: Library) -> Programme:
+    out: list[ProgrammeEntry] = []
     for e in entries:
         kind = e.get("type")
         if kind == "item":
@@ -128,14 +132,19 @@ def programme(entries: list[dict], repeat: int, library: Library) -> Programme:
 
 def schedule_rule(row: ScheduleRule, library: Library) -> Rule:
     tz = ZoneInfo(row.timezone)
+    rec: Recurring | OneOff
     if row.rrule:
+        if row.dtstart is None:  # ScheduleIn refuses this; a row written some other way is a bad rule
+            raise ValueError(f"Lịch lặp lại không có ngày bắt đầu / recurring schedule {row.id} has no dtstart")
         rec = Recurring(row.rrule, row.dtstart.astimezone(tz), tuple(parse_hhmm(t) for t in row.times))
     else:
+        if row.at is None:
+            raise ValueError(f"Lịch một lần không có thời điểm / one-off schedule {row.id} has no time")
         rec = OneOff(row.at.astimezone(tz))
     targets = Targets.of(communes=[str(row.commune_id)] if row.target_commune else [],
                          villages=[str(v) for v in row.target_villages],
                          devices=[str(d) for d in row.target_devices])
-    return Rule(id=schedule_key(row.id), recurrence=rec, targets=targets,
+    return Rule(id=schedule_key(saved_id(row)), recurrence=rec, targets=targets,
                 programme=programme(row.programme, row.repeat, library), priority=PRIORITIES[row.priority],
                 created_at=row.created_at, version=row.version, valid_from=row.valid_from,
                 valid_until=row.valid_until, cancelled_at=row.cancelled_at, max_delay_s=row.max_delay_s,
@@ -143,8 +152,10 @@ def schedule_rule(row: ScheduleRule, library: Library) -> Rule:
 
 
 def emergency_broadcast(row: EmergencyRow, library: Library) -> EmergencyBroadcast:
+    if row.started_at is None:  # only started emergencies become rules (load_commune_world asks for them)
+        raise ValueError(f"Phát khẩn cấp chưa bắt đầu / emergency {row.id} has not started")
     targets = Targets.of(villages=[str(v) for v in row.villages], devices=[str(d) for d in row.devices])
-    return EmergencyBroadcast(emergency_key(row.id), programme(row.programme, 1, library), targets,
+    return EmergencyBroadcast(emergency_key(saved_id(row)), programme(row.programme, 1, library), targets,
                               start=row.started_at, created_at=row.started_at, repeat=row.repeat,
                               gap_s=row.gap_s, cancelled_at=row.cancelled_at, title=row.title, source=row.source)
 
@@ -176,13 +187,13 @@ class CommuneWorld:
 
 def load_topology(session: Session, commune_id: int) -> tuple[Topology, dict[int, Device]]:
     villages = session.exec(select(Village.id).where(Village.commune_id == commune_id)).all()
-    devices = {d.id: d for d in session.exec(select(Device).where(Device.commune_id == commune_id,
-                                                                 Device.status != "revoked"))}
+    devices = {saved_id(d): d for d in session.exec(select(Device).where(Device.commune_id == commune_id,
+                                                                       Device.status != "revoked"))}
     by_village: dict[str, list[str]] = {str(v): [] for v in villages}
     none_key = f"{NO_VILLAGE}{commune_id}"
     by_village[none_key] = []
-    for d in sorted(devices.values(), key=lambda d: d.id):
-        by_village[str(d.village_id) if d.village_id is not None else none_key].append(str(d.id))
+    for device_id, d in sorted(devices.items()):
+        by_village[str(d.village_id) if d.village_id is not None else none_key].append(str(device_id))
     topo = Topology({str(commune_id): tuple(by_village)}, {v: tuple(ds) for v, ds in by_village.items()})
     return topo, devices
 
@@ -191,13 +202,16 @@ def load_commune_world(session: Session, commune_id: int, now: datetime,
                        settings_row: StationSettingsRow | None = None) -> CommuneWorld:
     """Rules (schedules and started emergencies) of a commune that can still matter at `now`."""
     commune = session.get(Commune, commune_id)
+    if commune is None:
+        raise ValueError(f"Không có xã {commune_id} / no commune {commune_id}")
     row = settings_row or session.get(StationSettingsRow, commune_id)
     settings = station_settings(row, commune)
     topology, devices = load_topology(session, commune_id)
     schedules = session.exec(select(ScheduleRule).where(ScheduleRule.commune_id == commune_id)).all()
     emergencies = session.exec(select(EmergencyRow).where(EmergencyRow.commune_id == commune_id,
-                                                          EmergencyRow.started_at.is_not(None))).all()
-    library = Library.load(session, [c for r in [*schedules, *emergencies] for c in content_ids(r.programme)])
+                                                          col(EmergencyRow.started_at).is_not(None))).all()
+    library = Library.load(session, [*(c for r in schedules for c in content_ids(r.programme)),
+                                     *(c for e in emergencies for c in content_ids(e.programme))])
     rules = [schedule_rule(r, library) for r in schedules]
     rules += [emergency_broadcast(e, library).to_rule(settings) for e in emergencies]
     return CommuneWorld(commune, settings, topology, devices, rules, library)

@@ -16,11 +16,12 @@ overlap with a different priority is saved and reported as `resolved_by_priority
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from content.library.models import ContentItem
 from content.guards.relative_days import stale_words_warning
@@ -31,11 +32,12 @@ from loa.errors import Conflict, Invalid, NotFound
 from loa.org.models import Device
 from loa.org.service import get_commune, village_in_commune
 from schedules import mapping
+from schedules.conflicts import Conflict as RuleConflict
 from schedules.conflicts import ConflictReport, Resolution, check_conflicts
 from schedules.limits import RecurrenceLimitError, RecurrenceLimits, check_device_load, check_recurrence
-from schedules.schemas import CheckOut, ConflictOut, NoticeOut, ScheduleIn, ScheduleOut, TargetsOut
+from schedules.schemas import CheckOut, ConflictOut, Entry, NoticeOut, ScheduleIn, ScheduleOut, TargetsOut
 from schedules.store import unavailable_reason
-from schedules.tables import ScheduleNotice, ScheduleRule
+from schedules.tables import ScheduleNotice, ScheduleRule, saved_id, saved_ids
 
 SCHEDULERS = ("cadre",)
 PREVIEWERS = ("cadre", "secretary")
@@ -55,8 +57,8 @@ def _missing() -> NotFound:
 
 
 def _village_devices(session: Session, commune_id: int, village_id: int | None) -> set[int]:
-    return set(session.exec(select(Device.id).where(Device.commune_id == commune_id,
-                                                    Device.village_id == village_id)))
+    return set(saved_ids(session.exec(select(col(Device.id)).where(Device.commune_id == commune_id,
+                                                                   Device.village_id == village_id))))
 
 
 def reaches_village(session: Session, row: ScheduleRule, village_id: int | None) -> bool:
@@ -87,8 +89,8 @@ def list_schedules(session: Session, actor: Principal, commune_id: int,
     get_commune(session, actor, commune_id)
     query = select(ScheduleRule).where(ScheduleRule.commune_id == commune_id)
     if not include_cancelled:
-        query = query.where(ScheduleRule.cancelled_at.is_(None))
-    rows = session.exec(query.order_by(ScheduleRule.id)).all()
+        query = query.where(col(ScheduleRule.cancelled_at).is_(None))
+    rows = session.exec(query.order_by(col(ScheduleRule.id))).all()
     return [r for r in rows if _visible(session, actor, r)]
 
 
@@ -108,7 +110,7 @@ def _check_targets(session: Session, commune_id: int, body: ScheduleIn) -> None:
             raise NotFound("device_not_found", "Không tìm thấy cụm loa", "Device not found")
 
 
-def check_schedulable(session: Session, commune_id: int, entries: list[dict], now: datetime) -> None:
+def check_schedulable(session: Session, commune_id: int, entries: list[dict[str, Any]], now: datetime) -> None:
     """Only approved, unexpired items with audio may be scheduled; another commune's item is 404."""
     for e in entries:
         if e["type"] == "pair" and e["first"] == e["second"]:
@@ -126,7 +128,7 @@ def check_schedulable(session: Session, commune_id: int, entries: list[dict], no
                           content_id=cid, reason=reason)
 
 
-def _entries(body_programme) -> list[dict]:
+def _entries(body_programme: Iterable[Entry]) -> list[dict[str, Any]]:
     return [e.model_dump() for e in body_programme]
 
 
@@ -187,7 +189,7 @@ def stale_words_note(session: Session, body: ScheduleIn) -> str | None:
     has_end = body.valid_until is not None or any(p in (body.rrule or "").upper() for p in ("UNTIL=", "COUNT="))
     if not repeats or has_end:
         return None
-    ids = mapping.content_ids([e.model_dump() if hasattr(e, "model_dump") else e for e in body.programme])
+    ids = mapping.content_ids(_entries(body.programme))
     items = [session.get(ContentItem, i) for i in ids]
     texts = [(i.text or i.transcript) for i in items if i is not None]
     words = stale_words_warning(texts, repeats, has_end)
@@ -200,7 +202,7 @@ def stale_words_note(session: Session, body: ScheduleIn) -> str | None:
             f" listeners hear the wrong day. Choose a last day or change the words.")
 
 
-def _conflict_out(c) -> ConflictOut:
+def _conflict_out(c: RuleConflict) -> ConflictOut:
     kind, ident = mapping.parse_key(c.rule_id)
     return ConflictOut(rule_key=c.rule_id, schedule_id=ident if kind == "schedule" else None,
                        emergency_id=ident if kind == "emergency" else None, title=c.title,
@@ -288,7 +290,7 @@ def cancel_schedule(session: Session, actor: Principal, schedule_id: int, now: d
 
 def notices_of(session: Session, schedule_id: int) -> list[ScheduleNotice]:
     return list(session.exec(select(ScheduleNotice).where(ScheduleNotice.schedule_id == schedule_id)
-                             .order_by(ScheduleNotice.id)))
+                             .order_by(col(ScheduleNotice.id))))
 
 
 def notice_out(n: ScheduleNotice) -> NoticeOut:
@@ -299,7 +301,7 @@ def list_notices(session: Session, actor: Principal, commune_id: int, limit: int
     get_commune(session, actor, commune_id)
     actor.require_role(commune_id, *PREVIEWERS, admin=True)
     return list(session.exec(select(ScheduleNotice).where(ScheduleNotice.commune_id == commune_id)
-                             .order_by(ScheduleNotice.id.desc()).limit(limit)))
+                             .order_by(col(ScheduleNotice.id).desc()).limit(limit)))
 
 
 def schedule_out(session: Session, row: ScheduleRule) -> ScheduleOut:
@@ -312,5 +314,5 @@ def schedule_out(session: Session, row: ScheduleRule) -> ScheduleOut:
     data.update(starts_at=row.dtstart, duration_s=duration,
                 targets=TargetsOut(commune=row.target_commune, villages=row.target_villages,
                                    devices=row.target_devices),
-                warnings=[notice_out(n) for n in notices_of(session, row.id)])
+                warnings=[notice_out(n) for n in notices_of(session, saved_id(row))])
     return ScheduleOut(**{k: v for k, v in data.items() if k in ScheduleOut.model_fields})

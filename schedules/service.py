@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from loa.db import session_scope
 from loa.org.models import Commune
 from schedules import store
 from schedules.model import require_aware
+from schedules.tables import saved_ids
 
 log = logging.getLogger("loa.schedules")
 
@@ -77,7 +78,7 @@ class ScheduleService:
         """Every commune; returns the devices whose version changed (and tells the listeners once)."""
         require_aware(now, "now")
         with session_scope(self.engine) as s:
-            communes = list(s.exec(select(Commune.id).order_by(Commune.id)))
+            communes = saved_ids(s.exec(select(col(Commune.id)).order_by(col(Commune.id))))
         changed: set[int] = set()
         for commune_id in communes:
             try:

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from loa.db import is_postgres
+from content.library.models import ContentItem
+from loa.db import is_postgres, table_of
 from schedules.mapping import load_commune_world, parse_key
-from schedules.model import DropReason, Play
-from schedules.tables import DeviceTimetable, ScheduleNotice, TimetablePlay
+from schedules.model import DropReason, Play, Segment
+from schedules.tables import DeviceTimetable, EmergencyRow, ScheduleNotice, ScheduleRule, TimetablePlay
 from schedules.timetable import Timetable, materialize
 
 HORIZON = timedelta(hours=72)
@@ -44,14 +47,21 @@ class MaterializeResult:
     withdrawn: dict[str, set[int]] = field(default_factory=dict)
 
 
-def segments_json(play: Play) -> list[dict]:
+class HasSegments(Protocol):
+    """A materialized play, or anything else that has its segments (broadcaster.station.commands)."""
+
+    @property
+    def segments(self) -> Sequence[Segment]: ...
+
+
+def segments_json(play: HasSegments) -> list[dict[str, Any]]:
     """The stored form of a play's segments (migration `segsizes` added `size_bytes` to rows stored before)."""
     return [{"offset_s": s.offset_s, "duration_s": s.duration_s, "kind": s.kind.value, "content_id": s.content_id,
              "sha256": s.sha256, "title": s.title, "language": s.language, "url": s.url,
              "size_bytes": s.size_bytes} for s in play.segments]
 
 
-def _values(play: Play) -> dict:
+def _values(play: Play) -> dict[str, Any]:
     return {"start": play.start, "end": play.end, "priority": int(play.priority), "title": play.title[:300],
             "rule_version": play.rule_version, "interrupted": play.interrupted, "segments": segments_json(play)}
 
@@ -59,19 +69,22 @@ def _values(play: Play) -> dict:
 _COMPARED = ("start", "end", "priority", "title", "rule_version", "interrupted", "segments")
 
 
-def _same(row, values: dict) -> bool:  # noqa: ANN001 — a row of the stored plays
+def _same(row: sa.Row[Any], values: dict[str, Any]) -> bool:
+    """A stored play (a row of the Core select in materialize_commune) equals the wanted values."""
     return all(getattr(row, k) == v for k, v in values.items())
 
 
-def _on_air(row, now: datetime) -> bool:  # noqa: ANN001 — a row of the stored plays
-    return row.start <= now < row.end
+def _on_air(row: sa.Row[Any], now: datetime) -> bool:
+    start: datetime = row.start
+    end: datetime = row.end
+    return start <= now < end
 
 
 def _utc(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-def _version(previous: str | None, plays: list[dict]) -> str:
+def _version(previous: str | None, plays: list[dict[str, Any]]) -> str:
     h = hashlib.sha256((previous or "").encode())
     h.update(json.dumps(plays, sort_keys=True, default=str).encode())
     return h.hexdigest()
@@ -80,14 +93,14 @@ def _version(previous: str | None, plays: list[dict]) -> str:
 def materialize_commune(session: Session, commune_id: int, now: datetime,
                         horizon: timedelta = HORIZON) -> tuple[MaterializeResult, Timetable]:
     """Bring the stored timetable of one commune to `materialize(rules, now .. now + horizon)`."""
-    if is_postgres(session.get_bind()):
+    if is_postgres(session.get_bind().engine):
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_BASE + commune_id})
     world = load_commune_world(session, commune_id, now)
     tt = materialize(world.rules, world.topology, now, now + horizon, now, world.settings, world.airable)
     result = MaterializeResult(commune_id)
     # Core statements, not ORM objects: an emergency for a whole commune inserts a row per device, and building
     # a thousand ORM instances (and flushing them one by one) was most of the cadre's wait.
-    t = TimetablePlay.__table__
+    t = table_of(TimetablePlay)
     existing = session.execute(sa.select(t.c.id, t.c.device_id, t.c.rule_key, t.c.planned_start,
                                          *(t.c[k] for k in _COMPARED)).where(
         t.c.commune_id == commune_id, t.c.end > now)).all()
@@ -97,8 +110,8 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
         for p in plays:
             wanted[(int(device_key), p.rule_id, _utc(p.planned_start))] = p
 
-    inserts: list[dict] = []
-    updates: list[dict] = []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for key, play in wanted.items():
         values = _values(play)
         row = stored.get(key)
@@ -114,7 +127,7 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
         else:
             continue
         result.changed.add(key[0])
-    cuts: list[dict] = []
+    cuts: list[dict[str, Any]] = []
     deletes: list[int] = []
     for key, row in stored.items():
         if key in wanted:
@@ -140,11 +153,14 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
     return result, tt
 
 
-def _store_versions(session: Session, commune_id: int, devices, tt: Timetable, result: MaterializeResult,
-                    now: datetime) -> None:
-    t = DeviceTimetable.__table__
-    versions = dict(session.execute(sa.select(t.c.device_id, t.c.version).where(t.c.commune_id == commune_id)).all())
-    unchanged, changed, new = [], [], []
+def _store_versions(session: Session, commune_id: int, devices: Iterable[int], tt: Timetable,
+                    result: MaterializeResult, now: datetime) -> None:
+    t = table_of(DeviceTimetable)
+    versions: dict[int, str] = {device_id: version for device_id, version in session.execute(
+        sa.select(t.c.device_id, t.c.version).where(t.c.commune_id == commune_id)).all()}
+    unchanged: list[int] = []
+    changed: list[dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
     for device_id in devices:
         if device_id in versions and device_id not in result.changed:
             unchanged.append(device_id)
@@ -177,14 +193,14 @@ _REASON_EN = {"expired": "has expired", "archived": "was archived", "unapproved"
               "cap_unreviewed": "comes from a CAP alert and was not reviewed"}
 
 
-def unavailable_reason(item, at: datetime) -> str:
+def unavailable_reason(item: ContentItem | None, at: datetime) -> str:
     if item is None:
         return "missing"
     if item.status == "archived":
         return "archived"
     if item.expires_at is not None and item.expires_at <= at:
         return "expired"
-    if getattr(item, "cap_alert_id", None) is not None and item.status != "approved":
+    if item.cap_alert_id is not None and item.status != "approved":
         return "cap_unreviewed"
     if item.status != "approved" or item.approved_version != item.version:
         return "unapproved"
@@ -204,8 +220,8 @@ def add_notice(session: Session, commune_id: int, dedupe_key: str, kind: str, vi
     return True
 
 
-def content_notice(session: Session, commune_id: int, rule_key: str, rule_title: str, item, content_id: int,
-                   at: datetime, now: datetime) -> bool:
+def content_notice(session: Session, commune_id: int, rule_key: str, rule_title: str, item: ContentItem | None,
+                   content_id: int, at: datetime, now: datetime) -> bool:
     """Tell the cadre that a schedule's item will not air (expired, archived, …) and why."""
     reason = unavailable_reason(item, at)
     kind_of, ident = parse_key(rule_key)
@@ -220,7 +236,8 @@ def content_notice(session: Session, commune_id: int, rule_key: str, rule_title:
                       emergency_id=ident if kind_of == "emergency" else None, content_item_id=content_id)
 
 
-def _dropped_notices(session: Session, commune_id: int, tt: Timetable, items: dict, now: datetime) -> int:
+def _dropped_notices(session: Session, commune_id: int, tt: Timetable, items: dict[int, ContentItem],
+                     now: datetime) -> int:
     seen: set[tuple[str, str]] = set()
     titles: dict[str, str] = {}
     count = 0
@@ -240,10 +257,8 @@ def _dropped_notices(session: Session, commune_id: int, tt: Timetable, items: di
 
 
 def _rule_title(session: Session, rule_key: str) -> str:
-    from schedules.tables import EmergencyRow, ScheduleRule
-
     kind, ident = parse_key(rule_key)
-    row = session.get(ScheduleRule if kind == "schedule" else EmergencyRow, ident)
+    row = session.get(ScheduleRule, ident) if kind == "schedule" else session.get(EmergencyRow, ident)
     return row.title if row is not None else rule_key
 
 
@@ -267,4 +282,4 @@ def device_plays(session: Session, device_id: int, start: datetime, end: datetim
     """Stored plays of a device overlapping [start, end), by start time (what the manifest is built from)."""
     return list(session.exec(select(TimetablePlay).where(
         TimetablePlay.device_id == device_id, TimetablePlay.start < end, TimetablePlay.end > start,
-    ).order_by(TimetablePlay.start, TimetablePlay.id)))
+    ).order_by(col(TimetablePlay.start), col(TimetablePlay.id))))

@@ -7,12 +7,39 @@ whole, with the rule, and a commune has tens of rules, not millions.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from loa.db import UtcDateTime
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def saved_id(row: _Stored) -> int:
+    """The id of a row read from the database or flushed to it. Table models declare `id: int | None` because a
+    new row has none until the flush; using an unsaved row as a key or a reference is a bug, said here plainly
+    rather than as a `None` stored somewhere."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: it was never saved (flush it first)")
+    return row.id
+
+
+def saved_ids(values: Iterable[int | None]) -> list[int]:
+    """Primary keys selected from the database (`select(Device.id)`): typed `int | None` like the column, never
+    None for a stored row."""
+    out: list[int] = []
+    for value in values:
+        if value is None:
+            raise ValueError("a primary key read from the database is None")
+        out.append(value)
+    return out
 
 
 class ScheduleRule(SQLModel, table=True):
@@ -28,14 +55,14 @@ class ScheduleRule(SQLModel, table=True):
     at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     rrule: str | None = Field(default=None, max_length=500)
     dtstart: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    times: list = Field(default_factory=list, sa_type=sa.JSON)
+    times: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
     # where: the union of the whole commune, villages and devices
     target_commune: bool = False
-    target_villages: list = Field(default_factory=list, sa_type=sa.JSON)
-    target_devices: list = Field(default_factory=list, sa_type=sa.JSON)
+    target_villages: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    target_devices: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     # what: ordered entries {"type": "item"|"pair"|"silence"|"relay", …}, played `repeat` times
-    programme: list = Field(default_factory=list, sa_type=sa.JSON)
+    programme: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     repeat: int = 1
     valid_from: datetime | None = Field(default=None, sa_type=UtcDateTime)
     valid_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -57,9 +84,9 @@ class EmergencyRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     commune_id: int = Field(foreign_key="communes.id", index=True)
     title: str = Field(max_length=300)
-    programme: list = Field(default_factory=list, sa_type=sa.JSON)
-    villages: list = Field(default_factory=list, sa_type=sa.JSON)
-    devices: list = Field(default_factory=list, sa_type=sa.JSON)
+    programme: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    villages: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    devices: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     repeat: int | None = None  # always given; None: until cancelled (bounded by the station's emergency maximum)
     gap_s: float = 0.0
     status: str = Field(default="airing", max_length=16, index=True)
@@ -105,7 +132,7 @@ class CapAlertRow(SQLModel, table=True):
     sent: datetime = Field(sa_type=UtcDateTime, nullable=False)
     msg_type: str = Field(max_length=16)
     raw_xml: str = Field(sa_type=sa.Text)
-    decision: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    decision: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     status: str = Field(default="pending", max_length=16, index=True)
     content_item_id: int | None = Field(default=None, foreign_key="content_items.id")
     received_by: int | None = Field(default=None, foreign_key="users.id")
@@ -134,7 +161,7 @@ class TimetablePlay(SQLModel, table=True):
     title: str = Field(default="", max_length=300)
     rule_version: int = 1
     interrupted: bool = False
-    segments: list = Field(default_factory=list, sa_type=sa.JSON)
+    segments: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     updated_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
 
 
@@ -177,5 +204,5 @@ class NightlyReport(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     commune_id: int = Field(foreign_key="communes.id", index=True)
     day: str = Field(max_length=10)  # YYYY-MM-DD, local
-    data: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

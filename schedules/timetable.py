@@ -24,6 +24,7 @@ from schedules.model import (
     Play,
     Priority,
     Programme,
+    ProgrammeEntry,
     Rule,
     Silence,
     StationSettings,
@@ -148,7 +149,9 @@ def _rules_touching(rules: Iterable[Rule], topology: Topology, devices: set[str]
                     and r.targets.communes.isdisjoint(communes))]
 
 
-def _materialize_devices(rules, topology, devices, window_start, window_end, now, settings, airable):
+def _materialize_devices(rules: Iterable[Rule], topology: Topology, devices: Sequence[str], window_start: datetime,
+                         window_end: datetime, now: datetime, settings: StationSettings, airable: Airable,
+                         ) -> tuple[dict[str, tuple[Play, ...]], dict[str, tuple[Dropped, ...]]]:
     known = [r for r in rules if r.created_at <= now]
     air_cache: dict[tuple[str, datetime], bool] = {}
 
@@ -173,8 +176,8 @@ def _materialize_devices(rules, topology, devices, window_start, window_end, now
 
     # Devices addressed by the same rules share one resolution (normally a whole village).
     groups: dict[tuple[int, ...], list[str]] = {}
-    for d, idxs in rules_of_device.items():
-        groups.setdefault(tuple(idxs), []).append(d)
+    for d, rule_idxs in rules_of_device.items():
+        groups.setdefault(tuple(rule_idxs), []).append(d)
 
     plays: dict[str, tuple[Play, ...]] = {}
     dropped: dict[str, tuple[Dropped, ...]] = {}
@@ -254,7 +257,7 @@ def _airable_programme(prog: Programme, at: datetime, can_air: Airable) -> tuple
     if not removed:
         return prog, []
     gone = set(removed)
-    entries = []
+    entries: list[ProgrammeEntry] = []
     for e in prog.entries:
         if isinstance(e, Item):
             if e.content_id not in gone:

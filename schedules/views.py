@@ -20,6 +20,7 @@ from schedules.ics import village_calendar
 from schedules.model import Play
 from schedules.schemas import DeviceDayOut, DroppedOut, PlayOut, SegmentOut, TimetableOut
 from schedules.store import device_version
+from schedules.tables import saved_id
 from schedules.timetable import Timetable, materialize
 
 Span = Literal["day", "week"]
@@ -44,29 +45,32 @@ def _compute(session: Session, commune_id: int, day: date | None, span: Span, no
     return tt, world, tz
 
 
-def _ids(rule_key: str) -> dict:
+def _ids(rule_key: str) -> tuple[int | None, int | None]:
+    """(schedule id, emergency id) of a play's rule key: one of them is None."""
     kind, ident = mapping.parse_key(rule_key)
-    return {"schedule_id": ident if kind == "schedule" else None,
-            "emergency_id": ident if kind == "emergency" else None}
+    return (ident if kind == "schedule" else None), (ident if kind == "emergency" else None)
 
 
 def play_out(p: Play, tz: ZoneInfo) -> PlayOut:
     segs = [SegmentOut(offset_s=s.offset_s, duration_s=s.duration_s, kind=s.kind.value,
                        content_id=int(s.content_id) if s.content_id else None, sha256=s.sha256, title=s.title,
                        language=s.language, url=s.url) for s in p.segments]
-    return PlayOut(device_id=int(p.device_id), rule_key=p.rule_id, **_ids(p.rule_id), title=p.title,
+    schedule_id, emergency_id = _ids(p.rule_id)
+    return PlayOut(device_id=int(p.device_id), rule_key=p.rule_id, schedule_id=schedule_id,
+                   emergency_id=emergency_id, title=p.title,
                    priority=mapping.PRIORITY_NAMES[p.priority], start=p.start.astimezone(tz),
                    end=p.end.astimezone(tz), planned_start=p.planned_start.astimezone(tz), shifted=p.shifted,
                    interrupted=p.interrupted, segments=segs)
 
 
 def _device_out(session: Session, device: Device, tt: Timetable, tz: ZoneInfo) -> DeviceDayOut:
-    key = str(device.id)
-    dropped = [DroppedOut(device_id=device.id, rule_key=d.rule_id, planned_start=d.planned_start.astimezone(tz),
+    device_id = saved_id(device)
+    key = str(device_id)
+    dropped = [DroppedOut(device_id=device_id, rule_key=d.rule_id, planned_start=d.planned_start.astimezone(tz),
                           priority=mapping.PRIORITY_NAMES[d.priority], reason=d.reason.value, detail=d.detail,
                           content_ids=[int(c) for c in d.content_ids])
                for d in tt.dropped.get(key, ())]
-    return DeviceDayOut(device_id=device.id, name=device.name, version=device_version(session, device.id),
+    return DeviceDayOut(device_id=device_id, name=device.name, version=device_version(session, device_id),
                         plays=[play_out(p, tz) for p in tt.plays.get(key, ())], dropped=dropped)
 
 
@@ -74,7 +78,7 @@ def device_timetable(session: Session, actor: Principal, device_id: int, day: da
                      now: datetime) -> TimetableOut:
     device = get_device(session, actor, device_id)
     tt, _, tz = _compute(session, device.commune_id, day, span, now)
-    return TimetableOut(scope="device", id=device.id, timezone=str(tz), window_start=tt.window_start,
+    return TimetableOut(scope="device", id=saved_id(device), timezone=str(tz), window_start=tt.window_start,
                         window_end=tt.window_end, computed_at=now, devices=[_device_out(session, device, tt, tz)])
 
 
@@ -82,8 +86,8 @@ def village_timetable(session: Session, actor: Principal, village_id: int, day: 
                       now: datetime) -> TimetableOut:
     village = get_village(session, actor, village_id)
     tt, world, tz = _compute(session, village.commune_id, day, span, now)
-    devices = [d for d in sorted(world.devices.values(), key=lambda d: d.id) if d.village_id == village.id]
-    return TimetableOut(scope="village", id=village.id, timezone=str(tz), window_start=tt.window_start,
+    devices = [d for _, d in sorted(world.devices.items()) if d.village_id == village.id]
+    return TimetableOut(scope="village", id=saved_id(village), timezone=str(tz), window_start=tt.window_start,
                         window_end=tt.window_end, computed_at=now,
                         devices=[_device_out(session, d, tt, tz) for d in devices])
 

@@ -6,7 +6,7 @@
 
 Parallel runs (`python3 dev.py test` = pytest-xdist `-n auto --dist loadfile`; tests/scheduling.py sets the
 number of workers `auto` means and hands out the files longest first): each worker has its own PostgreSQL
-database (tests/server/conftest.py names it with a random suffix), its own temp dirs, and free ports; a test
+database (tests/station_rig.py names it with a random suffix), its own temp dirs, and free ports; a test
 file stays on one worker (but for the few in scheduling.SPREAD), so module-scoped fixtures (a browser, a
 server process) are built once. Tests on the shared Mosquitto at 127.0.0.1:1883 subscribe only to topics no
 other test uses (a fresh device id, or a random commune in tests/broadcaster/test_nudges.py), so workers can

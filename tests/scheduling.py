@@ -1,8 +1,8 @@
 """How `python3 dev.py test` (pytest-xdist) shares the test files among its workers.
 
 Most of the suite's time is waiting, not computing: real agents playing in real time, uvicorn and Chromium
-starting, PostgreSQL committing. Measured one directory at a time with `-n 0`, tests/broadcaster_station
-used 110 s of CPU in 446 s, tests/web 123 s in 389 s. So:
+starting, PostgreSQL committing. Measured one directory at a time with `-n 0`, tests/broadcaster/station
+used 110 s of CPU in 446 s, tests/api/web 123 s in 389 s. So:
 
 - `-n auto` starts two workers per core (at least 4), not one: while one worker waits for an agent to play,
   another computes.
@@ -30,7 +30,7 @@ WRITE_ENV = "LOA_TEST_DURATIONS_WRITE"
 # Each test of these files starts its own live station and real agent processes (function-scoped) and only
 # shares session-scoped recordings: running its tests on several workers costs one recording per worker.
 SPREAD = frozenset({
-    "tests/broadcaster_station/test_control_live.py",
+    "tests/broadcaster/station/test_control_live.py",
 })
 
 

@@ -5,7 +5,7 @@ import json
 
 from tests import scheduling
 
-LIVE = "tests/broadcaster_station/test_control_live.py"
+LIVE = "tests/broadcaster/station/test_control_live.py"
 
 
 def test_files_stay_whole_and_go_longest_first():

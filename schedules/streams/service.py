@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -61,9 +61,10 @@ def for_commune(session: Session, actor: Principal, commune_id: int, enabled_onl
     """The streams this commune may relay (its own and those offered to every commune)."""
     if not actor.sees_commune(commune_id):
         raise NotFound("commune_not_found", "Không tìm thấy xã", "Commune not found")
-    query = select(RelayStream).where(or_(RelayStream.commune_id.is_(None), RelayStream.commune_id == commune_id))
+    query = select(RelayStream).where(or_(col(RelayStream.commune_id).is_(None),
+                                          col(RelayStream.commune_id) == commune_id))
     if enabled_only:
-        query = query.where(RelayStream.enabled.is_(True))
+        query = query.where(col(RelayStream.enabled).is_(True))
     return list(session.exec(query.order_by(RelayStream.name)))
 
 
@@ -94,20 +95,20 @@ def create(session: Session, actor: Principal, *, name: str, url: str, kind: str
 
 
 def update(session: Session, actor: Principal, stream_id: int, now: datetime, allowed_hosts: Iterable[str] = (),
-           check_now: bool = False, all_communes: bool = False, **changes) -> RelayStream:
-    """Only the fields given change; all checks pass before anything is written."""
+           check_now: bool = False, all_communes: bool = False, *, name: str | None = None, url: str | None = None,
+           kind: str | None = None, commune_id: int | None = None, enabled: bool | None = None) -> RelayStream:
+    """Only the fields given (not None) change; all checks pass before anything is written."""
     row = get_for_admin(session, actor, stream_id)
     allowed_hosts = list(allowed_hosts)
-    name = _clean_name(session, changes["name"], row.id) if changes.get("name") is not None else row.name
-    url = check_url(changes["url"], allowed_hosts) if changes.get("url") is not None else row.url
-    kind = _check_kind(changes["kind"]) if changes.get("kind") is not None else row.kind
-    commune_id = row.commune_id
+    name = _clean_name(session, name, row.id) if name is not None else row.name
+    url = check_url(url, allowed_hosts) if url is not None else row.url
+    kind = _check_kind(kind) if kind is not None else row.kind
     if all_communes:
         commune_id = None
-    elif changes.get("commune_id") is not None:
-        commune_id = changes["commune_id"]
+    elif commune_id is None:
+        commune_id = row.commune_id
     _check_commune(session, commune_id)
-    enabled = changes["enabled"] if changes.get("enabled") is not None else row.enabled
+    enabled = enabled if enabled is not None else row.enabled
     if url != row.url:
         check_resolved(url, allowed_hosts)
     if url != row.url or check_now:

@@ -1,5 +1,5 @@
 """The table of LOA_* settings in docs/operations.md, generated from `loa.settings.Settings` so the docs never
-drift: tests/ops/test_docs_settings.py regenerates it and compares. A setting added without a description
+drift: tests/station/ops/test_docs_settings.py regenerates it and compares. A setting added without a description
 here (or a `Field(description=…)`) fails that test."""
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ def test_a_station_mount_is_fetched_by_the_agent_and_piped_to_ffmpeg_and_stops_q
     from broadcaster.agent.sinks import SinkItem
     from content.audio.ffmpeg import ffmpeg_exe
     from tests.broadcaster.relaying import RecordingSink
-    from tests.web.streamserver import RadioServer
+    from tests.api.web.streamserver import RadioServer
 
     with RadioServer() as radio:
         client = StationClient(radio.base, "device-token", retries=0)

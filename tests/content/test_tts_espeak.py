@@ -6,7 +6,7 @@ import pytest
 
 from content.tts import EngineError, EspeakEngine
 from content.tts.base import SENTENCE_PAUSE_S
-from tests.content.conftest import assert_speech
+from tests.content.speech import assert_speech
 
 SENTENCES = ["Xin chào bà con", "Hôm nay xã tổ chức họp dân tại nhà văn hóa thôn"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from content.tts import EngineError, GttsEngine
 from content.tts.gtts_engine import GOOGLE_RATE
-from tests.content.conftest import assert_speech
+from tests.content.speech import assert_speech
 
 # Three gTTS chunks: the tokenizer splits at ":" and ",".
 CHUNKS = ["Ủy ban nhân dân xã thông báo", "từ ngày mười lăm tháng tám",

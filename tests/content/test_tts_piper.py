@@ -9,7 +9,7 @@ import pytest
 
 from content.tts import EngineError, PiperEngine, PiperVoiceFile, discover_voices, load_piper_voice
 from content.tts import piper_engine
-from tests.content.conftest import assert_speech
+from tests.content.speech import assert_speech
 
 VOICE = "en_US-joe-medium"
 SENTENCES = ["Good morning, neighbours.", "The health station opens at seven thirty."]

@@ -11,7 +11,7 @@ from content.tts import (EngineError, EngineRegistry, EspeakEngine, GttsEngine, 
                          synthesize)
 from content.tts import render as render_mod
 from content.types import Pcm
-from tests.content.conftest import assert_speech
+from tests.content.speech import assert_speech
 
 TEXT = "Xin chào bà con. Chiều nay thôn họp bàn về làm đường."
 

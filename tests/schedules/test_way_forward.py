@@ -1,5 +1,5 @@
 """The times a refused overlap may move to (schedules/way_forward.py); the web form checks each one with the real
-conflict check before offering it (tests/web/test_guards.py, tests/web/test_browser_guards.py)."""
+conflict check before offering it (tests/api/web/test_guards.py, tests/api/web/test_browser_guards.py)."""
 from __future__ import annotations
 
 from schedules.way_forward import after_clash, shifted, time_candidates

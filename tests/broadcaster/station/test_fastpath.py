@@ -1,0 +1,153 @@
+"""The manifest fast path (api/devices/fastpath.py + broadcaster/station/identities.py): 304s from memory, yet a
+revocation, a new timetable or a sound change takes effect at once in this process, and another replica's
+changes (written straight to the database here) within the re-check interval."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from loa.db import session_scope
+from tests.broadcaster.station.device_rig import DEV, dh, enroll_by_code, schedule
+from tests.station_rig import make_item
+
+
+def _fetch(client, creds, etag=None):
+    headers = {**dh(creds), **({"If-None-Match": etag} if etag else {})}
+    return client.get(f"{DEV}/manifest", headers=headers)
+
+
+def _world(client, engine, world, facts, clock, schedules_service):
+    item = make_item(engine, world, facts, clock, status="approved", title="Bản tin")
+    dev, creds = enroll_by_code(client, world, name="A")
+    schedule(engine, world, [item], clock() + timedelta(minutes=5), rrule="FREQ=HOURLY")
+    schedules_service.materialize_commune(world.a, clock())
+    return item, dev, creds
+
+
+def test_304_from_memory_and_revocation_at_once(app, client, engine, world, facts, clock, schedules_service):
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    cache = app.state.identities
+    r = _fetch(client, creds)
+    assert r.status_code == 200
+    etag = r.headers["etag"]
+    hits = cache.hits
+    for _ in range(3):
+        r2 = _fetch(client, creds, etag)
+        assert r2.status_code == 304 and r2.headers["etag"] == etag and not r2.content
+        assert "x-loa-server-time" in r2.headers  # the clock sample is on fast replies too
+    assert cache.hits >= hits + 3  # answered from the identity cache, no lookup
+    # a full 200 from the fast path is the same bytes as the route's for the same version; the background nudger
+    # may have signed a newer one meanwhile (a new control seq): then that one is what 304s from now on
+    full = _fetch(client, creds)
+    if full.headers["etag"] == etag:
+        assert full.content == r.content
+    else:
+        assert full.content != r.content and _fetch(client, creds, full.headers["etag"]).status_code == 304
+    assert client.post(f"/api/v1/devices/{dev}/revoke", headers=world.h("cadre")).status_code == 200
+    r3 = _fetch(client, creds, etag)
+    assert r3.status_code == 401 and r3.json()["code"] == "device_revoked"
+
+
+def test_sound_and_timetable_changes_at_once(app, client, engine, world, facts, clock, schedules_service):
+    item, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    etag = _fetch(client, creds).headers["etag"]
+    assert _fetch(client, creds, etag).status_code == 304
+    assert client.put(f"/api/v1/devices/{dev}/sound", json={"volume": 40},
+                      headers=world.h("cadre")).status_code == 200
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 200 and r.json()["manifest"]["volume"] == 40
+    etag = r.headers["etag"]
+    assert _fetch(client, creds, etag).status_code == 304
+    schedule(engine, world, [item], clock() + timedelta(minutes=7), title="Thông báo thêm")
+    schedules_service.materialize_commune(world.a, clock())
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 200 and r.headers["etag"] != etag
+
+
+def test_another_replicas_changes_within_the_recheck(app, client, engine, world, facts, clock, schedules_service):
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    cache = app.state.identities
+    etag = _fetch(client, creds).headers["etag"]
+    assert _fetch(client, creds, etag).status_code == 304
+    # Another API process revokes the credential: this process's cache knows nothing of it...
+    fake_now = [1000.0]
+    cache.monotonic = lambda: fake_now[0]
+    cache._checked = fake_now[0]
+    with session_scope(engine) as s:
+        s.execute(sa.text("UPDATE device_credentials SET revoked_at = :t WHERE device_id = :d"),
+                  {"t": clock() + timedelta(seconds=1), "d": dev})
+        s.execute(sa.text("UPDATE devices SET revoked_at = :t WHERE id = :d"), {"t": clock() + timedelta(seconds=1),
+                                                                                "d": dev})
+    assert _fetch(client, creds, etag).status_code == 304  # within the re-check interval: still the cache
+    fake_now[0] += cache.recheck_s + 0.01  # ...until the next check, at most recheck_s later
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+
+
+def _revoke(session, device_id, at) -> None:
+    """As another replica would: through the column types, so stamps are stored exactly as the station stores them."""
+    from broadcaster.station.models import DeviceCredential
+    from loa.org.models import Device
+
+    session.execute(sa.update(Device.__table__).where(Device.__table__.c.id == device_id).values(revoked_at=at))
+    session.execute(sa.update(DeviceCredential.__table__)
+                    .where(DeviceCredential.__table__.c.device_id == device_id).values(revoked_at=at))
+
+
+def test_a_late_commit_behind_the_mark_is_still_seen(app, client, engine, world, facts, clock, schedules_service):
+    """Stamps are written before commit: another process's change can appear with a stamp older than the newest
+    one already seen (a scheduler run stamps every commune with its own start time). It must not be missed."""
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    other, _ = enroll_by_code(client, world, name="B")
+    cache = app.state.identities
+    etag = _fetch(client, creds).headers["etag"]
+    fake_now = [1000.0]
+    cache.monotonic = lambda: fake_now[0]
+    cache._checked = cache._late_checked = fake_now[0]
+    # Another device's revocation is seen first and moves the devices table's mark two minutes ahead.
+    with session_scope(engine) as s:
+        _revoke(s, other, clock() + timedelta(minutes=2))
+    fake_now[0] += cache.recheck_s + 0.01
+    assert _fetch(client, creds, etag).status_code == 304
+    # Now our device's revocation commits late, stamped one minute *before* that mark.
+    with session_scope(engine) as s:
+        _revoke(s, dev, clock() + timedelta(minutes=1))
+    fake_now[0] += cache.recheck_s + 0.01
+    assert _fetch(client, creds, etag).status_code == 304  # the quick check looks only ahead of the mark...
+    fake_now[0] += cache.late_check_s
+    r = _fetch(client, creds, etag)  # ...the look-back, within late_check_s, finds it
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+
+
+def test_the_nudgers_own_changes_keep_identities_cached(app, client, engine, world, facts, clock, schedules_service):
+    """The nudger reads each device's identity with its new timetable and writes its new manifest: the next
+    change check must not drop those identities again (after an emergency every nudged device would miss once
+    more, a database lookup each), yet another process's later change still is seen."""
+    item, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    cache = app.state.identities
+    etag = _fetch(client, creds).headers["etag"]
+    fake_now = [1000.0]
+
+    def monotonic() -> float:  # time passes a little with every look
+        fake_now[0] += 0.001
+        return fake_now[0]
+
+    cache.monotonic = monotonic
+    cache._checked = cache._late_checked = fake_now[0]
+    schedule(engine, world, [item], clock() + timedelta(minutes=7), title="Thông báo thêm")
+    schedules_service.materialize_commune(world.a, clock())
+    app.state.nudger.flush()
+    misses = cache.misses
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 200 and r.headers["etag"] != etag
+    etag = r.headers["etag"]
+    for _ in range(2):  # a quick check, then one with the look-back
+        fake_now[0] += cache.late_check_s + 0.01
+        assert _fetch(client, creds, etag).status_code == 304
+    assert cache.misses == misses  # every request answered from the identity the nudger put back
+    with session_scope(engine) as s:
+        _revoke(s, dev, clock() + timedelta(seconds=1))
+    fake_now[0] += cache.recheck_s + 0.01
+    r = _fetch(client, creds, etag)
+    assert r.status_code == 401 and r.json()["code"] == "device_revoked"

@@ -1,0 +1,118 @@
+"""Live end to end: the real station (uvicorn), real agents (the agent's runner: SSE, signed commands, the
+player, its FfmpegSink decoding the stream to timestamped PCM), the phone's slices at real pace. The chosen
+village hears it and the other does not; the stop silences every loudspeaker within 2 s; a phone that goes
+quiet ends the session and the loudspeakers within 5 s; a loudspeaker whose own link drops stops by its read
+timeout, logs the play failed and reports."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from content.audio.ffmpeg import ffmpeg_exe
+from tests.broadcaster.station.agentproc import enrollment_code
+from tests.broadcaster.station.live import RealClock, start_station, wait_until
+from tests.broadcaster.station.streams.audio import speech_webm
+from tests.broadcaster.station.streams.feeder import PhoneFeeder
+from tests.broadcaster.station.streams.liverig import LiveAgent, SilentableLink
+
+STOP_WITHIN, QUIET_WITHIN = 2.0, 5.0
+
+
+@pytest.fixture
+def clock():
+    return RealClock()
+
+
+@pytest.fixture
+def station(settings, engine):
+    live = start_station(settings)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def boxes():
+    started: list[LiveAgent] = []
+    yield started
+    for box in started:
+        box.close()
+
+
+def _box(station_url, cadre, world, village, tmp_path, boxes, n) -> LiveAgent:
+    device_id, code = enrollment_code(cadre, world, village)
+    box = LiveAgent(station_url, tmp_path / f"box{n}", code, ffmpeg_exe())
+    box.device_id = device_id
+    boxes.append(box)
+    return box
+
+
+def _on_air(cadre, world, villages) -> int:
+    r = cadre.post(f"/api/v1/communes/{world.a}/live", json={"villages": villages})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _ready(station, boxes) -> None:
+    hub = station.app.state.sse_hub
+    for box in boxes:
+        assert wait_until(box.has_manifest, 30)
+        assert wait_until(lambda b=box: hub.connected(b.device_id) > 0, 30)  # its SSE stream is open
+
+
+def test_the_chosen_village_hears_it_and_the_stop_silences_it(station, world, tmp_path, boxes):
+    with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
+        heard = [_box(station.url, cadre, world, world.village_a, tmp_path, boxes, i) for i in range(2)]
+        other = _box(station.url, cadre, world, world.village_a2, tmp_path, boxes, 9)
+        _ready(station, boxes)
+        sid = _on_air(cadre, world, [world.village_a])
+        phone = PhoneFeeder(station.url, world.h("cadre"), sid, speech_webm("loud", 20.0), 20.0).start()
+        assert wait_until(lambda: all(b.sink.of(f"live-l{sid}") and b.sink.of(f"live-l{sid}")[0].loud_seconds() > 4
+                                      for b in heard), 20), [b.sink.takes for b in heard]
+        t_stop = time.time()
+        r = cadre.post(f"/api/v1/live/{sid}/stop")
+        assert r.status_code == 200 and r.json()["end_reason"] == "stopped"
+        phone.stop()
+        for box in heard:
+            take = box.sink.of(f"live-l{sid}")[0]
+            assert wait_until(lambda t=take: t.stopped_wall or t.ended_wall, STOP_WITHIN + 1)
+            quiet_at = min(x for x in (take.stopped_wall, take.ended_wall) if x)
+            assert quiet_at - t_stop <= STOP_WITHIN, quiet_at - t_stop
+            assert wait_until(lambda b=box: any(p["play_id"] == f"live-l{sid}" for p in b.plays()), 3)
+        assert other.sink.of(f"live-l{sid}") == []
+        assert phone.errors == [] or "live_ended" in phone.errors[0]
+
+
+def test_a_silent_phone_ends_the_session_and_a_silent_loudspeaker_stops_and_reports(station, world, tmp_path,
+                                                                                      boxes):
+    link = SilentableLink(station.port)
+    with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
+        near = _box(station.url, cadre, world, world.village_a, tmp_path, boxes, 0)
+        far = _box(link.url, cadre, world, world.village_a, tmp_path, boxes, 1)  # its link can drop
+        _ready(station, boxes)
+        sid = _on_air(cadre, world, None)
+        phone = PhoneFeeder(station.url, world.h("cadre"), sid, speech_webm("quiet", 60.0), 60.0).start()
+        assert wait_until(lambda: all(b.sink.of(f"live-l{sid}") and b.sink.of(f"live-l{sid}")[0].loud_seconds() > 2
+                                      for b in (near, far)), 20)
+
+        # the far loudspeaker's link drops: its ffmpeg gives up after the read timeout, the play is failed
+        link.silence()
+        t_cut = time.time()
+        take = far.sink.of(f"live-l{sid}")[0]
+        assert wait_until(lambda: take.ended_wall is not None, 8)
+        assert take.ended_wall - t_cut <= 5.0
+        assert wait_until(lambda: any(p["play_id"] == f"live-l{sid}" and p["result"] == "failed"
+                                      and p["reason"].startswith("live_lost:") for p in far.plays()), 3), far.plays()
+        assert "live_lost" in far.reported()
+
+        # the phone goes quiet: the station ends the session, the near loudspeaker is quiet within 5 s
+        phone.stop()
+        t_quiet = time.time()
+        take = near.sink.of(f"live-l{sid}")[0]
+        assert wait_until(lambda: take.stopped_wall or take.ended_wall, QUIET_WITHIN + 1)
+        assert min(x for x in (take.stopped_wall, take.ended_wall) if x) - t_quiet <= QUIET_WITHIN
+        assert wait_until(lambda: not cadre.get(f"/api/v1/live/{sid}").json()["on_air"], 3)
+        assert cadre.get(f"/api/v1/live/{sid}").json()["end_reason"] == "link_lost"
+    link.restore()
+    link.close()

@@ -1,0 +1,102 @@
+"""Live sessions through the real API and the real hub (ffmpeg): only a cadre goes on air, the signed `live`
+command names the chosen villages' loudspeakers, the phone's numbered slices feed the mount, the stop goes out
+as a signed stop, the session is audited and recorded, and its recording can enter the library as a draft."""
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from broadcaster.protocol.command import Command
+from loa.audit.models import AuditEntry
+from tests.broadcaster.station.device_rig import enroll_by_code
+from tests.broadcaster.station.streams.audio import decode, speech_webm
+
+
+def _slices(data: bytes, n: int = 4000) -> list[bytes]:
+    return [data[i:i + n] for i in range(0, len(data), n)]
+
+
+def _last_command(app) -> Command:
+    return Command.from_dict(app.state.commander.sent[-1]["command"])
+
+
+def test_only_a_cadre_goes_on_air(client, world):
+    enroll_by_code(client, world)
+    for who, status in (("secretary", 403), ("village_head", 403), ("admin", 403), ("outsider", 404)):
+        r = client.post(f"/api/v1/communes/{world.a}/live", json={"villages": None}, headers=world.h(who))
+        assert r.status_code == status, (who, r.text)
+    r = client.post(f"/api/v1/communes/{world.a}/live", json={"villages": [world.village_b]}, headers=world.h("cadre"))
+    assert r.status_code == 422 and r.json()["code"] == "village_not_found"
+    r = client.post(f"/api/v1/communes/{world.a}/live", json={"villages": [world.village_a2]},
+                    headers=world.h("cadre"))
+    assert r.status_code == 422 and r.json()["code"] == "live_no_devices"  # nothing enrolled there
+    assert client.get(f"/api/v1/communes/{world.a}/live", headers=world.h("cadre")).json() == []
+
+
+def test_a_session_airs_is_audited_recorded_and_published(app, client, engine, world):
+    device_id, _ = enroll_by_code(client, world)
+    r = client.post(f"/api/v1/communes/{world.a}/live", json={"villages": [world.village_a]},
+                    headers=world.h("cadre"))
+    assert r.status_code == 201, r.text
+    live = r.json()
+    sid = live["id"]
+    assert live["on_air"] and live["device_count"] == 1 and live["villages"] == [world.village_a]
+    cmd = _last_command(app)
+    assert cmd.action == "live" and cmd.source == f"l{sid}" and cmd.villages == (f"v{world.village_a}",)
+    assert cmd.entries[0].url == f"/api/device/v1/streams/live-{sid}" and cmd.entries[0].priority == "live"
+    r = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre2"))
+    assert r.status_code == 409 and r.json()["code"] == "live_busy"
+
+    slices = _slices(speech_webm("quiet", 6.0))
+    url = f"/api/v1/live/{sid}/audio"
+    h = {**world.h("cadre"), "Content-Type": "audio/webm"}
+    assert client.post(url, params={"seq": 1}, content=slices[1], headers=h).json()["code"] == "live_gap"
+    assert client.post(url, params={"seq": 0}, content=slices[0], headers=world.h("cadre2")).status_code == 409
+    for i, chunk in enumerate(slices):
+        assert client.post(url, params={"seq": i}, content=chunk, headers=h).status_code == 204
+    assert client.post(url, params={"seq": 0}, content=slices[0], headers=h).status_code == 204  # a repeat
+    assert client.post(url, params={"seq": len(slices)}, content=b"", headers=h).status_code == 422
+
+    r = client.post(f"/api/v1/live/{sid}/stop", headers=world.h("cadre2"))  # any cadre of the commune may stop
+    assert r.status_code == 200, r.text
+    ended = r.json()
+    assert not ended["on_air"] and ended["end_reason"] == "stopped" and ended["ended_by"] == "cadre2"
+    assert ended["recording"]
+    stop = _last_command(app)
+    assert stop.action == "stop" and stop.source == f"l{sid}"
+    assert client.post(url, params={"seq": len(slices)}, content=slices[0], headers=h).json()["code"] == "live_ended"
+
+    audio = client.get(f"/api/v1/live/{sid}/recording", headers=world.h("secretary"))
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+    assert len(decode(audio.content)) / 44100 > 4.5
+    with engine.connect() as c:
+        actions = [r[0] for r in c.execute(sa.select(AuditEntry.action, AuditEntry.detail).where(
+            AuditEntry.object_type == "live").order_by(AuditEntry.id))]
+    assert actions == ["live.start", "live.end"]
+
+    r = client.post(f"/api/v1/live/{sid}/publish", json={"title": "Họp thôn"}, headers=world.h("secretary"))
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/live/{sid}/publish", json={"title": "Họp thôn"}, headers=world.h("cadre"))
+    assert r.status_code == 201, r.text
+    item = client.get(f"/api/v1/content/{r.json()['content_item_id']}", headers=world.h("cadre")).json()
+    assert item["status"] == "draft" and item["source"] == "recording"
+    r = client.post(f"/api/v1/live/{sid}/publish", json={"title": "Họp thôn"}, headers=world.h("cadre"))
+    assert r.status_code == 409 and r.json()["code"] == "live_published"
+
+
+def test_a_phone_that_stops_sending_ends_the_session(app, client, world):
+    enroll_by_code(client, world)
+    sid = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre")).json()["id"]
+    h = {**world.h("cadre"), "Content-Type": "audio/webm"}
+    for i, chunk in enumerate(_slices(speech_webm("loud", 2.0))):
+        client.post(f"/api/v1/live/{sid}/audio", params={"seq": i}, content=chunk, headers=h)
+    went_quiet = time.monotonic()
+    while time.monotonic() - went_quiet < 8:
+        row = client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()
+        if not row["on_air"]:
+            break
+        time.sleep(0.1)
+    assert row["end_reason"] == "link_lost"
+    assert time.monotonic() - went_quiet < 5  # link timeout 3 s + the watchdog's tick
+    assert _last_command(app).action == "stop"
