@@ -15,11 +15,11 @@ class _Row(Protocol):
     def id(self) -> int | None: ...
 
 
-def stored_id(row: _Row) -> int:
-    """The primary key of a row read from the database or flushed to it (the models say `int | None`: None only
-    before the insert)."""
+def saved_id(row: _Row) -> int:
+    """The id of a row read from the database or flushed to it (the models say `int | None`: None only before the
+    insert). The interchange's own copy of schedules.tables.saved_id: it needs nothing else of the schedules."""
     if row.id is None:
-        raise RuntimeError(f"{type(row).__name__} has no id: it was never flushed")
+        raise ValueError(f"{type(row).__name__} has no id: it was never saved (flush it first)")
     return row.id
 
 
@@ -31,7 +31,7 @@ def existing(session: Session, model: type[_Model], key: Any) -> _Model:
     rows stay."""
     row = session.get(model, key)
     if row is None:
-        raise RuntimeError(f"{model.__name__} {key!r} is gone")
+        raise ValueError(f"{model.__name__} {key!r} is gone")
     return row
 
 

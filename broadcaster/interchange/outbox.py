@@ -25,7 +25,7 @@ from broadcaster.interchange import envelope, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
 from broadcaster.interchange.models import (DELIVERED, EXPIRED, PENDING, REFUSED, UPPER, InterchangePeer,
-                                            OutboxMessage, SharedAudio, existing, stored_id)
+                                            OutboxMessage, SharedAudio, existing, saved_id)
 from loa.db import session_scope
 from loa.jobs import service as job_queue
 from loa.jobs.models import QUEUED, SUCCEEDED, Job
@@ -59,7 +59,7 @@ def enqueue(session: Session, peer: InterchangePeer, kind: str, payload: schemas
             expires_at: datetime | None = None, audio: tuple[str, ...] = ()) -> OutboxMessage:
     """The message for `peer`, once: the same (peer, kind, object, version) again returns the row there."""
     version = schemas.version_of(payload)
-    peer_id = stored_id(peer)
+    peer_id = saved_id(peer)
     row = session.exec(select(OutboxMessage).where(
         OutboxMessage.peer_id == peer_id, OutboxMessage.kind == kind,
         OutboxMessage.object_id == payload.object_id, OutboxMessage.version == version)).first()
@@ -94,7 +94,7 @@ def enqueue_bulletin(session: Session, bulletin: schemas.BulletinMessage, now: d
             # the sender adds its communes one call at a time: one message per peer carries them all
             row.body = {**row.body, "communes": merged}
             session.add(row)
-        out[peer.station_id] = stored_id(row)
+        out[peer.station_id] = saved_id(row)
     return out
 
 
@@ -190,7 +190,7 @@ def _deliver_peer(engine: Engine, me: Identity, settings: Settings, peer_id: int
                 outcome = send_one(client, me, peer, row, now)
             counts[outcome.status] += 1
             with session_scope(engine) as s:
-                stored = existing(s, OutboxMessage, stored_id(row))
+                stored = existing(s, OutboxMessage, saved_id(row))
                 p = existing(s, InterchangePeer, peer_id)
                 stored.attempts += 1
                 if outcome.status == "retry":
@@ -250,7 +250,7 @@ def collect(engine: Engine, now: datetime) -> int:
         upper = peers.upper(s)
         if upper is None:
             return 0
-        upper_id, station = stored_id(upper), upper.station_id
+        upper_id, station = saved_id(upper), upper.station_id
         # an overlap, so an update committed just after the last run's query is not missed (enqueue dedups)
         since = upper.status_cursor - CURSOR_OVERLAP if upper.status_cursor is not None else None
         news: list[tuple[str, schemas.Payload]] = [("status", m) for m in adapter.status_updates(s, station, since, now)]
@@ -313,7 +313,7 @@ def summary(session: Session) -> list[dict[str, Any]]:
     for p in session.exec(select(InterchangePeer).order_by(col(InterchangePeer.station_id))):
         out.append({"station_id": p.station_id, "role": p.role, "enabled": p.enabled, "failures": p.failures,
                     "next_attempt_at": p.next_attempt_at, "last_error": p.last_error,
-                    "last_delivery_at": p.last_delivery_at, "messages": counts.get(stored_id(p), {})})
+                    "last_delivery_at": p.last_delivery_at, "messages": counts.get(saved_id(p), {})})
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, stored_id
+from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, saved_id
 from broadcaster.protocol.wire import b64decode, key_id_for
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -135,7 +135,7 @@ def serving(session: Session, commune_codes: list[str]) -> dict[int, list[str]]:
     for peer in session.exec(select(InterchangePeer).where(InterchangePeer.role == LOWER, InterchangePeer.enabled)):
         mine = sorted(wanted & set(peer.communes))
         if mine:
-            out[stored_id(peer)] = mine
+            out[saved_id(peer)] = mine
     return out
 
 

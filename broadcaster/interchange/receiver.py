@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from broadcaster.interchange import adapter, audio_fetch, envelope, errors, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
-from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage, existing, stored_id
+from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage, existing, saved_id
 from broadcaster.protocol.wire import canonical_json
 from content.store import AudioStore
 from loa.accounts.principal import SYSTEM
@@ -122,7 +122,7 @@ class Receiver:
                 result = early if early is not None else self._deliver(s, peer, payload, now)
                 s.add(ReceivedMessage(sender=peer.station_id, kind=kind, object_id=payload.object_id,
                                       version=version, digest=digest, result=result, received_at=now))
-                row = existing(s, InterchangePeer, stored_id(peer))
+                row = existing(s, InterchangePeer, saved_id(peer))
                 row.last_received_at = now
                 s.add(row)
                 s.flush()

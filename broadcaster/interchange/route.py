@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, select
 
 from broadcaster.interchange import adapter, outbox
-from broadcaster.interchange.models import LOWER, PENDING, InterchangePeer, OutboxMessage, existing, stored_id
+from broadcaster.interchange.models import LOWER, PENDING, InterchangePeer, OutboxMessage, existing, saved_id
 
 if TYPE_CHECKING:
     from loa.org.models import Commune
@@ -32,7 +32,7 @@ class OutboxRoute:
             for peer in session.exec(select(InterchangePeer).where(InterchangePeer.role == LOWER,
                                                                    InterchangePeer.enabled)):
                 for code in peer.communes:
-                    self._peer_of.setdefault(code, stored_id(peer))
+                    self._peer_of.setdefault(code, saved_id(peer))
         return self._peer_of
 
     def is_remote(self, session: Session, commune: Commune) -> bool:
@@ -41,7 +41,7 @@ class OutboxRoute:
     def enqueue(self, session: Session, bulletin: ReceivedBulletin, commune: Commune, now: datetime) -> None:
         code = commune.code
         if not code:  # send() asks is_remote first, and a commune without a code is never remote
-            raise RuntimeError(f"commune {commune.id} has no code: it cannot be reached through the interchange")
+            raise ValueError(f"commune {commune.id} has no code: it cannot be reached through the interchange")
         peer_id = self._peers(session)[code]
         key = (peer_id, bulletin.bulletin_id, bulletin.version)
         row = self._rows.get(key)

@@ -8,25 +8,12 @@ day, from its loudspeakers' own proof of play, computed here or received from th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from loa.db import UtcDateTime
-
-
-class _Row(Protocol):
-    @property
-    def id(self) -> int | None: ...
-
-
-def stored_id(row: _Row) -> int:
-    """The primary key of a row read from the database or flushed to it. The models declare `id: int | None`
-    (None until the insert); a row that reaches this without one is a bug, not a user's mistake."""
-    if row.id is None:
-        raise RuntimeError(f"{type(row).__name__} has no id: it was never flushed")
-    return row.id
 
 
 class Bulletin(SQLModel, table=True):

@@ -30,10 +30,10 @@ from loa.errors import Conflict, DomainError, Invalid, NotFound
 from loa.org.models import Commune, Village
 from schedules import mapping
 from schedules import rules_service
-from schedules.bulletins.models import InboxItem, stored_id
+from schedules.bulletins.models import InboxItem
 from schedules.bulletins.schemas import LEVELS, AudioPart, ReceivedBulletin
 from schedules.schemas import ItemEntry, ScheduleIn, TargetsIn
-from schedules.tables import EmergencyRow, TimetablePlay
+from schedules.tables import EmergencyRow, TimetablePlay, saved_id, saved_ids
 
 UPPER_USERNAME = "cap-tren"
 LEAD = timedelta(seconds=60)  # a priority bulletin starts no sooner: the loudspeakers fetch it first
@@ -91,7 +91,7 @@ def _newest(session: Session, b: ReceivedBulletin, commune_id: int) -> InboxItem
 
 def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: datetime) -> InboxItem:
     """`b` into one commune's inbox (the local sender calls this directly with the commune)."""
-    commune_id = stored_id(commune)
+    commune_id = saved_id(commune)
     newest = _newest(session, b, commune_id)
     if newest is not None and newest.version == b.version:
         return newest  # delivered twice: nothing changes
@@ -108,7 +108,7 @@ def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: d
     session.flush()
     user = upper_user(session, now)
     actor = acting_for(user, commune_id)
-    row.content_item_ids = [stored_id(_content_item(session, b, commune_id, part, user, now)) for part in b.audio]
+    row.content_item_ids = [saved_id(_content_item(session, b, commune_id, part, user, now)) for part in b.audio]
     audit.record(session, actor, "bulletin.receive", "bulletin_inbox", row.id, now, commune_id=commune_id,
                  sender=b.sender_org, bulletin_id=b.bulletin_id, version=b.version, level=b.level)
     if b.expires_at <= now:
@@ -124,7 +124,7 @@ def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: d
 def _content_item(session: Session, b: ReceivedBulletin, commune_id: int, part: AudioPart, user: User,
                   now: datetime) -> ContentItem:
     words = b.texts.get(part.language) or None
-    author = stored_id(user)  # upper_user flushed it
+    author = saved_id(user)  # upper_user flushed it
     item = ContentItem(commune_id=commune_id, title=b.title.strip()[:300],
                        kind=(Kind.emergency if b.level == "emergency" else Kind.directive).value,
                        language=part.language, source=Source.recording.value, transcript=words,
@@ -147,9 +147,8 @@ def duration_of(row: InboxItem) -> float:
 
 
 def _air_emergency(session: Session, actor: Principal, row: InboxItem, commune: Commune, now: datetime) -> None:
-    commune_id = stored_id(commune)
-    villages = sorted(v for v in session.exec(select(Village.id).where(Village.commune_id == commune_id))
-                      if v is not None)
+    commune_id = saved_id(commune)
+    villages = sorted(saved_ids(session.exec(select(col(Village.id)).where(Village.commune_id == commune_id))))
     emergency = EmergencyRow(commune_id=commune_id, title=row.title, programme=programme_of(row),
                              villages=villages, devices=[], repeat=1, gap_s=0.0, status="airing",
                              source="bulletin", created_by=actor.user_id, created_at=now, started_at=now)
@@ -189,7 +188,7 @@ def schedule_once(session: Session, actor: Principal, row: InboxItem, at: dateti
                       programme=[ItemEntry(type="item", content_id=cid) for cid in row.content_item_ids],
                       valid_until=row.expires_at)
     schedule, _ = rules_service.create_schedule(session, actor, row.commune_id, body, now)
-    return stored_id(schedule)
+    return saved_id(schedule)
 
 
 def place_priority(session: Session, actor: Principal, row: InboxItem, now: datetime) -> None:

@@ -25,7 +25,8 @@ from loa.db import table_of
 from loa.errors import Invalid, NotFound
 from loa.org import areas
 from loa.org.models import Commune, District
-from schedules.bulletins.models import CommuneDayReport, stored_id
+from schedules.bulletins.models import CommuneDayReport
+from schedules.tables import saved_id
 
 MAX_DAYS = 400
 
@@ -145,8 +146,8 @@ def rollup(session: Session, area: areas.Area, first: str, last: str, by: str = 
         raise Invalid("range_invalid", f"Khoảng ngày không hợp lệ (tối đa {MAX_DAYS} ngày)",
                       f"Invalid date range (at most {MAX_DAYS} days)")
     out = RollUp(area, d0.isoformat(), d1.isoformat(), by, periods_of(d0, d1, by))
-    out.communes = {stored_id(c): c for c in areas.communes_of(session, area)}
-    out.districts = {stored_id(d): d for d in areas.districts_of(session, area)}
+    out.communes = {saved_id(c): c for c in areas.communes_of(session, area)}
+    out.districts = {saved_id(d): d for d in areas.districts_of(session, area)}
     if not out.communes:
         return out
     district_of = {c.id: c.district_id for c in out.communes.values()}
@@ -186,7 +187,7 @@ def record_commune_report(session: Session, report: CommuneDay, now: datetime, s
     commune = session.exec(select(Commune).where(Commune.code == report.commune_code)).first()
     if commune is None:
         raise NotFound("commune_not_found", "Không tìm thấy xã của báo cáo", "The report's commune is not known here")
-    return store_day(session, stored_id(commune), report, now, source)
+    return store_day(session, saved_id(commune), report, now, source)
 
 
 def store_day(session: Session, commune_id: int, report: CommuneDay, now: datetime,

@@ -27,10 +27,10 @@ from loa.errors import Conflict, Invalid, NotFound
 from loa.org import areas
 from loa.org.models import Commune, Device, District
 from schedules.bulletins import compose
-from schedules.bulletins.models import Bulletin, BulletinDelivery, InboxItem, stored_id
+from schedules.bulletins.models import Bulletin, BulletinDelivery, InboxItem
 from schedules.bulletins.receive import receive, receive_into
 from schedules.bulletins.schemas import AudioPart, DeviceAir, ReceivedBulletin, SendIn, StatusUpdate
-from schedules.tables import TimetablePlay
+from schedules.tables import TimetablePlay, saved_id
 
 if TYPE_CHECKING:
     from schedules.service import ScheduleService
@@ -80,7 +80,7 @@ def as_received(session: Session, row: Bulletin, codes: Iterable[str], station: 
 
 def _targets(session: Session, area: areas.Area, body: SendIn) -> list[Commune]:
     """The communes chosen directly or through their district, all inside the sender's area (else 404)."""
-    inside = {stored_id(c): c for c in areas.communes_of(session, area)}
+    inside = {saved_id(c): c for c in areas.communes_of(session, area)}
     chosen: dict[int, Commune] = {}
     for district_id in body.districts:
         district = session.get(District, district_id)
@@ -89,7 +89,7 @@ def _targets(session: Session, area: areas.Area, body: SendIn) -> list[Commune]:
             raise NotFound("district_not_found", "Không tìm thấy huyện", "District not found")
         for c in inside.values():
             if c.district_id == district_id:
-                chosen[stored_id(c)] = c
+                chosen[saved_id(c)] = c
     for commune_id in body.communes:
         if commune_id not in inside:
             raise NotFound("commune_not_found", "Không tìm thấy xã", "Commune not found")
@@ -97,7 +97,7 @@ def _targets(session: Session, area: areas.Area, body: SendIn) -> list[Commune]:
     if not chosen:
         raise Invalid("targets_empty", "Chưa chọn huyện hoặc xã nhận bản tin",
                       "Choose the districts or communes to send to")
-    return sorted(chosen.values(), key=stored_id)
+    return sorted(chosen.values(), key=saved_id)
 
 
 def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now: datetime,
@@ -116,16 +116,16 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
     row.status, row.updated_at = "sent", now
     session.add(row)
     session.flush()
-    bulletin_id = stored_id(row)
+    bulletin_id = saved_id(row)
     local: list[InboxItem] = []
     queued: list[int] = []
     for commune in communes:
-        delivery = BulletinDelivery(bulletin_id=bulletin_id, commune_id=stored_id(commune), state="sent",
+        delivery = BulletinDelivery(bulletin_id=bulletin_id, commune_id=saved_id(commune), state="sent",
                                     state_at=now, updated_at=now)
         if remote is not None and remote.is_remote(session, commune):
             remote.enqueue(session, as_received(session, row, [commune.code or ""]), commune, now)
             delivery.route = "remote"
-            queued.append(stored_id(commune))
+            queued.append(saved_id(commune))
         else:
             item = receive_into(session, as_received(session, row, [commune.code or str(commune.id)]), commune, now)
             delivery.state, delivery.state_at = ("received" if item.state == "received" else item.state), now
@@ -161,7 +161,7 @@ def status_of(session: Session, item: InboxItem, aired: AiredLookup) -> StatusUp
     play) → aired (its own proof of play says how many seconds), or the item refused / expired."""
     commune = session.get(Commune, item.commune_id)
     if commune is None:  # the inbox item's foreign key holds it
-        raise RuntimeError(f"inbox item {item.id}: commune {item.commune_id} is gone")
+        raise ValueError(f"inbox item {item.id}: commune {item.commune_id} is gone")
     devices = list(session.exec(select(Device).where(Device.commune_id == item.commune_id,
                                                      col(Device.revoked_at).is_(None)).order_by(col(Device.id))))
     key = _rule_key(item)
@@ -171,7 +171,7 @@ def status_of(session: Session, item: InboxItem, aired: AiredLookup) -> StatusUp
         if item.state == "scheduled" else {}
     parts = []
     for d in devices:
-        device_id = stored_id(d)
+        device_id = saved_id(d)
         s = round(seconds.get(device_id, 0.0), 1)
         state = "aired" if s > 0 else "scheduled" if device_id in planned else "received"
         if item.state in ("refused", "expired"):

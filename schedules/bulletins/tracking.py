@@ -43,7 +43,7 @@ def tracking(session: Session, actor: Principal, bulletin_id: int, aired: AiredL
                           .order_by(col(BulletinDelivery.commune_id))):
         commune = session.get(Commune, d.commune_id)
         if commune is None:  # the delivery's foreign key holds it
-            raise RuntimeError(f"bulletin delivery {d.id}: commune {d.commune_id} is gone")
+            raise ValueError(f"bulletin delivery {d.id}: commune {d.commune_id} is gone")
         district = session.get(District, commune.district_id) if commune.district_id else None
         item = _local_item(session, row, d.commune_id) if d.route == "local" else None
         if item is not None:
