@@ -141,10 +141,10 @@ def stops_of_records(session: Session, commune_id: int, records: Iterable[PlayRe
     if not mine:
         return {}
     lo = min(r.planned_start for r in mine)
-    rows = session.exec(select(EmergencyRow).where(
+    rows = list(session.exec(select(EmergencyRow).where(
         EmergencyRow.commune_id == commune_id, col(EmergencyRow.started_at).is_not(None),
         col(EmergencyRow.started_at) <= max(r.planned_start for r in mine) + EARLY_SLACK)
-        .order_by(col(EmergencyRow.started_at)))
+        .order_by(col(EmergencyRow.started_at))))
     spans: list[tuple[EmergencyRow, datetime, datetime]] = []  # (emergency, its start, its natural end) from `lo` on
     for e in rows:
         if e.started_at is None:  # the query asked for started ones only
