@@ -86,9 +86,10 @@ def _time(text: Any) -> datetime | None:
 
 
 # What a new identity's report starts from (§6: "a new device identity starts from an empty report").
-_EMPTY_REPORT: dict[str, Any] = {"clock_offset_s": 0.0, "manifest_version": None, "playing": None, "cache": {},
-                 "disk_free_bytes": None, "temperature_c": None, "uptime_s": None, "hardware": None,
-                 "local_volume": None, "playlog": {}, "applied_seq": None}
+_EMPTY_REPORT: dict[str, Any] = {
+    "clock_offset_s": 0.0, "manifest_version": None, "playing": None, "cache": {}, "disk_free_bytes": None,
+    "temperature_c": None, "uptime_s": None, "hardware": None, "local_volume": None, "playlog": {},
+    "applied_seq": None}
 
 
 def _report_values(body: dict[str, Any]) -> dict[str, Any]:
