@@ -2,25 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel
 
 from loa.db import UtcDateTime
-
-
-class _Row(Protocol):
-    @property
-    def id(self) -> int | None: ...
-
-
-def saved_id(row: _Row) -> int:
-    """The id of a row read from the database or flushed to it (the models say `int | None`: None only before the
-    insert). The interchange's own copy of schedules.tables.saved_id: it needs nothing else of the schedules."""
-    if row.id is None:
-        raise ValueError(f"{type(row).__name__} has no id: it was never saved (flush it first)")
-    return row.id
 
 
 _Model = TypeVar("_Model", bound=SQLModel)

@@ -25,11 +25,12 @@ from broadcaster.interchange import envelope, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
 from broadcaster.interchange.models import (DELIVERED, EXPIRED, PENDING, REFUSED, UPPER, InterchangePeer,
-                                            OutboxMessage, SharedAudio, existing, saved_id)
+                                            OutboxMessage, SharedAudio, existing)
 from loa.db import session_scope
 from loa.jobs import service as job_queue
 from loa.jobs.models import QUEUED, SUCCEEDED, Job
 from loa.settings import Settings
+from schedules.tables import saved_id
 
 if TYPE_CHECKING:
     from broadcaster.interchange.route import OutboxRoute

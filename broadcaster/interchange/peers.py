@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, saved_id
+from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer
 from broadcaster.protocol.wire import b64decode, key_id_for
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
 from loa.errors import Conflict, Invalid, NotFound
+from schedules.tables import saved_id
 
 _STATION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

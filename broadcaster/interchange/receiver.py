@@ -25,12 +25,13 @@ from sqlmodel import Session, select
 from broadcaster.interchange import adapter, audio_fetch, envelope, errors, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
-from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage, existing, saved_id
+from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage, existing
 from broadcaster.protocol.wire import canonical_json
 from content.store import AudioStore
 from loa.accounts.principal import SYSTEM
 from loa.audit import service as audit
 from loa.db import session_scope
+from schedules.tables import saved_id
 
 log = logging.getLogger("loa.interchange")
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, select
 
 from broadcaster.interchange import adapter, outbox
-from broadcaster.interchange.models import LOWER, PENDING, InterchangePeer, OutboxMessage, existing, saved_id
+from broadcaster.interchange.models import LOWER, PENDING, InterchangePeer, OutboxMessage, existing
+from schedules.tables import saved_id
 
 if TYPE_CHECKING:
     from loa.org.models import Commune

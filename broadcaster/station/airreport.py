@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster.station.airtotals import AiredRecord, Overview, months_between, overview
 from broadcaster.station.airviews import stops_of_records
 from broadcaster.station.models import PlayRecordRow
+from broadcaster.station.stored import stored_id
 from content.library.models import ContentItem
 
 
@@ -32,12 +33,13 @@ def commune_overview(session: Session, commune_id: int, village_ids: Iterable[in
         return Overview(months)
     start, end = month_start(months[0], tz), month_start(next_month(months[-1]), tz)
     rows = list(session.exec(select(PlayRecordRow).where(
-        PlayRecordRow.commune_id == commune_id, PlayRecordRow.village_id.in_(villages),
+        PlayRecordRow.commune_id == commune_id, col(PlayRecordRow.village_id).in_(villages),
         PlayRecordRow.planned_start >= start, PlayRecordRow.planned_start < end)))
     shas = {r.sha256 for r in rows if r.sha256}
     item_kinds = {i.audio_sha256: i.kind for i in session.exec(select(ContentItem).where(
-        ContentItem.commune_id == commune_id, ContentItem.audio_sha256.in_(shas)))} if shas else {}
+        ContentItem.commune_id == commune_id, col(ContentItem.audio_sha256).in_(shas)))
+        if i.audio_sha256 is not None} if shas else {}
     stops = stops_of_records(session, commune_id, rows)
-    records = [AiredRecord(r.id, r.device_id, r.village_id, r.sha256, r.priority, r.planned_start,
+    records = [AiredRecord(stored_id(r), r.device_id, r.village_id, r.sha256, r.priority, r.planned_start,
                            r.actual_start, r.actual_end, r.result) for r in rows]
     return overview(records, item_kinds, stops, tz, months, kinds)

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from broadcaster.manifest_builder import expand_play
 from broadcaster.protocol.command import Command, sign_command
@@ -34,17 +34,11 @@ from broadcaster.station.push import command_relay
 from broadcaster.station.push.sse import COMMAND, SseHub
 from broadcaster.station.seq import allocate
 from broadcaster.station.timetable_plays import PlaySegment, StationPlay
-from loa.db import session_scope
+from loa.db import session_scope, table_of
 from loa.org.models import Device
 
 log = logging.getLogger("loa.broadcaster.commands")
 
-
-class _Once:
-    """What `segments_json` reads from a materialized play: its segments."""
-
-    def __init__(self, segments) -> None:  # noqa: ANN001
-        self.segments = segments
 
 COMMAND_TTL = timedelta(minutes=2)  # a command later than this is stale: the manifest has long said the same
 STOP_COVER_S = 8.0  # after a stop command, its manifests may be paced over up to half of this (nudges.py)
@@ -64,7 +58,7 @@ class Commander:
         change is committed and before the timetable is re-materialized (the stored plays say who is concerned)."""
         from schedules.tables import TimetablePlay
 
-        t = TimetablePlay.__table__
+        t = table_of(TimetablePlay)
         with session_scope(self.engine) as s:
             ids = [r[0] for r in s.execute(sa.select(t.c.device_id).distinct().where(
                 t.c.commune_id == commune_id, t.c.rule_key == rule_key, t.c.end > at))]
@@ -91,7 +85,7 @@ class Commander:
         if not rule_key.startswith("e"):
             return None
         from schedules import mapping
-        from schedules.model import Priority
+        from schedules.model import Play, Priority
         from schedules.store import segments_json
         from schedules.tables import EmergencyRow
 
@@ -101,13 +95,15 @@ class Commander:
                 return None
             library = mapping.Library.load(s, mapping.content_ids(row.programme))
             prog = mapping.programme(row.programme, 1, library)
-            start = row.started_at
-            raw = segments_json(_Once(prog.segments()))
+            start, end = row.started_at, row.started_at + timedelta(seconds=prog.once_s)
+            # its first repetition as the timetable stores it (segments_json reads the segments only)
+            raw = segments_json(Play("", rule_key, start, end, Priority.EMERGENCY, prog.segments(), start))
             segments = tuple(PlaySegment.from_json(g) for g in (self.ctx.relays.segments(raw) if self.ctx.relays else raw))
             village_ids, extra = list(row.villages), list(row.devices)
-            ids = [d for (d,) in s.execute(sa.select(Device.__table__.c.id).where(sa.or_(
-                Device.__table__.c.village_id.in_(village_ids or [-1]), Device.__table__.c.id.in_(extra or [-1]))))]
-            stored = StationPlay(start, start + timedelta(seconds=prog.once_s), int(Priority.EMERGENCY), segments,
+            d = table_of(Device)
+            ids = [i for (i,) in s.execute(sa.select(d.c.id).where(sa.or_(
+                d.c.village_id.in_(village_ids or [-1]), d.c.id.in_(extra or [-1]))))]
+            stored = StationPlay(start, end, int(Priority.EMERGENCY), segments,
                                  (None, rule_key, start), rule_key)
             play = stored.airable(manifests.sizes_of(self.ctx, stored.unsized()))
         entries = tuple(expand_play(play, "")) if play is not None else ()
@@ -186,15 +182,17 @@ class Commander:
     def _targets(self, device_ids: list[int]) -> list[tuple[tuple[int, str, int, int], bool]]:
         """((device id, uid, commune, village), whole village?) for each live device among `device_ids`."""
         with session_scope(self.engine) as s:
-            villages = select(Device.village_id).where(Device.id.in_(sorted(device_ids)))
+            villages = select(Device.village_id).where(col(Device.id).in_(sorted(device_ids)))
             live = s.exec(select(Device.id, DeviceCredential.uid, Device.commune_id, Device.village_id)
-                          .join(DeviceCredential, DeviceCredential.device_id == Device.id)
-                          .where(DeviceCredential.revoked_at.is_(None), Device.revoked_at.is_(None),
-                                 Device.village_id.in_(villages))).all()
+                          .join(DeviceCredential, col(DeviceCredential.device_id) == col(Device.id))
+                          .where(col(DeviceCredential.revoked_at).is_(None), col(Device.revoked_at).is_(None),
+                                 col(Device.village_id).in_(villages))).all()
         wanted = set(device_ids)
         by_village: dict[int, list[tuple[int, str, int, int]]] = defaultdict(list)
-        for row in live:
-            by_village[row[3]].append(tuple(row))  # type: ignore[arg-type]
+        for device_id, uid, commune_id, village_id in live:
+            # stored rows have an id, and a village by the query (a NULL village is in no `IN`)
+            if device_id is not None and village_id is not None:
+                by_village[village_id].append((device_id, uid, commune_id, village_id))
         out = []
         for rows in by_village.values():
             chosen = [r for r in rows if r[0] in wanted]

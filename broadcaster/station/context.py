@@ -29,7 +29,7 @@ def device_topic(commune_id: int, uid: str) -> str:
     return f"loa/{commune_slug(commune_id)}/device/{uid}/sync"
 
 
-def village_topic(commune_id: int, village_id: int) -> str:
+def village_topic(commune_id: int, village_id: int | None) -> str:
     return f"loa/{commune_slug(commune_id)}/village/{village_slug(village_id)}/sync"
 
 

@@ -10,14 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from broadcaster.protocol.wire import format_time
 from broadcaster.station import secrets as sec
 from broadcaster.station.context import StationContext, commune_slug, device_topic, village_slug, village_topic
 from broadcaster.station.models import DeviceCredential, EnrollAttempt, Enrollment
+from broadcaster.station.stored import stored_id
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
+from loa.db import table_of
 from loa.errors import DomainError, Invalid, NotFound, RateLimited
 from loa.org import service as org
 from loa.org.models import Device
@@ -59,11 +61,12 @@ def _take(session: Session, row: Enrollment, from_status: str, to_status: str, n
     """Move an enrollment from one status to the next in ONE conditional UPDATE, so that of two requests
     racing (two cadres typing the same code, a device's polls, a code claimed twice) exactly one wins and the
     others see it gone. True if this request won."""
-    t = Enrollment.__table__
+    t = table_of(Enrollment)
     query = sa.update(t).where(t.c.id == row.id, t.c.status == from_status)
     if from_status == "pending":
         query = query.where(t.c.expires_at > now)
-    won = session.execute(query.values(status=to_status, **values)).rowcount == 1
+    # On the session's connection, as session.execute would run a Core statement: its result has the row count
+    won = session.connection().execute(query.values(status=to_status, **values)).rowcount == 1
     if won:
         session.refresh(row)
     return won
@@ -71,7 +74,7 @@ def _take(session: Session, row: Enrollment, from_status: str, to_status: str, n
 
 def _pending_code_in_use(session: Session, digest: str, now: datetime) -> bool:
     return session.exec(select(Enrollment.id).where(
-        Enrollment.code_hash == digest, Enrollment.status.in_(("pending", "confirmed")),
+        Enrollment.code_hash == digest, col(Enrollment.status).in_(("pending", "confirmed")),
         Enrollment.expires_at > now)).first() is not None
 
 
@@ -82,6 +85,15 @@ def _fresh_code(session: Session, now: datetime) -> tuple[str, str]:
         if not _pending_code_in_use(session, digest, now):
             return code, digest
     raise RateLimited("busy", "Quá nhiều mã đang chờ; thử lại sau", "Too many pending codes; retry later", 60)
+
+
+def _device_of(session: Session, row: Enrollment) -> Device:
+    """The device an enrollment taken for credentials names: a confirmed (2a) or cadre (2b) one always names one;
+    a device deleted since is an enrollment to start again."""
+    device = session.get(Device, row.device_id) if row.device_id is not None else None
+    if device is None:
+        raise _expired()
+    return device
 
 
 # -- 2a: the device shows a code ---------------------------------------------------------------------------
@@ -113,8 +125,7 @@ def poll(session: Session, ctx: StationContext, enrollment_id: str, poll_secret:
         return None
     if not _take(session, row, "confirmed", "consumed", now, consumed_at=now):
         raise _expired()  # another poll of the same enrollment took the credentials a moment ago
-    device = session.get(Device, row.device_id)
-    return issue_credentials(session, ctx, device, row, now, ip)
+    return issue_credentials(session, ctx, _device_of(session, row), row, now, ip)
 
 
 def confirm(session: Session, actor: Principal, commune_id: int, code: str, village_id: int, now: datetime,
@@ -197,11 +208,11 @@ def claim(session: Session, ctx: StationContext, code: str, info: dict[str, Any]
     reason = ("unknown_code" if row is None else "used" if row.status != "pending" else
               "expired" if row.expires_at <= now else None)
     # The conditional update makes a code claimed twice at once a used code for all but one request.
-    if reason is None and not _take(session, row, "pending", "consumed", now, consumed_at=now,
+    if reason is None and row is not None and not _take(session, row, "pending", "consumed", now, consumed_at=now,
                                     agent_version=_clip(info.get("agent_version"), 64),
                                     hardware=_clip(info.get("hardware")), hostname=_clip(info.get("hostname"))):
         reason = "used"
-    if reason is not None:
+    if reason is not None or row is None:  # (no row: reason is "unknown_code")
         session.add(EnrollAttempt(ip=ip[:64], at=now))
         # One entry per wrong code: at most MAX_WRONG_CODES per address per window, as after that the
         # address gets 429 above without writing (the API layer summarises those refusals).
@@ -211,8 +222,7 @@ def claim(session: Session, ctx: StationContext, code: str, info: dict[str, Any]
                      reason=reason)
         session.commit()  # the error reply rolls back the request's unit of work; the attempt must stay
         raise _code_invalid()
-    device = session.get(Device, row.device_id)
-    return issue_credentials(session, ctx, device, row, now, ip)
+    return issue_credentials(session, ctx, _device_of(session, row), row, now, ip)
 
 
 # -- credentials ------------------------------------------------------------------------------------------
@@ -221,17 +231,18 @@ def issue_credentials(session: Session, ctx: StationContext, device: Device, enr
     """A new identity for the device; earlier identities of the same device stop working. Audited here, so
     every way a box gets credentials is in the log: `device.enrolled`, or `device.reenrolled` when the device
     had been enrolled before (naming the identities it replaces)."""
+    device_id = stored_id(device)
     replaced = []
-    for old in session.exec(select(DeviceCredential).where(DeviceCredential.device_id == device.id,
-                                                           DeviceCredential.revoked_at.is_(None))):
+    for old in session.exec(select(DeviceCredential).where(DeviceCredential.device_id == device_id,
+                                                           col(DeviceCredential.revoked_at).is_(None))):
         old.revoked_at = now
         session.add(old)
         replaced.append(old.uid)
     again = device.enrolled_at is not None or bool(replaced)
-    ctx.identity_changed([device.id])  # the old token stops at once here (other replicas: identities.py)
+    ctx.identity_changed([device_id])  # the old token stops at once here (other replicas: identities.py)
     token = sec.new_token()
     uid = sec.new_uid()
-    cred = DeviceCredential(uid=uid, device_id=device.id, token_hash=sec.token_hash(token),
+    cred = DeviceCredential(uid=uid, device_id=device_id, token_hash=sec.token_hash(token),
                             mqtt_hash=sec.mosquitto_hash(token) if ctx.mqtt_device_url else None,
                             hardware=enrollment.hardware, hostname=enrollment.hostname, created_at=now)
     session.add(cred)
@@ -259,7 +270,7 @@ def revoke(session: Session, actor: Principal, device_id: int, now: datetime) ->
     actor.require_role(device.commune_id, *CADRE_ROLES, admin=True)
     identities = []
     for cred in session.exec(select(DeviceCredential).where(DeviceCredential.device_id == device.id,
-                                                            DeviceCredential.revoked_at.is_(None))):
+                                                            col(DeviceCredential.revoked_at).is_(None))):
         cred.revoked_at = now
         session.add(cred)
         identities.append(cred.uid)

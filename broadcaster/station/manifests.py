@@ -12,23 +12,32 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from broadcaster.manifest_builder import build_manifest, coverage
 from broadcaster.station.context import StationContext
+from broadcaster.station.deviceauth import DeviceIdentity, revoked
 from broadcaster.station.models import DeviceAudioGrant, DeviceManifestRow
 from broadcaster.station.standby import StandbySet, standby_for
+from broadcaster.station.status import insert_for
+from broadcaster.station.stored import stored_id
 from broadcaster.station.timetable_plays import StationPlay
+from loa.db import table_of
 from loa.errors import NotFound
 from loa.org.models import Device
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 RECENT_GRANT = timedelta(days=7)
 
@@ -81,7 +90,7 @@ class GrantCache:
         self._n = 0
         self._lock = threading.Lock()
 
-    def add(self, device_ids, hashes, now: datetime) -> None:  # noqa: ANN001
+    def add(self, device_ids: Iterable[int], hashes: Iterable[str], now: datetime) -> None:
         with self._lock:
             for d in device_ids:
                 have = self._data.setdefault(d, {})
@@ -141,19 +150,19 @@ def sizes_of(ctx: StationContext, hashes: set[str]) -> dict[str, int]:
     return _sizes(ctx, hashes)
 
 
-def grant(engine, device_ids: list[int], hashes: set[str], now: datetime,  # noqa: ANN001
+def grant(engine: Engine, device_ids: list[int], hashes: set[str], now: datetime,
           ctx: StationContext | None = None) -> None:
     """Let these devices fetch these files now (a signed start command names them before any manifest does)."""
     from loa.db import session_scope
 
     _, grant_stmt = _upserts(engine.dialect.name) if engine.dialect.name in ("sqlite", "postgresql") else (None, None)
-    rows = [{"device_id": d, "sha256": sha, "listed_at": now} for d in sorted(device_ids) for sha in sorted(hashes)]
+    pairs = [(d, sha) for d in sorted(device_ids) for sha in sorted(hashes)]
     with write_lock(engine), session_scope(engine) as s:
         if grant_stmt is not None:
-            s.execute(grant_stmt, rows)
+            s.execute(grant_stmt, [{"device_id": d, "sha256": sha, "listed_at": now} for d, sha in pairs])
         else:
-            for r in rows:
-                s.merge(DeviceAudioGrant(**r))
+            for d, sha in pairs:
+                s.merge(DeviceAudioGrant(device_id=d, sha256=sha, listed_at=now))
     if ctx is not None and ctx.grants is not None:  # after the commit: the fast path serves only what is stored
         ctx.grants.add(device_ids, hashes, now)
 
@@ -163,7 +172,7 @@ def play_rows(session: Session, device_ids: list[int], start: datetime, end: dat
     a whole batch of manifests at once), by device, each by start time (as schedules.store.device_plays orders them)."""
     from schedules.tables import TimetablePlay
 
-    t = TimetablePlay.__table__
+    t = table_of(TimetablePlay)
     query = sa.select(t.c.device_id, t.c.start, t.c.end, t.c.priority, t.c.segments, t.c.rule_key,
                       t.c.planned_start).where(t.c.device_id.in_(sorted(device_ids)), t.c.start < end,
                                                t.c.end > start).order_by(t.c.device_id, t.c.start, t.c.id)
@@ -199,8 +208,9 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     write is `store`'s, short. `seq`: a control seq the caller allocated (a batch takes a block at once);
     else one is allocated here, after the plays were read (§4a: a command issued before this read has a
     lower seq, so the device takes this manifest after it)."""
+    device_id = stored_id(device)
     window_start, window_end = coverage(now, ctx.timezone)
-    plays = _plays(session, ctx, device.id, window_start, window_end, rows)
+    plays = _plays(session, ctx, device_id, window_start, window_end, rows)
     standby = _standby(session, ctx, device.commune_id, device.village_id, now)
     manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
                               standby=standby.files)
@@ -211,12 +221,12 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
         # SQLite: a short transaction of its own behind this process's write lock (a write on the session would
         # hold the database until the request ends, and a thousand requests building at once then sleep in
         # SQLite's busy handler). PostgreSQL: on the session's own connection (no second pooled connection).
-        seq = allocate(bind) if bind.dialect.name == "sqlite" else allocate_in(session)
+        seq = allocate(bind) if isinstance(bind, Engine) and bind.dialect.name == "sqlite" else allocate_in(session)
     manifest = replace(manifest, seq=seq)
     envelope = ctx.active_key().sign(manifest)
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     hashes = frozenset(manifest.needed_hashes())
-    return Built(device.id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes), hashes)
+    return Built(device_id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes), hashes)
 
 
 def build(session: Session, ctx: StationContext, device: Device, uid: str, key: str,
@@ -225,7 +235,7 @@ def build(session: Session, ctx: StationContext, device: Device, uid: str, key: 
     built = prepare(session, ctx, device, uid, key, now)
     _write(session, built, now)
     if ctx.cache is not None:
-        ctx.cache.put(device.id, built.entry)
+        ctx.cache.put(built.device_id, built.entry)
     # (no GrantCache entry: the caller's transaction has not committed yet; the route serves until a store)
     return built.entry
 
@@ -236,11 +246,11 @@ def build(session: Session, ctx: StationContext, device: Device, uid: str, key: 
 _SQLITE_WRITES = threading.Lock()
 
 
-def write_lock(engine) -> Any:  # noqa: ANN001
+def write_lock(engine: Engine) -> AbstractContextManager[object]:
     return _SQLITE_WRITES if engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
 
-def store(engine, ctx: StationContext, built: list[Built], now: datetime,  # noqa: ANN001
+def store(engine: Engine, ctx: StationContext, built: list[Built], now: datetime,
           also: Callable[[Session], None] | None = None, attempts: int = 4) -> None:
     """Store built manifests (and `also`'s writes) in one short write transaction, then cache them."""
     from sqlalchemy.exc import OperationalError
@@ -312,17 +322,15 @@ def _upsert_many(session: Session, dialect: str, built: list[Built], now: dateti
         session.execute(grant_stmt, grants)
 
 
-_UPSERTS: dict[str, tuple[Any, Any]] = {}
+_UPSERTS: dict[str, tuple[postgresql.Insert | sqlite.Insert, postgresql.Insert | sqlite.Insert]] = {}
 
 
-def _upserts(dialect: str) -> tuple[Any, Any]:
-    """Built once per dialect, so SQLAlchemy's compiled cache serves every later call."""
+def _upserts(dialect: str) -> tuple[postgresql.Insert | sqlite.Insert, postgresql.Insert | sqlite.Insert]:
+    """(manifest row, grant) upserts, built once per dialect, so SQLAlchemy's compiled cache serves every later
+    call."""
     if dialect not in _UPSERTS:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        rows, grants = DeviceManifestRow.__table__, DeviceAudioGrant.__table__
+        insert = insert_for(dialect)
+        rows, grants = table_of(DeviceManifestRow), table_of(DeviceAudioGrant)
         stmt = insert(rows)
         row_stmt = stmt.on_conflict_do_update(index_elements=[rows.c.device_id], set_={
             c: stmt.excluded[c] for c in ("source_key", "version", "emergency", "envelope", "built_at")})
@@ -354,13 +362,13 @@ _UNKNOWN = object()
 
 def stored_keys(session: Session, device_ids: list[int]) -> dict[int, str]:
     """device id → the source key of its stored manifest, for many devices in one query (no envelopes)."""
-    t = DeviceManifestRow.__table__
+    t = table_of(DeviceManifestRow)
     return dict(session.execute(sa.select(t.c.device_id, t.c.source_key).where(
         t.c.device_id.in_(sorted(device_ids)))).all())
 
 
 def lookup(session: Session, ctx: StationContext, device: Device, uid: str, timetable_version: str | None,
-           now: datetime, stored_key: Any = _UNKNOWN) -> tuple[CachedManifest | None, str]:
+           now: datetime, stored_key: object = _UNKNOWN) -> tuple[CachedManifest | None, str]:
     """(the stored manifest for the device's current source or None, that source key): cache, then row.
     `stored_key` (from `stored_keys`) spares loading a row that cannot match."""
     if device.village_id is None:
@@ -368,17 +376,18 @@ def lookup(session: Session, ctx: StationContext, device: Device, uid: str, time
     standby = _standby(session, ctx, device.commune_id, device.village_id, now).fingerprint
     key = source_key(ctx, uid, device.village_id, int(device.volume), bool(device.muted), timetable_version, now,
                      standby)
+    device_id = stored_id(device)
     if ctx.cache is not None:
-        hit = ctx.cache.get(device.id, key)
+        hit = ctx.cache.get(device_id, key)
         if hit is not None:
             return hit, key
     if stored_key is not _UNKNOWN and stored_key != key:
         return None, key
-    row = session.get(DeviceManifestRow, device.id)
+    row = session.get(DeviceManifestRow, device_id)
     if row is not None and row.source_key == key:
         entry = CachedManifest(key, row.version, row.emergency, row.envelope.encode("utf-8"))
         if ctx.cache is not None:
-            ctx.cache.put(device.id, entry)
+            ctx.cache.put(device_id, entry)
         return entry, key
     return None, key
 
@@ -391,12 +400,14 @@ def current(session: Session, ctx: StationContext, device: Device, uid: str, tim
     return hit if hit is not None else build(session, ctx, device, uid, key, now)
 
 
-def current_retrying(engine, ctx: StationContext, ident: Any, now: datetime) -> CachedManifest:  # noqa: ANN001
+def current_retrying(engine: Engine, ctx: StationContext, ident: DeviceIdentity, now: datetime) -> CachedManifest:
     """`current()` for a request: lookup and build in a read transaction, the write in `store`'s short one."""
     from loa.db import session_scope
 
     with session_scope(engine) as s:
         device = s.get(Device, ident.device_id)
+        if device is None:  # deleted since the identity was read: as good as revoked
+            raise revoked()
         hit, key = lookup(s, ctx, device, ident.uid, ident.timetable_version, now)
         if hit is not None:
             return hit
@@ -409,7 +420,7 @@ def timetable_stamps(session: Session, device_ids: list[int]) -> dict[int, tuple
     """device id → (timetable version, the row's `updated_at`), for many devices in one query."""
     from schedules.tables import DeviceTimetable
 
-    t = DeviceTimetable.__table__
+    t = table_of(DeviceTimetable)
     return {d: (v, u) for d, v, u in session.execute(sa.select(t.c.device_id, t.c.version, t.c.updated_at).where(
         t.c.device_id.in_(sorted(device_ids))))}
 
@@ -433,10 +444,11 @@ def forget(session: Session, ctx: StationContext, device_id: int) -> None:
     if ctx.grants is not None:
         ctx.grants.drop(device_id)
     ctx.identity_changed([device_id])  # revocation takes effect at once in this process
-    session.execute(sa.delete(DeviceManifestRow.__table__).where(DeviceManifestRow.__table__.c.device_id == device_id))
+    t = table_of(DeviceManifestRow)
+    session.execute(sa.delete(t).where(t.c.device_id == device_id))
 
 
-def cached_for(ctx: StationContext, ident: Any, now: datetime) -> CachedManifest | None:
+def cached_for(ctx: StationContext, ident: DeviceIdentity, now: datetime) -> CachedManifest | None:
     """The fast path: a process-cache hit from the identity lookup alone (no further query)."""
     if ctx.cache is None or ident.village_id is None or ctx.standby is None:
         return None

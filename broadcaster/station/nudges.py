@@ -28,10 +28,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from broadcaster.manifest_builder import coverage
 from broadcaster.protocol.wire import format_time
@@ -41,6 +42,7 @@ from broadcaster.station.deviceauth import DeviceIdentity
 from broadcaster.station.models import DeviceCredential, VillageNudge
 from broadcaster.station.push.sse import SseHub
 from broadcaster.station.seq import allocate as allocate_seq
+from broadcaster.station.stored import stored_id
 from loa.db import session_scope
 from loa.org.models import Device
 
@@ -48,6 +50,14 @@ log = logging.getLogger("loa.broadcaster.nudges")
 
 PACE_S = 3.0     # at most this long to spread the nudges of devices on air by command
 PACE_SLICES = 10
+
+
+class _Nudge(NamedTuple):
+    """One device's nudge: `message` goes to its SSE connections and its MQTT topic."""
+    device_id: int
+    commune_id: int
+    uid: str
+    message: dict[str, Any]
 
 
 class Nudger:
@@ -137,7 +147,7 @@ class Nudger:
                     threading.Event().wait(0.02 * (attempt + 1))
         if villages:  # after the paced nudges, or it would wake every device of those villages at once
             if self._paced_until > time.monotonic():
-                self._later(self._paced_until, lambda v=set(villages): self._wake_villages(v))
+                self._later(self._paced_until, partial(self._wake_villages, set(villages)))
             else:
                 self._wake_villages(villages)
         return sent
@@ -156,7 +166,7 @@ class Nudger:
 
     def _run(self, device_ids: set[int], villages: set[tuple[int, int]]) -> int:
         now = self.clock()
-        messages: list[tuple[Device, str, dict[str, Any]]] = []
+        messages: list[_Nudge] = []
         emergency_villages: set[tuple[int, int]] = set()
         built: list[manifests.Built] = []
         identities = self.ctx.identities
@@ -164,33 +174,36 @@ class Nudger:
         fresh: list[DeviceIdentity] = []
         with session_scope(self.engine) as session:  # reads, builds and signs: no write lock held meanwhile
             rows = session.exec(select(Device, DeviceCredential.uid)
-                                .join(DeviceCredential, DeviceCredential.device_id == Device.id)
-                                .where(Device.id.in_(sorted(device_ids)), DeviceCredential.revoked_at.is_(None),
-                                       Device.revoked_at.is_(None), Device.village_id.is_not(None))).all()
-            stamps = manifests.timetable_stamps(session, [d.id for d, _ in rows])
+                                .join(DeviceCredential, col(DeviceCredential.device_id) == col(Device.id))
+                                .where(col(Device.id).in_(sorted(device_ids)),
+                                       col(DeviceCredential.revoked_at).is_(None), col(Device.revoked_at).is_(None),
+                                       col(Device.village_id).is_not(None))).all()
+            ids = [stored_id(d) for d, _ in rows]
+            stamps = manifests.timetable_stamps(session, ids)
             versions = {d: v for d, (v, _) in stamps.items()}
-            stored = manifests.stored_keys(session, [d.id for d, _ in rows])
-            todo = []
-            for device, uid in rows:
+            stored = manifests.stored_keys(session, ids)
+            todo: list[tuple[Device, int, str, manifests.CachedManifest | None, str]] = []
+            for (device, uid), device_id in zip(rows, ids):
                 session.expunge(device)
-                entry, key = manifests.lookup(session, self.ctx, device, uid, versions.get(device.id), now,
-                                              stored_key=stored.get(device.id))
-                todo.append((device, uid, entry, key))
-                fresh.append(DeviceIdentity(uid, device.id, device.commune_id, device.village_id,
-                                            int(device.volume), bool(device.muted), versions.get(device.id)))
+                entry, key = manifests.lookup(session, self.ctx, device, uid, versions.get(device_id), now,
+                                              stored_key=stored.get(device_id))
+                todo.append((device, device_id, uid, entry, key))
+                fresh.append(DeviceIdentity(uid, device_id, device.commune_id, device.village_id,
+                                            int(device.volume), bool(device.muted), versions.get(device_id)))
             window = coverage(now, self.ctx.timezone)
-            plays = manifests.play_rows(session, [d.id for d, _, e, _ in todo if e is None], *window)
+            plays = manifests.play_rows(session, [i for _, i, _, e, _ in todo if e is None], *window)
             to_build = sum(1 for *_, e, _ in todo if e is None)
             # One block of control seqs for the batch, taken after its plays were read (§4a).
             next_seq = allocate_seq(self.engine, to_build) if to_build else 0
-            for device, uid, entry, key in todo:
+            for device, device_id, uid, entry, key in todo:
                 if entry is None:
-                    b = manifests.prepare(session, self.ctx, device, uid, key, now, plays[device.id], seq=next_seq)
+                    b = manifests.prepare(session, self.ctx, device, uid, key, now, plays[device_id], seq=next_seq)
                     next_seq += 1
                     built.append(b)
                     entry = b.entry
-                messages.append((device, uid, {"version": entry.version, "emergency": entry.emergency}))
-                if entry.emergency:
+                messages.append(_Nudge(device_id, device.commune_id, uid,
+                                       {"version": entry.version, "emergency": entry.emergency}))
+                if entry.emergency and device.village_id is not None:  # (the query took devices in a village)
                     emergency_villages.add((device.commune_id, device.village_id))
         manifests.store(self.engine, self.ctx, built, now)
         if identities is not None:  # what nudge() dropped, read afresh here: the nudged devices' fetches hit
@@ -201,15 +214,15 @@ class Nudger:
         # Published after the commit: a device that syncs on the nudge finds the new manifest stored.
         villages |= emergency_villages
         paced, pace_s = self._covered(messages)
-        self._publish([m for m in messages if m[0].id not in paced])
+        self._publish([m for m in messages if m.device_id not in paced])
         if paced:
-            later = [m for m in messages if m[0].id in paced]
+            later = [m for m in messages if m.device_id in paced]
             slices = min(PACE_SLICES, len(later))
             started = time.monotonic()
             with self._cond:
-                gens = [(d, uid, msg, self._generation.get(d.id, 0)) for d, uid, msg in later]
+                gens = [(m, self._generation.get(m.device_id, 0)) for m in later]
             for j in range(slices):  # slice j is due at pace_s * j / slices: the first at once
-                self._later(started + pace_s * j / slices, lambda part=gens[j::slices]: self._publish_fresh(part))
+                self._later(started + pace_s * j / slices, partial(self._publish_fresh, gens[j::slices]))
             self._paced_until = max(self._paced_until, started + pace_s)
         self.sent += len(messages)
         return len(messages)
@@ -223,9 +236,9 @@ class Nudger:
                 self._pacer.start()
             self._cond.notify_all()
 
-    def _publish_fresh(self, part: list[tuple[Device, str, dict[str, Any], int]]) -> None:
+    def _publish_fresh(self, part: list[tuple[_Nudge, int]]) -> None:
         with self._cond:  # a device nudged again since (a newer change): its newer batch nudges it
-            fresh = [(d, uid, msg) for d, uid, msg, gen in part if self._generation.get(d.id, 0) == gen]
+            fresh = [m for m, gen in part if self._generation.get(m.device_id, 0) == gen]
         self._publish(fresh)
 
     def _pace_loop(self) -> None:
@@ -248,23 +261,23 @@ class Nudger:
                     self._inflight -= 1
                     self._cond.notify_all()  # flush() waits for the last one
 
-    def _covered(self, messages: list[tuple[Device, str, dict[str, Any]]]) -> tuple[set[int], float]:
+    def _covered(self, messages: list[_Nudge]) -> tuple[set[int], float]:
         """The devices whose nudges may be spread (on air by command), and over how long."""
         if not self.background or not self.ctx.commanded:
             return set(), 0.0
         now = time.monotonic()
-        covered = {d.id: self.ctx.commanded.get(d.id, 0.0) - now for d, _, _ in messages}
+        covered = {m.device_id: self.ctx.commanded.get(m.device_id, 0.0) - now for m in messages}
         paced = {d for d, left in covered.items() if left > 1.0}
         if not paced:
             return set(), 0.0
         return paced, min(PACE_S, min(covered[d] for d in paced) / 2)
 
-    def _publish(self, messages: list[tuple[Device, str, dict[str, Any]]]) -> None:
+    def _publish(self, messages: list[_Nudge]) -> None:
         at = format_time(self.clock())  # when it goes out (after this chunk's build), not when the chunk began
-        for device, uid, message in messages:
-            message["at"] = at
-            self.hub.publish(device.id, message)
-            self._mqtt(device_topic(device.commune_id, uid), message)
+        for m in messages:
+            m.message["at"] = at
+            self.hub.publish(m.device_id, m.message)
+            self._mqtt(device_topic(m.commune_id, m.uid), m.message)
 
     def _mqtt(self, topic: str, message: dict[str, Any]) -> None:
         if self.mqtt is not None:

@@ -69,10 +69,10 @@ def ingest(session: Session, ident: DeviceIdentity, records: list[dict[str, Any]
         if seq != acked + 1:
             break
         acked = seq
-    stmt = insert_for(dialect)(acks).values(uid=ident.uid, acked_through=acked)
-    session.execute(stmt.on_conflict_do_update(index_elements=[acks.c.uid], set_={
-        "acked_through": sa.func.max(acks.c.acked_through, stmt.excluded.acked_through) if dialect == "sqlite"
-        else sa.func.greatest(acks.c.acked_through, stmt.excluded.acked_through)}))
+    ack = insert_for(dialect)(acks).values(uid=ident.uid, acked_through=acked)
+    session.execute(ack.on_conflict_do_update(index_elements=[acks.c.uid], set_={
+        "acked_through": sa.func.max(acks.c.acked_through, ack.excluded.acked_through) if dialect == "sqlite"
+        else sa.func.greatest(acks.c.acked_through, ack.excluded.acked_through)}))
     failed = [row for row in rows if row["seq"] in inserted and row["result"] == "failed"]
     if failed:
         device = session.get(Device, ident.device_id)

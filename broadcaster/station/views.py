@@ -3,12 +3,13 @@ principal (village heads see their own village only; other communes are 404)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from broadcaster.station.airtruth import Heard, now_state
 from broadcaster.station.models import DeviceAlert, DeviceCredential, DeviceManifestRow, DeviceReport
+from broadcaster.station.stored import stored_id
 from loa.accounts.principal import Principal
 from loa.org import service as org
 from loa.org.models import Device
@@ -24,33 +25,62 @@ def _visible(actor: Principal, device: Device) -> bool:
     return True
 
 
+class DeviceStatusRow(TypedDict):
+    """One device in `status_rows` (the API's `DeviceStatusOut`, the devices page)."""
+    id: int
+    commune_id: int
+    village_id: int | None
+    name: str
+    identity: str | None
+    status: str
+    last_seen: datetime | None
+    enrolled_at: datetime | None
+    agent_version: str | None
+    volume: int
+    muted: bool
+    now_playing: dict[str, Any] | None
+    cache: dict[str, Any] | None
+    disk_free_bytes: int | None
+    clock_offset_s: float | None
+    temperature_c: float | None
+    manifest_version: str | None
+    reported_manifest_version: str | None
+    open_alerts: int
+    reported_at: datetime | None
+    last_reported_playing: dict[str, Any] | None
+    report_age_s: float | None
+    report_old: bool
+    out_of_contact: bool
+
+
 def status_rows(session: Session, devices: list[Device], now: datetime | None = None,
-                offline_after_s: float = 900) -> list[dict[str, Any]]:
+                offline_after_s: float = 900) -> list[DeviceStatusRow]:
     """Each device as its own last report describes it. With `now`, also how old that report is (`report_age_s`,
     `report_old` when a heartbeat should have come since): a status is only as fresh as its report."""
-    ids = [d.id for d in devices]
+    ids = [stored_id(d) for d in devices]
     if not ids:
         return []
-    reports = {r.device_id: r for r in session.exec(select(DeviceReport).where(DeviceReport.device_id.in_(ids)))}
+    reports = {r.device_id: r for r in session.exec(select(DeviceReport).where(col(DeviceReport.device_id).in_(ids)))}
     uids = dict(session.exec(select(DeviceCredential.device_id, DeviceCredential.uid).where(
-        DeviceCredential.device_id.in_(ids), DeviceCredential.revoked_at.is_(None))).all())
+        col(DeviceCredential.device_id).in_(ids), col(DeviceCredential.revoked_at).is_(None))).all())
     versions = dict(session.exec(select(DeviceManifestRow.device_id, DeviceManifestRow.version).where(
-        DeviceManifestRow.device_id.in_(ids))).all())
+        col(DeviceManifestRow.device_id).in_(ids))).all())
     alerts = dict(session.exec(select(DeviceAlert.device_id, func.count()).where(
-        DeviceAlert.device_id.in_(ids), DeviceAlert.open_key.is_not(None)).group_by(DeviceAlert.device_id)).all())
-    out = []
-    for d in devices:
-        r = reports.get(d.id)
+        col(DeviceAlert.device_id).in_(ids), col(DeviceAlert.open_key).is_not(None))
+        .group_by(col(DeviceAlert.device_id))).all())
+    out: list[DeviceStatusRow] = []
+    for device_id, d in zip(ids, devices):
+        r = reports.get(device_id)
         live = d.status in ("online", "playing", "error")
         state = now_state(Heard(r.received_at, r.playing) if r else None, now, offline_after_s) if now else None
         out.append({
-            "id": d.id, "commune_id": d.commune_id, "village_id": d.village_id, "name": d.name,
-            "identity": uids.get(d.id), "status": d.status, "last_seen": d.last_seen, "enrolled_at": d.enrolled_at,
+            "id": device_id, "commune_id": d.commune_id, "village_id": d.village_id, "name": d.name,
+            "identity": uids.get(device_id), "status": d.status, "last_seen": d.last_seen, "enrolled_at": d.enrolled_at,
             "agent_version": d.agent_version, "volume": d.volume, "muted": d.muted,
             "now_playing": r.playing if r and live else None, "cache": r.cache if r else None,
             "disk_free_bytes": r.disk_free_bytes if r else None, "clock_offset_s": r.clock_offset_s if r else None,
-            "temperature_c": r.temperature_c if r else None, "manifest_version": versions.get(d.id),
-            "reported_manifest_version": r.manifest_version if r else None, "open_alerts": int(alerts.get(d.id, 0)),
+            "temperature_c": r.temperature_c if r else None, "manifest_version": versions.get(device_id),
+            "reported_manifest_version": r.manifest_version if r else None, "open_alerts": int(alerts.get(device_id, 0)),
             "reported_at": r.received_at if r else None, "last_reported_playing": r.playing if r else None,
             "report_age_s": state.age_s if state else None, "report_old": bool(state and state.old),
             "out_of_contact": bool(state and state.out_of_contact and r is not None),
@@ -68,8 +98,8 @@ def alerts(session: Session, actor: Principal, commune_id: int, open_only: bool,
     visible = {d.id for d in commune_devices(session, actor, commune_id)}
     query = select(DeviceAlert).where(DeviceAlert.commune_id == commune_id)
     if open_only:
-        query = query.where(DeviceAlert.open_key.is_not(None))
+        query = query.where(col(DeviceAlert.open_key).is_not(None))
     if since is not None:
         query = query.where(DeviceAlert.raised_at >= since)
-    rows = session.exec(query.order_by(DeviceAlert.raised_at.desc(), DeviceAlert.id.desc()).limit(limit))
+    rows = session.exec(query.order_by(col(DeviceAlert.raised_at).desc(), col(DeviceAlert.id).desc()).limit(limit))
     return [a for a in rows if a.device_id in visible]
