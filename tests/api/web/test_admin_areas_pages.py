@@ -89,6 +89,8 @@ def test_admin_creates_a_district_renames_it_and_places_communes(client, app, wo
     actions = [e["action"] for e in client.get("/api/v1/audit", params={"object_type": "district"}).json()]
     assert actions == ["district.update", "district.create"]
     assert [e["detail"].get("district_after") for e in _audit(client, "commune.place")] == [None, district, district]
+    trail = client.get("/app/admin/audit").text  # said in words on the audit page
+    assert "Huyện: đã sửa" in trail and "Huyện: đã tạo" in trail and "Xã: đã đổi huyện" in trail
 
 
 @pytest.mark.parametrize("name,code,status,message", [
