@@ -16,6 +16,7 @@ from sqlmodel import select
 from api.deps import Id
 from api.web.choices import int_or_none
 from api.web.form_errors import error_message
+from api.web.pages_org import _commune_page
 from api.web.render import PageRoute, gettext_for, render
 from api.web.session import check_csrf, now_of, require_principal
 from loa.accounts import service as accounts
@@ -190,8 +191,6 @@ def district_remove_commune(request: Request, district_id: Id, commune_id: Id, c
 @router.post("/app/admin/communes/{commune_id}/district")
 def commune_set_district(request: Request, commune_id: Id, csrf: Csrf, district_id: Small = "") -> Response:
     """From the commune's page: its district, or none."""
-    from api.web.pages_org import _commune_page
-
     user = _admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:

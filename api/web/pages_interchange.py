@@ -88,7 +88,7 @@ def _peer_page(request: Request, station_id: str, status: int = 200, template: s
         peer = peers.get(s, station_id)
         info = peers.describe(peer)
         keys = sorted(peer.keys.items())
-        waiting = [m for m in outbox.undelivered(s) if m["station_id"] == station_id]
+        waiting = outbox.undelivered(s, station_id=station_id)
     return render(request, template, status=status, user=user, peer=info, keys=keys, waiting=waiting,
                   form=extra.pop("form", {}), title=info["name"], **extra)
 

@@ -305,14 +305,16 @@ def summary(session: Session) -> list[dict[str, Any]]:
 
 
 
-def undelivered(session: Session, limit: int = 200) -> list[dict[str, Any]]:
-    """The messages not delivered, newest first, for the admin's outbox page: waiting ones with the peer's next
-    attempt (the backoff is per peer) and the last error, and those refused or expired for good."""
+def undelivered(session: Session, limit: int = 200, station_id: str | None = None) -> list[dict[str, Any]]:
+    """The messages not delivered (of one peer, or all), newest first, for the admin's outbox pages: waiting ones
+    with the peer's next attempt (the backoff is per peer) and the last error, and those refused or expired."""
+    query = (select(OutboxMessage, InterchangePeer)
+             .join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
+             .where(col(OutboxMessage.status).in_([PENDING, REFUSED, EXPIRED])))
+    if station_id is not None:
+        query = query.where(InterchangePeer.station_id == station_id)
     out = []
-    for row, peer in session.exec(select(OutboxMessage, InterchangePeer)
-                                  .join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
-                                  .where(col(OutboxMessage.status).in_([PENDING, REFUSED, EXPIRED]))
-                                  .order_by(col(OutboxMessage.id).desc()).limit(limit)):
+    for row, peer in session.exec(query.order_by(col(OutboxMessage.id).desc()).limit(limit)):
         out.append({"id": row.id, "station_id": peer.station_id, "peer_name": peer.name, "kind": row.kind,
                     "object_id": row.object_id, "version": row.version, "status": row.status,
                     "attempts": row.attempts, "created_at": row.created_at, "expires_at": row.expires_at,

@@ -293,6 +293,9 @@ def test_the_outbox_shows_waiting_and_failed_messages_with_the_next_try(client, 
     assert "<form" not in page.split('id="outbox-peers"')[1]  # read-only
     home = client.get("/app/admin/interchange").text
     assert "không gửi được (3 lần thử hỏng)" in home
+    peer_page = client.get("/app/admin/interchange/peers/tinh-lao-cai").text
+    assert "b-17" in peer_page and "CS-2026-03-01" in peer_page and "đã-gửi" not in peer_page
+    assert "Chưa gửi được (2)" in peer_page
 
 
 # ------------------------------------------------------------------ who may

@@ -19,6 +19,7 @@ def test_admin_creates_a_district_and_gives_a_role_from_a_phone(server, browser)
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     login(page, base, "admin")
 
     page.goto(f"{base}/app/admin")
