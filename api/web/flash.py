@@ -44,6 +44,7 @@ MESSAGES: dict[str, str] = {
     "staff_granted": N_("The role is given. The person sees the bulletins at their next page."),
     "staff_removed": N_("The role is removed."),
     "peer_added": N_("The station is registered. Its messages are now accepted."),
+    "peer_saved": N_("The station's details are saved. Its keys stay pinned."),
     "peer_key_added": N_("The new key is pinned. The old one still works until it is retired."),
     "peer_disabled": N_("The station is disabled: its messages are refused and nothing more is sent to it."),
 }

@@ -112,6 +112,36 @@ def peer_key_add(request: Request, station_id: StationId, csrf: Csrf, public_key
     return RedirectResponse(f"{_peer_url(station_id)}?done=peer_key_added", status_code=303)
 
 
+@router.post(f"{HOME}/peers/{{station_id}}/address")
+def peer_move(request: Request, station_id: StationId, csrf: Csrf, base_url: Text = "") -> Response:
+    """The station moved (a new address, a proxy in front): its keys stay pinned."""
+    user = _admin_form(request, csrf)
+    try:
+        with session_scope(request.app.state.engine) as s:
+            peers.set_base_url(s, user, station_id, base_url, now_of(request))
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _peer_page(request, station_id, status=exc.status, error=error_message(request, exc),
+                          form={"base_url": base_url})
+    return RedirectResponse(f"{_peer_url(station_id)}?done=peer_saved", status_code=303)
+
+
+@router.post(f"{HOME}/peers/{{station_id}}/communes")
+def peer_communes(request: Request, station_id: StationId, csrf: Csrf, communes: Codes = "") -> Response:
+    """A lower station now runs these communes (one joined it, one left)."""
+    user = _admin_form(request, csrf)
+    try:
+        with session_scope(request.app.state.engine) as s:
+            peers.set_communes(s, user, station_id, communes.replace("\n", ",").split(","), now_of(request))
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _peer_page(request, station_id, status=exc.status, error=error_message(request, exc),
+                          form={"communes": communes})
+    return RedirectResponse(f"{_peer_url(station_id)}?done=peer_saved", status_code=303)
+
+
 @router.get(f"{HOME}/peers/{{station_id}}/disable")
 def peer_disable_confirm(request: Request, station_id: StationId) -> Response:
     """Ask first: what disabling does, with one button to go on and one to go back."""

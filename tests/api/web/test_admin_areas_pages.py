@@ -222,6 +222,20 @@ def test_admin_reads_the_identity_registers_a_peer_rotates_its_key_and_disables_
     r = client.post("/app/admin/interchange/peers/xa-coc-san/keys", data={"csrf": token, "public_key": "abc"})
     assert r.status_code == 422 and "Khóa công khai phải là 32 byte Ed25519 dạng base64" in r.text
     assert "abc</textarea>" in r.text
+    # It moved, and runs one more commune: the keys stay pinned; a bad address or no commune is refused.
+    r = client.post("/app/admin/interchange/peers/xa-coc-san/address",
+                    data={"csrf": token, "base_url": "https://loa2.cocsan.vn"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=peer_saved")
+    r = client.post("/app/admin/interchange/peers/xa-coc-san/communes",
+                    data={"csrf": token, "communes": "CS, TP\nNM"}, follow_redirects=False)
+    assert r.status_code == 303
+    r = client.post("/app/admin/interchange/peers/xa-coc-san/address", data={"csrf": token, "base_url": "ftp://x"})
+    assert r.status_code == 422 and "Địa chỉ đài phải dạng" in r.text and 'value="ftp://x"' in r.text
+    r = client.post("/app/admin/interchange/peers/xa-coc-san/communes", data={"csrf": token, "communes": " , "})
+    assert r.status_code == 422 and "không được rỗng" in r.text
+    moved = client.get("/api/v1/interchange/peers").json()[0]
+    assert (moved["base_url"], moved["communes"], len(moved["key_ids"])) == ("https://loa2.cocsan.vn",
+                                                                             ["CS", "NM", "TP"], 2)
     # Disabling asks first; a POST without the confirmation changes nothing.
     confirm = client.get("/app/admin/interchange/peers/xa-coc-san/disable")
     assert confirm.status_code == 200 and 'id="confirm"' in confirm.text
@@ -232,7 +246,8 @@ def test_admin_reads_the_identity_registers_a_peer_rotates_its_key_and_disables_
                     follow_redirects=False)
     assert r.status_code == 303 and client.get("/api/v1/interchange/peers").json()[0]["enabled"] is False
     assert [e["action"] for e in client.get("/api/v1/audit", params={"object_type": "interchange_peer"}).json()] == [
-        "interchange.peer_disabled", "interchange.peer_key_added", "interchange.peer_registered"]
+        "interchange.peer_disabled", "interchange.peer_communes", "interchange.peer_moved",
+        "interchange.peer_key_added", "interchange.peer_registered"]
 
 
 def _good_peer(key):
@@ -311,6 +326,8 @@ def _routes(world, province, district):
             ("GET", f"/app/admin/districts/{d}/staff/{u}/remove"), ("POST", f"/app/admin/districts/{d}/staff/{u}/remove"),
             ("GET", "/app/admin/interchange"), ("POST", "/app/admin/interchange/peers"),
             ("GET", "/app/admin/interchange/peers/xa-coc-san"), ("POST", "/app/admin/interchange/peers/xa-coc-san/keys"),
+            ("POST", "/app/admin/interchange/peers/xa-coc-san/address"),
+            ("POST", "/app/admin/interchange/peers/xa-coc-san/communes"),
             ("GET", "/app/admin/interchange/peers/xa-coc-san/disable"),
             ("POST", "/app/admin/interchange/peers/xa-coc-san/disable"), ("GET", "/app/admin/interchange/outbox")]
 
@@ -357,10 +374,13 @@ def test_only_the_admin_gets_in_and_missing_ids_are_404(client, app, world):
                          ("POST", f"/app/admin/provinces/999999/staff/{world.users['cadre']}/remove"),
                          ("GET", "/app/admin/interchange/peers/khong-co"),
                          ("POST", "/app/admin/interchange/peers/khong-co/keys"),
+                         ("POST", "/app/admin/interchange/peers/khong-co/address"),
+                         ("POST", "/app/admin/interchange/peers/khong-co/communes"),
                          ("GET", "/app/admin/interchange/peers/khong-co/disable"),
                          ("POST", "/app/admin/interchange/peers/khong-co/disable"),
                          ("POST", "/app/admin/communes/999999/district")]:
         r = client.request(method, path, data={"csrf": token, "name": "Tên", "commune_id": str(world.a),
+                                               "base_url": "https://x.vn", "communes": "CS",
                                                "user_id": str(world.users["cadre"]), "role": "editor",
                                                "public_key": _public_key()[1], "confirm": "yes"},
                            follow_redirects=False)
