@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster.interchange import envelope, peers, schemas
 from broadcaster.interchange.errors import Refused
@@ -260,7 +260,7 @@ def next_run(session: Session, now: datetime, poll_s: float) -> datetime:
     waiting = session.exec(select(sa.func.min(InterchangePeer.next_attempt_at)).where(
         InterchangePeer.enabled, InterchangePeer.next_attempt_at.is_not(None),
         sa.exists().where(OutboxMessage.peer_id == InterchangePeer.id, OutboxMessage.status == PENDING))).first()
-    more = session.exec(select(OutboxMessage.id).join(InterchangePeer, InterchangePeer.id == OutboxMessage.peer_id)
+    more = session.exec(select(OutboxMessage.id).join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
                         .where(OutboxMessage.status == PENDING, InterchangePeer.enabled,
                                sa.or_(InterchangePeer.next_attempt_at.is_(None),
                                       InterchangePeer.next_attempt_at <= now)).limit(1)).first()
@@ -303,5 +303,24 @@ def summary(session: Session) -> list[dict[str, Any]]:
                     "last_delivery_at": p.last_delivery_at, "messages": counts.get(p.id, {})})
     return out
 
+
+
+def undelivered(session: Session, limit: int = 200, station_id: str | None = None) -> list[dict[str, Any]]:
+    """The messages not delivered (of one peer, or all), newest first, for the admin's outbox pages: waiting ones
+    with the peer's next attempt (the backoff is per peer) and the last error, and those refused or expired."""
+    query = (select(OutboxMessage, InterchangePeer)
+             .join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
+             .where(col(OutboxMessage.status).in_([PENDING, REFUSED, EXPIRED])))
+    if station_id is not None:
+        query = query.where(InterchangePeer.station_id == station_id)
+    out = []
+    for row, peer in session.exec(query.order_by(col(OutboxMessage.id).desc()).limit(limit)):
+        out.append({"id": row.id, "station_id": peer.station_id, "peer_name": peer.name, "kind": row.kind,
+                    "object_id": row.object_id, "version": row.version, "status": row.status,
+                    "attempts": row.attempts, "created_at": row.created_at, "expires_at": row.expires_at,
+                    "next_attempt_at": peer.next_attempt_at if row.status == PENDING and peer.enabled else None,
+                    "peer_enabled": peer.enabled, "last_error": row.last_error or (
+                        peer.last_error if row.status == PENDING and row.attempts else None)})
+    return out
 
 __all__ = ["PUMP_JOB", "UPPER", "bulletin_route", "enqueue", "enqueue_bulletin", "enqueue_up", "remote_communes", "pump", "start"]
