@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster.interchange import envelope, peers, schemas
 from broadcaster.interchange.errors import Refused
@@ -274,13 +274,15 @@ def prune_delivered(session: Session, now: datetime, retention: timedelta,
     anyway is harmless: the receiver keeps its own record, `interchange_received`, and answers with the stored
     receipt.) Returns how many rows were deleted."""
     cutoff = now - retention
-    rows = session.exec(select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.object_id, OutboxMessage.version)
-                        .where(OutboxMessage.status == DELIVERED, OutboxMessage.delivered_at.is_not(None),
-                               OutboxMessage.delivered_at < cutoff,
-                               sa.or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at <= now))).all()
-    ids = [row_id for row_id, kind, object_id, version in rows if (kind, object_id, version) not in keep]
+    delivered_at, expires_at = col(OutboxMessage.delivered_at), col(OutboxMessage.expires_at)
+    rows = session.exec(select(col(OutboxMessage.id), col(OutboxMessage.kind), col(OutboxMessage.object_id),
+                               col(OutboxMessage.version))
+                        .where(col(OutboxMessage.status) == DELIVERED, delivered_at.is_not(None),
+                               delivered_at < cutoff, sa.or_(expires_at.is_(None), expires_at <= now))).all()
+    ids = [row_id for row_id, kind, object_id, version in rows
+           if row_id is not None and (kind, object_id, version) not in keep]
     for i in range(0, len(ids), PRUNE_CHUNK):
-        session.execute(sa.delete(OutboxMessage).where(OutboxMessage.id.in_(ids[i:i + PRUNE_CHUNK])))
+        session.execute(sa.delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids[i:i + PRUNE_CHUNK])))
     return len(ids)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from content.library.models import ContentItem, Kind, RenderState, Source, Status
 from loa.accounts.models import User
@@ -128,9 +128,9 @@ def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: d
 def older_versions(session: Session, row: InboxItem) -> list[InboxItem]:
     """The commune's items of earlier versions of the same bulletin (same sender), newest first."""
     return list(session.exec(select(InboxItem).where(
-        InboxItem.commune_id == row.commune_id, InboxItem.sender_station == row.sender_station,
-        InboxItem.bulletin_id == row.bulletin_id, InboxItem.version < row.version)
-        .order_by(InboxItem.version.desc())))
+        col(InboxItem.commune_id) == row.commune_id, col(InboxItem.sender_station) == row.sender_station,
+        col(InboxItem.bulletin_id) == row.bulletin_id, col(InboxItem.version) < row.version)
+        .order_by(col(InboxItem.version).desc())))
 
 
 def supersede_older(session: Session, actor: Principal, row: InboxItem, now: datetime) -> list[InboxItem]:
@@ -139,7 +139,7 @@ def supersede_older(session: Session, actor: Principal, row: InboxItem, now: dat
     cancelled. The older version never airs afterwards. Returns the items that had been scheduled (newest
     first), so the caller can tell the cadre their earlier decision was withdrawn. `after_commit` then
     re-materializes the commune, which rebuilds the loudspeakers' timetables without those plays."""
-    withdrawn = []
+    withdrawn: list[InboxItem] = []
     for old in older_versions(session, row):
         if old.state == "superseded":
             continue
@@ -147,7 +147,7 @@ def supersede_older(session: Session, actor: Principal, row: InboxItem, now: dat
         if old.schedule_id is not None:
             rule = session.get(ScheduleRule, old.schedule_id)
             if rule is not None and rule.cancelled_at is None:
-                rules_service.cancel_schedule(session, actor, rule.id, now)
+                rules_service.cancel_schedule(session, actor, old.schedule_id, now)
         if old.emergency_id is not None:
             emergency = session.get(EmergencyRow, old.emergency_id)
             if emergency is not None and emergency_service.cancel_row(session, emergency, now):

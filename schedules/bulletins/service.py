@@ -111,7 +111,7 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
         # A new version goes wherever an older one went, so the older one is withdrawn everywhere it may air.
         have = {c.id for c in communes}
         communes = sorted([*communes, *(c for c in (session.get(Commune, i) for i in earlier if i not in have)
-                                        if c is not None)], key=lambda c: c.id)
+                                        if c is not None)], key=lambda c: c.id or 0)
     row.level, row.expires_at, row.sent_at, row.sent_by = body.level, body.expires_at, now, actor.user_id
     row.target_districts, row.target_communes = sorted(set(body.districts)), sorted(set(body.communes))
     row.status, row.updated_at = "sent", now
@@ -119,8 +119,8 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
     session.flush()
     local, queued = [], []
     for commune in communes:
-        delivery = earlier.get(commune.id) or BulletinDelivery(bulletin_id=row.id, commune_id=commune.id,
-                                                               state_at=now, updated_at=now)
+        delivery = earlier.get(commune.id or 0) or BulletinDelivery(bulletin_id=row.id, commune_id=commune.id,
+                                                                    state_at=now, updated_at=now)
         # this version starts afresh; what the commune said about the older one is kept as superseded below
         delivery.version, delivery.state, delivery.state_at, delivery.updated_at = row.version, "sent", now, now
         delivery.detail, delivery.devices, delivery.seconds_aired = None, {}, 0.0

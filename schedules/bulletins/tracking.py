@@ -7,6 +7,7 @@ version last sent there; an older version the commune withdrew shows as supersed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, select
 
@@ -31,7 +32,7 @@ class DeliveryView:
     devices: tuple[DeviceAir, ...]
     version: int = 1                       # the version `state` is about (the last one sent there)
     superseded_version: int | None = None  # the newest older version the commune withdrew
-    superseded_at: object = None
+    superseded_at: datetime | None = None
 
 
 def _local_item(session: Session, row: Bulletin, commune_id: int, version: int) -> InboxItem | None:
@@ -48,16 +49,16 @@ def tracking(session: Session, actor: Principal, bulletin_id: int, aired: AiredL
         commune = session.get(Commune, d.commune_id)
         district = session.get(District, commune.district_id) if commune.district_id else None
         item = _local_item(session, row, commune.id, d.version) if d.route == "local" else None
-        versions = {"version": d.version, "superseded_version": d.superseded_version,
-                    "superseded_at": d.superseded_at}
         if item is not None:
             u = status_of(session, item, aired)
             view = DeliveryView(commune.id, commune.name, district.name if district else None, d.route, u.state,
-                                u.at, u.detail, u.seconds_aired, u.devices, **versions)
+                                u.at, u.detail, u.seconds_aired, u.devices, d.version, d.superseded_version,
+                                d.superseded_at)
         else:
             devices = tuple(DeviceAir(int(k), v.get("name", ""), v.get("state", ""), float(v.get("seconds_aired", 0)))
                             for k, v in sorted((d.devices or {}).items()))
             view = DeliveryView(commune.id, commune.name, district.name if district else None, d.route, d.state,
-                                d.state_at, d.detail, d.seconds_aired, devices, **versions)
+                                d.state_at, d.detail, d.seconds_aired, devices, d.version, d.superseded_version,
+                                d.superseded_at)
         out.append(view)
     return row, out
