@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     interchange_poll_s: float = Field(default=60.0, gt=0, description="How often the outbox collects status "
                                       "updates and reports to send up")
     interchange_timeout_s: float = Field(default=30.0, gt=0, description="Seconds per interchange HTTP request")
+    interchange_outbox_retention_days: float = Field(
+        default=30.0, gt=0, description="Delivered outbox messages older than this are deleted by the outbox's "
+        "pump (never undelivered ones, nor one the next collection would send again)")
     # Live and relayed streams (issue 15, docs/operations.md): embedded, the station serves its mounts itself;
     # at scale its ffmpeg pushes each mount to Icecast as a source client and agents listen there
     stream_icecast_source_url: str | None = Field(

@@ -11,7 +11,7 @@ import shutil
 import uuid
 import wave
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +22,28 @@ from loa.db import make_engine, upgrade
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=TZ)
+
+
+class RealClock:
+    """The wall clock, for tests of real processes (agents, a box) that cannot share a simulated one."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+def no_quiet_hours(engine, commune_id: int) -> None:
+    """The commune without quiet hours (start = end). A test on the wall clock must pass at any hour: with the
+    default 22:00-05:00 every normal play it schedules "in two seconds" would be skipped at night."""
+    from loa.db import session_scope
+    from schedules.tables import StationSettingsRow
+
+    with session_scope(engine) as s:
+        row = s.get(StationSettingsRow, commune_id)
+        if row is None:
+            s.add(StationSettingsRow(commune_id=commune_id, quiet_start="00:00", quiet_end="00:00",
+                                     updated_at=datetime.now(timezone.utc)))
+        else:
+            row.quiet_start = row.quiet_end = "00:00"
 
 
 class Clock:
@@ -208,6 +230,9 @@ def world(engine, clock) -> World:
             w.users[name] = user.id
             _, secret = auth.issue_token(s, s.get(User, user.id), auth.BEARER, now, timedelta(days=30), "test")
             w.tokens[name] = secret
+    if isinstance(clock, RealClock):
+        for commune_id in (w.a, w.b):
+            no_quiet_hours(engine, commune_id)
     return w
 
 

@@ -68,6 +68,9 @@ class DeliveryOut(BaseModel):
     detail: str | None
     seconds_aired: float
     devices: list[DeviceAirOut]
+    version: int = 1
+    superseded_version: int | None = None
+    superseded_at: datetime | None = None
 
 
 class TrackingOut(BaseModel):
@@ -93,6 +96,7 @@ class InboxOut(BaseModel):
     refuse_reason: str | None
     schedule_id: int | None
     emergency_id: int | None
+    superseded_by: int | None = None
 
 
 class FiguresOut(BaseModel):
@@ -131,7 +135,8 @@ def inbox_out(r: InboxItem) -> InboxOut:
 def tracking_out(b: Bulletin, deliveries: list[DeliveryView]) -> TrackingOut:
     return TrackingOut(bulletin=bulletin_out(b), deliveries=[DeliveryOut(
         commune_id=d.commune_id, commune=d.commune, district=d.district, route=d.route, state=d.state, at=d.at,
-        detail=d.detail, seconds_aired=round(d.seconds_aired, 1),
+        detail=d.detail, seconds_aired=round(d.seconds_aired, 1), version=d.version,
+        superseded_version=d.superseded_version, superseded_at=d.superseded_at,
         devices=[DeviceAirOut(device_id=x.device_id, name=x.name, state=x.state, seconds_aired=x.seconds_aired)
                  for x in d.devices]) for d in deliveries])
 

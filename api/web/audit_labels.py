@@ -13,6 +13,7 @@ OBJECTS = {
     "commune": N_("Commune"), "province": N_("Province"), "village": N_("Village"), "device": N_("Loudspeaker"),
     "enrollment": N_("Box setup"), "user": N_("User"), "token": N_("Login key"), "content": N_("Announcement"),
     "schedule": N_("Schedule"), "emergency": N_("Emergency"), "cap_alert": N_("CAP alert"),
+    "district": N_("District"),  # issue 16: made and renamed on /app/admin/provinces
 }
 
 VERBS = {
@@ -27,6 +28,7 @@ VERBS = {
     "set": N_("role given"), "remove": N_("role removed"), "complete": N_("first setup done"),
     "disable": N_("disabled"), "enable": N_("enabled"), "password": N_("password changed"),
     "reset_password": N_("password reset"), "password_reset": N_("password reset"),
+    "place": N_("district changed"),
 }
 
 SUBJECTS = {

@@ -36,6 +36,17 @@ MESSAGES: dict[str, str] = {
     "sound_saved": N_("The volume is saved. The loudspeaker gets it at once."),
     "device_added": N_("The loudspeaker cluster is added."),
     "device_enrolled": N_("The box is set up. It gets the timetable in a moment."),
+    # the admin's province, district and interchange pages (issue 16)
+    "district_created": N_("The district is created. Now put its communes in it and give its staff their roles."),
+    "district_saved": N_("The district is saved."),
+    "commune_placed": N_("The commune's district is saved."),
+    "commune_unplaced": N_("The commune is out of the district."),
+    "staff_granted": N_("The role is given. The person sees the bulletins at their next page."),
+    "staff_removed": N_("The role is removed."),
+    "peer_added": N_("The station is registered. Its messages are now accepted."),
+    "peer_saved": N_("The station's details are saved. Its keys stay pinned."),
+    "peer_key_added": N_("The new key is pinned. The old one still works until it is retired."),
+    "peer_disabled": N_("The station is disabled: its messages are refused and nothing more is sent to it."),
 }
 
 

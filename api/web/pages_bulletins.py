@@ -26,7 +26,7 @@ from schedules.bulletins.schemas import AcceptIn, BulletinEdit, BulletinTextIn, 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 STATE_LABELS = {"sent": N_("Sent"), "received": N_("Received"), "scheduled": N_("Scheduled"), "aired": N_("Aired"),
-                "refused": N_("Refused"), "expired": N_("Expired")}
+                "refused": N_("Refused"), "expired": N_("Expired"), "superseded": N_("Superseded")}
 STATUS_LABELS = {"draft": N_("Draft"), "submitted": N_("Waiting for approval"), "approved": N_("Approved"),
                  "rejected": N_("Rejected"), "sent": N_("Sent")}
 

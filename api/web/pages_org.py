@@ -25,7 +25,7 @@ from api.web.session import check_csrf, now_of, require_principal
 from loa.accounts.principal import Principal
 from loa.db import session_scope
 from loa.errors import DomainError, Invalid
-from loa.org import checks
+from loa.org import areas, checks
 from loa.org import service as org
 from loa.org.models import Province
 from schedules import station
@@ -124,9 +124,12 @@ def _commune_page(request: Request, commune_id: int, status: int = 200, **extra)
         province = s.get(Province, commune.province_id)
         provinces = {p.id: p.name for p in s.exec(select(Province).order_by(Province.name))}
         settings = station.get_settings(s, user, commune_id)
+        # The districts it may be placed in (issue 16; the form posts to api/web/pages_areas.py).
+        districts = areas.districts_of(s, areas.get_area(s, "province", commune.province_id))
         s.expunge_all()
     village_names = {v.id: v.name for v in villages}
     return _page(request, "org_commune.html", user, status, extra, commune=commune, villages=villages,
+                 districts=districts,
                  devices=devices, village_names=village_names, province=province, provinces=provinces,
                  timezones=TIMEZONES, station_settings=settings, map=draw(villages, devices), km_label=km_label,
                  languages=languages(), title=commune.name)

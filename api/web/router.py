@@ -20,3 +20,7 @@ from api.web import pages_bulletins  # noqa: E402  (issue 16: bulletins down, re
 
 router.include_router(pages_bulletins.router)
 router.include_router(pages_live.router)
+from api.web import pages_areas, pages_interchange  # noqa: E402  (issue 16: the admin's levels and peers)
+
+router.include_router(pages_areas.router)
+router.include_router(pages_interchange.router)

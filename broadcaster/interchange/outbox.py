@@ -11,6 +11,7 @@ twice (a pump killed after sending, before recording the receipt) is taken once:
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -245,12 +246,17 @@ def deliver_due(engine: Engine, me: Identity, settings: Settings, now: datetime,
 def collect(engine: Engine, now: datetime) -> int:
     """Status updates and daily reports since the upper peer's cursor, into its outbox. Read first, then written
     100 messages per transaction: computing a thousand statuses must not hold SQLite's write lock."""
+    return len(_collect(engine, now))
+
+
+def _collect(engine: Engine, now: datetime) -> list[tuple[str, schemas.Payload]]:
+    """`collect`, returning what it collected as (kind, payload)."""
     from broadcaster.interchange import adapter
 
     with session_scope(engine) as s:
         upper = peers.upper(s)
         if upper is None:
-            return 0
+            return []
         upper_id, station = saved_id(upper), upper.station_id
         # an overlap, so an update committed just after the last run's query is not missed (enqueue dedups)
         since = upper.status_cursor - CURSOR_OVERLAP if upper.status_cursor is not None else None
@@ -266,7 +272,33 @@ def collect(engine: Engine, now: datetime) -> int:
         upper = existing(s, InterchangePeer, upper_id)
         upper.status_cursor = now
         s.add(upper)
-    return len(news)
+    return news
+
+
+# ------------------------------------------------------------------ retention
+PRUNE_CHUNK = 500
+
+
+def prune_delivered(session: Session, now: datetime, retention: timedelta,
+                    keep: Collection[tuple[str, str, int]] = frozenset()) -> int:
+    """Delete delivered messages whose receipt came more than `retention` before `now`. Never a pending,
+    refused or expired one (an admin reads those in `loa interchange outbox`). Kept regardless of age:
+    a bulletin not expired yet, and every (kind, object id, version) in `keep` — what the collection just
+    found again (a scheduled bulletin's status is re-collected until it expires, a report for a week): its
+    row is what makes `enqueue` see it as sent, so deleting it would send it once more. (A message sent again
+    anyway is harmless: the receiver keeps its own record, `interchange_received`, and answers with the stored
+    receipt.) Returns how many rows were deleted."""
+    cutoff = now - retention
+    delivered_at, expires_at = col(OutboxMessage.delivered_at), col(OutboxMessage.expires_at)
+    rows = session.exec(select(col(OutboxMessage.id), col(OutboxMessage.kind), col(OutboxMessage.object_id),
+                               col(OutboxMessage.version))
+                        .where(col(OutboxMessage.status) == DELIVERED, delivered_at.is_not(None),
+                               delivered_at < cutoff, sa.or_(expires_at.is_(None), expires_at <= now))).all()
+    ids = [row_id for row_id, kind, object_id, version in rows
+           if row_id is not None and (kind, object_id, version) not in keep]
+    for i in range(0, len(ids), PRUNE_CHUNK):
+        session.execute(sa.delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids[i:i + PRUNE_CHUNK])))
+    return len(ids)
 
 
 # ------------------------------------------------------------------ the pump job
@@ -285,16 +317,19 @@ def next_run(session: Session, now: datetime, poll_s: float) -> datetime:
 
 
 def pump(engine: Engine, me: Identity, settings: Settings, now: datetime) -> dict[str, Any]:
-    """One run: collect, deliver what is due, queue the next run; old finished pump jobs are cleared."""
-    collected = collect(engine, now)
+    """One run: collect, deliver what is due, queue the next run; old finished pump jobs and delivered messages
+    older than LOA_INTERCHANGE_OUTBOX_RETENTION_DAYS are cleared."""
+    news = _collect(engine, now)
     delivered = deliver_due(engine, me, settings, now)
+    keep = {(kind, payload.object_id, schemas.version_of(payload)) for kind, payload in news}
     with session_scope(engine) as s:
         has_peers = s.exec(select(InterchangePeer.id).where(InterchangePeer.enabled)).first() is not None
         if has_peers:
             ensure_pump(s, next_run(s, now, settings.interchange_poll_s))
         s.execute(sa.delete(Job).where(col(Job.kind) == PUMP_JOB, col(Job.status) == SUCCEEDED,
                                        col(Job.finished_at) < now - timedelta(days=1)))
-    return {"collected": collected, **delivered}
+        pruned = prune_delivered(s, now, timedelta(days=settings.interchange_outbox_retention_days), keep)
+    return {"collected": len(news), **delivered, "pruned": pruned}
 
 
 def start(engine: Engine, now: datetime) -> None:
@@ -318,4 +353,24 @@ def summary(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["PUMP_JOB", "UPPER", "bulletin_route", "enqueue", "enqueue_bulletin", "enqueue_up", "remote_communes", "pump", "start"]
+def undelivered(session: Session, limit: int = 200, station_id: str | None = None) -> list[dict[str, Any]]:
+    """The messages not delivered (of one peer, or all), newest first, for the admin's outbox pages: waiting ones
+    with the peer's next attempt (the backoff is per peer) and the last error, and those refused or expired."""
+    query = (select(OutboxMessage, InterchangePeer)
+             .join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
+             .where(col(OutboxMessage.status).in_([PENDING, REFUSED, EXPIRED])))
+    if station_id is not None:
+        query = query.where(InterchangePeer.station_id == station_id)
+    out = []
+    for row, peer in session.exec(query.order_by(col(OutboxMessage.id).desc()).limit(limit)):
+        out.append({"id": row.id, "station_id": peer.station_id, "peer_name": peer.name, "kind": row.kind,
+                    "object_id": row.object_id, "version": row.version, "status": row.status,
+                    "attempts": row.attempts, "created_at": row.created_at, "expires_at": row.expires_at,
+                    "next_attempt_at": peer.next_attempt_at if row.status == PENDING and peer.enabled else None,
+                    "peer_enabled": peer.enabled, "last_error": row.last_error or (
+                        peer.last_error if row.status == PENDING and row.attempts else None)})
+    return out
+
+
+__all__ = ["PUMP_JOB", "UPPER", "bulletin_route", "enqueue", "enqueue_bulletin", "enqueue_up", "remote_communes", "pump",
+           "prune_delivered", "start"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.accounts.models import AreaMembership, User
 from loa.accounts.principal import Principal
@@ -87,6 +87,25 @@ def create_district(session: Session, actor: Principal, province_id: int, name: 
     return district
 
 
+def rename_district(session: Session, actor: Principal, district_id: int, name: str, now: datetime,
+                    code: str | None = None) -> District:
+    """A district's new name and code (the web page's rename): the same checks as when it was created."""
+    actor.require_admin()
+    district = session.get(District, district_id)
+    if district is None:
+        raise NotFound("district_not_found", "Không tìm thấy huyện", "District not found")
+    name = checks.name(name, "tên huyện", "district name")
+    code = (code or "").strip() or None
+    if code and session.exec(select(District).where(District.code == code, District.id != district_id)).first():
+        raise Conflict("code_taken", "Mã huyện đã tồn tại", "That district code exists")
+    before = {"name": district.name, "code": district.code}
+    district.name, district.code = name, code
+    session.add(district)
+    audit.record(session, actor, "district.update", "district", district.id, now, before=before, name=name,
+                 code=code)
+    return district
+
+
 def place_commune(session: Session, actor: Principal, commune_id: int, district_id: int | None,
                   now: datetime) -> Commune:
     """Put a commune under a district of its own province (None: under no district)."""
@@ -137,6 +156,15 @@ def remove_area_role(session: Session, actor: Principal, user_id: int, level: st
     if row is not None:
         session.delete(row)
         audit.record(session, actor, "area.role_remove", "user", user_id, now, level=level, area_id=area_id)
+
+
+def staff_at(session: Session, actor: Principal, level: str, area_id: int) -> list[tuple[AreaMembership, User]]:
+    """Who holds a role at exactly this province or district (the admin's staff list), by name."""
+    actor.require_admin()
+    get_area(session, level, area_id)
+    rows = session.exec(select(AreaMembership, User).join(User, col(User.id) == col(AreaMembership.user_id))
+                        .where(AreaMembership.level == level, AreaMembership.area_id == area_id))
+    return sorted(((m, u) for m, u in rows), key=lambda r: (r[1].display_name.lower(), r[1].username))
 
 
 # ---------------------------------------------------------------- who sees what

@@ -3,6 +3,11 @@
     draft ──submit──▶ submitted ──approve──▶ approved ──send──▶ sent
       ▲                   │                      │
       └──── edit ◀── rejected (reason) ◀─────────┘ (an edit before sending goes back to draft)
+      └──── edit ◀──────────────────────────────────────────────── sent (a correction: the next version)
+
+A sent bulletin corrected (its words or title) becomes the next version, a draft again: approved again by
+someone who did not change it, then sent, it withdraws the older version everywhere that one went
+(docs/bulletins.md, "Versions").
 
 An `editor` (or an `approver`) of the bulletin's own province or district writes it (a text, rendered by the station's TTS
 pipeline, or a recording, in any language) and submits it; an `approver` there approves it, having listened to
@@ -117,18 +122,14 @@ def check_can_compose(session: Session, actor: Principal, area: areas.Area) -> N
     areas.require_role_at(session, actor, area, *EDITORS)
 
 
-def _require_editable(row: Bulletin) -> None:
-    if row.status == "sent":
-        raise Conflict("bulletin_sent", "Bản tin đã gửi, không sửa được", "A sent bulletin cannot change")
-
-
 def edit(session: Session, actor: Principal, bulletin_id: int, body: BulletinEdit, render: Render,
          now: datetime) -> Bulletin:
     row = get_bulletin(session, actor, bulletin_id)
     areas.require_role_at(session, actor, area_of(session, row), *EDITORS)
     editor = _person(actor)
-    _require_editable(row)
     words_changed = body.text is not None and body.text != row.text
+    if row.status == "sent" and not words_changed and (body.title is None or body.title.strip() == row.title):
+        return row  # nothing corrected: no new version to approve and send again
     if words_changed and row.source == "text" and body.text is not None:
         _set_audio(row, _render(render, body.text, row.language))
     if body.text is not None:

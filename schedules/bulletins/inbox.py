@@ -6,7 +6,9 @@
   reason;
 - a cadre orders a priority bulletin that clashes with the commune's own priority item: before it (ending when
   it starts) or after it (starting when it ends);
-- an emergency is already on air when the inbox shows it (the cadre can stop it on the emergency page).
+- an emergency is already on air when the inbox shows it (the cadre can stop it on the emergency page);
+- an older version of a bulletin is `superseded` once a newer one arrives (receive.supersede_older): it shows
+  the link to the newer item and can no longer be decided on.
 """
 from __future__ import annotations
 
@@ -64,6 +66,10 @@ def _decidable(session: Session, actor: Principal, item_id: int, now: datetime, 
     actor.require_role(row.commune_id, *DECIDERS)
     if expire_if_due(session, row, now):
         raise Conflict("bulletin_expired", "Bản tin đã hết hạn", "The bulletin has expired")
+    if row.state == "superseded":
+        raise Conflict("bulletin_superseded", "Đã có phiên bản mới hơn của bản tin này: hãy quyết định phiên bản mới",
+                       "A newer version of this bulletin arrived: decide on the newer one",
+                       superseded_by=row.superseded_by)
     if row.state != "received":
         raise Conflict("invalid_transition", f"Bản tin đã ở trạng thái {row.state}",
                        f"The bulletin is already {row.state}", current_status=row.state)

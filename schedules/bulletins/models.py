@@ -63,6 +63,10 @@ class BulletinDelivery(SQLModel, table=True):
     bulletin_id: int = Field(foreign_key="bulletins.id", index=True)
     commune_id: int = Field(foreign_key="communes.id", index=True)
     route: str = Field(default="local", max_length=10)  # local (same database) | remote (interchange)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # the version `state` is about
+    # The newest older version the commune confirmed withdrawn (superseded): it can no longer air there.
+    superseded_version: int | None = None
+    superseded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     state: str = Field(default="sent", max_length=12)
     detail: str | None = Field(default=None, max_length=2000)
     devices: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_type=sa.JSON)
@@ -76,7 +80,8 @@ class InboxItem(SQLModel, table=True):
     the same bulletin twice changes nothing.
 
     state: received (a normal or priority one waits for the cadre) → scheduled (a schedule or an emergency airs
-    it) ; refused (the cadre said why) ; expired (its expiry passed before it was scheduled)."""
+    it) ; refused (the cadre said why) ; expired (its expiry passed before it was scheduled) ; superseded (a newer
+    version arrived: `superseded_by` is its item, and whatever schedule or emergency aired this one is withdrawn)."""
 
     __tablename__ = "bulletin_inbox"
     __table_args__ = (sa.UniqueConstraint("commune_id", "sender_station", "bulletin_id", "version",
@@ -102,6 +107,7 @@ class InboxItem(SQLModel, table=True):
     content_item_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     schedule_id: int | None = Field(default=None, foreign_key="schedule_rules.id")
     emergency_id: int | None = Field(default=None, foreign_key="emergencies.id")
+    superseded_by: int | None = None  # the newer version's inbox item (no foreign key: same table, kept simple)
     decided_by: int | None = Field(default=None, foreign_key="users.id")
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(sa_type=UtcDateTime, nullable=False, index=True)

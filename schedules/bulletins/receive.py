@@ -29,11 +29,11 @@ from loa.audit import service as audit
 from loa.errors import Conflict, DomainError, Invalid, NotFound
 from loa.org.models import Commune, Village
 from schedules import mapping
-from schedules import rules_service
+from schedules import emergency_service, rules_service
 from schedules.bulletins.models import InboxItem
 from schedules.bulletins.schemas import LEVELS, AudioPart, ReceivedBulletin
 from schedules.schemas import ItemEntry, ScheduleIn, TargetsIn
-from schedules.tables import EmergencyRow, TimetablePlay, saved_id, saved_ids
+from schedules.tables import EmergencyRow, ScheduleRule, TimetablePlay, saved_id, saved_ids
 
 UPPER_USERNAME = "cap-tren"
 LEAD = timedelta(seconds=60)  # a priority bulletin starts no sooner: the loudspeakers fetch it first
@@ -111,6 +111,12 @@ def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: d
     row.content_item_ids = [saved_id(_content_item(session, b, commune_id, part, user, now)) for part in b.audio]
     audit.record(session, actor, "bulletin.receive", "bulletin_inbox", row.id, now, commune_id=commune_id,
                  sender=b.sender_org, bulletin_id=b.bulletin_id, version=b.version, level=b.level)
+    # The older versions go first, so nothing placed below clashes with (or follows) what they scheduled.
+    withdrawn = supersede_older(session, actor, row, now)
+    if withdrawn and b.level == "normal" and b.expires_at > now:
+        row.note = (f"Phiên bản {withdrawn[0].version} đã được chấp nhận phát và nay đã rút khỏi lịch: hãy quyết định"
+                    f" lại với phiên bản {row.version} / Version {withdrawn[0].version} was accepted and is now"
+                    f" withdrawn from the schedule: decide again on version {row.version}")
     if b.expires_at <= now:
         row.state = "expired"
     elif b.level == "emergency":
@@ -119,6 +125,47 @@ def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: d
         place_priority(session, actor, row, now)
     session.add(row)
     return row
+
+
+def older_versions(session: Session, row: InboxItem) -> list[InboxItem]:
+    """The commune's items of earlier versions of the same bulletin (same sender), newest first."""
+    return list(session.exec(select(InboxItem).where(
+        col(InboxItem.commune_id) == row.commune_id, col(InboxItem.sender_station) == row.sender_station,
+        col(InboxItem.bulletin_id) == row.bulletin_id, col(InboxItem.version) < row.version)
+        .order_by(col(InboxItem.version).desc())))
+
+
+def supersede_older(session: Session, actor: Principal, row: InboxItem, now: datetime) -> list[InboxItem]:
+    """Every older version of `row`'s bulletin in its commune becomes `superseded` (linked to `row`), and
+    whatever would air it is withdrawn now: its one-off schedule cancelled (a play on air is cut), its emergency
+    cancelled. The older version never airs afterwards. Returns the items that had been scheduled (newest
+    first), so the caller can tell the cadre their earlier decision was withdrawn. `after_commit` then
+    re-materializes the commune, which rebuilds the loudspeakers' timetables without those plays."""
+    withdrawn: list[InboxItem] = []
+    for old in older_versions(session, row):
+        if old.state == "superseded":
+            continue
+        was = old.state
+        if old.schedule_id is not None:
+            rule = session.get(ScheduleRule, old.schedule_id)
+            if rule is not None and rule.cancelled_at is None:
+                rules_service.cancel_schedule(session, actor, old.schedule_id, now)
+        if old.emergency_id is not None:
+            emergency = session.get(EmergencyRow, old.emergency_id)
+            if emergency is not None and emergency_service.cancel_row(session, emergency, now):
+                emergency.cancelled_by = actor.user_id
+                audit.record(session, actor, "emergency.cancel", "emergency", emergency.id, now,
+                             commune_id=old.commune_id, status=emergency.status, superseded_by=row.id)
+        if was == "scheduled":
+            withdrawn.append(old)
+        old.state, old.superseded_by, old.updated_at = "superseded", row.id, now
+        old.note = (f"Đã có phiên bản {row.version} thay thế, phiên bản này không phát nữa"
+                    f" / Replaced by version {row.version}: this version no longer airs")
+        session.add(old)
+        audit.record(session, actor, "bulletin.supersede", "bulletin_inbox", old.id, now, commune_id=old.commune_id,
+                     bulletin_id=old.bulletin_id, version=old.version, superseded_by=row.id, new_version=row.version,
+                     was=was, schedule_id=old.schedule_id, emergency_id=old.emergency_id)
+    return withdrawn
 
 
 def _content_item(session: Session, b: ReceivedBulletin, commune_id: int, part: AudioPart, user: User,
@@ -167,12 +214,16 @@ def _next_programme(session: Session, commune_id: int, now: datetime) -> Timetab
 
 
 def own_priority_clash(session: Session, row: InboxItem, at: datetime) -> TimetablePlay | None:
-    """The commune's own priority play that a bulletin starting at `at` would overlap, if any."""
+    """The commune's own priority play that a bulletin starting at `at` would overlap, if any. The plays of this
+    bulletin's own versions are not the commune's (an older version's play is withdrawn, even before the
+    timetable is rebuilt)."""
     end = at + timedelta(seconds=duration_of(row))
+    mine = [row.schedule_id] if row.schedule_id else []
+    mine += [o.schedule_id for o in older_versions(session, row) if o.schedule_id is not None] if row.id else []
     return session.exec(select(TimetablePlay).where(
         TimetablePlay.commune_id == row.commune_id, TimetablePlay.priority == mapping.PRIORITIES["priority"],
         col(TimetablePlay.rule_key).startswith("s"), TimetablePlay.start < end, TimetablePlay.end > at,
-        col(TimetablePlay.rule_key).not_in([f"s{row.schedule_id}"] if row.schedule_id else [])
+        col(TimetablePlay.rule_key).not_in([f"s{i}" for i in mine])
     ).order_by(col(TimetablePlay.start))).first()
 
 

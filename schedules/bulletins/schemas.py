@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 LEVELS = ("normal", "priority", "emergency")
-STATES = ("sent", "received", "scheduled", "aired", "refused", "expired")
+STATES = ("sent", "received", "scheduled", "aired", "refused", "expired", "superseded")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class StatusUpdate:
     bulletin_id: str
     version: int
     commune_code: str
-    state: str                   # received | scheduled | aired | refused | expired
+    state: str                   # received | scheduled | aired | refused | expired | superseded
     at: datetime
     detail: str | None = None    # the refusal's reason, or what the commune waits for
     devices: tuple[DeviceAir, ...] = field(default_factory=tuple)

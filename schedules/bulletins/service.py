@@ -28,7 +28,7 @@ from loa.org import areas
 from loa.org.models import Commune, Device, District
 from schedules.bulletins import compose
 from schedules.bulletins.models import Bulletin, BulletinDelivery, InboxItem
-from schedules.bulletins.receive import receive, receive_into
+from schedules.bulletins.receive import older_versions, receive, receive_into
 from schedules.bulletins.schemas import AudioPart, DeviceAir, ReceivedBulletin, SendIn, StatusUpdate
 from schedules.tables import TimetablePlay, saved_id
 
@@ -41,7 +41,7 @@ __all__ = ["receive", "receive_into", "send", "after_commit", "status_of", "stat
 LOCAL_STATION = "local"  # the sender_station of a bulletin sent within this database
 # (session, commune id, audio sha256s, since) → seconds aired per device id, from the devices' proof of play
 AiredLookup = Callable[[Session, int, list[str], datetime], dict[int, float]]
-_RANK = {"sent": 0, "received": 1, "scheduled": 2, "aired": 3, "expired": 4, "refused": 4}
+_RANK = {"sent": 0, "received": 1, "scheduled": 2, "aired": 3, "expired": 4, "refused": 4, "superseded": 5}
 
 
 class RemoteRoute(Protocol):
@@ -110,7 +110,14 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
                        "Only an approved bulletin that was not sent can be sent", current_status=row.status)
     if body.expires_at.tzinfo is None or body.expires_at <= now:
         raise Invalid("expiry_invalid", "Hạn của bản tin phải ở tương lai", "The expiry must be in the future")
-    communes = _targets(session, area, body)
+    earlier = {d.commune_id: d for d in session.exec(select(BulletinDelivery).where(
+        BulletinDelivery.bulletin_id == row.id))}
+    communes = _targets(session, area, body) if body.districts or body.communes or not earlier else []
+    if earlier:
+        # A new version goes wherever an older one went, so the older one is withdrawn everywhere it may air.
+        have = {c.id for c in communes}
+        communes = sorted([*communes, *(c for c in (session.get(Commune, i) for i in earlier if i not in have)
+                                        if c is not None)], key=lambda c: c.id or 0)
     row.level, row.expires_at, row.sent_at, row.sent_by = body.level, body.expires_at, now, actor.user_id
     row.target_districts, row.target_communes = sorted(set(body.districts)), sorted(set(body.communes))
     row.status, row.updated_at = "sent", now
@@ -120,15 +127,23 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
     local: list[InboxItem] = []
     queued: list[int] = []
     for commune in communes:
-        delivery = BulletinDelivery(bulletin_id=bulletin_id, commune_id=saved_id(commune), state="sent",
-                                    state_at=now, updated_at=now)
+        commune_id = saved_id(commune)
+        delivery = earlier.get(commune_id) or BulletinDelivery(bulletin_id=bulletin_id, commune_id=commune_id,
+                                                               state_at=now, updated_at=now)
+        # this version starts afresh; what the commune said about the older one is kept as superseded below
+        delivery.version, delivery.state, delivery.state_at, delivery.updated_at = row.version, "sent", now, now
+        delivery.detail, delivery.devices, delivery.seconds_aired = None, {}, 0.0
         if remote is not None and remote.is_remote(session, commune):
             remote.enqueue(session, as_received(session, row, [commune.code or ""]), commune, now)
             delivery.route = "remote"
-            queued.append(saved_id(commune))
+            queued.append(commune_id)
         else:
             item = receive_into(session, as_received(session, row, [commune.code or str(commune.id)]), commune, now)
+            delivery.route = "local"
             delivery.state, delivery.state_at = ("received" if item.state == "received" else item.state), now
+            gone = [o.version for o in older_versions(session, item) if o.superseded_by == item.id]
+            if gone:
+                delivery.superseded_version, delivery.superseded_at = max(gone), now
             local.append(item)
         session.add(delivery)
     audit.record(session, actor, "bulletin.send", "bulletin", row.id, now, org_level=row.org_level,
@@ -143,7 +158,9 @@ def after_commit(schedules: ScheduleService, items: Iterable[InboxItem], now: da
     for item in items:
         if item.emergency_id is not None and item.state == "scheduled":
             schedules.materialize_commune(item.commune_id, now, started=[f"e{item.emergency_id}"])
-        elif item.schedule_id is not None:
+        elif item.schedule_id is not None or item.version > 1:
+            # a newer version withdrew the older one's play: the loudspeakers' timetables drop it now (a play
+            # on air is cut by the plays-withdrawn listeners), not at the scheduler's next tick
             schedules.materialize_commune(item.commune_id, now)
 
 
@@ -167,6 +184,7 @@ def status_of(session: Session, item: InboxItem, aired: AiredLookup) -> StatusUp
     key = _rule_key(item)
     planned = set(session.exec(select(TimetablePlay.device_id).where(
         TimetablePlay.commune_id == item.commune_id, TimetablePlay.rule_key == key))) if key else set()
+    # a superseded version's plays are withdrawn, and its audio may be the newer version's too: no seconds
     seconds = aired(session, item.commune_id, [a["sha256"] for a in item.audio], item.received_at) \
         if item.state == "scheduled" else {}
     parts = []
@@ -174,14 +192,14 @@ def status_of(session: Session, item: InboxItem, aired: AiredLookup) -> StatusUp
         device_id = saved_id(d)
         s = round(seconds.get(device_id, 0.0), 1)
         state = "aired" if s > 0 else "scheduled" if device_id in planned else "received"
-        if item.state in ("refused", "expired"):
+        if item.state in ("refused", "expired", "superseded"):
             state = item.state
         parts.append(DeviceAir(device_id, d.name, state, s))
     state = item.state
     if state == "scheduled" and any(p.seconds_aired > 0 for p in parts):
         state = "aired"
     detail = item.refuse_reason if item.state == "refused" else item.note
-    at = item.decided_at or item.received_at
+    at = item.updated_at if item.state == "superseded" else item.decided_at or item.received_at
     return StatusUpdate(item.sender_station, item.bulletin_id, item.version, commune.code or str(commune.id),
                         state, at, detail, tuple(parts))
 
@@ -197,7 +215,8 @@ def status_updates(session: Session, since: datetime, aired: AiredLookup, now: d
 
 def record_status(session: Session, update: StatusUpdate, now: datetime) -> BulletinDelivery:
     """On the sender: store what a commune said (its state never goes back: a late "received" after "aired"
-    keeps "aired", but the seconds are always the newest report's)."""
+    keeps "aired", but the seconds are always the newest report's). About an older version than the one last
+    sent, only "superseded" is kept (`superseded_version`): the commune confirmed it can no longer air."""
     row = session.get(Bulletin, int(update.bulletin_id)) if update.bulletin_id.isdigit() else None
     commune = session.exec(select(Commune).where(Commune.code == update.commune_code)).first()
     if row is None or commune is None:
@@ -206,6 +225,12 @@ def record_status(session: Session, update: StatusUpdate, now: datetime) -> Bull
                                                            BulletinDelivery.commune_id == commune.id)).first()
     if delivery is None:
         raise NotFound("delivery_not_found", "Bản tin không gửi tới xã này", "The bulletin was not sent to this commune")
+    if update.version < delivery.version:
+        # news of an older version: only that it was withdrawn there matters; it never overwrites the current one
+        if update.state == "superseded" and (delivery.superseded_version or 0) < update.version:
+            delivery.superseded_version, delivery.superseded_at, delivery.updated_at = update.version, update.at, now
+            session.add(delivery)
+        return delivery
     if _RANK.get(update.state, 0) >= _RANK.get(delivery.state, 0):
         delivery.state, delivery.state_at, delivery.detail = update.state, update.at, update.detail
     delivery.devices = {str(d.device_id): {"name": d.name, "state": d.state, "seconds_aired": d.seconds_aired}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.station_rig import T0
+from tests.station_rig import T0, RealClock  # noqa: F401  (RealClock: imported from here by the live tests)
 
 from tests.serving import FAST_SHUTDOWN
 
@@ -78,13 +78,6 @@ def start_station(settings, clock: Callable[[], datetime] | None = None) -> Live
     from api.app import create_app
 
     return LiveStation(lambda: create_app(settings, clock=clock, start_worker=False)).start()
-
-
-class RealClock:
-    """The wall clock, for tests of real processes (agents, a box) that cannot share a simulated one."""
-
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc)
 
 
 class LinkedClock:
