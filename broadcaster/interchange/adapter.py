@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.schemas import (AudioRef, BulletinMessage, DeviceAired, Origin, ReportMessage,
                                              StatusMessage)
 from loa.db import session_scope
 from loa.errors import DomainError
+
+if TYPE_CHECKING:  # the domain's seam types; imported where used, so the wire side loads on its own
+    from schedules.bulletins.rollup import CommuneDay
+    from schedules.bulletins.schemas import ReceivedBulletin
 
 log = logging.getLogger("loa.interchange")
 
@@ -32,7 +36,7 @@ def _refused(exc: DomainError) -> Refused:
     return Refused(exc.code, status, exc.message_vi, exc.message_en, **exc.extra)
 
 
-def to_received_bulletin(sender: str, msg: BulletinMessage):
+def to_received_bulletin(sender: str, msg: BulletinMessage) -> ReceivedBulletin:
     from schedules.bulletins.schemas import AudioPart, ReceivedBulletin
 
     return ReceivedBulletin(
@@ -44,7 +48,7 @@ def to_received_bulletin(sender: str, msg: BulletinMessage):
         target_communes=tuple(msg.communes))
 
 
-def from_received_bulletin(station: str, b) -> BulletinMessage:
+def from_received_bulletin(station: str, b: ReceivedBulletin) -> BulletinMessage:
     """The domain's `ReceivedBulletin` (what `service.send` hands a `RemoteRoute`) as the wire message."""
     return BulletinMessage(
         bulletin_id=b.bulletin_id, version=b.version, level=b.level, issued_at=b.issued_at,
@@ -95,7 +99,7 @@ def deliver_status(session: Session, sender: str, msg: StatusMessage, now: datet
     return {"state": row.state}
 
 
-def _flatten(day) -> dict[str, float]:
+def _flatten(day: CommuneDay) -> dict[str, float]:
     out = {f"seconds_by_kind.{k}": v for k, v in day.seconds_by_kind.items()}
     out.update({f"seconds_by_level.{k}": v for k, v in day.seconds_by_level.items()})
     out.update({k: getattr(day, k) for k in REPORT_FIGURES})
@@ -105,7 +109,7 @@ def _flatten(day) -> dict[str, float]:
 REPORT_FIGURES = ("plays", "completed", "interrupted", "failed", "device_seconds", "up_seconds")
 
 
-def to_commune_day(msg: ReportMessage):
+def to_commune_day(msg: ReportMessage) -> CommuneDay:
     from schedules.bulletins.rollup import CommuneDay
 
     f = msg.figures
@@ -153,7 +157,10 @@ def daily_reports(session: Session, since: datetime | None, now: datetime) -> li
     from loa.org.models import Commune
 
     out: list[ReportMessage] = []
-    for commune in session.exec(select(Commune).where(Commune.code.is_not(None)).order_by(Commune.id)):
+    for commune in session.exec(select(Commune).where(col(Commune.code).is_not(None)).order_by(col(Commune.id))):
+        code = commune.code
+        if code is None:  # excluded by the query
+            continue
         tz = ZoneInfo(commune.timezone)
         today = now.astimezone(tz).date()
         if since is not None and since.astimezone(tz).date() == today:
@@ -163,6 +170,6 @@ def daily_reports(session: Session, since: datetime | None, now: datetime) -> li
             first = max(today - timedelta(days=REPORT_DAYS_BACK), min(first, since.astimezone(tz).date() - timedelta(days=1)))
         for day in bulletin_air.commune_days(session, commune, first, today - timedelta(days=1), now):
             age = (today - date.fromisoformat(day.day)).days
-            out.append(ReportMessage(commune=commune.code, day=date.fromisoformat(day.day), version=min(age, 2),
+            out.append(ReportMessage(commune=code, day=date.fromisoformat(day.day), version=min(age, 2),
                                      figures=_flatten(day)))
     return out

@@ -1,6 +1,8 @@
 """Why a message is refused: a stable code, an HTTP status, Vietnamese first, and whether a retry can help."""
 from __future__ import annotations
 
+from typing import Any
+
 from loa.errors import DomainError
 
 
@@ -9,7 +11,7 @@ class Refused(DomainError):
     `retryable` tells the sender's outbox whether to try again later (the peer may register us, a clock may be
     fixed, audio may come back) or give up on this message (it can never be accepted)."""
 
-    def __init__(self, code: str, status: int, vi: str, en: str, *, retryable: bool = False, **extra) -> None:
+    def __init__(self, code: str, status: int, vi: str, en: str, *, retryable: bool = False, **extra: Any) -> None:
         super().__init__(code, vi, en, retryable=retryable, **extra)
         self.status = status
         self.retryable = retryable

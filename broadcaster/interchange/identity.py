@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from broadcaster.interchange.models import StationIdentity
 from broadcaster.signing import KeyRing, StationKey
 from loa.db import session_scope
+from loa.settings import Settings
 
 
 def stored_station_id(engine: Engine) -> str:
@@ -51,5 +52,5 @@ class Identity:
         return {"station_id": self.station_id, **self.key().public_info()}
 
 
-def load(settings, engine: Engine) -> Identity:
+def load(settings: Settings, engine: Engine) -> Identity:
     return Identity(KeyRing(settings.resolved_data_dir / "keys"), engine, settings.interchange_station_id)

@@ -2,11 +2,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from loa.db import UtcDateTime
+
+
+_Model = TypeVar("_Model", bound=SQLModel)
+
+
+def existing(session: Session, model: type[_Model], key: Any) -> _Model:
+    """A peer or an outbox row known to exist (read a moment ago): peers are disabled, never deleted, and outbox
+    rows stay."""
+    row = session.get(model, key)
+    if row is None:
+        raise ValueError(f"{model.__name__} {key!r} is gone")
+    return row
+
 
 UPPER, LOWER = "upper", "lower"  # the peer is the station above us (sends bulletins) / below us (a commune)
 PENDING, DELIVERED, REFUSED, EXPIRED = "pending", "delivered", "refused", "expired"
@@ -32,8 +46,8 @@ class InterchangePeer(SQLModel, table=True):
     name: str = Field(max_length=200)
     role: str = Field(max_length=8)  # upper | lower
     base_url: str = Field(max_length=500)
-    keys: dict = Field(default_factory=dict, sa_type=sa.JSON)
-    communes: list = Field(default_factory=list, sa_type=sa.JSON)  # a lower peer: the commune codes it runs
+    keys: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    communes: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # a lower peer: the commune codes it runs
     enabled: bool = True
     # The outbox's backoff is per peer: a station that is offline is offline for all its messages.
     failures: int = 0
@@ -60,12 +74,12 @@ class OutboxMessage(SQLModel, table=True):
     kind: str = Field(max_length=16)  # bulletin | status | report
     object_id: str = Field(max_length=200)
     version: int = 1
-    body: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    body: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     status: str = Field(default=PENDING, max_length=16)
     attempts: int = 0
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str | None = Field(default=None, max_length=2000)
-    receipt: dict | None = Field(default=None, sa_type=sa.JSON)
+    receipt: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
@@ -95,5 +109,5 @@ class ReceivedMessage(SQLModel, table=True):
     object_id: str = Field(max_length=200)
     version: int = 1
     digest: str = Field(max_length=64)  # sha256 of the body without sender time: same version, same content
-    result: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    result: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     received_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import sqlalchemy as sa
@@ -26,10 +26,15 @@ from broadcaster.interchange import envelope, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
 from broadcaster.interchange.models import (DELIVERED, EXPIRED, PENDING, REFUSED, UPPER, InterchangePeer,
-                                            OutboxMessage, SharedAudio)
+                                            OutboxMessage, SharedAudio, existing)
 from loa.db import session_scope
 from loa.jobs import service as job_queue
 from loa.jobs.models import QUEUED, SUCCEEDED, Job
+from loa.settings import Settings
+from schedules.tables import saved_id
+
+if TYPE_CHECKING:
+    from broadcaster.interchange.route import OutboxRoute
 
 log = logging.getLogger("loa.interchange")
 
@@ -43,7 +48,7 @@ BATCH = 200  # messages per peer per pump run (the next run continues at once)
 def ensure_pump(session: Session, at: datetime) -> None:
     """One queued pump job runs no later than `at` (moved earlier, or added)."""
     first = session.exec(select(Job).where(Job.kind == PUMP_JOB, Job.status == QUEUED)
-                         .order_by(Job.run_after)).first()
+                         .order_by(col(Job.run_after))).first()
     if first is None:
         job = job_queue.enqueue(session, PUMP_JOB, {}, at)
         job.run_after = at
@@ -52,21 +57,22 @@ def ensure_pump(session: Session, at: datetime) -> None:
         session.add(first)
 
 
-def enqueue(session: Session, peer: InterchangePeer, kind: str, payload: Any, now: datetime, *,
+def enqueue(session: Session, peer: InterchangePeer, kind: str, payload: schemas.Payload, now: datetime, *,
             expires_at: datetime | None = None, audio: tuple[str, ...] = ()) -> OutboxMessage:
     """The message for `peer`, once: the same (peer, kind, object, version) again returns the row there."""
     version = schemas.version_of(payload)
+    peer_id = saved_id(peer)
     row = session.exec(select(OutboxMessage).where(
-        OutboxMessage.peer_id == peer.id, OutboxMessage.kind == kind,
+        OutboxMessage.peer_id == peer_id, OutboxMessage.kind == kind,
         OutboxMessage.object_id == payload.object_id, OutboxMessage.version == version)).first()
     if row is not None:
         return row
-    row = OutboxMessage(peer_id=peer.id, kind=kind, object_id=payload.object_id, version=version,
+    row = OutboxMessage(peer_id=peer_id, kind=kind, object_id=payload.object_id, version=version,
                         body=payload.to_dict(), expires_at=expires_at, created_at=now)
     session.add(row)
     for sha in audio:
-        if session.get(SharedAudio, (peer.id, sha)) is None:
-            session.add(SharedAudio(peer_id=peer.id, sha256=sha))
+        if session.get(SharedAudio, (peer_id, sha)) is None:
+            session.add(SharedAudio(peer_id=peer_id, sha256=sha))
     session.flush()
     ensure_pump(session, now)
     return row
@@ -82,7 +88,7 @@ def enqueue_bulletin(session: Session, bulletin: schemas.BulletinMessage, now: d
     Returns {peer station id: outbox id}. Communes no peer runs are not this module's business."""
     out: dict[str, int] = {}
     for peer_id, codes in peers.serving(session, list(bulletin.communes)).items():
-        peer = session.get(InterchangePeer, peer_id)
+        peer = existing(session, InterchangePeer, peer_id)
         row = enqueue(session, peer, "bulletin", replace(bulletin, communes=tuple(codes)), now,
                       expires_at=bulletin.expires_at, audio=tuple(a.sha256 for a in bulletin.audio))
         merged = sorted(set(row.body["communes"]) | set(codes))
@@ -90,18 +96,18 @@ def enqueue_bulletin(session: Session, bulletin: schemas.BulletinMessage, now: d
             # the sender adds its communes one call at a time: one message per peer carries them all
             row.body = {**row.body, "communes": merged}
             session.add(row)
-        out[peer.station_id] = row.id
+        out[peer.station_id] = saved_id(row)
     return out
 
 
-def bulletin_route():
+def bulletin_route() -> OutboxRoute:
     """The bulletins domain's `RemoteRoute` (api/bulletins/views.py asks for it by this name)."""
     from broadcaster.interchange.route import OutboxRoute
 
     return OutboxRoute()
 
 
-def enqueue_up(session: Session, kind: str, payload: Any, now: datetime) -> OutboxMessage | None:
+def enqueue_up(session: Session, kind: str, payload: schemas.Payload, now: datetime) -> OutboxMessage | None:
     """A status update or report for the upper station (None when this station has none)."""
     upper = peers.upper(session)
     return enqueue(session, upper, kind, payload, now) if upper is not None else None
@@ -112,7 +118,7 @@ def enqueue_up(session: Session, kind: str, payload: Any, now: datetime) -> Outb
 class Outcome:
     status: str  # delivered | refused | retry
     detail: str = ""
-    receipt: dict | None = None
+    receipt: dict[str, Any] | None = None
 
 
 def backoff(failures: int, base_s: float, max_s: float) -> timedelta:
@@ -137,7 +143,7 @@ def _problem(reply: httpx.Response) -> tuple[str, bool, str]:
     return code, retry, f"{code}: {text or reply.text[:300]}"
 
 
-def _check_receipt(peer: InterchangePeer, row: OutboxMessage, me: str, data: Any) -> dict:
+def _check_receipt(peer: InterchangePeer, row: OutboxMessage, me: str, data: Any) -> dict[str, Any]:
     body, key_id, signature = envelope.signed_part(data)
     envelope.verify(body, key_id, signature, peer.keys)
     if (body.get("schema") != schemas.RECEIPT or body.get("sender") != peer.station_id
@@ -168,13 +174,13 @@ def send_one(client: httpx.Client, me: Identity, peer: InterchangePeer, row: Out
     return Outcome("retry" if retry else REFUSED, text[:2000])
 
 
-def _deliver_peer(engine: Engine, me: Identity, settings, peer_id: int, now: datetime) -> dict[str, int]:
+def _deliver_peer(engine: Engine, me: Identity, settings: Settings, peer_id: int, now: datetime) -> dict[str, int]:
     counts = {DELIVERED: 0, REFUSED: 0, EXPIRED: 0, "retry": 0}
     with session_scope(engine) as s:
-        peer = s.get(InterchangePeer, peer_id)
+        peer = existing(s, InterchangePeer, peer_id)
         rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.peer_id == peer_id,
                                                        OutboxMessage.status == PENDING)
-                           .order_by(OutboxMessage.id).limit(BATCH)))
+                           .order_by(col(OutboxMessage.id)).limit(BATCH)))
         s.expunge(peer)
         for r in rows:
             s.expunge(r)
@@ -186,8 +192,8 @@ def _deliver_peer(engine: Engine, me: Identity, settings, peer_id: int, now: dat
                 outcome = send_one(client, me, peer, row, now)
             counts[outcome.status] += 1
             with session_scope(engine) as s:
-                stored = s.get(OutboxMessage, row.id)
-                p = s.get(InterchangePeer, peer_id)
+                stored = existing(s, OutboxMessage, saved_id(row))
+                p = existing(s, InterchangePeer, peer_id)
                 stored.attempts += 1
                 if outcome.status == "retry":
                     stored.last_error = outcome.detail
@@ -210,13 +216,22 @@ def _deliver_peer(engine: Engine, me: Identity, settings, peer_id: int, now: dat
     return counts
 
 
-def deliver_due(engine: Engine, me: Identity, settings, now: datetime, parallel: int = 8) -> dict[str, int]:
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    """A peer whose backoff is over (or that never failed)."""
+    at = col(InterchangePeer.next_attempt_at)
+    return sa.or_(at.is_(None), at <= now)
+
+
+def _waiting() -> sa.Exists:
+    """A peer with pending messages."""
+    return sa.exists().where(col(OutboxMessage.peer_id) == col(InterchangePeer.id), col(OutboxMessage.status) == PENDING)
+
+
+def deliver_due(engine: Engine, me: Identity, settings: Settings, now: datetime, parallel: int = 8) -> dict[str, int]:
     """Deliver every due peer's pending messages (peers side by side, each peer's messages in order)."""
     with session_scope(engine) as s:
-        due = list(s.exec(select(InterchangePeer.id).where(
-            InterchangePeer.enabled,
-            sa.or_(InterchangePeer.next_attempt_at.is_(None), InterchangePeer.next_attempt_at <= now),
-            sa.exists().where(OutboxMessage.peer_id == InterchangePeer.id, OutboxMessage.status == PENDING))))
+        due = [pid for pid in s.exec(select(InterchangePeer.id).where(InterchangePeer.enabled, _due(now), _waiting()))
+               if pid is not None]
     totals = {DELIVERED: 0, REFUSED: 0, EXPIRED: 0, "retry": 0}
     if not due:
         return totals
@@ -234,7 +249,7 @@ def collect(engine: Engine, now: datetime) -> int:
     return len(_collect(engine, now))
 
 
-def _collect(engine: Engine, now: datetime) -> list[tuple[str, Any]]:
+def _collect(engine: Engine, now: datetime) -> list[tuple[str, schemas.Payload]]:
     """`collect`, returning what it collected as (kind, payload)."""
     from broadcaster.interchange import adapter
 
@@ -242,19 +257,19 @@ def _collect(engine: Engine, now: datetime) -> list[tuple[str, Any]]:
         upper = peers.upper(s)
         if upper is None:
             return []
-        upper_id, station = upper.id, upper.station_id
+        upper_id, station = saved_id(upper), upper.station_id
         # an overlap, so an update committed just after the last run's query is not missed (enqueue dedups)
         since = upper.status_cursor - CURSOR_OVERLAP if upper.status_cursor is not None else None
-        news = [("status", m) for m in adapter.status_updates(s, station, since, now)]
+        news: list[tuple[str, schemas.Payload]] = [("status", m) for m in adapter.status_updates(s, station, since, now)]
         news += [("report", r) for r in adapter.daily_reports(s, since, now)]
         s.rollback()  # nothing written: end the read before the writes below
     for i in range(0, len(news), 100):
         with session_scope(engine) as s:
-            upper = s.get(InterchangePeer, upper_id)
+            upper = existing(s, InterchangePeer, upper_id)
             for kind, payload in news[i:i + 100]:
                 enqueue(s, upper, kind, payload, now)
     with session_scope(engine) as s:
-        upper = s.get(InterchangePeer, upper_id)
+        upper = existing(s, InterchangePeer, upper_id)
         upper.status_cursor = now
         s.add(upper)
     return news
@@ -289,20 +304,19 @@ def prune_delivered(session: Session, now: datetime, retention: timedelta,
 # ------------------------------------------------------------------ the pump job
 def next_run(session: Session, now: datetime, poll_s: float) -> datetime:
     """When the pump runs again: the earliest peer retry that is due with messages waiting, else one poll later."""
-    waiting = session.exec(select(sa.func.min(InterchangePeer.next_attempt_at)).where(
-        InterchangePeer.enabled, InterchangePeer.next_attempt_at.is_not(None),
-        sa.exists().where(OutboxMessage.peer_id == InterchangePeer.id, OutboxMessage.status == PENDING))).first()
-    more = session.exec(select(OutboxMessage.id).join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
-                        .where(OutboxMessage.status == PENDING, InterchangePeer.enabled,
-                               sa.or_(InterchangePeer.next_attempt_at.is_(None),
-                                      InterchangePeer.next_attempt_at <= now)).limit(1)).first()
+    retry_at = col(InterchangePeer.next_attempt_at)
+    waiting = session.exec(select(sa.func.min(retry_at)).where(
+        InterchangePeer.enabled, retry_at.is_not(None), _waiting())).first()
+    more = session.exec(select(OutboxMessage.id)
+                        .join(InterchangePeer, col(InterchangePeer.id) == col(OutboxMessage.peer_id))
+                        .where(OutboxMessage.status == PENDING, InterchangePeer.enabled, _due(now)).limit(1)).first()
     if more is not None:
         return now  # a batch was cut at BATCH messages: continue at once
     at = now + timedelta(seconds=poll_s)
     return min(at, waiting) if waiting is not None else at
 
 
-def pump(engine: Engine, me: Identity, settings, now: datetime) -> dict[str, Any]:
+def pump(engine: Engine, me: Identity, settings: Settings, now: datetime) -> dict[str, Any]:
     """One run: collect, deliver what is due, queue the next run; old finished pump jobs and delivered messages
     older than LOA_INTERCHANGE_OUTBOX_RETENTION_DAYS are cleared."""
     news = _collect(engine, now)
@@ -312,8 +326,8 @@ def pump(engine: Engine, me: Identity, settings, now: datetime) -> dict[str, Any
         has_peers = s.exec(select(InterchangePeer.id).where(InterchangePeer.enabled)).first() is not None
         if has_peers:
             ensure_pump(s, next_run(s, now, settings.interchange_poll_s))
-        s.execute(sa.delete(Job).where(Job.kind == PUMP_JOB, Job.status == SUCCEEDED,
-                                       Job.finished_at < now - timedelta(days=1)))
+        s.execute(sa.delete(Job).where(col(Job.kind) == PUMP_JOB, col(Job.status) == SUCCEEDED,
+                                       col(Job.finished_at) < now - timedelta(days=1)))
         pruned = prune_delivered(s, now, timedelta(days=settings.interchange_outbox_retention_days), keep)
     return {"collected": len(news), **delivered, "pruned": pruned}
 
@@ -329,13 +343,13 @@ def summary(session: Session) -> list[dict[str, Any]]:
     """Per peer: messages by status, failures, next attempt (for `loa interchange outbox` and the admin API)."""
     counts: dict[int, dict[str, int]] = {}
     for peer_id, status, n in session.exec(select(OutboxMessage.peer_id, OutboxMessage.status, sa.func.count())
-                                           .group_by(OutboxMessage.peer_id, OutboxMessage.status)):
+                                           .group_by(col(OutboxMessage.peer_id), col(OutboxMessage.status))):
         counts.setdefault(peer_id, {})[status] = n
-    out = []
-    for p in session.exec(select(InterchangePeer).order_by(InterchangePeer.station_id)):
+    out: list[dict[str, Any]] = []
+    for p in session.exec(select(InterchangePeer).order_by(col(InterchangePeer.station_id))):
         out.append({"station_id": p.station_id, "role": p.role, "enabled": p.enabled, "failures": p.failures,
                     "next_attempt_at": p.next_attempt_at, "last_error": p.last_error,
-                    "last_delivery_at": p.last_delivery_at, "messages": counts.get(p.id, {})})
+                    "last_delivery_at": p.last_delivery_at, "messages": counts.get(saved_id(p), {})})
     return out
 
 

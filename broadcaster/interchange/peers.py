@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -12,6 +13,7 @@ from broadcaster.protocol.wire import b64decode, key_id_for
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
 from loa.errors import Conflict, Invalid, NotFound
+from schedules.tables import saved_id
 
 _STATION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -134,7 +136,7 @@ def serving(session: Session, commune_codes: list[str]) -> dict[int, list[str]]:
     for peer in session.exec(select(InterchangePeer).where(InterchangePeer.role == LOWER, InterchangePeer.enabled)):
         mine = sorted(wanted & set(peer.communes))
         if mine:
-            out[peer.id] = mine  # type: ignore[index]
+            out[saved_id(peer)] = mine
     return out
 
 
@@ -143,7 +145,7 @@ def upper(session: Session) -> InterchangePeer | None:
                                                       InterchangePeer.enabled)).first()
 
 
-def describe(peer: InterchangePeer) -> dict:
+def describe(peer: InterchangePeer) -> dict[str, Any]:
     """What an admin sees of a peer (CLI and API): never more than its public keys' ids."""
     return {"station_id": peer.station_id, "name": peer.name, "role": peer.role, "base_url": peer.base_url,
             "key_ids": sorted(peer.keys), "communes": peer.communes, "enabled": peer.enabled,

@@ -25,12 +25,13 @@ from sqlmodel import Session, select
 from broadcaster.interchange import adapter, audio_fetch, envelope, errors, peers, schemas
 from broadcaster.interchange.errors import Refused
 from broadcaster.interchange.identity import Identity
-from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage
+from broadcaster.interchange.models import LOWER, UPPER, InterchangePeer, ReceivedMessage, existing
 from broadcaster.protocol.wire import canonical_json
 from content.store import AudioStore
 from loa.accounts.principal import SYSTEM
 from loa.audit import service as audit
 from loa.db import session_scope
+from schedules.tables import saved_id
 
 log = logging.getLogger("loa.interchange")
 
@@ -108,21 +109,21 @@ class Receiver:
         taken = self._already(peer, kind, payload.object_id, version, digest)
         if taken is not None:
             return self._receipt(peer, kind, payload.object_id, version, "duplicate", taken.result, now)
-        if kind == "bulletin":
+        if isinstance(payload, schemas.BulletinMessage):  # kind == "bulletin"
             if payload.expires_at <= now:
                 raise Refused("interchange_expired", 422, "Bản tin đã hết hạn khi đến nơi",
                               "The bulletin had expired when it arrived")
             for ref in payload.audio:
                 audio_fetch.fetch(self.store, peer.base_url, ref, self.me, now, self.timeout_s)
         early: dict[str, Any] | None = None
-        if kind == "bulletin" and len(payload.communes) > COMMUNES_PER_TRANSACTION:
+        if isinstance(payload, schemas.BulletinMessage) and len(payload.communes) > COMMUNES_PER_TRANSACTION:
             early = self._bulletin_in_parts(peer, payload, now)
         try:
             with session_scope(self.engine) as s:
-                result = early if early is not None else self._deliver(s, peer, kind, payload, now)
+                result = early if early is not None else self._deliver(s, peer, payload, now)
                 s.add(ReceivedMessage(sender=peer.station_id, kind=kind, object_id=payload.object_id,
                                       version=version, digest=digest, result=result, received_at=now))
-                row = s.get(InterchangePeer, peer.id)
+                row = existing(s, InterchangePeer, saved_id(peer))
                 row.last_received_at = now
                 s.add(row)
                 s.flush()
@@ -184,10 +185,11 @@ class Receiver:
         return {"inbox": inbox}
 
     @staticmethod
-    def _deliver(s: Session, peer: InterchangePeer, kind: str, payload: Any, now: datetime) -> dict[str, Any]:
-        if kind == "bulletin":
+    def _deliver(s: Session, peer: InterchangePeer, payload: schemas.Payload, now: datetime) -> dict[str, Any]:
+        """The payload's class is its kind's (schemas.PAYLOADS)."""
+        if isinstance(payload, schemas.BulletinMessage):
             return adapter.deliver_bulletin(s, peer.station_id, payload, now)
-        if kind == "status":
+        if isinstance(payload, schemas.StatusMessage):
             return adapter.deliver_status(s, peer.station_id, payload, now)
         return adapter.deliver_report(s, peer.station_id, payload, now)
 

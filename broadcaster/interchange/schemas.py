@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeAlias
 
 from broadcaster.interchange.errors import Refused, malformed
 from broadcaster.protocol.wire import format_time, is_sha256, parse_time
@@ -271,19 +271,21 @@ class ReportMessage:
                    figures={k: float(v) for k, v in figures.items()})
 
 
-PAYLOADS = {"bulletin": BulletinMessage, "status": StatusMessage, "report": ReportMessage}
+Payload: TypeAlias = BulletinMessage | StatusMessage | ReportMessage  # a message's body, by its kind
+PAYLOADS: dict[str, type[BulletinMessage] | type[StatusMessage] | type[ReportMessage]] = {
+    "bulletin": BulletinMessage, "status": StatusMessage, "report": ReportMessage}
 
 
-def version_of(payload: Any) -> int:
-    return getattr(payload, "version", 1)
+def version_of(payload: Payload) -> int:
+    return payload.version
 
 
-def build(header: Header, payload: Any) -> dict[str, Any]:
+def build(header: Header, payload: Payload) -> dict[str, Any]:
     """The body to sign: the header's fields and the payload's, side by side."""
     return {**payload.to_dict(), **header.to_dict()}
 
 
-def parse(body: Mapping[str, Any]) -> tuple[Header, Any]:
+def parse(body: Mapping[str, Any]) -> tuple[Header, Payload]:
     header = Header.from_dict(body)
     cls = PAYLOADS.get(header.kind)
     if cls is None:

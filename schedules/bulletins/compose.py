@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.languages import normalize_tag
 from content.types import AudioFacts
@@ -54,12 +55,21 @@ def get_bulletin(session: Session, actor: Principal, bulletin_id: int) -> Bullet
 def list_bulletins(session: Session, actor: Principal, area: areas.Area, limit: int = 200) -> list[Bulletin]:
     areas.visible_area(session, actor, area.level, area.id)
     return list(session.exec(select(Bulletin).where(Bulletin.org_level == area.level, Bulletin.org_id == area.id)
-                             .order_by(Bulletin.id.desc()).limit(limit)))
+                             .order_by(col(Bulletin.id).desc()).limit(limit)))
 
 
-def _audit(session: Session, actor: Principal, action: str, row: Bulletin, now: datetime, **detail) -> None:
+def _audit(session: Session, actor: Principal, action: str, row: Bulletin, now: datetime, **detail: Any) -> None:
     audit.record(session, actor, action, "bulletin", row.id, now, org_level=row.org_level, org_id=row.org_id,
                  version=row.version, **detail)
+
+
+def _person(actor: Principal) -> int:
+    """Who writes: a bulletin's author and changers are people. Staff roles belong to users, so after
+    `require_role_at` this always holds; the system principal (no user) never gets here."""
+    if actor.user_id is None:
+        raise PermissionDenied("person_required", "Chỉ một người dùng mới soạn được bản tin",
+                               "Only a person can write a bulletin")
+    return actor.user_id
 
 
 def _set_audio(row: Bulletin, facts: AudioFacts) -> None:
@@ -78,10 +88,11 @@ def _render(render: Render, text: str, language: str) -> AudioFacts:
 def create_text(session: Session, actor: Principal, area: areas.Area, body: BulletinTextIn, render: Render,
                 now: datetime) -> Bulletin:
     areas.require_role_at(session, actor, area, *EDITORS)
+    author = _person(actor)
     language = normalize_tag(body.language)
     facts = _render(render, body.text, language)
     row = Bulletin(org_level=area.level, org_id=area.id, title=body.title.strip(), language=language,
-                   source="text", text=body.text, author_id=actor.user_id, changed_by=[actor.user_id],
+                   source="text", text=body.text, author_id=author, changed_by=[author],
                    created_at=now, updated_at=now)
     _set_audio(row, facts)
     session.add(row)
@@ -93,11 +104,12 @@ def create_text(session: Session, actor: Principal, area: areas.Area, body: Bull
 def create_recording(session: Session, actor: Principal, area: areas.Area, title: str, language: str,
                      facts: AudioFacts, now: datetime, transcript: str | None = None) -> Bulletin:
     areas.require_role_at(session, actor, area, *EDITORS)
+    author = _person(actor)
     if not title.strip():
         raise Invalid("title_required", "Chưa có tiêu đề", "A title is required")
     row = Bulletin(org_level=area.level, org_id=area.id, title=title.strip()[:300], language=normalize_tag(language),
-                   source="recording", text=(transcript or None), author_id=actor.user_id,
-                   changed_by=[actor.user_id], created_at=now, updated_at=now)
+                   source="recording", text=(transcript or None), author_id=author,
+                   changed_by=[author], created_at=now, updated_at=now)
     _set_audio(row, facts)
     session.add(row)
     session.flush()
@@ -114,10 +126,11 @@ def edit(session: Session, actor: Principal, bulletin_id: int, body: BulletinEdi
          now: datetime) -> Bulletin:
     row = get_bulletin(session, actor, bulletin_id)
     areas.require_role_at(session, actor, area_of(session, row), *EDITORS)
+    editor = _person(actor)
     words_changed = body.text is not None and body.text != row.text
     if row.status == "sent" and not words_changed and (body.title is None or body.title.strip() == row.title):
         return row  # nothing corrected: no new version to approve and send again
-    if words_changed and row.source == "text":
+    if words_changed and row.source == "text" and body.text is not None:
         _set_audio(row, _render(render, body.text, row.language))
     if body.text is not None:
         row.text = body.text
@@ -126,8 +139,8 @@ def edit(session: Session, actor: Principal, bulletin_id: int, body: BulletinEdi
     if words_changed or body.title is not None:
         row.version += 1
         row.status, row.reject_reason, row.approved_by, row.approved_at = "draft", None, None, None
-        if actor.user_id not in row.changed_by:
-            row.changed_by = [*row.changed_by, actor.user_id]
+        if editor not in row.changed_by:
+            row.changed_by = [*row.changed_by, editor]
     row.updated_at = now
     session.add(row)
     _audit(session, actor, "bulletin.edit", row, now, words_changed=words_changed)

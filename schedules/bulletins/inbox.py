@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -38,7 +39,7 @@ def _missing() -> NotFound:
 def list_inbox(session: Session, actor: Principal, commune_id: int, now: datetime) -> list[InboxItem]:
     get_commune(session, actor, commune_id)
     rows = list(session.exec(select(InboxItem).where(InboxItem.commune_id == commune_id)
-                             .order_by(InboxItem.id.desc()).limit(300)))
+                             .order_by(col(InboxItem.id).desc()).limit(300)))
     for row in rows:
         expire_if_due(session, row, now)
     return rows
@@ -79,7 +80,7 @@ def _decidable(session: Session, actor: Principal, item_id: int, now: datetime, 
 
 
 def _decided(session: Session, actor: Principal, row: InboxItem, state: str, now: datetime, action: str,
-             **detail) -> InboxItem:
+             **detail: Any) -> InboxItem:
     row.state, row.decided_by, row.decided_at, row.updated_at = state, actor.user_id, now, now
     session.add(row)
     audit.record(session, actor, action, "bulletin_inbox", row.id, now, commune_id=row.commune_id,

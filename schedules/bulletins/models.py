@@ -8,6 +8,7 @@ day, from its loudspeakers' own proof of play, computed here or received from th
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -36,15 +37,15 @@ class Bulletin(SQLModel, table=True):
     version: int = 1
     status: str = Field(default="draft", max_length=16, index=True)
     reject_reason: str | None = Field(default=None, max_length=2000)
-    changed_by: list = Field(default_factory=list, sa_type=sa.JSON)
+    changed_by: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     author_id: int = Field(foreign_key="users.id")
     approved_by: int | None = Field(default=None, foreign_key="users.id")
     approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Set when sent: the level, the expiry and the chosen targets (district ids, commune ids) as sent.
     level: str | None = Field(default=None, max_length=10)  # normal | priority | emergency
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    target_districts: list = Field(default_factory=list, sa_type=sa.JSON)
-    target_communes: list = Field(default_factory=list, sa_type=sa.JSON)
+    target_districts: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    target_communes: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     sent_by: int | None = Field(default=None, foreign_key="users.id")
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
@@ -68,7 +69,7 @@ class BulletinDelivery(SQLModel, table=True):
     superseded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     state: str = Field(default="sent", max_length=12)
     detail: str | None = Field(default=None, max_length=2000)
-    devices: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    devices: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_type=sa.JSON)
     seconds_aired: float = 0.0
     state_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
@@ -95,15 +96,15 @@ class InboxItem(SQLModel, table=True):
     version: int = 1
     level: str = Field(max_length=10)
     title: str = Field(max_length=300)
-    texts: dict = Field(default_factory=dict, sa_type=sa.JSON)  # language → text (what the audio says)
-    audio: list = Field(default_factory=list, sa_type=sa.JSON)  # [{"sha256", "size", "duration_s", "language"}]
+    texts: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)  # language → text (what the audio says)
+    audio: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)  # [{"sha256", "size", "duration_s", "language"}]
     issued_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     received_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     state: str = Field(default="received", max_length=12, index=True)
     note: str | None = Field(default=None, max_length=1000)  # why a priority one waits for the cadre's order
     refuse_reason: str | None = Field(default=None, max_length=2000)
-    content_item_ids: list = Field(default_factory=list, sa_type=sa.JSON)
+    content_item_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     schedule_id: int | None = Field(default=None, foreign_key="schedule_rules.id")
     emergency_id: int | None = Field(default=None, foreign_key="emergencies.id")
     superseded_by: int | None = None  # the newer version's inbox item (no foreign key: same table, kept simple)
@@ -123,8 +124,8 @@ class CommuneDayReport(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     commune_id: int = Field(foreign_key="communes.id", index=True)
     day: str = Field(max_length=10)  # YYYY-MM-DD, the commune's local day
-    seconds_by_kind: dict = Field(default_factory=dict, sa_type=sa.JSON)
-    seconds_by_level: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    seconds_by_kind: dict[str, float] = Field(default_factory=dict, sa_type=sa.JSON)
+    seconds_by_level: dict[str, float] = Field(default_factory=dict, sa_type=sa.JSON)
     plays: int = 0
     completed: int = 0
     interrupted: int = 0

@@ -18,6 +18,7 @@ automatic steps, so the audit log says who did what.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
@@ -30,9 +31,9 @@ from loa.org.models import Commune, Village
 from schedules import mapping
 from schedules import emergency_service, rules_service
 from schedules.bulletins.models import InboxItem
-from schedules.bulletins.schemas import LEVELS, ReceivedBulletin
-from schedules.schemas import ScheduleIn
-from schedules.tables import EmergencyRow, ScheduleRule, TimetablePlay
+from schedules.bulletins.schemas import LEVELS, AudioPart, ReceivedBulletin
+from schedules.schemas import ItemEntry, ScheduleIn, TargetsIn
+from schedules.tables import EmergencyRow, ScheduleRule, TimetablePlay, saved_id, saved_ids
 
 UPPER_USERNAME = "cap-tren"
 LEAD = timedelta(seconds=60)  # a priority bulletin starts no sooner: the loudspeakers fetch it first
@@ -74,8 +75,8 @@ def receive(session: Session, b: ReceivedBulletin, now: datetime) -> list[InboxI
     received is refused (409). None of the targeted communes here: 404. The caller commits, then calls
     `after_commit` so an emergency airs at once."""
     _check(b)
-    communes = list(session.exec(select(Commune).where(Commune.code.in_(set(b.target_communes)))
-                                 .order_by(Commune.id))) if b.target_communes else []
+    communes = list(session.exec(select(Commune).where(col(Commune.code).in_(set(b.target_communes)))
+                                 .order_by(col(Commune.id)))) if b.target_communes else []
     if not communes:
         raise NotFound("commune_not_found", "Không có xã nào của bản tin ở trạm này",
                        "None of the bulletin's communes is on this station")
@@ -85,18 +86,19 @@ def receive(session: Session, b: ReceivedBulletin, now: datetime) -> list[InboxI
 def _newest(session: Session, b: ReceivedBulletin, commune_id: int) -> InboxItem | None:
     return session.exec(select(InboxItem).where(
         InboxItem.commune_id == commune_id, InboxItem.sender_station == b.sender_station,
-        InboxItem.bulletin_id == b.bulletin_id).order_by(InboxItem.version.desc())).first()
+        InboxItem.bulletin_id == b.bulletin_id).order_by(col(InboxItem.version).desc())).first()
 
 
 def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: datetime) -> InboxItem:
     """`b` into one commune's inbox (the local sender calls this directly with the commune)."""
-    newest = _newest(session, b, commune.id)
+    commune_id = saved_id(commune)
+    newest = _newest(session, b, commune_id)
     if newest is not None and newest.version == b.version:
         return newest  # delivered twice: nothing changes
     if newest is not None and newest.version > b.version:
         raise Conflict("bulletin_older", "Đã nhận phiên bản mới hơn của bản tin này",
                        "A newer version of this bulletin was received already", received_version=newest.version)
-    row = InboxItem(commune_id=commune.id, sender_station=b.sender_station, sender_org=b.sender_org[:200],
+    row = InboxItem(commune_id=commune_id, sender_station=b.sender_station, sender_org=b.sender_org[:200],
                     sender_level=b.sender_level, bulletin_id=b.bulletin_id, version=b.version, level=b.level,
                     title=b.title.strip()[:300], texts=dict(b.texts),
                     audio=[{"sha256": a.sha256, "size": a.size, "duration_s": a.duration_s,
@@ -105,9 +107,9 @@ def receive_into(session: Session, b: ReceivedBulletin, commune: Commune, now: d
     session.add(row)
     session.flush()
     user = upper_user(session, now)
-    actor = acting_for(user, commune.id)
-    row.content_item_ids = [_content_item(session, b, commune.id, part, user, now).id for part in b.audio]
-    audit.record(session, actor, "bulletin.receive", "bulletin_inbox", row.id, now, commune_id=commune.id,
+    actor = acting_for(user, commune_id)
+    row.content_item_ids = [saved_id(_content_item(session, b, commune_id, part, user, now)) for part in b.audio]
+    audit.record(session, actor, "bulletin.receive", "bulletin_inbox", row.id, now, commune_id=commune_id,
                  sender=b.sender_org, bulletin_id=b.bulletin_id, version=b.version, level=b.level)
     # The older versions go first, so nothing placed below clashes with (or follows) what they scheduled.
     withdrawn = supersede_older(session, actor, row, now)
@@ -166,23 +168,24 @@ def supersede_older(session: Session, actor: Principal, row: InboxItem, now: dat
     return withdrawn
 
 
-def _content_item(session: Session, b: ReceivedBulletin, commune_id: int, part, user: User,
+def _content_item(session: Session, b: ReceivedBulletin, commune_id: int, part: AudioPart, user: User,
                   now: datetime) -> ContentItem:
     words = b.texts.get(part.language) or None
+    author = saved_id(user)  # upper_user flushed it
     item = ContentItem(commune_id=commune_id, title=b.title.strip()[:300],
                        kind=(Kind.emergency if b.level == "emergency" else Kind.directive).value,
                        language=part.language, source=Source.recording.value, transcript=words,
                        audio_sha256=part.sha256, audio_format=part.format, duration_s=part.duration_s,
                        size_bytes=part.size, render_state=RenderState.ready.value, version=1, approved_version=1,
-                       expires_at=b.expires_at, status=Status.approved.value, author_id=user.id, submitted_at=now,
-                       reviewed_by=user.id, reviewed_at=now, created_at=now, updated_at=now,
+                       expires_at=b.expires_at, status=Status.approved.value, author_id=author, submitted_at=now,
+                       reviewed_by=author, reviewed_at=now, created_at=now, updated_at=now,
                        search_text=" ".join(filter(None, [b.title, words])).casefold()[:41000])
     session.add(item)
     session.flush()
     return item
 
 
-def programme_of(row: InboxItem) -> list[dict]:
+def programme_of(row: InboxItem) -> list[dict[str, Any]]:
     return [{"type": "item", "content_id": cid} for cid in row.content_item_ids]
 
 
@@ -191,14 +194,15 @@ def duration_of(row: InboxItem) -> float:
 
 
 def _air_emergency(session: Session, actor: Principal, row: InboxItem, commune: Commune, now: datetime) -> None:
-    villages = sorted(session.exec(select(Village.id).where(Village.commune_id == commune.id)))
-    emergency = EmergencyRow(commune_id=commune.id, title=row.title, programme=programme_of(row),
+    commune_id = saved_id(commune)
+    villages = sorted(saved_ids(session.exec(select(col(Village.id)).where(Village.commune_id == commune_id))))
+    emergency = EmergencyRow(commune_id=commune_id, title=row.title, programme=programme_of(row),
                              villages=villages, devices=[], repeat=1, gap_s=0.0, status="airing",
                              source="bulletin", created_by=actor.user_id, created_at=now, started_at=now)
     session.add(emergency)
     session.flush()
     row.emergency_id, row.state, row.decided_at, row.updated_at = emergency.id, "scheduled", now, now
-    audit.record(session, actor, "emergency.start", "emergency", emergency.id, now, commune_id=commune.id,
+    audit.record(session, actor, "emergency.start", "emergency", emergency.id, now, commune_id=commune_id,
                  villages=villages, repeat=1, bulletin_inbox_id=row.id)
 
 
@@ -206,7 +210,7 @@ def _next_programme(session: Session, commune_id: int, now: datetime) -> Timetab
     """The first play of the commune's stored timetable that starts after the lead time (not an emergency)."""
     return session.exec(select(TimetablePlay).where(
         TimetablePlay.commune_id == commune_id, TimetablePlay.start >= now + LEAD,
-        TimetablePlay.priority < mapping.PRIORITIES["emergency"]).order_by(TimetablePlay.start)).first()
+        TimetablePlay.priority < mapping.PRIORITIES["emergency"]).order_by(col(TimetablePlay.start))).first()
 
 
 def own_priority_clash(session: Session, row: InboxItem, at: datetime) -> TimetablePlay | None:
@@ -218,9 +222,9 @@ def own_priority_clash(session: Session, row: InboxItem, at: datetime) -> Timeta
     mine += [o.schedule_id for o in older_versions(session, row) if o.schedule_id is not None] if row.id else []
     return session.exec(select(TimetablePlay).where(
         TimetablePlay.commune_id == row.commune_id, TimetablePlay.priority == mapping.PRIORITIES["priority"],
-        TimetablePlay.rule_key.startswith("s"), TimetablePlay.start < end, TimetablePlay.end > at,
-        TimetablePlay.rule_key.not_in([f"s{i}" for i in mine])
-    ).order_by(TimetablePlay.start)).first()
+        col(TimetablePlay.rule_key).startswith("s"), TimetablePlay.start < end, TimetablePlay.end > at,
+        col(TimetablePlay.rule_key).not_in([f"s{i}" for i in mine])
+    ).order_by(col(TimetablePlay.start))).first()
 
 
 def next_slot(session: Session, row: InboxItem, now: datetime) -> datetime:
@@ -228,13 +232,14 @@ def next_slot(session: Session, row: InboxItem, now: datetime) -> datetime:
     return play.start if play is not None else now + LEAD
 
 
-def schedule_once(session: Session, actor: Principal, row: InboxItem, at: datetime, priority: str,
-                  villages: list[int] | None, now: datetime) -> int:
+def schedule_once(session: Session, actor: Principal, row: InboxItem, at: datetime,
+                  priority: Literal["normal", "priority"], villages: list[int] | None, now: datetime) -> int:
     body = ScheduleIn(title=row.title, priority=priority, at=at,
-                      targets={"commune": not villages, "villages": villages or []},
-                      programme=programme_of(row), valid_until=row.expires_at)
+                      targets=TargetsIn(commune=not villages, villages=villages or []),
+                      programme=[ItemEntry(type="item", content_id=cid) for cid in row.content_item_ids],
+                      valid_until=row.expires_at)
     schedule, _ = rules_service.create_schedule(session, actor, row.commune_id, body, now)
-    return schedule.id
+    return saved_id(schedule)
 
 
 def place_priority(session: Session, actor: Principal, row: InboxItem, now: datetime) -> None:

@@ -21,10 +21,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from loa.accounts.principal import Principal
+from loa.db import table_of
 from loa.errors import Invalid, NotFound
 from loa.org import areas
 from loa.org.models import Commune, District
 from schedules.bulletins.models import CommuneDayReport
+from schedules.tables import saved_id
 
 MAX_DAYS = 400
 
@@ -61,7 +63,7 @@ class Figures:
         self.add_values(r.seconds_by_kind, r.seconds_by_level, r.plays, r.completed, r.interrupted, r.failed,
                         r.device_seconds, r.up_seconds)
 
-    def add_values(self, by_kind: dict | None, by_level: dict | None, plays: int, completed: int, interrupted: int,
+    def add_values(self, by_kind: dict[str, float] | None, by_level: dict[str, float] | None, plays: int, completed: int, interrupted: int,
                    failed: int, device_seconds: float, up_seconds: float, reports: int = 1) -> None:
         if by_kind:
             mine = self.seconds_by_kind
@@ -144,17 +146,18 @@ def rollup(session: Session, area: areas.Area, first: str, last: str, by: str = 
         raise Invalid("range_invalid", f"Khoảng ngày không hợp lệ (tối đa {MAX_DAYS} ngày)",
                       f"Invalid date range (at most {MAX_DAYS} days)")
     out = RollUp(area, d0.isoformat(), d1.isoformat(), by, periods_of(d0, d1, by))
-    out.communes = {c.id: c for c in areas.communes_of(session, area)}
-    out.districts = {d.id: d for d in areas.districts_of(session, area)}
+    out.communes = {saved_id(c): c for c in areas.communes_of(session, area)}
+    out.districts = {saved_id(d): d for d in areas.districts_of(session, area)}
     if not out.communes:
         return out
     district_of = {c.id: c.district_id for c in out.communes.values()}
-    column = Commune.province_id if area.level == "province" else Commune.district_id
-    t = CommuneDayReport
+    communes = table_of(Commune)
+    column = communes.c.province_id if area.level == "province" else communes.c.district_id
+    t = table_of(CommuneDayReport).c
     # Plain tuples, not ORM objects: building 30,000 model instances costs more than the sums.
     rows = session.connection().execute(sa.select(t.commune_id, t.day, t.seconds_by_kind, t.seconds_by_level, t.plays,
                                      t.completed, t.interrupted, t.failed, t.device_seconds, t.up_seconds)
-                           .join(Commune, Commune.id == t.commune_id)
+                           .join(communes, communes.c.id == t.commune_id)
                            .where(column == area.id, t.day >= out.first, t.day <= out.last))
     cut = 7 if by == "month" else 10
     cells = out.by_commune_period
@@ -184,7 +187,7 @@ def record_commune_report(session: Session, report: CommuneDay, now: datetime, s
     commune = session.exec(select(Commune).where(Commune.code == report.commune_code)).first()
     if commune is None:
         raise NotFound("commune_not_found", "Không tìm thấy xã của báo cáo", "The report's commune is not known here")
-    return store_day(session, commune.id, report, now, source)
+    return store_day(session, saved_id(commune), report, now, source)
 
 
 def store_day(session: Session, commune_id: int, report: CommuneDay, now: datetime,

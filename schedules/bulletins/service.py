@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.accounts.principal import Principal
 from loa.audit import service as audit
@@ -30,7 +30,10 @@ from schedules.bulletins import compose
 from schedules.bulletins.models import Bulletin, BulletinDelivery, InboxItem
 from schedules.bulletins.receive import older_versions, receive, receive_into
 from schedules.bulletins.schemas import AudioPart, DeviceAir, ReceivedBulletin, SendIn, StatusUpdate
-from schedules.tables import TimetablePlay
+from schedules.tables import TimetablePlay, saved_id
+
+if TYPE_CHECKING:
+    from schedules.service import ScheduleService
 
 __all__ = ["receive", "receive_into", "send", "after_commit", "status_of", "status_updates", "record_status",
            "as_received", "RemoteRoute", "AiredLookup", "LOCAL_STATION"]
@@ -63,6 +66,9 @@ def _org_name(session: Session, row: Bulletin) -> str:
 
 def as_received(session: Session, row: Bulletin, codes: Iterable[str], station: str = LOCAL_STATION) -> ReceivedBulletin:
     """The sent bulletin as it travels (the seam's dataclass)."""
+    if row.sent_at is None or row.expires_at is None or row.audio_sha256 is None:  # send() set them
+        raise Conflict("bulletin_not_sent", "Bản tin chưa được gửi", "The bulletin was not sent",
+                       current_status=row.status)
     return ReceivedBulletin(
         sender_station=station, sender_org=_org_name(session, row), sender_level=row.org_level,
         bulletin_id=str(row.id), version=row.version, level=row.level or "normal", issued_at=row.sent_at,
@@ -74,7 +80,7 @@ def as_received(session: Session, row: Bulletin, codes: Iterable[str], station: 
 
 def _targets(session: Session, area: areas.Area, body: SendIn) -> list[Commune]:
     """The communes chosen directly or through their district, all inside the sender's area (else 404)."""
-    inside = {c.id: c for c in areas.communes_of(session, area)}
+    inside = {saved_id(c): c for c in areas.communes_of(session, area)}
     chosen: dict[int, Commune] = {}
     for district_id in body.districts:
         district = session.get(District, district_id)
@@ -83,7 +89,7 @@ def _targets(session: Session, area: areas.Area, body: SendIn) -> list[Commune]:
             raise NotFound("district_not_found", "Không tìm thấy huyện", "District not found")
         for c in inside.values():
             if c.district_id == district_id:
-                chosen[c.id] = c
+                chosen[saved_id(c)] = c
     for commune_id in body.communes:
         if commune_id not in inside:
             raise NotFound("commune_not_found", "Không tìm thấy xã", "Commune not found")
@@ -91,7 +97,7 @@ def _targets(session: Session, area: areas.Area, body: SendIn) -> list[Commune]:
     if not chosen:
         raise Invalid("targets_empty", "Chưa chọn huyện hoặc xã nhận bản tin",
                       "Choose the districts or communes to send to")
-    return sorted(chosen.values(), key=lambda c: c.id)
+    return sorted(chosen.values(), key=saved_id)
 
 
 def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now: datetime,
@@ -117,17 +123,20 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
     row.status, row.updated_at = "sent", now
     session.add(row)
     session.flush()
-    local, queued = [], []
+    bulletin_id = saved_id(row)
+    local: list[InboxItem] = []
+    queued: list[int] = []
     for commune in communes:
-        delivery = earlier.get(commune.id or 0) or BulletinDelivery(bulletin_id=row.id, commune_id=commune.id,
-                                                                    state_at=now, updated_at=now)
+        commune_id = saved_id(commune)
+        delivery = earlier.get(commune_id) or BulletinDelivery(bulletin_id=bulletin_id, commune_id=commune_id,
+                                                               state_at=now, updated_at=now)
         # this version starts afresh; what the commune said about the older one is kept as superseded below
         delivery.version, delivery.state, delivery.state_at, delivery.updated_at = row.version, "sent", now, now
         delivery.detail, delivery.devices, delivery.seconds_aired = None, {}, 0.0
         if remote is not None and remote.is_remote(session, commune):
             remote.enqueue(session, as_received(session, row, [commune.code or ""]), commune, now)
             delivery.route = "remote"
-            queued.append(commune.id)
+            queued.append(commune_id)
         else:
             item = receive_into(session, as_received(session, row, [commune.code or str(commune.id)]), commune, now)
             delivery.route = "local"
@@ -142,7 +151,7 @@ def send(session: Session, actor: Principal, bulletin_id: int, body: SendIn, now
     return Sent(row, local, queued)
 
 
-def after_commit(schedules, items: Iterable[InboxItem], now: datetime) -> None:
+def after_commit(schedules: ScheduleService, items: Iterable[InboxItem], now: datetime) -> None:
     """Re-materialize every commune an automatic step changed: an emergency as *started* (its signed start
     command goes out before the manifests), a placed priority bulletin as a plain change. `schedules` is the
     process's ScheduleService."""
@@ -168,8 +177,10 @@ def status_of(session: Session, item: InboxItem, aired: AiredLookup) -> StatusUp
     """What the commune says about one inbox item: per loudspeaker received → scheduled (its timetable holds the
     play) → aired (its own proof of play says how many seconds), or the item refused / expired."""
     commune = session.get(Commune, item.commune_id)
+    if commune is None:  # the inbox item's foreign key holds it
+        raise ValueError(f"inbox item {item.id}: commune {item.commune_id} is gone")
     devices = list(session.exec(select(Device).where(Device.commune_id == item.commune_id,
-                                                     Device.revoked_at.is_(None)).order_by(Device.id)))
+                                                     col(Device.revoked_at).is_(None)).order_by(col(Device.id))))
     key = _rule_key(item)
     planned = set(session.exec(select(TimetablePlay.device_id).where(
         TimetablePlay.commune_id == item.commune_id, TimetablePlay.rule_key == key))) if key else set()
@@ -178,11 +189,12 @@ def status_of(session: Session, item: InboxItem, aired: AiredLookup) -> StatusUp
         if item.state == "scheduled" else {}
     parts = []
     for d in devices:
-        s = round(seconds.get(d.id, 0.0), 1)
-        state = "aired" if s > 0 else "scheduled" if d.id in planned else "received"
+        device_id = saved_id(d)
+        s = round(seconds.get(device_id, 0.0), 1)
+        state = "aired" if s > 0 else "scheduled" if device_id in planned else "received"
         if item.state in ("refused", "expired", "superseded"):
             state = item.state
-        parts.append(DeviceAir(d.id, d.name, state, s))
+        parts.append(DeviceAir(device_id, d.name, state, s))
     state = item.state
     if state == "scheduled" and any(p.seconds_aired > 0 for p in parts):
         state = "aired"
@@ -197,7 +209,7 @@ def status_updates(session: Session, since: datetime, aired: AiredLookup, now: d
     seconds aired grow as the loudspeakers report)."""
     rows = session.exec(select(InboxItem).where(
         (InboxItem.updated_at >= since) | ((InboxItem.state == "scheduled") & (InboxItem.expires_at >= since)))
-        .order_by(InboxItem.id))
+        .order_by(col(InboxItem.id)))
     return [status_of(session, r, aired) for r in rows if r.received_at <= now]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loa.accounts.principal import Principal
 from loa.org.models import Commune, District
@@ -45,19 +45,21 @@ def tracking(session: Session, actor: Principal, bulletin_id: int, aired: AiredL
     row = compose.get_bulletin(session, actor, bulletin_id)
     out = []
     for d in session.exec(select(BulletinDelivery).where(BulletinDelivery.bulletin_id == row.id)
-                          .order_by(BulletinDelivery.commune_id)):
+                          .order_by(col(BulletinDelivery.commune_id))):
         commune = session.get(Commune, d.commune_id)
+        if commune is None:  # the delivery's foreign key holds it
+            raise ValueError(f"bulletin delivery {d.id}: commune {d.commune_id} is gone")
         district = session.get(District, commune.district_id) if commune.district_id else None
-        item = _local_item(session, row, commune.id, d.version) if d.route == "local" else None
+        item = _local_item(session, row, d.commune_id, d.version) if d.route == "local" else None
         if item is not None:
             u = status_of(session, item, aired)
-            view = DeliveryView(commune.id, commune.name, district.name if district else None, d.route, u.state,
+            view = DeliveryView(d.commune_id, commune.name, district.name if district else None, d.route, u.state,
                                 u.at, u.detail, u.seconds_aired, u.devices, d.version, d.superseded_version,
                                 d.superseded_at)
         else:
             devices = tuple(DeviceAir(int(k), v.get("name", ""), v.get("state", ""), float(v.get("seconds_aired", 0)))
                             for k, v in sorted((d.devices or {}).items()))
-            view = DeliveryView(commune.id, commune.name, district.name if district else None, d.route, d.state,
+            view = DeliveryView(d.commune_id, commune.name, district.name if district else None, d.route, d.state,
                                 d.state_at, d.detail, d.seconds_aired, devices, d.version, d.superseded_version,
                                 d.superseded_at)
         out.append(view)
