@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # mypy errors left in the not-yet-strict modules of each package (measured; lower when fixed, never raise)
-BASELINE = {"content": 0, "schedules": 58, "broadcaster": 56, "loa": 230, "station": 25, "api": 100}
+BASELINE = {"content": 0, "schedules": 0, "broadcaster": 0, "loa": 230, "station": 25, "api": 100}
 ERROR = re.compile(r"^(?P<path>[\w/]+\.py):\d+: error: ")
 
 

@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,9 @@ from loa.org.models import Commune
 from loa.org.service import get_commune
 from schedules import mapping
 from schedules.bulletins.models import InboxItem
-from schedules.bulletins.receive import LEAD, duration_of, next_slot, own_priority_clash, schedule_once
+from schedules.bulletins.receive import (  # after_quiet_hours: also the inbox page's rule
+    LEAD, after_quiet_hours, duration_of, next_slot, own_priority_clash, schedule_once,
+)
 from schedules.bulletins.schemas import AcceptIn, OrderIn
 from schedules.tables import StationSettingsRow
 
@@ -138,16 +140,3 @@ def suggested_time(session: Session, commune_id: int, now: datetime, lead: timed
     settings = mapping.station_settings(session.get(StationSettingsRow, commune_id), commune)
     return after_quiet_hours((now + lead).replace(second=0, microsecond=0), settings.quiet_start,
                              settings.quiet_end, ZoneInfo(settings.timezone)).astimezone(now.tzinfo)
-
-
-def after_quiet_hours(at: datetime, quiet_start: time, quiet_end: time, tz: ZoneInfo) -> datetime:
-    """`at`, or the end of the quiet hours [quiet_start, quiet_end) it falls in (a window may cross midnight;
-    equal ends mean no quiet hours)."""
-    local = at.astimezone(tz)
-    t = local.time()
-    crosses_midnight = quiet_start > quiet_end
-    inside = (quiet_start <= t or t < quiet_end) if crosses_midnight else (quiet_start <= t < quiet_end)
-    if not inside:
-        return at
-    day = local.date() if t < quiet_end else local.date() + timedelta(days=1)
-    return datetime.combine(day, quiet_end, tzinfo=tz)

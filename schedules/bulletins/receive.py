@@ -17,8 +17,9 @@ automatic steps, so the audit log says who did what.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -33,7 +34,8 @@ from schedules import emergency_service, rules_service
 from schedules.bulletins.models import InboxItem
 from schedules.bulletins.schemas import LEVELS, AudioPart, ReceivedBulletin
 from schedules.schemas import ItemEntry, ScheduleIn, TargetsIn
-from schedules.tables import EmergencyRow, ScheduleRule, TimetablePlay, saved_id, saved_ids
+from schedules.model import StationSettings
+from schedules.tables import EmergencyRow, ScheduleRule, StationSettingsRow, TimetablePlay, saved_id, saved_ids
 
 UPPER_USERNAME = "cap-tren"
 LEAD = timedelta(seconds=60)  # a priority bulletin starts no sooner: the loudspeakers fetch it first
@@ -228,8 +230,41 @@ def own_priority_clash(session: Session, row: InboxItem, at: datetime) -> Timeta
 
 
 def next_slot(session: Session, row: InboxItem, now: datetime) -> datetime:
+    """The start of the commune's next programme; with none, the lead time from now, moved past the commune's
+    quiet hours when the play would touch them. The timetable skips a priority play in the quiet hours, so at
+    23:00 "in a minute" would be reported as scheduled and never air."""
     play = _next_programme(session, row.commune_id, now)
-    return play.start if play is not None else now + LEAD
+    if play is not None:
+        return play.start  # a play of the stored timetable: the quiet hours already let it through
+    commune = session.get(Commune, row.commune_id)
+    if commune is None:
+        return now + LEAD
+    settings = mapping.station_settings(session.get(StationSettingsRow, row.commune_id), commune)
+    return audible_start(settings, now + LEAD, duration_of(row)).astimezone(now.tzinfo)
+
+
+def audible_start(settings: StationSettings, at: datetime, seconds: float) -> datetime:
+    """`at`, or the end of the quiet hours that a play of `seconds` starting then would touch."""
+    if not settings.in_quiet_hours(at, at + timedelta(seconds=seconds)):
+        return at
+    tz = ZoneInfo(settings.timezone)
+    moved = after_quiet_hours(at, settings.quiet_start, settings.quiet_end, tz)
+    if moved == at:  # starts before the quiet hours and runs into them: after those
+        moved = after_quiet_hours(at + timedelta(seconds=seconds), settings.quiet_start, settings.quiet_end, tz)
+    return moved
+
+
+def after_quiet_hours(at: datetime, quiet_start: time, quiet_end: time, tz: ZoneInfo) -> datetime:
+    """`at`, or the end of the quiet hours [quiet_start, quiet_end) it falls in (a window may cross midnight;
+    equal ends mean no quiet hours)."""
+    local = at.astimezone(tz)
+    t = local.time()
+    crosses_midnight = quiet_start > quiet_end
+    inside = (quiet_start <= t or t < quiet_end) if crosses_midnight else (quiet_start <= t < quiet_end)
+    if not inside:
+        return at
+    day = local.date() if t < quiet_end else local.date() + timedelta(days=1)
+    return datetime.combine(day, quiet_end, tzinfo=tz)
 
 
 def schedule_once(session: Session, actor: Principal, row: InboxItem, at: datetime,

@@ -154,3 +154,37 @@ def test_priority_takes_the_start_of_the_next_normal_programme(engine, app, leve
         plays = {p.rule_key: p for p in s.exec(select(TimetablePlay).where(TimetablePlay.commune_id == levels.w.a))}
         assert plays[f"s{item.schedule_id}"].start == start  # the bulletin first
         assert plays[f"s{own}"].start >= plays[f"s{item.schedule_id}"].end  # the commune's own item after it
+
+
+@pytest.mark.parametrize("local_now, expected_local", [
+    ((23, 0), (5, 0)),     # inside the quiet hours: at their end, the next morning
+    ("runs-in", (5, 0)),   # the play would start before 22:00 and run into the quiet hours: the next morning
+    ((4, 30), (5, 0)),     # before the end of the night
+    ((12, 0), (12, 1)),    # the day: the lead time only
+])
+def test_priority_with_no_programme_ahead_airs_after_the_quiet_hours(engine, app, levels, facts, clock, local_now,
+                                                                      expected_local):
+    """With nothing in the commune's timetable, a priority bulletin takes "in a minute", never inside the quiet
+    hours (22:00-05:00 by default): the timetable would skip it while the sender was told it was scheduled."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from schedules.bulletins import service
+    from schedules.tables import ScheduleRule, TimetablePlay
+
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = datetime(2026, 12, 3, tzinfo=vn)
+    if local_now == "runs-in":  # starts (after the minute's lead) half its length before 22:00
+        clock.now = day.replace(hour=22) - timedelta(seconds=60 + facts.duration_s / 2)
+    else:
+        clock.now = day.replace(hour=local_now[0], minute=local_now[1])
+    when = day.replace(hour=expected_local[0], minute=expected_local[1])
+    if when < clock.now:
+        when += timedelta(days=1)
+    with session_scope(engine) as s:
+        [item] = service.receive(s, _bulletin(facts, clock(), level="priority"), clock())
+        assert item.state == "scheduled" and s.get(ScheduleRule, item.schedule_id).at == when
+    service.after_commit(app.state.schedules, [item], clock())
+    with session_scope(engine) as s:  # and the timetable holds it: it will air
+        plays = s.exec(select(TimetablePlay).where(TimetablePlay.rule_key == f"s{item.schedule_id}")).all()
+        assert plays and {p.start for p in plays} == {when}
