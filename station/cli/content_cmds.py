@@ -15,7 +15,6 @@ from typing import Optional
 
 import typer
 
-from loa.settings import data_dir
 
 
 def _fail(message: str) -> None:
@@ -110,6 +109,8 @@ def register(app: typer.Typer) -> None:
 
         if text == "-":
             text = sys.stdin.read()
+        from loa.settings import data_dir  # pydantic-settings: not loaded for `loa agent` (0.2 CPU-s a start)
+
         root = data_dir(data)
         settings = MasteringSettings(format=_format_for(output, fmt), bitrate_kbps=64 if _format_for(output, fmt) == "mp3" else 24)
         try:
@@ -138,6 +139,8 @@ def register(app: typer.Typer) -> None:
 
         if not source.is_file():
             _fail(f"không tìm thấy tệp / file not found: {source}")
+        from loa.settings import data_dir  # pydantic-settings: not loaded for `loa agent` (0.2 CPU-s a start)
+
         root = data_dir(data)
         chosen = _format_for(output, fmt)
         settings = MasteringSettings(format=chosen, bitrate_kbps=64 if chosen == "mp3" else 24)

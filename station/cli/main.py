@@ -2,9 +2,24 @@
 `loa agent` on a village box never loads the server side."""
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import typer
 
-app = typer.Typer(
+
+class _Loa(typer.Typer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # `loa agent …` goes straight to the agent's own argparse command (what agent_cmds hands it to anyway):
+        # building Typer's click command for every group costs ~0.1 CPU-s, paid by each village agent started.
+        if not args and not kwargs and sys.argv[1:2] == ["agent"]:
+            from broadcaster.agent.cli import main
+
+            main(sys.argv[2:], prog="loa agent")
+        return super().__call__(*args, **kwargs)
+
+
+app = _Loa(
     name="loa",
     help="Loa — phần mềm đài truyền thanh xã / the commune loudspeaker station.",
     no_args_is_help=True,

@@ -3,8 +3,6 @@ problem+json. Bounded: a few examples per operation (about a minute per database
 from __future__ import annotations
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
 
 EXAMPLES = 20
 
@@ -24,6 +22,10 @@ def test_openapi_declares_errors_and_models_on_every_route(app):
 
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(app, client, world):
+    # imported here, not at collection: every xdist worker collects this file, one runs it (~1 CPU-s each)
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings as hsettings
+
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = world.h("cadre")
     failures = []

@@ -40,9 +40,9 @@ def _answers_again_after_idle(port: int, idle_s: float) -> bool:
 
 
 @pytest.mark.slow
-def test_demo_runs_station_and_nine_playing_agents(tmp_path):
+def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache):
     port = _free_port()
-    env = {**os.environ, "LOA_TTS_ONLINE": "0"}
+    env = {**os.environ, **render_cache, "LOA_TTS_ONLINE": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "station.cli.main", "demo", "--port", str(port), "--data-dir", str(tmp_path),
          "--first-broadcast-in", "25"],

@@ -14,7 +14,7 @@ from station.demo import ACCOUNTS, VILLAGES, find_demo_commune, seed
 from loa.org.models import Device, Village
 
 
-def test_seed_builds_a_working_commune(engine, settings, clock, app):
+def test_seed_builds_a_working_commune(engine, settings, clock, app, render_cache):
     now = clock()
     created = seed(engine, now, settings=settings)
     pack = builtin_packs()[0]

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.hooks import loa_render_cache
+
 pytestmark = pytest.mark.slow
 README = Path(__file__).resolve().parents[3] / "README.md"
 ROLES = ("bithu", "canbo", "pho-chu-tich", "truongthon", "quantri")
@@ -32,10 +34,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, render_cache_dir):
     data = tmp_path_factory.mktemp("demo")
     port = _free_port()
-    env = {**os.environ, "LOA_TTS_ONLINE": "0", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **loa_render_cache.env(render_cache_dir), "LOA_TTS_ONLINE": "0", "PYTHONUNBUFFERED": "1"}
     log_path = data / "demo.out"
     log = log_path.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "station.cli.main", "demo", "--port", str(port), "--data-dir",
