@@ -61,6 +61,7 @@ class TimedSink(FfmpegSink):
                                          "pipe:1"))
         self.rate = rate
         self.takes: list[Take] = []
+        self.argv: list[list[str]] = []  # every ffmpeg command line it ran (what `ps` would show)
         self._reader: threading.Thread | None = None
 
     def start(self, item: SinkItem, now: datetime) -> None:
@@ -68,8 +69,8 @@ class TimedSink(FfmpegSink):
         take = Take(item.play_id, item.kind, time.time(), self.rate)
         self.takes.append(take)
         self._item, self._started = item, now
-        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        self.argv.append(self.command(item))
+        self._proc = self._spawn(self.command(item), item, subprocess.PIPE)  # a fed stream: piped in, like the agent
         self._reader = threading.Thread(target=self._read, args=(self._proc, take), daemon=True)
         self._reader.start()
 
@@ -111,7 +112,8 @@ class LiveAgent:
         self.stop_event = threading.Event()
         self.threads = [
             threading.Thread(target=sse_loop, args=(self.agent.client, self.agent.on_nudge, self.stop_event),
-                             kwargs={"on_command": self.agent.on_command}, daemon=True),
+                             kwargs={"on_command": self.agent.on_command,
+                                     "on_connect": self.agent.on_push_connected}, daemon=True),
             threading.Thread(target=self.agent.run, args=(self.stop_event,), daemon=True)]
         for t in self.threads:
             t.start()
