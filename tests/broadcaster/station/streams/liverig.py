@@ -105,10 +105,21 @@ class TimedSink(FfmpegSink):
 class LiveAgent:
     """One box: enrolled with a cadre's code, SSE push, the runner's loops on threads."""
 
-    def __init__(self, station_url: str, data_dir: Path, code: str, ffmpeg: str, rate: int = RATE) -> None:
-        enroll(data_dir, station_url, code=code, show=lambda line: None)
+    def __init__(self, station_url: str, data_dir: Path, code: str | None, ffmpeg: str, rate: int = RATE,
+                 run: bool = True) -> None:
+        """`code`: enroll first (None: the box is enrolled already, e.g. a restart). `run=False`: enrolled but
+        switched off until `start()` (a loudspeaker that is offline for now)."""
+        if code is not None:
+            enroll(data_dir, station_url, code=code, show=lambda line: None)
+        self.data_dir, self.ffmpeg, self.rate = data_dir, ffmpeg, rate
         self.sink = TimedSink(ffmpeg, rate)
-        self.agent = Agent(data_dir, self.sink)
+        self.threads: list[threading.Thread] = []
+        if run:
+            self.start()
+
+    def start(self) -> "LiveAgent":
+        """Switch the box on: a new agent on its data directory (what a restart of the agent process does)."""
+        self.agent = Agent(self.data_dir, self.sink)
         self.stop_event = threading.Event()
         self.threads = [
             threading.Thread(target=sse_loop, args=(self.agent.client, self.agent.on_nudge, self.stop_event),
@@ -117,9 +128,10 @@ class LiveAgent:
             threading.Thread(target=self.agent.run, args=(self.stop_event,), daemon=True)]
         for t in self.threads:
             t.start()
+        return self
 
     def has_manifest(self) -> bool:
-        return self.agent.manifest is not None
+        return bool(self.threads) and self.agent.manifest is not None
 
     def plays(self) -> list[dict]:
         return self.agent.playlog.records()
@@ -128,11 +140,14 @@ class LiveAgent:
         return [e.get("code", "") for e in self.agent.events]
 
     def close(self) -> None:
+        if not self.threads:
+            return
         self.stop_event.set()
         self.agent.wake.set()
         self.agent.nudge.set()
         for t in self.threads:
             t.join(timeout=5)
+        self.threads = []
 
 
 class SilentableLink:
