@@ -151,11 +151,14 @@ class Agent:
         signature, this device or its village among the targets); the station's reply to this box's own
         request stands in for the push expiry and the seq floor, and a session whose stop this box took is
         never joined again. Returns the play ids joined (again)."""
-        stops = reply.get("live_ended") or []
-        lives = reply.get("live") or []
-        if not isinstance(stops, list) or not isinstance(lives, list) or not (stops or lives):
+        stops, lives = reply.get("live_ended") or [], reply.get("live") or []
+        if not isinstance(stops, list) or not isinstance(lives, list):
             return []
-        if any(isinstance(e, dict) and e.get("key_id") not in self.verifier.pinned for e in stops + lives):
+        stops = [e for e in stops if isinstance(e, dict)]  # anything else is not a signed envelope: ignored
+        lives = [e for e in lives if isinstance(e, dict)]
+        if not (stops or lives):
+            return []
+        if any(e.get("key_id") not in self.verifier.pinned for e in stops + lives):
             self._refresh_keys()
         now = self.clock.now()
         joined: list[str] = []
