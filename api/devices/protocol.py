@@ -17,6 +17,7 @@ from api.devices.schemas import EnrollClaimIn, EnrollPollIn, EnrollStartIn, Hear
 from api.errors import responses as R
 from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, format_time, is_sha256
 from broadcaster.station import enrollment, manifests, plays, status
+from broadcaster.station.live import late as live_late
 from loa.db import session_scope
 from loa.errors import NotFound, RateLimited
 from loa.org.models import Device
@@ -118,6 +119,8 @@ def get_keys(ident: DeviceAuth, station: StationDep) -> dict[str, Any]:
 # -- status and proof of play ------------------------------------------------------------------------------
 @router.post("/heartbeat", status_code=204, response_class=Response,
              responses={204: {"description": "received; `X-Loa-Manifest-Version` names the current manifest"},
+                        200: {"description": "received, and live sessions concern this device: `manifest_version`, "
+                                             "`live` (signed live commands on air), `live_ended` (their stops)"},
                         **R(401, 422)})
 def heartbeat(body: HeartbeatIn, ident: DeviceAuth, station: StationDep) -> Response:
     """§6: no body in the reply, 5 minutes apart from every device: the version rides in a header and the
@@ -125,11 +128,18 @@ def heartbeat(body: HeartbeatIn, ident: DeviceAuth, station: StationDep) -> Resp
     now = station.clock()
     with session_scope(station.engine) as s:
         status.heartbeat(s, ident, body.model_dump(exclude_unset=True), now)
+        # a live session on air that this box is not in yet (offline at the start, restarted, its link back):
+        # the original signed commands, for the rare beat that has any (§4a "Live sessions", late joiners)
+        late = live_late.for_device(s, ident.commune_id, ident.uid, ident.village_id, now)
     headers = {}
+    version: str | None = None
     if ident.village_id is not None:
         entry = manifests.cached_for(station.context, ident, now)
-        headers[MANIFEST_VERSION_HEADER] = (entry or manifests.current_retrying(station.engine, station.context, ident,
-                                                                              now)).version
+        version = (entry or manifests.current_retrying(station.engine, station.context, ident, now)).version
+        headers[MANIFEST_VERSION_HEADER] = version
+    if late:
+        return JSONResponse({"manifest_version": version, "live": late.live, "live_ended": late.ended},
+                            headers=headers)
     return Response(status_code=204, headers=headers)
 
 

@@ -33,7 +33,7 @@ class PlayRecordIn(_Lenient):
     play_id: str = Field(max_length=200)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     title: str = Field(default="", max_length=1000)
-    priority: str = Field(pattern=r"^(fallback|normal|priority|emergency)$")
+    priority: str = Field(pattern=r"^(fallback|normal|priority|live|emergency)$")  # live: issue 15
     planned_start: datetime
     actual_start: datetime | None = None
     actual_end: datetime | None = None

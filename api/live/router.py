@@ -32,6 +32,7 @@ class LiveOut(BaseModel):
     started_by: str
     villages: list[int]
     device_count: int
+    joined: int = Field(description="Loudspeakers that reported airing it (their own heartbeat or play record)")
     started_at: datetime
     ended_at: datetime | None
     end_reason: str | None
@@ -52,12 +53,12 @@ class PublishOut(BaseModel):
     content_item_id: int
 
 
-def live_out(row: LiveSession, now: datetime) -> LiveOut:
+def live_out(row: LiveSession, now: datetime, joined: int = 0) -> LiveOut:
     if row.id is None:  # only stored sessions are shown; LiveOut would refuse it as well
         raise ValueError("live session without an id")
     end = row.ended_at or now
     return LiveOut(id=row.id, commune_id=row.commune_id, started_by=row.started_by, villages=list(row.villages),
-                   device_count=row.device_count, started_at=row.started_at, ended_at=row.ended_at,
+                   device_count=row.device_count, joined=joined, started_at=row.started_at, ended_at=row.ended_at,
                    end_reason=row.end_reason, ended_by=row.ended_by, on_air=row.ended_at is None,
                    elapsed_s=round(max(0.0, (end - row.started_at).total_seconds()), 1),
                    recording=bool(row.recording_sha256), recording_s=row.recording_s,
@@ -68,18 +69,20 @@ def live_out(row: LiveSession, now: datetime) -> LiveOut:
              responses=R(401, 403, 404, 409, 422), summary="Go on air live (a cadre only) in villages or the commune")
 def start_live(commune_id: Id, body: LiveIn, principal: Auth, ctx: Context, request: Request) -> LiveOut:
     row = request.app.state.live.start(principal, commune_id, body.villages, ctx.now)
-    return live_out(row, ctx.now)
+    return live_out(row, ctx.now, request.app.state.live.joined(row))
 
 
 @router.get("/communes/{commune_id}/live", response_model=list[LiveOut], responses=R(401, 404),
             summary="Live sessions of a commune, newest first (who, where, when, how long)")
 def list_live(commune_id: Id, principal: Auth, ctx: Context, request: Request) -> list[LiveOut]:
-    return [live_out(r, ctx.now) for r in request.app.state.live.list(principal, commune_id)]
+    live = request.app.state.live
+    return [live_out(r, ctx.now, live.joined(r)) for r in live.list(principal, commune_id)]
 
 
 @router.get("/live/{session_id}", response_model=LiveOut, responses=R(401, 404), summary="One live session")
 def get_live(session_id: Id, principal: Auth, ctx: Context, request: Request) -> LiveOut:
-    return live_out(request.app.state.live.get(principal, session_id), ctx.now)
+    row = request.app.state.live.get(principal, session_id)
+    return live_out(row, ctx.now, request.app.state.live.joined(row))
 
 
 @router.post("/live/{session_id}/audio", status_code=204, response_class=Response,
@@ -99,7 +102,8 @@ async def feed_live(session_id: Id, principal: Auth, request: Request,
 @router.post("/live/{session_id}/stop", response_model=LiveOut, responses=R(401, 403, 404),
              summary="End the live session: the loudspeakers go quiet and return to their timetable")
 def stop_live(session_id: Id, principal: Auth, ctx: Context, request: Request) -> LiveOut:
-    return live_out(request.app.state.live.stop(principal, session_id, ctx.now), ctx.now)
+    row = request.app.state.live.stop(principal, session_id, ctx.now)
+    return live_out(row, ctx.now, request.app.state.live.joined(row))
 
 
 @router.get("/live/{session_id}/recording", responses={200: {"content": {"audio/mpeg": {}}}, **R(401, 404)},

@@ -30,7 +30,9 @@ def _context(request: Request, commune_id: int, user) -> dict:
         villages = org.list_villages(s, user, commune_id)
     sessions = request.app.state.live.list(user, commune_id, limit=20)
     names = {v.id: v.name for v in villages}
-    return dict(commune=commune, user=user, villages=villages, sessions=sessions, names=names,
+    # joined: from the loudspeakers' own reports (a heartbeat saying it plays it, a play record), never the plan
+    joined = {x.id: request.app.state.live.joined(x) for x in sessions}
+    return dict(commune=commune, user=user, villages=villages, sessions=sessions, names=names, joined=joined,
                 on_air=next((x for x in sessions if x.ended_at is None), None), now=now_of(request),
                 title=gettext_for(request)("Live broadcast"))
 

@@ -135,11 +135,13 @@ def run(args: argparse.Namespace) -> int:
         conf = runner.creds.get("mqtt")
         if conf:
             mqtt = MqttListener(conf["url"], conf["username"], runner.creds["token"], conf["topics"],
-                                runner.on_nudge, on_command=runner.on_command)
+                                runner.on_nudge, on_command=runner.on_command,
+                                on_connect=runner.on_push_connected)
             mqtt.start()
         else:
             threading.Thread(target=sse_loop, args=(runner.client, runner.on_nudge, stop),
-                             kwargs={"on_command": runner.on_command}, daemon=True).start()
+                             kwargs={"on_command": runner.on_command, "on_connect": runner.on_push_connected},
+                             daemon=True).start()
     systemd = SystemdNotifier()  # deploy/loa-agent.service: Type=notify with a watchdog
 
     def on_sigterm(signum: int, frame: object) -> None:

@@ -9,6 +9,10 @@ applied since its manifest, kept in `control.json` (written atomically: a power 
   or a mute holds across an agent restart until the manifest that reflects it arrives.
 - A `live` command is the exception: manifests never list live sessions, so it outlives the manifests that
   follow it, until the stop for its session (which drops it), or until its entry's end has passed.
+- Late joiners (§4a "Live sessions"): the station hands a box that comes (back) online the original signed
+  `live` command of a session still on air, and the original `stop` of one that ended. Such a `live` may be
+  below the floor (a manifest taken since) and past its two-minute push expiry: `late_live` takes it all the
+  same, unless this box already took that session's stop (`ended`, persisted: the stop is final).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from broadcaster.protocol.files import write_atomic
 from broadcaster.protocol.manifest import Entry, Manifest
 
 NEW, DUPLICATE = "new", "duplicate"
+ENDED_KEPT = 50  # the last sessions whose stop was taken (a handful a day per commune)
 
 
 class Control:
@@ -32,6 +37,7 @@ class Control:
         self.device_id, self.village_id = device_id, village_id
         self.floor = 0
         self.commands: list[tuple[dict[str, Any], Command]] = []
+        self.ended: list[str] = []  # live sessions (sources) whose stop this box took: never joined again
         self._lock = threading.Lock()
         self._load(pinned)
 
@@ -41,6 +47,7 @@ class Control:
         try:
             data = json.loads(self.path.read_text("utf-8"))
             self.floor = int(data.get("floor", 0))
+            self.ended = [str(x) for x in data.get("ended", [])][-ENDED_KEPT:]
             for envelope in data.get("commands", []):
                 try:  # re-verified (a file edited on disk is not obeyed); expiry does not apply to one already taken
                     cmd = verify_command(envelope, pinned, device_id=self.device_id, village_id=self.village_id,
@@ -52,7 +59,7 @@ class Control:
             pass  # unreadable (never half-written: see write_atomic): start from the manifest's own seq
 
     def _save(self) -> None:
-        body = {"floor": self.floor, "commands": [envelope for envelope, _ in self.commands]}
+        body = {"floor": self.floor, "commands": [envelope for envelope, _ in self.commands], "ended": self.ended}
         write_atomic(self.path, json.dumps(body, ensure_ascii=False).encode("utf-8"))
 
     # -- manifests ---------------------------------------------------------------------------------------
@@ -81,9 +88,45 @@ class Control:
             self.floor = max(self.floor, cmd.seq)
             kept = self.commands
             if cmd.action == "stop":  # a live session's stop ends its live command (which outlives manifests)
-                kept = [(env, c) for env, c in kept if not (c.action == "live" and c.source == cmd.source)]
+                kept = self._end_live(kept, cmd)
             self.commands = (kept + [(envelope, cmd)])[-50:]
             self._save()
+
+    def _end_live(self, kept: list[tuple[dict[str, Any], Command]], stop: Command
+                  ) -> list[tuple[dict[str, Any], Command]]:
+        if stop.source is not None and stop.source.startswith("l") and stop.source not in self.ended:
+            self.ended = (self.ended + [stop.source])[-ENDED_KEPT:]
+        return [(env, c) for env, c in kept if not (c.action == "live" and c.source == stop.source)]
+
+    # -- late joiners (§4a "Live sessions") ------------------------------------------------------------------
+    def late_live(self, envelope: dict[str, Any], cmd: Command) -> str:
+        """A `live` command the station handed this box because its session is on air (verified by the caller:
+        signature, targets). NEW (taken), DUPLICATE (held already), or raise CommandRejected('live_ended')."""
+        if cmd.action != "live" or cmd.source is None:
+            raise CommandRejected("command_invalid", "Không phải lệnh phát trực tiếp / not a live command")
+        with self._lock:
+            if cmd.source in self.ended:
+                raise CommandRejected("live_ended", f"Phiên {cmd.source} đã dừng / its stop was taken already")
+            if any(c.action == "live" and c.source == cmd.source for _, c in self.commands):
+                return DUPLICATE
+            self.floor = max(self.floor, cmd.seq)
+            self.commands = (self.commands + [(envelope, cmd)])[-50:]
+            self._save()
+        return NEW
+
+    def late_stop(self, cmd: Command) -> bool:
+        """The original `stop` of a session that ended while this box was away: whatever seq it has, it ends
+        that session here (a stop only ever silences). True if a live command was held and is now dropped."""
+        if cmd.action != "stop" or cmd.source is None or not cmd.source.startswith("l"):
+            return False
+        with self._lock:
+            if cmd.source in self.ended:
+                return False
+            kept = self._end_live(self.commands, cmd)
+            dropped = len(kept) != len(self.commands)
+            self.commands = kept
+            self._save()
+        return dropped
 
     # -- what the player follows ---------------------------------------------------------------------------
     def effective(self, manifest: Manifest | None) -> Manifest | None:

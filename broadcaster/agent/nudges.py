@@ -31,12 +31,19 @@ def command_topics(sync_topics: list[str]) -> list[str]:
 
 
 def sse_loop(client: StationClient, on_nudge: OnNudge, stop: threading.Event,
-             on_error: Callable[[str], None] = lambda msg: None, on_command: OnCommand | None = None) -> None:
+             on_error: Callable[[str], None] = lambda msg: None, on_command: OnCommand | None = None,
+             on_connect: Callable[[], object] | None = None) -> None:
+    """`on_connect`: called once per stream the station answered (its first event), e.g. to beat at once
+    after the link came back (a live session that started meanwhile is handed over in the reply)."""
     delay = 1.0
     while not stop.is_set():
         try:
+            first = True
             for event in client.events(on_command=on_command):
                 delay = 1.0
+                if first and on_connect is not None:
+                    on_connect()
+                first = False
                 on_nudge(str(event.get("version", "")), bool(event.get("emergency", False)))
                 if stop.is_set():
                     return
@@ -53,7 +60,7 @@ class MqttListener:
 
     def __init__(self, url: str, username: str, password: str, topics: list[str], on_nudge: OnNudge,
                  client_id: str | None = None, loop: MqttLoop | None = None,
-                 on_command: OnCommand | None = None) -> None:
+                 on_command: OnCommand | None = None, on_connect: Callable[[], object] | None = None) -> None:
         import paho.mqtt.client as mqtt  # optional dependency: imported only when MQTT is configured
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -62,6 +69,7 @@ class MqttListener:
         self.topics = list(topics)
         self.on_nudge = on_nudge
         self.on_command = on_command
+        self.on_connect = on_connect  # each (re)connection to the broker: the link is back
         self.command_topics = set(command_topics(topics)) if on_command is not None else set()
         self.topics += sorted(self.command_topics)
         self.seen: dict[str, str] = {}
@@ -81,6 +89,8 @@ class MqttListener:
         if not reason_code.is_failure:
             client.subscribe([(t, 1) for t in self.topics])
             self.connected.set()
+            if self.on_connect is not None:
+                self.on_connect()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self.on_command is not None and message.topic in self.command_topics:  # (empty without on_command)

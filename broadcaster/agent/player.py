@@ -165,19 +165,16 @@ class Player:
                  hook_after: list[str] | None = None, not_before: datetime | None = None,
                  report: Callable[[str, str], None] = lambda code, detail: None,
                  on_cut: Callable[[], None] = lambda: None,
-                 open_stream: Callable[[str, float], object] | None = None,
-                 stream_source: Callable[[str], tuple[str, str]] = lambda url: (url, "")) -> None:
+                 open_stream: Callable[[str, float], object] | None = None) -> None:
         self.sink, self.playlog, self.clock, self.store = sink, playlog, clock, store
-        # a live entry's url → (what ffmpeg opens, its HTTP headers): the station's own stream route is a path
-        # the agent joins to its station URL and sends its device token with (runner.py)
-        self.stream_source = stream_source
         self.grace = grace
         self.local_volume = local_volume
         self.hook_before, self.hook_after = hook_before, hook_after
         self.report = report
         self.on_cut = on_cut  # a play was cut short: the agent reports at once (heartbeat and play log)
-        # A relay URL that is a path ("/api/device/v1/streams/…", the station's own hub) is fetched by the agent
-        # with its token (StationClient.open_stream); an absolute one (Icecast, a radio) by ffmpeg itself.
+        # A relay or live URL that is a path ("/api/device/v1/streams/…", the station's own hub) is fetched by the
+        # agent with its token (StationClient.open_stream) and piped into ffmpeg, so the token is never on
+        # ffmpeg's command line; an absolute one (Icecast, a radio) is opened by ffmpeg itself, without it.
         self.open_stream = open_stream
         self.applied_volume: int | None = None  # what the sink plays the current item at
         self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before)
@@ -190,6 +187,18 @@ class Player:
         with self._lock:
             self.manifest = manifest
         self.wake.set()
+
+    def rejoin(self, play_id: str) -> bool:
+        """A live session the station says is still on air, which this box left (its link dropped: `live_lost`,
+        or its stream ended before the stop reached it): due again, so the next step joins it. True if it had
+        left it (False: on air here, or never left)."""
+        with self._lock:
+            cur = self.state.current
+            if (cur is not None and cur.entry.play_id == play_id) or play_id not in self.state.handled:
+                return False
+            self.state.handled.discard(play_id)
+        self.wake.set()
+        return True
 
     def available(self, entry: Entry) -> bool:
         if entry.kind != "audio":
@@ -313,21 +322,21 @@ class Player:
             return
         volume = self.volume_for(e)
         self.applied_volume = volume
-        source, headers = e.url, ""
+        source = e.url
         if e.kind == "audio" and e.sha256:
             source = str(self.store.locate(e.sha256))
             self.store.touch(e.sha256)  # LRU: recently played files are evicted last
-        elif e.kind == "live":
-            source, headers = self.stream_source(e.url)
         duration = e.duration
         feed = None
         if e.kind == "relay":  # a live stream joined late ends at the entry's end, not `duration` after joining
             duration = max(0.1, min(e.duration, (e.end - now).total_seconds()))
-        if e.kind == "relay" and e.url.startswith("/") and self.open_stream is not None:
+        if e.kind in ("relay", "live") and e.url.startswith("/") and self.open_stream is not None:
             opener, path = self.open_stream, e.url
             feed = lambda read_timeout: opener(path, read_timeout)  # noqa: E731
         self.sink.start(SinkItem(e.play_id, e.kind, source, duration, volume, e.title, e.sha256, e.priority,
-                                 headers=headers, feed=feed), now)
+                                 feed=feed), now)
+        if e.kind == "live":  # the station counts a loudspeaker as joined from its own report: send it at once
+            self.on_cut()
 
     def _hook(self, command: list[str], e: Entry | None) -> None:
         """Amplifier relay and the like: a short command with the item in its environment; failures reported."""

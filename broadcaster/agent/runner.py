@@ -36,6 +36,7 @@ HEARTBEAT_EVERY_S = 300.0
 SYNC_EVERY_S = 3600.0
 FULL_BEAT_EVERY_S = 3600.0  # a beat with every field at least this often (disk, uptime, temperature drift)
 MIN_BEAT_GAP_S = 10.0       # status-change beats: at most one per 10 s
+REJOIN_MAX_GAP_S = 30.0     # a live session left again and again: rejoined at most this often
 URGENT_BEAT_GAP_S = 1.0     # a cut play or an applied command: reported at once, at most one such beat a second
 STANDBY_RANK = timedelta(hours=1)  # where standby files queue among the downloads (fetch_missing)
 VOLATILE = ("local_time", "clock_offset_s", "disk_free_bytes", "temperature_c", "uptime_s")
@@ -79,7 +80,7 @@ class Agent:
         sink = RelayRetry(sink, budget_s=relay_retry_s, report=self.report)
         self.player = Player(sink, self.playlog, self.clock, self.store, report=self.report,
                              not_before=self.state.first_run_at(self.clock.now()), on_cut=self._cut,
-                             open_stream=self.client.open_stream, stream_source=self._stream_source,
+                             open_stream=self.client.open_stream,
                              **player_options)
         self.sync_every, self.heartbeat_every = sync_every, heartbeat_every
         self.manifest: Manifest | None = None
@@ -94,6 +95,8 @@ class Agent:
         self._beat_status: tuple[Any, ...] | None = None
         self._last_sync = self._last_beat = float("-inf")
         self._alive: Callable[[], object] = lambda: None  # run(watchdog=…): systemd's watchdog ping
+        self._rejoins: dict[str, tuple[int, float]] = {}  # live play id → (rejoins so far, the last one, monotonic)
+        self._rejoin_at: float | None = None  # a paused rejoin: beat then (the reply says if it is still on)
         self._load_last_good()
 
     # -- reporting ---------------------------------------------------------------------------------------
@@ -141,12 +144,70 @@ class Agent:
         self.wake.set()
         return "applied"
 
-    def _stream_source(self, url: str) -> tuple[str, str]:
-        """A live stream on the station's own route is a path: join it to the station URL, send the token.
-        Any other URL (an Icecast mount at scale) is opened as it is, without the token."""
-        if url.startswith("/"):
-            return self.client.base_url + url, f"Authorization: Bearer {self.client.token}\r\n"
-        return url, ""
+    def late_commands(self, reply: dict[str, Any]) -> list[str]:
+        """§4a "Live sessions", late joiners: the heartbeat reply's original signed commands of the live sessions
+        that concern this box: `live_ended` (stops: a session ended while it was away) first, then `live` (on
+        air: join it, or join it again after a lost link). Each is verified like any command (a pinned key's
+        signature, this device or its village among the targets); the station's reply to this box's own
+        request stands in for the push expiry and the seq floor, and a session whose stop this box took is
+        never joined again. Returns the play ids joined (again)."""
+        stops, lives = reply.get("live_ended") or [], reply.get("live") or []
+        if not isinstance(stops, list) or not isinstance(lives, list):
+            return []
+        stops = [e for e in stops if isinstance(e, dict)]  # anything else is not a signed envelope: ignored
+        lives = [e for e in lives if isinstance(e, dict)]
+        if not (stops or lives):
+            return []
+        if any(e.get("key_id") not in self.verifier.pinned for e in stops + lives):
+            self._refresh_keys()
+        now = self.clock.now()
+        joined: list[str] = []
+        with self._control_lock:
+            for envelope in stops:
+                try:
+                    cmd = verify_command(envelope, self.verifier.pinned, device_id=self.creds["device_id"],
+                                         village_id=self.creds.get("village_id"), now=None)
+                except CommandRejected as exc:
+                    self.report(exc.code, exc.message)
+                    continue
+                self.control.late_stop(cmd)
+            for envelope in lives:
+                try:
+                    cmd = verify_command(envelope, self.verifier.pinned, device_id=self.creds["device_id"],
+                                         village_id=self.creds.get("village_id"), now=None)
+                    if cmd.action != "live" or all(e.end <= now for e in cmd.entries):
+                        continue  # past its cap (the station's clock and ours disagree): nothing to join
+                    self.control.late_live(envelope, cmd)
+                except CommandRejected as exc:
+                    if exc.code != "live_ended":  # its stop was taken here: quietly not joined again
+                        self.report(exc.code, exc.message)
+                    continue
+                effective = self.control.effective(self.manifest)
+                if effective is not None and not effective.muted:
+                    joined += [e.play_id for e in cmd.entries if self._rejoin(e.play_id)]
+            self.player.set_manifest(self.control.effective(self.manifest))
+        return joined
+
+    def _rejoin(self, play_id: str) -> bool:
+        """Join a live session again after leaving it, with a growing pause (0, 2, 4 … 30 s) so a stream that
+        keeps failing is not retried in a tight loop of heartbeats; a paused rejoin makes its own beat."""
+        if play_id not in self.player.state.handled:
+            return False
+        count, last = self._rejoins.get(play_id, (0, float("-inf")))
+        gap = 0.0 if count == 0 else min(REJOIN_MAX_GAP_S, 2.0 ** count)
+        now = time.monotonic()
+        if now - last < gap:
+            due = last + gap
+            self._rejoin_at = due if self._rejoin_at is None else min(self._rejoin_at, due)
+            return False
+        self._rejoins[play_id] = (count + 1, now)
+        return self.player.rejoin(play_id)
+
+    def on_push_connected(self) -> None:
+        """The push channel (SSE or MQTT) is (back) up: the link was down, so beat now; the reply hands over
+        a live session that started meanwhile (§4a "Live sessions")."""
+        self.urgent.set()
+        self.wake.set()
 
     # -- sync ----------------------------------------------------------------------------------------------
     def on_nudge(self, version: str, emergency: bool) -> None:
@@ -326,6 +387,7 @@ class Agent:
             self.events = [e for e in self.events if e not in full["events"]]
         if self.manifest is None or reply.get("manifest_version") not in (None, self.manifest.version):
             self.nudge.set()
+        self.late_commands(reply)
         return reply
 
     def upload_plays(self) -> int:
@@ -358,6 +420,9 @@ class Agent:
         safety interval passed, heartbeat when due or when the status changed. Returns True if it did anything."""
         if self._fetch_first.is_set() and not self.nudge.is_set():
             self._guarded(self.fetch_started)
+        if self._rejoin_at is not None and time.monotonic() >= self._rejoin_at:
+            self._rejoin_at = None
+            self.urgent.set()
         urgent = self.urgent.is_set() and now - self._last_beat >= URGENT_BEAT_GAP_S
         beat = urgent or now - self._last_beat >= self.heartbeat_every or (
             self.quick_status() != self._beat_status and now - self._last_beat >= MIN_BEAT_GAP_S)

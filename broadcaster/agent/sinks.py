@@ -25,10 +25,10 @@ class SinkItem:
     title: str = ""
     sha256: str | None = None
     priority: str = "normal"
-    headers: str = ""        # HTTP headers for the stream ("Authorization: Bearer …\r\n": the station's route)
-    # A relay the agent itself fetches (a mount of the station's hub, with the device token and the station's
-    # TLS trust): `feed(read_timeout_s)` opens it and returns a body with `iter_raw()` and `close()`; the sink
-    # pumps it into ffmpeg's stdin. None: ffmpeg opens `source` itself.
+    # A relay or live stream the agent itself fetches (a mount of the station's hub, with the device token and
+    # the station's TLS trust): `feed(read_timeout_s)` opens it and returns a body with `iter_raw()` and
+    # `close()`; the sink pumps it into ffmpeg's stdin. None: ffmpeg opens `source` itself. The token never
+    # reaches ffmpeg's command line (which every user of the box can read in the process list).
     feed: Callable[[float], Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -153,11 +153,13 @@ class FfmpegSink:
             args.append("-re")
         if offset > 0 and item.kind == "audio":
             args += ["-ss", f"{offset:.3f}"]
-        if item.kind == "live":
-            args += [*self.live_input, "-rw_timeout", str(int(LIVE_READ_TIMEOUT_S * 1_000_000))]
-        if item.headers:
-            args += ["-headers", item.headers]
         source = item.source
+        if item.kind == "live":
+            args += list(self.live_input)
+            if item.feed is not None:  # fed: the agent's own read timeout applies (_pump)
+                source = "pipe:0"
+            else:
+                args += ["-rw_timeout", str(int(LIVE_READ_TIMEOUT_S * 1_000_000))]
         if item.kind == "relay":
             args += ["-t", f"{item.duration:.3f}"]
             if item.feed is not None:
@@ -178,16 +180,19 @@ class FfmpegSink:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if item.feed else subprocess.DEVNULL, stdout=stdout,
                                 stderr=subprocess.PIPE)
         if item.feed is not None and proc.stdin is not None:  # stdin is the pipe whenever there is a feed
-            threading.Thread(target=self._pump, args=(item.feed, proc, proc.stdin), name="loa-relay-feed",
-                             daemon=True).start()
+            # a live stream that sends nothing for LIVE_READ_TIMEOUT_S is a lost link (stop and report it)
+            timeout = LIVE_READ_TIMEOUT_S if item.kind == "live" else (self.read_timeout_s or 30.0)
+            threading.Thread(target=self._pump, args=(item.feed, proc, proc.stdin, timeout),
+                             name="loa-stream-feed", daemon=True).start()
         return proc
 
-    def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen[bytes], stdin: IO[bytes]) -> None:
+    def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen[bytes], stdin: IO[bytes],
+              read_timeout_s: float) -> None:
         """Stream → ffmpeg until either ends. The stream's own error (404, refused, silent too long) is kept
         for `poll`: it says more than ffmpeg's "end of input"."""
         body = None
         try:
-            body = feed(self.read_timeout_s or 30.0)
+            body = feed(read_timeout_s)
             for chunk in body.iter_raw():
                 if proc.poll() is not None:
                     break
@@ -253,7 +258,9 @@ class FfmpegSink:
         if proc.stderr:
             proc.stderr.close()
         if self._feed_error:  # the stream failed under ffmpeg: that is the reason, whatever ffmpeg made of it
-            return SinkStatus("failed", now, f"stream: {self._feed_error}")
+            # a live stream's failure (read timeout, refused, gone) is the session lost for this loudspeaker
+            lost = "live_lost" if item is not None and item.kind == "live" else ""
+            return SinkStatus("failed", now, f"stream: {self._feed_error}", code=lost)
         if code == 0 and item is not None and item.kind == "live" and "timed out" in err.lower():
             # ffmpeg exits 0 after its read timeout too: for a live session that is the link lost, not its end
             return SinkStatus("failed", now, err[-300:], code="live_lost")

@@ -94,8 +94,7 @@ def _player(tmp_path, m):
     tone_file(path, 1.0)
     sink = FileSink(tmp_path / "sink.jsonl")
     clock = VirtualClock(T0)
-    player = Player(sink, PlayLog(tmp_path / "log"), clock, _AllThere(path),
-                    stream_source=lambda url: ("http://station" + url, "Authorization: Bearer t\r\n"))
+    player = Player(sink, PlayLog(tmp_path / "log"), clock, _AllThere(path))
     player.set_manifest(m)
     return player, sink, clock
 
@@ -117,7 +116,7 @@ def test_live_cuts_normal_and_priority_then_the_timetable_resumes(tmp_path, prio
     player.step()
     ev = _events(sink)
     assert [(e["event"], e["play_id"]) for e in ev] == [("start", "p1"), ("stop", "p1"), ("start", "live-l3")]
-    assert ev[-1]["source"] == "http://station" + URL and ev[-1]["kind"] == "live"
+    assert ev[-1]["source"] == URL and ev[-1]["kind"] == "live"
     cut = player.playlog.records()[-1]
     assert cut["play_id"] == "p1" and cut["result"] == "interrupted" and cut["reason"] == "preempted_by:live-l3"
     clock.advance(60)  # the live session ends (the stop command cut its entry) at T0 + 65 s
@@ -141,12 +140,52 @@ def test_live_never_cuts_an_emergency(tmp_path):
     assert [(e["event"], e["play_id"]) for e in _events(sink)][-2:] == [("end", "e1"), ("start", "live-l3")]
 
 
-def test_the_agents_ffmpeg_opens_a_live_stream_with_low_latency_options_and_a_read_timeout():
-    item = SinkItem("live-l3", "live", "http://station/api/device/v1/streams/live-3", 7200.0, 80,
-                    headers="Authorization: Bearer t\r\n")
-    cmd = FfmpegSink("ffmpeg").command(item)
+def test_the_agents_ffmpeg_opens_a_live_stream_with_low_latency_options_and_never_sees_the_token():
+    """The station's own route is fetched by the agent (its token, its TLS trust) and piped into ffmpeg, like a
+    relay: the token is on no command line (`ps` shows every process's argv to every user of the box)."""
+    token = "loa_dev_" + "S" * 43
+    fed = SinkItem("live-l3", "live", URL, 7200.0, 80, feed=lambda timeout: None)
+    cmd = FfmpegSink("ffmpeg").command(fed)
     i = cmd.index("-i")
-    assert cmd[i + 1] == item.source and "-t" not in cmd  # it ends when the session's stream ends
+    assert cmd[i + 1] == "pipe:0" and "-t" not in cmd  # it ends when the session's stream ends
     before = cmd[:i]
-    assert "nobuffer" in " ".join(before) and "-rw_timeout" in before and "-analyzeduration" in before
-    assert before[before.index("-headers") + 1] == item.headers
+    assert "nobuffer" in " ".join(before) and "-analyzeduration" in before and "-headers" not in cmd
+    assert token not in " ".join(cmd) and "Bearer" not in " ".join(cmd)
+    # an absolute URL (an Icecast mount) is opened by ffmpeg itself, with its own read timeout, and no token
+    icecast = SinkItem("live-l3", "live", "http://icecast.example/live-3", 7200.0, 80)
+    cmd = FfmpegSink("ffmpeg").command(icecast)
+    assert cmd[cmd.index("-i") + 1] == icecast.source and "-rw_timeout" in cmd and "-headers" not in cmd
+
+
+def test_a_late_live_command_is_taken_below_the_floor_but_never_after_its_stop(keyed, tmp_path):
+    """§4a late joiners: the original `live` of a session on air, handed over by the station after this box took
+    newer manifests (its seq is below the floor, its push expiry is long past), is taken; once the box took the
+    session's stop (pushed, or handed over late), the same original `live` is refused, across a restart."""
+    private, kid, pinned, control = keyed
+    env = sign_command(_live(4), private, kid)
+    control.manifest_taken(replace(manifest([]), seq=12))  # the box synced after the session began
+    later = T0 + timedelta(minutes=30)
+    cmd = verify_command(env, pinned, device_id=DEV, village_id="v1", now=None)
+    with pytest.raises(CommandRejected) as exc:  # as a push it is refused: expired, and below the floor
+        verify_command(env, pinned, device_id=DEV, village_id="v1", now=later)
+    assert exc.value.code == "command_expired"
+    with pytest.raises(CommandRejected) as exc:
+        control.classify(cmd)
+    assert exc.value.code == "command_replayed"
+    assert control.late_live(env, cmd) == "new" and control.floor == 12
+    assert [e.play_id for e in control.effective(replace(manifest([]), seq=12)).entries] == ["live-l3"]
+    assert control.late_live(env, cmd) == "duplicate"
+    stop_env = sign_command(_stop(20, later), private, kid)
+    assert control.late_stop(verify_command(stop_env, pinned, device_id=DEV, village_id="v1", now=None))
+    assert control.effective(replace(manifest([]), seq=12)).entries == ()
+    again = Control(tmp_path / "control.json", pinned, DEV, "v1")  # the stop is final, also after a restart
+    for c in (control, again):
+        with pytest.raises(CommandRejected) as exc:
+            c.late_live(env, cmd)
+        assert exc.value.code == "live_ended"
+    # a pushed stop ends it too (and is remembered): the late copy of another session's live is refused then
+    env5 = sign_command(_live(21, later, source="l5"), private, kid)
+    _take(keyed, _live(21, later, source="l5"), later)
+    _take(keyed, _stop(22, later, source="l5"), later)
+    with pytest.raises(CommandRejected):
+        control.late_live(env5, verify_command(env5, pinned, device_id=DEV, village_id="v1", now=None))

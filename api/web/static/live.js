@@ -11,6 +11,7 @@
   var form = document.getElementById("live-form"), all = document.getElementById("live-all");
   var boxes = Array.prototype.slice.call(document.querySelectorAll(".live-village"));
   var onair = document.getElementById("live-onair"), elapsed = document.getElementById("live-elapsed");
+  var joined = document.getElementById("live-joined");
   var where = document.getElementById("live-where"), stopBtn = document.getElementById("live-stop");
   var status = document.getElementById("live-status"), startBtn = document.getElementById("live-start");
   var session = null, recorder = null, stream = null, queue = [], seq = 0, sending = false, ticker = null;
@@ -63,6 +64,8 @@
     poller = setInterval(function () {
       if (!session) return;
       api("GET", "/api/v1/live/" + session).then(function (r) { return r.json(); }).then(function (s) {
+        // only the loudspeakers' own reports count: how many joined of those named (late joiners too)
+        if (s.on_air && joined) joined.textContent = s.joined + "/" + s.device_count + " " + d.msgJoined;
         if (!s.on_air && session) ended(s.end_reason === "link_lost" ? d.msgLinkLost : s.end_reason === "stopped" ? d.msgEnded : d.msgFailed);
       }, function () {});
     }, 2000);

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -28,6 +29,10 @@ class LiveSession(SQLModel, table=True):
     recording_sha256: str | None = Field(default=None, max_length=64)
     recording_s: float | None = None
     content_item_id: int | None = Field(default=None, foreign_key="content_items.id")
+    # The signed envelopes as issued (§4a "Live sessions"): a late joiner gets the original `live` command while
+    # the session is on air, and the `stop` after it (never a re-signed copy).
+    command: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    stop_command: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
     @property
     def on_air(self) -> bool:

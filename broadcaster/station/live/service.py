@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from broadcaster.station.live import late
 from broadcaster.station.live.models import LiveSession
 from broadcaster.station.live.recorder import Recorder
 from broadcaster.station.streams import Mount, MountClosed, StreamHub
@@ -104,8 +105,9 @@ class LiveService:
                            device_ids, now)
         with self._lock:
             self.running[session_id] = running
-        self.commander.live_started(device_ids, f"l{session_id}", self.hub.url_for(mount.name), now,
-                                    now + timedelta(seconds=self.max_s), "Phát trực tiếp / live")
+        envelope = self.commander.live_started(device_ids, f"l{session_id}", self.hub.url_for(mount.name), now,
+                                               now + timedelta(seconds=self.max_s), "Phát trực tiếp / live")
+        self._keep_command(session_id, "command", envelope)
         self._ensure_watchdog()
         return self.get(actor, session_id)
 
@@ -177,7 +179,8 @@ class LiveService:
         if running is None:
             return
         try:  # quiet first: the stop command, then the mount
-            self.commander.live_stopped(running.device_ids, f"l{session_id}", now)
+            stop = self.commander.live_stopped(running.device_ids, f"l{session_id}", now)
+            self._keep_command(session_id, "stop_command", stop)
         except Exception:  # noqa: BLE001 — the mount's end also ends every agent's stream
             log.exception("live %s: stop command failed", session_id)
         running.mount.close(grace_s=2)
@@ -186,6 +189,17 @@ class LiveService:
         self._close_row(session_id, reason, now, by, sha, seconds, actor)
         for hook in list(self.on_end):
             hook(session_id, reason)
+
+    def _keep_command(self, session_id: int, column: str, envelope: object) -> None:
+        """The signed envelope as issued, for the loudspeakers that come (back) online later (late.py). Stored
+        after the push: the devices online hear it at once, the others at their next heartbeat."""
+        if not isinstance(envelope, dict):  # no device had a live credential: nothing was signed
+            return
+        with session_scope(self.engine) as s:
+            row = s.get(LiveSession, session_id)
+            if row is not None:
+                setattr(row, column, envelope)
+                s.add(row)
 
     def _close_row(self, session_id: int, reason: str, now: datetime, by: str, sha: str | None, seconds: float,
                    actor: Principal | None = None) -> None:
@@ -241,6 +255,16 @@ class LiveService:
 
     def get(self, actor: Principal, session_id: int) -> LiveSession:
         return self._require_visible(actor, session_id)
+
+    def joined(self, row: LiveSession) -> int:
+        """How many of the loudspeakers it named reported airing it (their own heartbeat or play record)."""
+        if row.id is None:
+            return 0
+        with session_scope(self.engine) as s:
+            running = self.running.get(row.id)
+            device_ids = running.device_ids if running is not None else self._devices(
+                s, row.commune_id, list(row.villages) or None)
+            return late.joined(s, row.id, row.commune_id, device_ids)
 
     def list(self, actor: Principal, commune_id: int, limit: int = 50) -> list[LiveSession]:
         actor.require_commune(commune_id)

@@ -100,3 +100,34 @@ def test_a_phone_that_stops_sending_ends_the_session(app, client, world):
     assert row["end_reason"] == "link_lost"
     assert time.monotonic() - went_quiet < 5  # link timeout 3 s + the watchdog's tick
     assert _last_command(app).action == "stop"
+
+
+def test_the_heartbeat_hands_the_original_live_command_to_its_targets_only_then_the_stop(app, client, world):
+    """§4a late joiners: while the session is on air, a heartbeat of a loudspeaker it targets is answered 200
+    with the session's signed `live` envelope exactly as pushed; one in another village still gets 204; after
+    the stop the reply carries the original stop instead. `joined` counts only the boxes' own reports."""
+    from tests.broadcaster.station.device_rig import dh
+
+    _, named = enroll_by_code(client, world)
+    _, elsewhere = enroll_by_code(client, world, village_id=world.village_a2)
+    beat = {"sent_at": "2026-11-22T19:00:00Z", "manifest_version": None}
+    assert client.post("/api/device/v1/heartbeat", json=beat, headers=dh(named)).status_code == 204
+    r = client.post(f"/api/v1/communes/{world.a}/live", json={"villages": [world.village_a]},
+                    headers=world.h("cadre"))
+    assert r.status_code == 201, r.text
+    sid, pushed = r.json()["id"], app.state.commander.sent[-1]
+    assert r.json()["joined"] == 0
+    reply = client.post("/api/device/v1/heartbeat", json=beat, headers=dh(named))
+    assert reply.status_code == 200 and reply.json()["live"] == [pushed] and reply.json()["live_ended"] == []
+    assert reply.json()["manifest_version"] == reply.headers["X-Loa-Manifest-Version"]
+    assert client.post("/api/device/v1/heartbeat", json=beat, headers=dh(elsewhere)).status_code == 204
+    playing = {**beat, "playing": {"play_id": f"live-l{sid}", "sha256": None, "title": "live", "priority": "live",
+                                   "started_at": "2026-11-22T19:00:01Z"}}
+    client.post("/api/device/v1/heartbeat", json=playing, headers=dh(named))
+    assert client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()["joined"] == 1
+    r = client.post(f"/api/v1/live/{sid}/stop", headers=world.h("cadre"))
+    assert r.status_code == 200
+    stop = app.state.commander.sent[-1]
+    assert stop["command"]["action"] == "stop" and stop["command"]["source"] == f"l{sid}"
+    reply = client.post("/api/device/v1/heartbeat", json=beat, headers=dh(named))
+    assert reply.status_code == 200 and reply.json()["live"] == [] and reply.json()["live_ended"] == [stop]

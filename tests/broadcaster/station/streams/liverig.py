@@ -61,6 +61,7 @@ class TimedSink(FfmpegSink):
                                          "pipe:1"))
         self.rate = rate
         self.takes: list[Take] = []
+        self.argv: list[list[str]] = []  # every ffmpeg command line it ran (what `ps` would show)
         self._reader: threading.Thread | None = None
 
     def start(self, item: SinkItem, now: datetime) -> None:
@@ -68,8 +69,8 @@ class TimedSink(FfmpegSink):
         take = Take(item.play_id, item.kind, time.time(), self.rate)
         self.takes.append(take)
         self._item, self._started = item, now
-        self._proc = subprocess.Popen(self.command(item), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        self.argv.append(self.command(item))
+        self._proc = self._spawn(self.command(item), item, subprocess.PIPE)  # a fed stream: piped in, like the agent
         self._reader = threading.Thread(target=self._read, args=(self._proc, take), daemon=True)
         self._reader.start()
 
@@ -104,20 +105,33 @@ class TimedSink(FfmpegSink):
 class LiveAgent:
     """One box: enrolled with a cadre's code, SSE push, the runner's loops on threads."""
 
-    def __init__(self, station_url: str, data_dir: Path, code: str, ffmpeg: str, rate: int = RATE) -> None:
-        enroll(data_dir, station_url, code=code, show=lambda line: None)
+    def __init__(self, station_url: str, data_dir: Path, code: str | None, ffmpeg: str, rate: int = RATE,
+                 run: bool = True) -> None:
+        """`code`: enroll first (None: the box is enrolled already, e.g. a restart). `run=False`: enrolled but
+        switched off until `start()` (a loudspeaker that is offline for now)."""
+        if code is not None:
+            enroll(data_dir, station_url, code=code, show=lambda line: None)
+        self.data_dir, self.ffmpeg, self.rate = data_dir, ffmpeg, rate
         self.sink = TimedSink(ffmpeg, rate)
-        self.agent = Agent(data_dir, self.sink)
+        self.threads: list[threading.Thread] = []
+        if run:
+            self.start()
+
+    def start(self) -> "LiveAgent":
+        """Switch the box on: a new agent on its data directory (what a restart of the agent process does)."""
+        self.agent = Agent(self.data_dir, self.sink)
         self.stop_event = threading.Event()
         self.threads = [
             threading.Thread(target=sse_loop, args=(self.agent.client, self.agent.on_nudge, self.stop_event),
-                             kwargs={"on_command": self.agent.on_command}, daemon=True),
+                             kwargs={"on_command": self.agent.on_command,
+                                     "on_connect": self.agent.on_push_connected}, daemon=True),
             threading.Thread(target=self.agent.run, args=(self.stop_event,), daemon=True)]
         for t in self.threads:
             t.start()
+        return self
 
     def has_manifest(self) -> bool:
-        return self.agent.manifest is not None
+        return bool(self.threads) and self.agent.manifest is not None
 
     def plays(self) -> list[dict]:
         return self.agent.playlog.records()
@@ -126,11 +140,14 @@ class LiveAgent:
         return [e.get("code", "") for e in self.agent.events]
 
     def close(self) -> None:
+        if not self.threads:
+            return
         self.stop_event.set()
         self.agent.wake.set()
         self.agent.nudge.set()
         for t in self.threads:
             t.join(timeout=5)
+        self.threads = []
 
 
 class SilentableLink:
