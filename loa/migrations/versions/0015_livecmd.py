@@ -1,7 +1,7 @@
 """livecmd
 
 Revision ID: livecmd
-Revises: segsizes
+Revises: bulletin_versions
 Create Date: 2026-12-03
 
 Live sessions keep the signed `live` command they sent (and the `stop` that ended them), exactly as issued: a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "livecmd"
-down_revision = "segsizes"
+down_revision = "bulletin_versions"
 branch_labels = None
 depends_on = None
 
