@@ -82,7 +82,10 @@ def main(argv: list[str]) -> int:
         ensure_venv("")
         return subprocess.call([str(BIN / "loa"), "demo", *rest], cwd=ROOT)
     ensure_venv("test")
-    return subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args(rest)], cwd=ROOT)
+    # Bytecode on for the tests even where the shell turns it off: without it every xdist worker compiles and
+    # assertion-rewrites every test module again (measured ~8 CPU-s per worker instead of ~4 to collect).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args(rest)], cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":
