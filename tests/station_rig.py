@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from loa.db import make_engine, upgrade
+from tests.replay import Replay
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -202,8 +203,17 @@ class World:
 PASSWORD = "mat-khau-rat-dai"
 
 
+_replay = Replay()
+
+
 @pytest.fixture
 def world(engine, clock) -> World:
+    """Built through the services by the first test of a worker, replayed as rows after that (tests/replay.py)."""
+    now = clock()
+    return _replay.build(engine, ("station-world", now), lambda: build_world(engine, now))
+
+
+def build_world(engine, now: datetime) -> World:
     from loa.accounts import auth
     from loa.accounts.auth import CLI
     from loa.accounts.models import User
@@ -211,7 +221,6 @@ def world(engine, clock) -> World:
     from loa.db import session_scope
     from loa.org import service as org
 
-    now = clock()
     with session_scope(engine) as s:
         p = org.create_province(s, CLI, "Lào Cai", now, "LC")
         a = org.create_commune(s, CLI, p.id, "Cốc San", now, "CS")
