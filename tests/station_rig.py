@@ -76,6 +76,7 @@ def pg_url():
     upgrade(engine)
     engine.dispose()
     yield url
+    _forget_pg(url)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -90,24 +91,33 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+_pg_engines: dict[str, sa.Engine] = {}
+
+
 def _empty_pg(url: str) -> None:
-    """Every table empty and every id sequence back at 1, as a fresh migrated database has them.
+    """Every table empty and every id sequence back at its start, as a fresh migrated database has them.
 
     DELETE, not TRUNCATE: TRUNCATE gives each of the ~40 tables new files (and drops the old ones at commit),
     ~0.2-0.5 s per test, while deleting the few rows a test wrote takes ~0.05 s. `session_replication_role =
     replica` (this transaction only) lets the rows go in any order past the foreign keys and past the audit
-    log's append-only trigger, which stay in force for the tests themselves."""
-    engine = make_engine(url)
+    log's append-only trigger, which stay in force for the tests themselves. Only the sequences a test used are
+    reset, with setval (ALTER SEQUENCE RESTART gives each sequence a new file, as TRUNCATE does), and the
+    connection is kept for the next test (a new PostgreSQL connection is a process fork): ~10-15 ms a test
+    instead of ~50-70 ms."""
+    engine = _pg_engines.get(url) or _pg_engines.setdefault(url, make_engine(url))
     with engine.begin() as conn:
         tables = [r[0] for r in conn.execute(sa.text(
             "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
-        sequences = [r[0] for r in conn.execute(sa.text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname='public'"))]
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text("; ".join(f'DELETE FROM "{t}"' for t in tables)))
-        if sequences:
-            conn.execute(sa.text("; ".join(f'ALTER SEQUENCE "{q}" RESTART' for q in sequences)))
-    engine.dispose()
+        conn.execute(sa.text("SELECT setval(format('%I', sequencename)::regclass, start_value, false) "
+                             "FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"))
+
+
+def _forget_pg(url: str) -> None:
+    engine = _pg_engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
