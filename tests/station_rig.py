@@ -220,7 +220,11 @@ _replay = Replay()
 def world(engine, clock) -> World:
     """Built through the services by the first test of a worker, replayed as rows after that (tests/replay.py)."""
     now = clock()
-    return _replay.build(engine, ("station-world", now), lambda: build_world(engine, now))
+    w = _replay.build(engine, ("station-world", now), lambda: build_world(engine, now))
+    if isinstance(clock, RealClock):
+        for commune_id in (w.a, w.b):
+            no_quiet_hours(engine, commune_id)
+    return w
 
 
 def build_world(engine, now: datetime) -> World:
@@ -249,9 +253,6 @@ def build_world(engine, now: datetime) -> World:
             w.users[name] = user.id
             _, secret = auth.issue_token(s, s.get(User, user.id), auth.BEARER, now, timedelta(days=30), "test")
             w.tokens[name] = secret
-    if isinstance(clock, RealClock):
-        for commune_id in (w.a, w.b):
-            no_quiet_hours(engine, commune_id)
     return w
 
 
