@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.replay import Replay
 from tests.station_rig import (  # noqa: F401  (fixtures re-exported for this folder)
     PASSWORD, T0, TZ, Clock, World, _cheap_argon2, app, client, clock, db_url, engine, facts, make_item, mastered,
     pg_url, settings, sqlite_template, wav_bytes, world,
@@ -33,8 +34,17 @@ def add_device(engine, commune_id: int, village_id: int | None, name: str, clock
         return org.create_device(s, CLI, commune_id, name, clock(), village_id).id
 
 
+_replay = Replay()
+
+
 @pytest.fixture
 def station(engine, world, facts, clock) -> Station:
+    """Built through the services by the first test of a worker, replayed as rows after that (tests/replay.py);
+    the audio files come from `facts` either way."""
+    return _replay.build(engine, ("schedules-station", clock()), lambda: _build_station(engine, world, facts, clock))
+
+
+def _build_station(engine, world, facts, clock) -> Station:
     st = Station(world, add_device(engine, world.a, world.village_a, "Cụm 1 Ún Tà", clock),
                  add_device(engine, world.a, world.village_a, "Cụm 2 Ún Tà", clock),
                  add_device(engine, world.a, world.village_a2, "Cụm Cốc San 2", clock),

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.replay import Replay
+
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=TZ)
 PASSWORD = "mat-khau-rat-dai"
@@ -62,6 +64,8 @@ def build_world(engine, now: datetime) -> World:
 
 from tests.station_rig import _cheap_argon2  # noqa: E402,F401  (autouse: real argon2id, test-sized cost)
 
+_replay = Replay()
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
@@ -106,7 +110,9 @@ def client(app):
 
 @pytest.fixture
 def world(app, client, clock) -> World:
-    return build_world(app.state.engine, clock())
+    """Built through the services by the first test of a worker, replayed as rows after that (tests/replay.py)."""
+    engine, now = app.state.engine, clock()
+    return _replay.build(engine, ("web-world", now), lambda: build_world(engine, now))
 
 
 def login(client, username: str, password: str = PASSWORD) -> str:
