@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from api.deps import SESSION_COOKIE, Id
 from api.web.form_errors import error_message
 from api.web.render import PageRoute, gettext_for, render
-from api.web.session import ACCOUNT_PAGE, check_csrf, end_session, now_of, require_principal
+from api.web.session import ACCOUNT_PAGE, admin_form, check_csrf, end_session, now_of, require_admin, require_principal
 from loa.accounts import auth
 from loa.accounts import service as accounts
 from loa.accounts.models import Role, User
@@ -105,19 +105,6 @@ def revoke(request: Request, token_id: Id, csrf: Csrf = ""):
 
 # --- the admin: /app/admin ----------------------------------------------------------------------------------
 
-def require_admin(request: Request) -> Principal:
-    user = require_principal(request)
-    user.require_admin()
-    return user
-
-
-def _admin_form(request: Request, csrf: str) -> Principal:
-    """The admin, sending one of the admin's forms with its CSRF token."""
-    user = require_admin(request)
-    check_csrf(request, csrf)
-    return user
-
-
 @router.get("/app/admin")
 def admin_home(request: Request):
     user = require_admin(request)
@@ -169,7 +156,7 @@ def admin_create_user(request: Request, username: Annotated[str, Form(max_length
                       role: SmallField = "", commune_id: SmallField = "", village_id: SmallField = "",
                       is_admin: SmallField = "", csrf: Csrf = ""):
     """A new account with a one-time password (shown once here): the person chooses their own at first login."""
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     form = {"username": username, "display_name": display_name, "role": role, "commune_id": commune_id,
             "village_id": village_id, "is_admin": bool(is_admin)}
     _ = gettext_for(request)
@@ -225,7 +212,7 @@ def admin_user(request: Request, user_id: Id, done: str | None = None):
 def admin_set_role(request: Request, user_id: Id, commune_id: Annotated[str, Form(max_length=12)],
                    role: Annotated[str, Form(max_length=20)], village_id: Annotated[str, Form(max_length=12)] = "",
                    csrf: Csrf = ""):
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         commune = _optional_id(commune_id, "commune_id")
         if commune is None:
@@ -263,7 +250,7 @@ def admin_confirm(request: Request, user_id: Id, action: str, commune_id: int | 
 
 @router.post("/app/admin/users/{user_id}/roles/{commune_id}/remove")
 def admin_remove_role(request: Request, user_id: Id, commune_id: Id, csrf: Csrf = ""):
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         accounts.remove_membership(s, user, user_id, commune_id, now_of(request))
     return RedirectResponse(f"/app/admin/users/{user_id}?done=role_removed", status_code=303)
@@ -271,7 +258,7 @@ def admin_remove_role(request: Request, user_id: Id, commune_id: Id, csrf: Csrf 
 
 @router.post("/app/admin/users/{user_id}/disable")
 def admin_disable(request: Request, user_id: Id, csrf: Csrf = ""):
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             accounts.set_active(s, user, user_id, False, now_of(request))
@@ -286,7 +273,7 @@ def admin_disable(request: Request, user_id: Id, csrf: Csrf = ""):
 
 @router.post("/app/admin/users/{user_id}/enable")
 def admin_enable(request: Request, user_id: Id, csrf: Csrf = ""):
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         accounts.set_active(s, user, user_id, True, now_of(request))
     return RedirectResponse(f"/app/admin/users/{user_id}?done=enabled", status_code=303)
@@ -294,7 +281,7 @@ def admin_enable(request: Request, user_id: Id, csrf: Csrf = ""):
 
 @router.post("/app/admin/users/{user_id}/reset-password")
 def admin_reset_password(request: Request, user_id: Id, csrf: Csrf = ""):
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         target, password = accounts.reset_password(s, user, user_id, now_of(request))
         out = {"id": target.id, "username": target.username, "display_name": target.display_name}

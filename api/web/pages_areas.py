@@ -18,7 +18,7 @@ from api.web.choices import int_or_none
 from api.web.form_errors import error_message
 from api.web.pages_org import _commune_page
 from api.web.render import PageRoute, gettext_for, render
-from api.web.session import check_csrf, now_of, require_principal
+from api.web.session import admin_form, now_of, require_admin
 from loa.accounts import service as accounts
 from loa.accounts.principal import Principal
 from loa.db import session_scope
@@ -32,18 +32,6 @@ Text = Annotated[str, Form(max_length=600)]
 Csrf = Annotated[str, Form(max_length=200)]
 Small = Annotated[str, Form(max_length=20)]
 PATHS = {"province": "provinces", "district": "districts"}
-
-
-def _admin(request: Request) -> Principal:
-    user = require_principal(request)
-    user.require_admin()
-    return user
-
-
-def _admin_form(request: Request, csrf: str) -> Principal:
-    user = _admin(request)
-    check_csrf(request, csrf)
-    return user
 
 
 def area_url(level: str, area_id: int) -> str:
@@ -73,7 +61,7 @@ def _staff(s: Any, user: Principal, level: str, area_id: int) -> tuple[list[dict
 
 @router.get("/app/admin/provinces")
 def provinces_page(request: Request) -> Response:
-    user = _admin(request)
+    user = require_admin(request)
     with session_scope(request.app.state.engine) as s:
         rows = []
         for p in s.exec(select(Province).order_by(Province.name)):
@@ -87,7 +75,7 @@ def provinces_page(request: Request) -> Response:
 
 
 def _province_page(request: Request, province_id: int, status: int = 200, **extra: Any) -> Response:
-    user = _admin(request)
+    user = require_admin(request)
     with session_scope(request.app.state.engine) as s:
         area = areas.get_area(s, "province", province_id)
         districts = areas.districts_of(s, area)
@@ -107,7 +95,7 @@ def province_page(request: Request, province_id: Id) -> Response:
 
 @router.post("/app/admin/provinces/{province_id}/districts")
 def district_create(request: Request, province_id: Id, csrf: Csrf, name: Text = "", code: Text = "") -> Response:
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             district = areas.create_district(s, user, province_id, name, now_of(request), code.strip() or None)
@@ -121,7 +109,7 @@ def district_create(request: Request, province_id: Id, csrf: Csrf, name: Text = 
 
 
 def _district_page(request: Request, district_id: int, status: int = 200, **extra: Any) -> Response:
-    user = _admin(request)
+    user = require_admin(request)
     with session_scope(request.app.state.engine) as s:
         district = s.get(District, district_id)
         if district is None:
@@ -145,7 +133,7 @@ def district_page(request: Request, district_id: Id) -> Response:
 
 @router.post("/app/admin/districts/{district_id}")
 def district_rename(request: Request, district_id: Id, csrf: Csrf, name: Text = "", code: Text = "") -> Response:
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             areas.rename_district(s, user, district_id, name, now_of(request), code)
@@ -164,7 +152,7 @@ def _commune_choice(value: str) -> int:
 @router.post("/app/admin/districts/{district_id}/communes")
 def district_add_commune(request: Request, district_id: Id, csrf: Csrf, commune_id: Small = "") -> Response:
     """Put a commune of the province under this district (from wherever it was)."""
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             if s.get(District, district_id) is None:
@@ -179,7 +167,7 @@ def district_add_commune(request: Request, district_id: Id, csrf: Csrf, commune_
 @router.post("/app/admin/districts/{district_id}/communes/{commune_id}/remove")
 def district_remove_commune(request: Request, district_id: Id, commune_id: Id, csrf: Csrf) -> Response:
     """Take a commune out of this district (under no district; easily put back, so no confirmation)."""
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         commune = s.get(Commune, commune_id)
         if s.get(District, district_id) is None or commune is None or commune.district_id != district_id:
@@ -191,7 +179,7 @@ def district_remove_commune(request: Request, district_id: Id, commune_id: Id, c
 @router.post("/app/admin/communes/{commune_id}/district")
 def commune_set_district(request: Request, commune_id: Id, csrf: Csrf, district_id: Small = "") -> Response:
     """From the commune's page: its district, or none."""
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             org.get_commune(s, user, commune_id)
@@ -216,7 +204,7 @@ def _area_page(request: Request, level: str, area_id: int, status: int = 200, **
 
 
 def _grant(request: Request, level: str, area_id: int, csrf: str, user_id: str, role: str) -> Response:
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     try:
         with session_scope(request.app.state.engine) as s:
             areas.get_area(s, level, area_id)  # a missing area is 404 before anything about the form
@@ -242,7 +230,7 @@ def district_grant(request: Request, area_id: Id, csrf: Csrf, user_id: Small = "
 
 def _remove_confirm(request: Request, level: str, area_id: int, user_id: int) -> Response:
     """Ask first: whose role ends where, with one button to go on and one to go back."""
-    user = _admin(request)
+    user = require_admin(request)
     with session_scope(request.app.state.engine) as s:
         area = areas.get_area(s, level, area_id)
         held = next(((m, u) for m, u in areas.staff_at(s, user, level, area_id) if u.id == user_id), None)
@@ -256,7 +244,7 @@ def _remove_confirm(request: Request, level: str, area_id: int, user_id: int) ->
 
 
 def _remove(request: Request, level: str, area_id: int, user_id: int, csrf: str) -> Response:
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     with session_scope(request.app.state.engine) as s:
         areas.get_area(s, level, area_id)
         areas.remove_area_role(s, user, user_id, level, area_id, now_of(request))

@@ -7,14 +7,17 @@ Only the system admin (403 for anyone else), a missing peer 404. The rules are b
 form with what was typed and a plain message (422/409), nothing saved."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 
 from api.web.form_errors import error_message
 from api.web.render import PageRoute, gettext_for, render
-from api.web.session import check_csrf, now_of, require_principal
+from api.web.session import admin_form, now_of, require_admin
 from broadcaster.interchange import outbox, peers
 from loa.accounts.principal import Principal
 from loa.db import session_scope
@@ -29,24 +32,12 @@ StationId = Annotated[str, Path(max_length=64)]
 HOME = "/app/admin/interchange"
 
 
-def _admin(request: Request) -> Principal:
-    user = require_principal(request)
-    user.require_admin()
-    return user
-
-
-def _admin_form(request: Request, csrf: str) -> Principal:
-    user = _admin(request)
-    check_csrf(request, csrf)
-    return user
-
-
 def _peer_url(station_id: str) -> str:
     return f"{HOME}/peers/{station_id}"
 
 
 def _home_page(request: Request, status: int = 200, **extra: Any) -> Response:
-    user = _admin(request)
+    user = require_admin(request)
     me = request.app.state.interchange.me.public_info()
     with session_scope(request.app.state.engine) as s:
         rows = [peers.describe(p) for p in peers.list_all(s, user)]
@@ -63,7 +54,7 @@ def interchange_page(request: Request) -> Response:
 @router.post(f"{HOME}/peers")
 def peer_add(request: Request, csrf: Csrf, station_id: Text = "", name: Text = "", role: Text = "",
              base_url: Text = "", public_key: Key = "", communes: Codes = "") -> Response:
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     now = now_of(request)
     try:
         with session_scope(request.app.state.engine) as s:
@@ -82,7 +73,7 @@ def peer_add(request: Request, csrf: Csrf, station_id: Text = "", name: Text = "
 
 def _peer_page(request: Request, station_id: str, status: int = 200, template: str = "admin_peer.html",
                **extra: Any) -> Response:
-    user = _admin(request)
+    user = require_admin(request)
     with session_scope(request.app.state.engine) as s:
         peers.list_all(s, user)  # the admin's check, as listing them
         peer = peers.get(s, station_id)
@@ -93,6 +84,21 @@ def _peer_page(request: Request, station_id: str, status: int = 200, template: s
                   form=extra.pop("form", {}), title=info["name"], **extra)
 
 
+def _peer_form(request: Request, station_id: str, csrf: str, form: dict[str, str], done: str,
+               change: Callable[[Session, Principal, datetime], object]) -> Response:
+    """One of the peer page's forms: the change, then back to the page saying it was done; a refused change shows
+    the page again with the reason and what was typed (who may not, or a peer that is not there, stay errors)."""
+    user = admin_form(request, csrf)
+    try:
+        with session_scope(request.app.state.engine) as s:
+            change(s, user, now_of(request))
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _peer_page(request, station_id, status=exc.status, error=error_message(request, exc), form=form)
+    return RedirectResponse(f"{_peer_url(station_id)}?done={done}", status_code=303)
+
+
 @router.get(f"{HOME}/peers/{{station_id}}")
 def peer_page(request: Request, station_id: StationId) -> Response:
     return _peer_page(request, station_id)
@@ -100,46 +106,23 @@ def peer_page(request: Request, station_id: StationId) -> Response:
 
 @router.post(f"{HOME}/peers/{{station_id}}/keys")
 def peer_key_add(request: Request, station_id: StationId, csrf: Csrf, public_key: Key = "") -> Response:
-    user = _admin_form(request, csrf)
-    try:
-        with session_scope(request.app.state.engine) as s:
-            peers.add_key(s, user, station_id, public_key, now_of(request))
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return _peer_page(request, station_id, status=exc.status, error=error_message(request, exc),
-                          form={"public_key": public_key})
-    return RedirectResponse(f"{_peer_url(station_id)}?done=peer_key_added", status_code=303)
+    return _peer_form(request, station_id, csrf, {"public_key": public_key}, "peer_key_added",
+                      lambda s, user, now: peers.add_key(s, user, station_id, public_key, now))
 
 
 @router.post(f"{HOME}/peers/{{station_id}}/address")
 def peer_move(request: Request, station_id: StationId, csrf: Csrf, base_url: Text = "") -> Response:
     """The station moved (a new address, a proxy in front): its keys stay pinned."""
-    user = _admin_form(request, csrf)
-    try:
-        with session_scope(request.app.state.engine) as s:
-            peers.set_base_url(s, user, station_id, base_url, now_of(request))
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return _peer_page(request, station_id, status=exc.status, error=error_message(request, exc),
-                          form={"base_url": base_url})
-    return RedirectResponse(f"{_peer_url(station_id)}?done=peer_saved", status_code=303)
+    return _peer_form(request, station_id, csrf, {"base_url": base_url}, "peer_saved",
+                      lambda s, user, now: peers.set_base_url(s, user, station_id, base_url, now))
 
 
 @router.post(f"{HOME}/peers/{{station_id}}/communes")
 def peer_communes(request: Request, station_id: StationId, csrf: Csrf, communes: Codes = "") -> Response:
     """A lower station now runs these communes (one joined it, one left)."""
-    user = _admin_form(request, csrf)
-    try:
-        with session_scope(request.app.state.engine) as s:
-            peers.set_communes(s, user, station_id, communes.replace("\n", ",").split(","), now_of(request))
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return _peer_page(request, station_id, status=exc.status, error=error_message(request, exc),
-                          form={"communes": communes})
-    return RedirectResponse(f"{_peer_url(station_id)}?done=peer_saved", status_code=303)
+    codes = communes.replace("\n", ",").split(",")
+    return _peer_form(request, station_id, csrf, {"communes": communes}, "peer_saved",
+                      lambda s, user, now: peers.set_communes(s, user, station_id, codes, now))
 
 
 @router.get(f"{HOME}/peers/{{station_id}}/disable")
@@ -151,7 +134,7 @@ def peer_disable_confirm(request: Request, station_id: StationId) -> Response:
 @router.post(f"{HOME}/peers/{{station_id}}/disable")
 def peer_disable(request: Request, station_id: StationId, csrf: Csrf,
                  confirm: Annotated[str, Form(max_length=8)] = "") -> Response:
-    user = _admin_form(request, csrf)
+    user = admin_form(request, csrf)
     if confirm != "yes":  # only the confirmation page's button sends it
         return RedirectResponse(f"{_peer_url(station_id)}/disable", status_code=303)
     with session_scope(request.app.state.engine) as s:
@@ -162,7 +145,7 @@ def peer_disable(request: Request, station_id: StationId, csrf: Csrf,
 @router.get(f"{HOME}/outbox")
 def outbox_page(request: Request) -> Response:
     """What waits to go out, per peer and message: read-only (the pump retries by itself)."""
-    user = _admin(request)
+    user = require_admin(request)
     with session_scope(request.app.state.engine) as s:
         peers.list_all(s, user)  # the admin's check
         summary = outbox.summary(s)

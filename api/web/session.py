@@ -112,3 +112,17 @@ def safe_next(target: str | None, default: str = "/app") -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def require_admin(request: Request) -> Principal:
+    """The signed-in station admin (403 for anyone else, the login page for nobody)."""
+    user = require_principal(request)
+    user.require_admin()
+    return user
+
+
+def admin_form(request: Request, csrf: str | None) -> Principal:
+    """The admin, sending one of the admin's forms with its CSRF token."""
+    user = require_admin(request)
+    check_csrf(request, csrf)
+    return user
