@@ -12,10 +12,12 @@ import pytest
 
 from content.audio.ffmpeg import ffmpeg_exe
 from tests.broadcaster.station.agentproc import enrollment_code
-from tests.broadcaster.station.live import RealClock, start_station, wait_until
+from tests.broadcaster.station.live import RealClock, wait_until
 from tests.broadcaster.station.streams.audio import speech_webm
 from tests.broadcaster.station.streams.feeder import PhoneFeeder
-from tests.broadcaster.station.streams.liverig import LiveAgent, SilentableLink
+from tests.broadcaster.station.streams.liverig import (  # noqa: F401  (fixtures)
+    LiveAgent, SilentableLink, boxes, wall_clock_station,
+)
 
 STOP_WITHIN, QUIET_WITHIN = 2.0, 5.0
 
@@ -26,18 +28,8 @@ def clock():
 
 
 @pytest.fixture
-def station(settings, engine):
-    live = start_station(settings)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def boxes():
-    started: list[LiveAgent] = []
-    yield started
-    for box in started:
-        box.close()
+def station(wall_clock_station):
+    return wall_clock_station
 
 
 def _box(station_url, cadre, world, village, tmp_path, boxes, n) -> LiveAgent:

@@ -22,10 +22,12 @@ from broadcaster.station.models import PlayRecordRow
 from content.audio.ffmpeg import ffmpeg_exe
 from loa.db import session_scope
 from tests.broadcaster.station.agentproc import enrollment_code
-from tests.broadcaster.station.live import RealClock, start_station, wait_until
+from tests.broadcaster.station.live import RealClock, wait_until
 from tests.broadcaster.station.streams.audio import speech_webm
 from tests.broadcaster.station.streams.feeder import PhoneFeeder
-from tests.broadcaster.station.streams.liverig import LiveAgent, SilentableLink
+from tests.broadcaster.station.streams.liverig import (  # noqa: F401  (fixtures)
+    LiveAgent, SilentableLink, boxes, wall_clock_station,
+)
 
 JOIN_WITHIN = 8.0  # switched on → the session's audio out of its ffmpeg (enrollment done, manifest to fetch)
 
@@ -36,18 +38,8 @@ def clock():
 
 
 @pytest.fixture
-def station(settings, engine):
-    live = start_station(settings)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def boxes():
-    made: list[LiveAgent] = []
-    yield made
-    for box in made:
-        box.close()
+def station(wall_clock_station):
+    return wall_clock_station
 
 
 def _box(station_url: str, cadre: httpx.Client, world, tmp_path: Path, boxes: list[LiveAgent], n: int,

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from broadcaster.agent.enroll import enroll
 from broadcaster.agent.nudges import sse_loop
@@ -205,3 +206,23 @@ class SilentableLink:
 
     def close(self) -> None:
         self.server.close()
+
+
+# ---- fixtures of the live tests with real agents (tests/broadcaster/station/test_live_*.py) ----
+@pytest.fixture
+def wall_clock_station(settings, engine):
+    """The station on the wall clock (the agents play in real time), serving on its own port."""
+    from tests.broadcaster.station.live import start_station
+
+    live = start_station(settings)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def boxes():
+    """The LiveAgents a test starts, closed after it."""
+    made: list[LiveAgent] = []
+    yield made
+    for box in made:
+        box.close()
