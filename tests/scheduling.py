@@ -31,6 +31,11 @@ WRITE_ENV = "LOA_TEST_DURATIONS_WRITE"
 # shares session-scoped recordings: running its tests on several workers costs one recording per worker.
 SPREAD = frozenset({
     "tests/broadcaster/station/test_control_live.py",
+    # relays and live sessions with real agents in real time: 350, 107 and 104 s a file in one run (module-scoped
+    # Icecast radio in test_relay_live: one per worker that takes a test of it, ~0.2 s)
+    "tests/broadcaster/station/test_relay_live.py",
+    "tests/broadcaster/station/test_live_join.py",
+    "tests/broadcaster/station/test_live_agents.py",
 })
 
 

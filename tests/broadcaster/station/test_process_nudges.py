@@ -81,9 +81,18 @@ def test_an_emergency_started_in_another_process_sends_its_signed_start_command_
 
     client.app.state.broadcaster.mqtt_device_url = BROKER
     device_id, creds = enroll_by_code(client, world)
+    pinned = {k["key_id"]: b64decode(k["public_key"]) for k in creds["station_keys"]}
     commands: list[dict] = []
+
+    def ours(envelope: dict) -> None:
+        # The suite's stations share one broker and all number their first commune 1: a test on another worker
+        # may send its own emergency to loa/c1/village/v1/command meanwhile. A box refuses that one (a key it
+        # never pinned); the question here is whether *this* station's command arrived.
+        if envelope.get("key_id") in pinned:
+            commands.append(envelope)
+
     listener = MqttListener(BROKER, creds["device_id"], creds["token"], creds["mqtt"]["topics"],
-                            lambda v, e: None, on_command=commands.append)
+                            lambda v, e: None, on_command=ours)
     listener.start()
     assert listener.connected.wait(5)
     time.sleep(0.3)
@@ -105,7 +114,6 @@ def test_an_emergency_started_in_another_process_sends_its_signed_start_command_
                 cleaner.publish(topic, None)
             cleaner.flush(5)
         cleaner.stop()
-    pinned = {k["key_id"]: b64decode(k["public_key"]) for k in creds["station_keys"]}
     cmd = verify_command(commands[0], pinned, device_id=creds["device_id"], village_id=creds.get("village_id"),
                          now=clock())
     assert cmd.action == "start" and cmd.source == f"e{rule}" and cmd.entries
