@@ -274,6 +274,11 @@ def render_text(
     from content.tts.render import synthesize  # imported late: the TTS package loads engines lazily
 
     speech = synthesize(text, engine=engine, voice=voice, speed=speed, cache_dir=cache_dir, lexicon=lexicon)
+    return master_speech(speech, store, settings)
+
+
+def master_speech(speech: Speech, store: AudioStore, settings: MasteringSettings = MasteringSettings()) -> AudioFacts:
+    """Master synthesized speech and store it (the second half of `render_text`)."""
     work = store.temp_dir()
     try:
         item = _master(passes.decode_pcm(_pad_short_speech(speech.pcm), work), settings, *_codec_aim(settings), work)

@@ -17,7 +17,6 @@ import dataclasses
 import fcntl
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -73,8 +72,8 @@ def caching(pipeline: ModuleType, root: Path) -> Callable[..., Any]:
             fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait for the first rendering instead of repeating it
             entry = index / f"{key}.sha256"
             if not entry.exists():
-                # pipeline.render_text without its synthesize: master exactly the speech the key was made of
-                facts = _master_speech(pipeline, speech, cache, settings)
+                # master exactly the speech the key was made of (render_text's second half)
+                facts = pipeline.master_speech(speech, cache, settings)
                 entry.write_text(facts.sha256)
             facts = cache.facts(entry.read_text().strip())
             assert facts is not None
@@ -89,12 +88,3 @@ def caching(pipeline: ModuleType, root: Path) -> Callable[..., Any]:
 
     return render_text
 
-
-def _master_speech(pipeline: Any, speech: Any, store: Any, settings: Any) -> Any:
-    work = store.temp_dir()
-    try:
-        item = pipeline._master(pipeline.passes.decode_pcm(pipeline._pad_short_speech(speech.pcm), work), settings,
-                                *pipeline._codec_aim(settings), work)
-        return pipeline._encode_and_store(item, store, settings, speech, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
