@@ -43,15 +43,6 @@ def radio(tmp_path_factory):
         yield ice
 
 
-def _no_quiet_hours(engine, world) -> None:
-    from loa.db import session_scope
-    from schedules.tables import StationSettingsRow
-
-    with session_scope(engine) as s:  # the test runs at any hour of the day
-        s.merge(StationSettingsRow(commune_id=world.a, quiet_start="00:00", quiet_end="00:00",
-                                   updated_at=datetime.now(timezone.utc)))
-
-
 def _relay_rule(engine, world, url: str, at: datetime, seconds: float) -> None:
     from loa.db import session_scope
     from schedules.tables import ScheduleRule
@@ -98,7 +89,6 @@ def test_a_scheduled_relay_plays_on_the_loudspeaker_through_the_station(tmp_path
     try:
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             _, creds = enroll_by_code(cadre, world)
-        _no_quiet_hours(engine, world)
         upstream = radio.url("/vov1.mp3")
         # the runner ticks every 5 s and opens a mount ahead of its relay (LEAD, 20 s on a real timetable)
         start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=18)
@@ -137,7 +127,6 @@ def test_a_relay_of_a_dead_radio_is_retried_then_fails_and_the_station_shows_why
     try:
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             device_id, creds = enroll_by_code(cadre, world)
-        _no_quiet_hours(engine, world)
         start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=8)
         _relay_rule(engine, world, radio.url("/off-air.mp3"), start, 60.0)  # nobody feeds this mount
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
@@ -169,7 +158,6 @@ def test_the_station_relays_ogg_aac_and_hls_radios_to_the_loudspeaker(tmp_path, 
                 HlsStream(tone) as hls:
             with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
                 _, creds = enroll_by_code(cadre, world)
-            _no_quiet_hours(engine, world)
             first = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=18)
             upstreams = [radio.url("/vov2.ogg"), radio.url("/vov3.aac"), hls.url]
             for i, url in enumerate(upstreams):
@@ -200,7 +188,6 @@ def test_a_radio_that_dies_mid_relay_comes_back_through_the_station(tmp_path, se
     try:
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             _, creds = enroll_by_code(cadre, world)
-        _no_quiet_hours(engine, world)
         start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=15)
         _relay_rule(engine, world, radio.url("/flaky.mp3"), start, 35.0)
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
