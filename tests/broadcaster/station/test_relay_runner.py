@@ -43,14 +43,15 @@ def test_runner_opens_one_mount_per_radio_at_its_hours_reopens_and_closes(client
                                                                           radio_file):
     from schedules.service import ScheduleService
     from tests.broadcaster.station.device_rig import enroll_by_code
-    from tests.broadcaster.station.test_relay_live import _no_quiet_hours, _relay_rule
+    from tests.broadcaster.station.test_relay_live import _relay_rule
+    from tests.station_rig import no_quiet_hours
 
     for i in range(2):  # two loudspeakers relay the radio: one pull
         enroll_by_code(client, world, name=f"Cụm loa {i}")
     with Icecast() as ice:
         upstream = ice.url("/vov1.mp3")
         start = clock() + timedelta(hours=1)
-        _no_quiet_hours(engine, world)
+        no_quiet_hours(engine, world.a)
         _relay_rule(engine, world, upstream, start, 600.0)
         ScheduleService(engine).materialize_commune(world.a, clock())
         hub = StreamHub(ffmpeg=_ffmpeg())
@@ -86,10 +87,11 @@ def test_runner_never_opens_a_machine_of_the_stations_own_network(client, engine
     opened (LOA_RELAY_ALLOWED_HOSTS names exceptions); the loudspeakers then report the relay unreachable."""
     from schedules.service import ScheduleService
     from tests.broadcaster.station.device_rig import enroll_by_code
-    from tests.broadcaster.station.test_relay_live import _no_quiet_hours, _relay_rule
+    from tests.broadcaster.station.test_relay_live import _relay_rule
+    from tests.station_rig import no_quiet_hours
 
     enroll_by_code(client, world)
-    _no_quiet_hours(engine, world)
+    no_quiet_hours(engine, world.a)
     start = clock() + timedelta(hours=1)
     inside = ["http://10.0.0.7:8000/admin", "http://localhost:5432/", "http://127.0.0.1:9/x"]
     for i, url in enumerate(inside):
