@@ -49,6 +49,13 @@ class CachedManifest:
     emergency: bool
     body: bytes  # the signed envelope as sent
     hashes: frozenset[str] = frozenset()  # the files it lists (known when built in this process)
+    seq: int = 0  # its control seq (§4a): what is stored or cached for a device only ever moves forward
+
+    def newer_than(self, other: CachedManifest | None) -> bool:
+        """May this replace `other`? Not when `other` was signed later: two writers (the nudger's batch and a
+        request) may finish in either order, and the one that allocated the lower seq must not win, or a
+        device that already took the higher one refuses what it is served (`manifest_replayed`)."""
+        return other is None or self.seq >= other.seq
 
     @property
     def etag(self) -> str:
@@ -70,6 +77,8 @@ class ManifestCache:
 
     def put(self, device_id: int, entry: CachedManifest) -> None:
         with self._lock:
+            if not entry.newer_than(self._data.get(device_id)):
+                return  # a later-signed manifest is cached already (see CachedManifest.newer_than)
             if len(self._data) >= self.limit and device_id not in self._data:
                 self._data.pop(next(iter(self._data)))
             self._data[device_id] = entry
@@ -226,7 +235,7 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     envelope = ctx.active_key().sign(manifest)
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     hashes = frozenset(manifest.needed_hashes())
-    return Built(device_id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes), hashes)
+    return Built(device_id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes, seq), hashes)
 
 
 def build(session: Session, ctx: StationContext, device: Device, uid: str, key: str,
@@ -281,8 +290,8 @@ def store(engine: Engine, ctx: StationContext, built: list[Built], now: datetime
 
 
 def _write(session: Session, built: Built, now: datetime) -> None:
-    # Another thread or process may store the same device at once: an upsert, so the second writer simply
-    # overwrites. Both wrote the same content: the manifest is a function of its source.
+    # Another thread or process may store the same device at once: an upsert, and the manifest signed later
+    # (the higher seq) is the one kept, whichever writer commits last (CachedManifest.newer_than).
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         _upsert(session, dialect, built.device_id, built.entry, set(built.hashes), now)
@@ -303,7 +312,7 @@ def _upsert(session: Session, dialect: str, device_id: int, entry: CachedManifes
     row_stmt, grant_stmt = _upserts(dialect)
     session.execute(row_stmt, {"device_id": device_id, "source_key": entry.source_key, "version": entry.version,
                                "emergency": entry.emergency, "envelope": entry.body.decode("utf-8"),
-                               "built_at": now})
+                               "seq": entry.seq, "built_at": now})
     if hashes:
         session.execute(grant_stmt, [{"device_id": device_id, "sha256": sha, "listed_at": now}
                                      for sha in sorted(hashes)])
@@ -316,7 +325,8 @@ def _upsert_many(session: Session, dialect: str, built: list[Built], now: dateti
     row_stmt, grant_stmt = _upserts(dialect)
     session.execute(row_stmt, [{"device_id": b.device_id, "source_key": b.entry.source_key,
                                 "version": b.entry.version, "emergency": b.entry.emergency,
-                                "envelope": b.entry.body.decode("utf-8"), "built_at": now} for b in built])
+                                "envelope": b.entry.body.decode("utf-8"), "seq": b.entry.seq, "built_at": now}
+                               for b in built])
     grants = [{"device_id": b.device_id, "sha256": sha, "listed_at": now} for b in built for sha in sorted(b.hashes)]
     if grants:
         session.execute(grant_stmt, grants)
@@ -333,7 +343,8 @@ def _upserts(dialect: str) -> tuple[postgresql.Insert | sqlite.Insert, postgresq
         rows, grants = table_of(DeviceManifestRow), table_of(DeviceAudioGrant)
         stmt = insert(rows)
         row_stmt = stmt.on_conflict_do_update(index_elements=[rows.c.device_id], set_={
-            c: stmt.excluded[c] for c in ("source_key", "version", "emergency", "envelope", "built_at")})
+            c: stmt.excluded[c] for c in ("source_key", "version", "emergency", "envelope", "seq", "built_at")},
+            where=rows.c.seq <= stmt.excluded.seq)  # never replaced by one signed earlier (newer_than)
         stmt = insert(grants)
         grant_stmt = stmt.on_conflict_do_update(index_elements=[grants.c.device_id, grants.c.sha256],
                                                 set_={"listed_at": stmt.excluded.listed_at})
@@ -344,6 +355,9 @@ def _upserts(dialect: str) -> tuple[postgresql.Insert | sqlite.Insert, postgresq
 def _store(session: Session, device_id: int, entry: CachedManifest, hashes: set[str], now: datetime) -> None:
     row = session.get(DeviceManifestRow, device_id) or DeviceManifestRow(device_id=device_id, source_key="",
                                                                           version="", envelope="", built_at=now)
+    if row.seq > entry.seq:
+        return  # a manifest signed later is stored already (CachedManifest.newer_than)
+    row.seq = entry.seq
     row.source_key, row.version, row.emergency = entry.source_key, entry.version, entry.emergency
     row.envelope, row.built_at = entry.body.decode("utf-8"), now
     session.add(row)
@@ -385,7 +399,7 @@ def lookup(session: Session, ctx: StationContext, device: Device, uid: str, time
         return None, key
     row = session.get(DeviceManifestRow, device_id)
     if row is not None and row.source_key == key:
-        entry = CachedManifest(key, row.version, row.emergency, row.envelope.encode("utf-8"))
+        entry = CachedManifest(key, row.version, row.emergency, row.envelope.encode("utf-8"), seq=int(row.seq))
         if ctx.cache is not None:
             ctx.cache.put(device_id, entry)
         return entry, key
@@ -413,6 +427,10 @@ def current_retrying(engine: Engine, ctx: StationContext, ident: DeviceIdentity,
             return hit
         built = prepare(s, ctx, device, ident.uid, key, now)
     store(engine, ctx, [built], now)
+    if ctx.cache is not None:  # another writer may have stored one signed later meanwhile: serve that one
+        newest = ctx.cache.get(built.device_id, key)
+        if newest is not None and newest.seq > built.entry.seq:
+            return newest
     return built.entry
 
 

@@ -147,6 +147,8 @@ class DeviceManifestRow(SQLModel, table=True):
     version: str = Field(max_length=64)
     emergency: bool = False
     envelope: str = Field(sa_type=sa.Text)
+    # the envelope's control seq: an upsert never replaces a row with one signed earlier (manifests.newer_than)
+    seq: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
     built_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
 
 

@@ -37,11 +37,13 @@ def test_304_from_memory_and_revocation_at_once(app, client, engine, world, fact
         assert r2.status_code == 304 and r2.headers["etag"] == etag and not r2.content
         assert "x-loa-server-time" in r2.headers  # the clock sample is on fast replies too
     assert cache.hits >= hits + 3  # answered from the identity cache, no lookup
-    # a full 200 from the fast path is the same bytes as the route's for the same version; the background nudger
-    # may have signed a newer one meanwhile (a new control seq): then that one is what 304s from now on
+    # a full 200 from the fast path is the route's manifest for the same version; the background nudger may have
+    # re-signed it meanwhile (same content, a later control seq), never one signed earlier (manifest_replayed)
     full = _fetch(client, creds)
     if full.headers["etag"] == etag:
-        assert full.content == r.content
+        first, again = r.json(), full.json()
+        assert again["manifest"]["seq"] >= first["manifest"]["seq"]
+        assert {**again["manifest"], "seq": 0} == {**first["manifest"], "seq": 0}
     else:
         assert full.content != r.content and _fetch(client, creds, full.headers["etag"]).status_code == 304
     assert client.post(f"/api/v1/devices/{dev}/revoke", headers=world.h("cadre")).status_code == 200
@@ -151,3 +153,30 @@ def test_the_nudgers_own_changes_keep_identities_cached(app, client, engine, wor
     fake_now[0] += cache.recheck_s + 0.01
     r = _fetch(client, creds, etag)
     assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+
+
+def test_a_manifest_signed_earlier_never_replaces_a_later_one(app, client, engine, world, facts, clock,
+                                                              schedules_service):
+    """The nudger's batch and a device's own request may store the same device's manifest in either order: the
+    one signed later (higher control seq) stays, in the database and in the cache, or a device that took it
+    would be served the earlier one and refuse it (manifest_replayed) until the next change."""
+    from broadcaster.station import manifests
+    from loa.org.models import Device
+
+    _, device_id, creds = _world(client, engine, world, facts, clock, schedules_service)
+    ctx = app.state.broadcaster
+    uid = _fetch(client, creds).json()["manifest"]["device_id"]
+    with session_scope(engine) as s:
+        device = s.get(Device, device_id)
+        _, key = manifests.lookup(s, ctx, device, uid, manifests.timetable_version(s, device_id), clock())
+        earlier = manifests.prepare(s, ctx, device, uid, key, clock(), seq=10_000)
+        later = manifests.prepare(s, ctx, device, uid, key, clock(), seq=10_001)
+    manifests.store(engine, ctx, [later], clock())
+    manifests.store(engine, ctx, [earlier], clock())  # finishes last, signed first
+    stored = _fetch(client, creds)
+    assert stored.status_code == 200 and stored.json()["manifest"]["seq"] == 10_001
+    ctx.cache.drop(device_id)  # after a restart: read back from the row
+    assert _fetch(client, creds).json()["manifest"]["seq"] == 10_001
+    with session_scope(engine) as s:
+        assert s.execute(sa.text("SELECT seq FROM device_manifests WHERE device_id = :d"),
+                         {"d": device_id}).scalar_one() == 10_001
