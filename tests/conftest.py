@@ -19,6 +19,7 @@ import os
 import pytest
 
 from tests import scheduling, tools
+from tests.hooks import fastapi_routes
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -49,8 +50,8 @@ def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201
     _strict_failure(outcome.get_result())
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
+    fastapi_routes.install()  # every test's app shares FastAPI's per-route analysis (tests/hooks/fastapi_routes.py)
     if scheduling.recording():
         config.pluginmanager.register(scheduling.DurationRecorder(), "loa-durations")
 
