@@ -185,11 +185,12 @@ def _encode_and_store(candidate: Spill, store: AudioStore, settings: MasteringSe
     target, ceiling = settings.target_lufs, settings.true_peak_dbtp
     best: tuple[float, Path, Loudness, float] | None = None
     for attempt in range(ENCODE_ROUNDS):
-        # The true peak comes from ffmpeg's ebur128 in the decoding pass (nearly free), which for Opus runs
-        # alongside the encoder; loudness and range from the running meter on the decoded samples.
+        # The true peak comes from ffmpeg's ebur128 in the decoding pass (nearly free), which for Opus runs in
+        # the encoder's own process; loudness and range from the running meter on the decoded samples.
         result = encode_attempt((chunk for _, chunk in candidate.chunks()), passes.RATE,
                                 work / f"attempt{attempt}.{spec.ext}", settings.format,
-                                settings.effective_bitrate_kbps, OUTPUT_RATE, MEASURE_RATE, work)
+                                settings.effective_bitrate_kbps, OUTPUT_RATE, MEASURE_RATE, work,
+                                frames=len(candidate))
         loud = Loudness(result.integrated_lufs, result.true_peak_dbtp, result.loudness_range_lu)
         miss = _miss(loud, settings)
         log.debug("encode attempt %d: %.2f LUFS, %.2f dBTP, %.2f LU", attempt, loud.integrated_lufs,
