@@ -121,7 +121,7 @@ def _master(decoded: tuple[Spill, np.ndarray], settings: MasteringSettings, aim_
         stage = passes.level_speech(stage, settings.max_loudness_range_lu, work)
     # 0.3 LU is close enough here: the encode stage measures the encoded result and corrects the gain.
     normalized = normalize.normalize_loudness(stage, aim_lufs, aim_ceiling, work, tolerance_lu=0.3)
-    stage.audio.close()
+    stage.close()
     if not settings.chime and settings.repeat == 1:
         return normalized
     before = after = None
