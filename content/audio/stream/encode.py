@@ -4,7 +4,8 @@ codec correction (content.audio.loudness.correct_after_codec) applied chunk by c
 Ogg/Opus: one ffmpeg process encodes to the file and decodes its own packets as they leave the encoder (a
 loopback decoder, `-dec`), with ebur128's true peak on stderr: no second process demuxing the pages again, no
 pages pumped through Python. The decoded audio is bit for bit what decoding the stored file gives (the end is
-trimmed to the input's length, as the file's last granule position trims it; tested). MP3 needs a seekable
+trimmed to the input's length, as the file's last granule position trims it; compared on 33 masterings of the
+test recordings: same files, same measured facts, and bench/mastering_processes.py checks the files). MP3 needs a seekable
 output (its Xing header is written last) and its decoder delay comes from that header: encoded to the file
 first, then decoded from it. The decoded audio is measured as it arrives (running loudness) and kept in a work
 file only for the per-block peaks a retry needs.
