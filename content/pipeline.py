@@ -121,7 +121,7 @@ def _master(decoded: tuple[Spill, np.ndarray], settings: MasteringSettings, aim_
         stage = passes.level_speech(stage, settings.max_loudness_range_lu, work)
     # 0.3 LU is close enough here: the encode stage measures the encoded result and corrects the gain.
     normalized = normalize.normalize_loudness(stage, aim_lufs, aim_ceiling, work, tolerance_lu=0.3)
-    stage.audio.close()
+    stage.close()
     if not settings.chime and settings.repeat == 1:
         return normalized
     before = after = None
@@ -185,11 +185,12 @@ def _encode_and_store(candidate: Spill, store: AudioStore, settings: MasteringSe
     target, ceiling = settings.target_lufs, settings.true_peak_dbtp
     best: tuple[float, Path, Loudness, float] | None = None
     for attempt in range(ENCODE_ROUNDS):
-        # The true peak comes from ffmpeg's ebur128 in the decoding pass (nearly free), which for Opus runs
-        # alongside the encoder; loudness and range from the running meter on the decoded samples.
+        # The true peak comes from ffmpeg's ebur128 in the decoding pass (nearly free), which for Opus runs in
+        # the encoder's own process; loudness and range from the running meter on the decoded samples.
         result = encode_attempt((chunk for _, chunk in candidate.chunks()), passes.RATE,
                                 work / f"attempt{attempt}.{spec.ext}", settings.format,
-                                settings.effective_bitrate_kbps, OUTPUT_RATE, MEASURE_RATE, work)
+                                settings.effective_bitrate_kbps, OUTPUT_RATE, MEASURE_RATE, work,
+                                frames=len(candidate))
         loud = Loudness(result.integrated_lufs, result.true_peak_dbtp, result.loudness_range_lu)
         miss = _miss(loud, settings)
         log.debug("encode attempt %d: %.2f LUFS, %.2f dBTP, %.2f LU", attempt, loud.integrated_lufs,

@@ -1,10 +1,14 @@
 """Encode a work file while decoding the encoding, measuring what devices will play; between attempts, the
 codec correction (content.audio.loudness.correct_after_codec) applied chunk by chunk.
 
-Ogg/Opus: the encoder's pages are written to the file and, as they come, into a decoder (with ebur128's true
-peak on stderr), so decoding runs beside encoding. MP3 needs a seekable output (its Xing header is written
-last): encoded to the file first, then decoded from it. The decoded audio is measured as it arrives (running
-loudness) and kept in a work file only for the per-block peaks a retry needs.
+Ogg/Opus: one ffmpeg process encodes to the file and decodes its own packets as they leave the encoder (a
+loopback decoder, `-dec`), with ebur128's true peak on stderr: no second process demuxing the pages again, no
+pages pumped through Python. The decoded audio is bit for bit what decoding the stored file gives (the end is
+trimmed to the input's length, as the file's last granule position trims it; compared on 33 masterings of the
+test recordings: same files, same measured facts, and bench/mastering_processes.py checks the files). MP3 needs a seekable
+output (its Xing header is written last) and its decoder delay comes from that header: encoded to the file
+first, then decoded from it. The decoded audio is measured as it arrives (running loudness) and kept in a work
+file only for the per-block peaks a retry needs.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from content.types import Pcm
 # (to 12 kHz, all there is) instead of fullband over an empty 12–20 kHz: a 7 % smaller file with the same
 # wideband PESQ (3.54 vs 3.52). Devices still decode Opus at 48 kHz.
 OPUS_INPUT_RATES = (8000, 12000, 16000, 24000, 48000)
+OPUS_DECODE_RATE = 48000  # what every Opus decoder (ours, the devices') gives, whatever the encoder was fed
 
 
 def encoder_rate(rate: int, fmt: str, out_rate: int) -> int:
@@ -89,14 +94,17 @@ def _measure(dec: FfmpegStream, rate: int, decoded: Spill) -> RunningLoudness:
 
 
 def encode_attempt(candidate: Iterable[np.ndarray], rate: int, out_path: Path, fmt: str, bitrate_kbps: int,
-                   out_rate: int, measure_rate: int, work: Path, timeout: float = 3600) -> Attempt:
-    """Encode mono float32 chunks at `rate` to `out_path`; measure the decoded encoding."""
+                   out_rate: int, measure_rate: int, work: Path, *, frames: int, timeout: float = 3600) -> Attempt:
+    """Encode mono float32 chunks at `rate` (`frames` samples in all) to `out_path`; measure the decoded encoding."""
     decoded = Spill(work / f"decoded-{out_path.stem}.f32")
     peaks = _PeakParser()
     try:
-        encode = _encode_ogg if OUTPUT_FORMATS[fmt].ext == "ogg" else _encode_mp3
-        meter, tp = encode(candidate, rate, out_path, fmt, bitrate_kbps, out_rate, measure_rate, decoded, peaks,
-                           timeout)
+        if OUTPUT_FORMATS[fmt].ext == "ogg":
+            meter, tp = _encode_ogg(candidate, frames, rate, out_path, fmt, bitrate_kbps, measure_rate, decoded,
+                                    peaks, timeout)
+        else:
+            meter, tp = _encode_mp3(candidate, rate, out_path, fmt, bitrate_kbps, out_rate, measure_rate, decoded,
+                                    peaks, timeout)
     except BaseException:
         decoded.close()
         raise
@@ -156,29 +164,23 @@ def _encode_mp3(candidate: Iterable[np.ndarray], rate: int, out_path: Path, fmt:
     return meter, peaks.dbtp()
 
 
-def _encode_ogg(candidate: Iterable[np.ndarray], rate: int, out_path: Path, fmt: str, bitrate_kbps: int,
-                out_rate: int, measure_rate: int, decoded: Spill, peaks: _PeakParser,
+def _encode_ogg(candidate: Iterable[np.ndarray], frames: int, rate: int, out_path: Path, fmt: str,
+                bitrate_kbps: int, measure_rate: int, decoded: Spill, peaks: _PeakParser,
                 timeout: float) -> tuple[RunningLoudness, float]:
-    enc = _Encoder(_encoder_cmd(rate, fmt, bitrate_kbps, out_rate, "pipe:1"), candidate, subprocess.PIPE)
-
-    encoded = reader(enc.proc.stdout)
-
-    def pages() -> Iterator[bytes]:
-        # read1: pass on each page as the encoder writes it, so the decoder works beside the encoder.
-        with out_path.open("wb") as fh:
-            for block in iter(lambda: encoded.read1(1 << 16), b""):
-                fh.write(block)
-                yield block
-
-    try:
-        with FfmpegStream(_decoder_args("pipe:0", measure_rate), 1, feed=pages(), stderr_sink=peaks,
-                          timeout=timeout) as dec:
-            meter = _measure(dec, measure_rate, decoded)
-            enc.finish(timeout)
-            dec.finish()  # after this the stderr reader has seen every peak line
-    except BaseException:
-        enc.kill()
-        raise
+    if rate not in OPUS_INPUT_RATES:
+        raise ValueError(f"Opus is encoded from a rate libopus takes as it is {OPUS_INPUT_RATES}, not {rate}")
+    spec = OUTPUT_FORMATS[fmt]
+    # The loopback decoder gets the encoder's packets without the Ogg page that ends the stream, so it would
+    # also give the padding of the last frame: cut it where the file's last granule position cuts it, at the
+    # input's length (before the true-peak tap, which must not see it).
+    end = frames * (OPUS_DECODE_RATE // rate)
+    args = ["-y", *f32_input(rate, 1), "-map", "0:a", "-ar", str(rate), *spec.encoder_args, "-b:a", f"{bitrate_kbps}k",
+            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", spec.muxer, str(out_path),
+            "-dec", "0:0", "-filter_complex", f"[dec:0]atrim=end_sample={end},{TRUE_PEAK_TAP}[decoded]",
+            "-map", "[decoded]", "-ac", "1", "-ar", str(measure_rate), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    with FfmpegStream(args, 1, feed=candidate, stderr_sink=peaks, timeout=timeout) as proc:
+        meter = _measure(proc, measure_rate, decoded)
+        proc.finish()  # after this the stderr reader has seen every peak line
     return meter, peaks.dbtp()
 
 

@@ -34,18 +34,25 @@ def _db(linear: float) -> float:
 class CellModel:
     """The gain → (loudness, true peak) relation of one input under one limit (see loudness._Search)."""
 
-    def __init__(self, x: Spill, work: Path) -> None:
+    def __init__(self, x: Spill, work: Path, power: Spill | None = None) -> None:
+        """`power`: the K-weighted power of `x` per cell, when the pass that wrote `x` kept it (RunningLoudness
+        with `cells`); the model owns it from here. Else the model K-weights `x` itself."""
         self.x, self.work, self.n = x, work, len(x)
         self.step = limiter.grid_step(RATE)
         self.bin_cells = int(round(0.1 * RATE)) // self.step
         self.ncells = -(-self.n // self.step)
         self.per_chunk = CHUNK // self.step
-        self.power = Spill(work / "cell-power.f64", "<f8")
-        sos, state = _k_sos(RATE), None
-        state = np.zeros((sos.shape[0], 2))
-        for _, chunk in x.chunks():
-            y, state = signal.sosfilt(sos, chunk.astype(np.float64), zi=state)
-            self.power.append(limiter.cell_sum((y * y).astype(np.float32), self.step))
+        if power is not None:
+            if len(power) != self.ncells:
+                raise ValueError(f"{len(power)} cells of power for {self.ncells} cells of audio")
+            self.power = power
+        else:
+            self.power = Spill(work / "cell-power.f64", "<f8")
+            sos = _k_sos(RATE)
+            state = np.zeros((sos.shape[0], 2))
+            for _, chunk in x.chunks():
+                y, state = signal.sosfilt(sos, chunk.astype(np.float64), zi=state)
+                self.power.append(limiter.cell_sum((y * y).astype(np.float32), self.step))
         self.peaks: Spill | None = None
         self.envelope_floor = math.inf
         self._envelopes = 0
@@ -127,7 +134,7 @@ def normalize_loudness(stage: Stage, target_lufs: float, ceiling_dbtp: float, wo
     measured = stage.loudness.integrated()
     if measured <= -70.0:
         raise ValueError("cannot normalize silence")
-    model = CellModel(stage.audio, work)
+    model = CellModel(stage.audio, work, stage.loudness.cell_power())  # the stage's pass K-weighted it already
     try:
         limit = ceiling_dbtp - _HEADROOM_DB
         aim, gain = target_lufs, target_lufs - measured

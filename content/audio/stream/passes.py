@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from content.audio import steps
+from content.audio import limiter, steps
 from content.audio.ingest import IngestLimits, decode_checked
 from content.audio.stream.pipes import FfmpegStream, f32_input, f32_output
 from content.audio.stream.running import RunningLoudness
@@ -31,6 +31,18 @@ class Stage:
 
     audio: Spill
     loudness: RunningLoudness
+
+    def close(self) -> None:
+        self.audio.close()
+        cells = self.loudness.cell_power()
+        if cells is not None:
+            cells.close()
+
+
+def _stage(work: Path, name: str) -> Stage:
+    """A pass's output; its meter also keeps the limiter model's per-cell power (read if it is the last pass)."""
+    cells = Spill(work / f"{name}-cells.f64", "<f8")
+    return Stage(Spill(work / f"{name}.f32"), RunningLoudness(RATE, cells=cells, cell_step=limiter.grid_step(RATE)))
 
 
 class _Decoded:
@@ -105,7 +117,7 @@ def trim_and_highpass(audio: Spill, levels: np.ndarray, cutoff_hz: float | None,
     """Cut the silence at both ends and high-pass what is left (steps.highpass's Butterworth, its state
     carried across chunks), measuring the result's loudness on the way."""
     start, stop = trim_bounds(levels, len(audio))
-    out = Stage(Spill(work / "highpassed.f32"), RunningLoudness(RATE))
+    out = _stage(work, "highpassed")
     sos = signal.butter(order, cutoff_hz, btype="highpass", fs=RATE, output="sos") if cutoff_hz else None
     state = np.zeros((sos.shape[0], 2)) if sos is not None else None
     for _, chunk in audio.chunks(start, stop):
@@ -125,14 +137,14 @@ def level_speech(stage: Stage, max_range_lu: float, work: Path, max_gain_db: flo
     out = stage
     for i, (frame_ms, window) in enumerate(steps._LEVELING_PASSES):
         graph = f"dynaudnorm=f={frame_ms}:g={window}:m={max_gain:.3f}:p=0.9"
-        leveled = Stage(Spill(work / f"leveled{i}.f32"), RunningLoudness(RATE))
+        leveled = _stage(work, f"leveled{i}")
         args = [*f32_input(RATE, 1), "-af", graph, *f32_output(RATE, 1)]
         with FfmpegStream(args, 1, feed=(chunk for _, chunk in out.audio.chunks())) as proc:
             for chunk in proc.chunks(CHUNK):
                 leveled.audio.append(chunk)
                 leveled.loudness.add(chunk)
             proc.finish()
-        out.audio.close()
+        out.close()
         out = leveled
         if out.loudness.range() <= max_range_lu:
             break
