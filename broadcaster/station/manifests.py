@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from broadcaster.manifest_builder import build_manifest, coverage
+from broadcaster.manifest_builder import assemble_manifest, coverage
+from broadcaster.protocol.manifest import versioned
 from broadcaster.station.context import StationContext
 from broadcaster.station.deviceauth import DeviceIdentity, revoked
 from broadcaster.station.models import DeviceAudioGrant, DeviceManifestRow
@@ -221,8 +222,6 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     window_start, window_end = coverage(now, ctx.timezone)
     plays = _plays(session, ctx, device_id, window_start, window_end, rows)
     standby = _standby(session, ctx, device.commune_id, device.village_id, now)
-    manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
-                              standby=standby.files)
     if seq is None:
         from broadcaster.station.seq import allocate, allocate_in
 
@@ -231,8 +230,11 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
         # hold the database until the request ends, and a thousand requests building at once then sleep in
         # SQLite's busy handler). PostgreSQL: on the session's own connection (no second pooled connection).
         seq = allocate(bind) if isinstance(bind, Engine) and bind.dialect.name == "sqlite" else allocate_in(session)
-    manifest = replace(manifest, seq=seq)
-    envelope = ctx.active_key().sign(manifest)
+    manifest, signed, canonical = versioned(assemble_manifest(
+        uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
+        standby=standby.files, seq=seq))
+    # One conversion and one canonical encoding serve the version and the signature (`versioned`).
+    envelope = ctx.active_key().sign_canonical(signed, canonical)
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     hashes = frozenset(manifest.needed_hashes())
     return Built(device_id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes, seq), hashes)
