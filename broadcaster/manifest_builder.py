@@ -165,8 +165,9 @@ def assemble_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, vo
                       muted: bool = False, fallback: Any | None = None, tz: str = "Asia/Ho_Chi_Minh",
                       horizon: timedelta = HORIZON, url_for: Callable[[str], str] = audio_url,
                       sizes: Mapping[str, int] | None = None, standby: Mapping[str, int] | None = None,
-                      seq: int = 0) -> Manifest:
-    """`build_manifest` without its version (the caller fills it in), with a control seq (§4a).
+                      seq: int = 0, expand: Callable[[Any], Iterable[Entry]] | None = None) -> Manifest:
+    """`build_manifest` without its version (the caller fills it in), with a control seq (§4a). `expand`: a
+    play's entries when the caller has them already (the station's entry cache), instead of `expand_play`.
 
     `fallback`: an item (sha256, size, duration, title) with optional start/end (its window, default the whole
     coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the
@@ -181,7 +182,7 @@ def assemble_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, vo
         owner = _get(play, "device_id", None)
         if owner is not None and owner != device_id:
             continue
-        for entry in expand_play(play, device_id, url_for, sizes):
+        for entry in (expand_play(play, device_id, url_for, sizes) if expand is None else expand(play)):
             if entry.end > window_start and entry.start < window_end:
                 entries.append(entry)
     entries.sort(key=lambda e: (e.start, -e.level, e.play_id))
