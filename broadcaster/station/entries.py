@@ -9,8 +9,8 @@ manifest is assembled from the pieces (broadcaster/station/manifests.py `prepare
 loudspeakers fetching their manifest no longer redo it a thousand times.
 
 The key is the row's content: its rule key, planned start, times, priority and segments as stored (text: a hit
-decodes nothing), plus the relay routing (it rewrites relay URLs), plus the device for a play that is not an
-emergency's (its play id names the device). A play with an item whose size the row does not carry is sized from
+decodes nothing), plus the device for a play that is not an emergency's (its play id names the device); the
+cache is emptied when the relay routing it is asked with changes (it rewrites relay URLs). A play with an item whose size the row does not carry is sized from
 the store's files and not kept (the file may arrive later).
 """
 from __future__ import annotations
@@ -53,12 +53,12 @@ class _Row:
     segments: list[dict[str, Any]]
 
 
-def _key(row: Any, routing: RelayRouting | None) -> tuple[Any, ...]:  # noqa: ANN401 — a play_rows row
-    planned: datetime = row.planned_start
+def _key(row: Any) -> tuple[Any, ...]:  # noqa: ANN401 — a play_rows row
+    device_id, start, end, priority, segments_text, rule_key, planned = row  # play_rows' column order
     # An emergency's play id is the same on every device; another's names the device (and the planned start in
     # its own offset: manifest_builder._play_id).
-    owner = None if str(row.rule_key).startswith("e") else (row.device_id, planned.utcoffset())
-    return (owner, row.rule_key, planned, row.start, row.end, row.priority, row.segments_text, routing)
+    owner = None if rule_key.startswith("e") else (device_id, planned.utcoffset())
+    return (owner, rule_key, planned, start, end, priority, segments_text)
 
 
 class EntryCache:
@@ -68,6 +68,7 @@ class EntryCache:
     def __init__(self, limit: int = 300_000) -> None:
         self.limit = limit
         self._data: dict[tuple[Any, ...], tuple[Encoded, ...]] = {}
+        self._routing: RelayRouting | None = None  # what `_data` was made with (relay URLs depend on it)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -77,11 +78,14 @@ class EntryCache:
                 sizes_of: Callable[[set[str]], dict[str, int]]) -> list[tuple[Encoded, ...]]:
         """Each row's entries (empty: nothing of it can air), in the rows' order. `sizes_of`: byte counts of
         files whose size a row does not carry (manifests.sizes_of)."""
+        if routing != self._routing:
+            with self._lock:
+                self._data, self._routing = {}, routing
         data = self._data
         out: list[tuple[Encoded, ...] | None] = []
         missing: list[tuple[int, tuple[Any, ...]]] = []
         for i, row in enumerate(rows):
-            key = _key(row, routing)
+            key = _key(row)
             hit = data.get(key)
             if hit is None:
                 missing.append((i, key))
@@ -100,6 +104,8 @@ class EntryCache:
                 if not play.unsized():
                     made[key] = encoded
             with self._lock:
+                if routing != self._routing:
+                    return [x if x is not None else () for x in out]  # made with another routing: not kept
                 if len(self._data) + len(made) > self.limit:
                     self._data.clear()
                 self._data.update(made)
