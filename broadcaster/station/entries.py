@@ -62,10 +62,11 @@ def _key(row: Any) -> tuple[Any, ...]:  # noqa: ANN401 — a play_rows row
 
 
 class EntryCache:
-    """Row content → its entries, encoded. Bounded: when full it is emptied (rows of the next 72 h of a station,
-    a few hundred bytes each for the common ones; an emergency's are shared by all its devices)."""
+    """Row content → its entries, encoded. Bounded: when full it is emptied, and the manifests are built as before
+    until it fills again. A row costs about 1.5 kB here (the entry, its two encodings): 60,000 rows hold the
+    largest emergency allowed (21,600 plays, shared by all its loudspeakers) and a commune's schedules."""
 
-    def __init__(self, limit: int = 300_000) -> None:
+    def __init__(self, limit: int = 60_000) -> None:
         self.limit = limit
         self._data: dict[tuple[Any, ...], tuple[Encoded, ...]] = {}
         self._routing: RelayRouting | None = None  # what `_data` was made with (relay URLs depend on it)
