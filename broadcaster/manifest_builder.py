@@ -62,7 +62,8 @@ def _priority(play: Any) -> str:
 
 
 def _entry_from_item(item: Any, play_id: str, priority: str, start: datetime, url_for: Callable[[str], str],
-                     end: datetime | None = None, sizes: Mapping[str, int] | None = None) -> Entry:
+                     end: datetime | None = None, sizes: Mapping[str, int] | None = None,
+                     source: str | None = None) -> Entry:
     kind = _KINDS.get(_name(_get(item, "kind", "audio") or "audio").lower())
     if kind is None:
         raise ValueError(f"Loại mục không rõ / unknown item kind {_get(item, 'kind')!r}")
@@ -84,6 +85,7 @@ def _entry_from_item(item: Any, play_id: str, priority: str, start: datetime, ur
         sha256=sha, size=size, duration=duration,
         url=url,
         title=str(_get(item, "title", "") or ""), language=str(_get(item, "language", "vi") or "vi"),
+        source=source,
     )
 
 
@@ -118,6 +120,8 @@ def expand_play(play: Any, device_id: str, url_for: Callable[[str], str] = audio
     play_end: datetime | None = _get(play, "end", None)
     priority = _priority(play)
     base_id = _get(play, "play_id", None) or _get(play, "id", None) or _play_id(device_id, play, items)
+    raw_source = _get(play, "source", None)  # the rule behind it: a signed stop command names it (§4a)
+    source = None if raw_source is None else str(raw_source)
     entries: list[Entry] = []
     cursor = start
     for index, item in enumerate(items):
@@ -128,14 +132,12 @@ def expand_play(play: Any, device_id: str, url_for: Callable[[str], str] = audio
             break
         # A lone relay/silence item may carry its own end (the play's end) rather than a duration.
         lone = len(items) == 1 and _KINDS.get(_name(_get(item, "kind", "audio")).lower()) != "audio"
-        entry = _entry_from_item(item, play_id, priority, item_start, url_for, play_end if lone else None, sizes)
+        entry = _entry_from_item(item, play_id, priority, item_start, url_for, play_end if lone else None, sizes,
+                                 source)
         if play_end is not None and entry.end > play_end:
             # A play the station cut (a cancel, a stop: its stored `end` moved, maybe not its segments) ends
             # there on the device too: before this, the manifest kept the file's full length (issue 12).
             entry = replace(entry, end=play_end, duration=(play_end - entry.start).total_seconds())
-        source = _get(play, "source", None)
-        if source is not None:  # the rule behind it: a signed stop command names it (§4a)
-            entry = replace(entry, source=str(source))
         entries.append(entry)
         cursor = entry.end
     return entries
@@ -153,6 +155,19 @@ def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volum
                    url_for: Callable[[str], str] = audio_url, sizes: Mapping[str, int] | None = None,
                    standby: Mapping[str, int] | None = None) -> Manifest:
     """The manifest for `device_id` at `now`: its plays overlapping the window, sorted, versioned (unsigned).
+    (`assemble_manifest`'s arguments; the station signs with `protocol.manifest.versioned`, one encoding for the
+    version and the signature.)"""
+    return with_version(assemble_manifest(device_id, plays, now, volume=volume, muted=muted, fallback=fallback,
+                                          tz=tz, horizon=horizon, url_for=url_for, sizes=sizes, standby=standby))
+
+
+def assemble_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volume: int = 100,
+                      muted: bool = False, fallback: Any | None = None, tz: str = "Asia/Ho_Chi_Minh",
+                      horizon: timedelta = HORIZON, url_for: Callable[[str], str] = audio_url,
+                      sizes: Mapping[str, int] | None = None, standby: Mapping[str, int] | None = None,
+                      seq: int = 0, expand: Callable[[Any], Iterable[Entry]] | None = None) -> Manifest:
+    """`build_manifest` without its version (the caller fills it in), with a control seq (§4a). `expand`: a
+    play's entries when the caller has them already (the station's entry cache), instead of `expand_play`.
 
     `fallback`: an item (sha256, size, duration, title) with optional start/end (its window, default the whole
     coverage window). `sizes`: byte counts by sha256 for items that do not carry `size` (the
@@ -167,7 +182,7 @@ def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volum
         owner = _get(play, "device_id", None)
         if owner is not None and owner != device_id:
             continue
-        for entry in expand_play(play, device_id, url_for, sizes):
+        for entry in (expand_play(play, device_id, url_for, sizes) if expand is None else expand(play)):
             if entry.end > window_start and entry.start < window_end:
                 entries.append(entry)
     entries.sort(key=lambda e: (e.start, -e.level, e.play_id))
@@ -187,6 +202,6 @@ def build_manifest(device_id: str, plays: Iterable[Any], now: datetime, *, volum
         emergency=any(e.priority == "emergency" and e.end > now for e in entries),
         timezone=tz, fallback=fallback_entry, entries=tuple(entries),
         standby=tuple(Standby(sha, int(size), url_for(sha)) for sha, size in sorted((standby or {}).items())
-                      if size and int(size) > 0),
+                      if size and int(size) > 0), seq=seq,
     )
-    return with_version(manifest)
+    return manifest

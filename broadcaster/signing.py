@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broadcaster.protocol.files import write_atomic
-from broadcaster.protocol.manifest import Manifest, sign_keyset, sign_manifest
+from broadcaster.protocol.manifest import Manifest, sign_canonical, sign_keyset, sign_manifest
 from broadcaster.protocol.wire import b64encode, key_id_for
 
 
@@ -35,6 +35,10 @@ class StationKey:
 
     def sign(self, manifest: Manifest) -> dict[str, Any]:
         return sign_manifest(manifest, self.private_key, self.key_id)
+
+    def sign_canonical(self, body: dict[str, Any], canonical: bytes) -> dict[str, Any]:
+        """The envelope of a body whose canonical bytes are known (broadcaster.protocol.manifest.versioned)."""
+        return sign_canonical(body, canonical, self.private_key, self.key_id)
 
 
 def generate_key() -> StationKey:

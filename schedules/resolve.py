@@ -16,6 +16,7 @@ Policy (see docs/schedules.md):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -62,7 +63,7 @@ def resolve(cands: list[Candidate], settings: StationSettings) -> tuple[list[Pla
         p = Placed(c.rule, c.planned, start, start + c.duration, c.segments, c.interrupted)
         e_placed.append(p)
         prev_end = p.end
-    e_iv = [(p.start, p.end) for p in e_placed]
+    e_iv = _Intervals([p.start for p in e_placed], [p.end for p in e_placed])
 
     busy: list[tuple[datetime, datetime]] = []
     anchored = _anchored(others) if others else set()
@@ -109,8 +110,33 @@ def _anchored(others: list[Candidate]) -> set[int]:
     return out
 
 
+class _Intervals:
+    """The emergencies' intervals, by start, not overlapping (each starts at or after the previous one's end):
+    looked up by bisection, not scanned. An emergency "until cancelled" of a short clip is ~13,500 of them, and a
+    play it blocks steps past them one by one: scanning them all at each step was quadratic."""
+
+    __slots__ = ("starts", "ends")
+
+    def __init__(self, starts: list[datetime], ends: list[datetime]) -> None:
+        self.starts, self.ends = starts, ends
+
+    def containing(self, t: datetime) -> datetime | None:
+        """The end of the interval holding `t` (at most one: they do not overlap)."""
+        i = bisect_right(self.starts, t) - 1
+        return self.ends[i] if i >= 0 and t < self.ends[i] else None
+
+    def next_start(self, t: datetime) -> datetime | None:
+        """The first start after `t`."""
+        i = bisect_right(self.starts, t)
+        return self.starts[i] if i < len(self.starts) else None
+
+    def end_of_first_at(self, start: datetime) -> datetime:
+        """The end of the first interval starting at `start` (one of the starts)."""
+        return self.ends[bisect_left(self.starts, start)]
+
+
 def _fit(c: Candidate, limit: datetime, busy: list[tuple[datetime, datetime]],
-         e_iv: list[tuple[datetime, datetime]]) -> tuple[datetime, datetime, bool] | DropReason:
+         e_iv: _Intervals) -> tuple[datetime, datetime, bool] | DropReason:
     """First start >= planned where `c` fits, as (start, end, cut) — or a DropReason."""
     t = c.planned
     d = c.duration
@@ -124,14 +150,13 @@ def _fit(c: Candidate, limit: datetime, busy: list[tuple[datetime, datetime]],
                 t, blocked, last_blocker_emergency = e, True, False
                 break
         if not blocked:
-            for s, e in e_iv:
-                if s <= t < e:
-                    t, blocked, last_blocker_emergency = e, True, True
-                    break
+            em_end = e_iv.containing(t)
+            if em_end is not None:
+                t, blocked, last_blocker_emergency = em_end, True, True
         if blocked:
             continue
         next_busy = min((s for s, _ in busy if s > t), default=None)
-        next_em = min((s for s, _ in e_iv if s > t), default=None)
+        next_em = e_iv.next_start(t)
         end = t + d
         if (next_busy is None or end <= next_busy) and (next_em is None or end <= next_em):
             return t, end, False
@@ -139,7 +164,7 @@ def _fit(c: Candidate, limit: datetime, busy: list[tuple[datetime, datetime]],
             return t, next_em, True  # on air when the emergency starts: cut, marked interrupted
         # does not fit whole here: jump past the blocker that closes the gap
         if next_em is not None and (next_busy is None or next_em <= next_busy):
-            t = next((e for s, e in e_iv if s == next_em))
+            t = e_iv.end_of_first_at(next_em)
             last_blocker_emergency = True
         else:
             t = next((e for s, e in busy if s == next_busy))

@@ -61,9 +61,42 @@ def segments_json(play: HasSegments) -> list[dict[str, Any]]:
              "size_bytes": s.size_bytes} for s in play.segments]
 
 
-def _values(play: Play) -> dict[str, Any]:
+def _values(play: Play, segments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"start": play.start, "end": play.end, "priority": int(play.priority), "title": play.title[:300],
-            "rule_version": play.rule_version, "interrupted": play.interrupted, "segments": segments_json(play)}
+            "rule_version": play.rule_version, "interrupted": play.interrupted,
+            "segments": segments_json(play) if segments is None else segments}
+
+
+class _Stored:
+    """One materialization's stored values of its plays, and each play's part of the devices' version text,
+    computed once: the devices of a village share their plays' segments (one tuple), and an emergency "until
+    cancelled" of a short clip is ~13,500 plays on each of them. Keyed by object: the plays live as long."""
+
+    def __init__(self) -> None:
+        self._segments: dict[int, tuple[object, list[dict[str, Any]]]] = {}
+        self._values: dict[int, tuple[Play, dict[str, Any]]] = {}
+        self._texts: dict[tuple[Any, ...], str] = {}
+
+    def values(self, play: Play) -> dict[str, Any]:
+        hit = self._values.get(id(play))
+        if hit is None:
+            seg = self._segments.get(id(play.segments))
+            if seg is None:
+                seg = self._segments[id(play.segments)] = (play.segments, segments_json(play))
+            hit = self._values[id(play)] = (play, _values(play, seg[1]))
+        return hit[1]
+
+    def version_text(self, play: Play) -> str:
+        """json.dumps of the play's part of `_version`'s list, as that list encodes it."""
+        key = (play.rule_id, play.planned_start, play.planned_start.tzinfo, play.start, play.start.tzinfo,
+               play.end, play.end.tzinfo, int(play.priority), play.title, play.rule_version, play.interrupted,
+               id(play.segments))
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = json.dumps(
+                {"rule": play.rule_id, "planned": play.planned_start.isoformat(), **self.values(play)},
+                sort_keys=True, default=str)
+        return text
 
 
 _COMPARED = ("start", "end", "priority", "title", "rule_version", "interrupted", "segments")
@@ -84,9 +117,10 @@ def _utc(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-def _version(previous: str | None, plays: list[dict[str, Any]]) -> str:
+def _version(previous: str | None, plays: list[str]) -> str:
+    """`plays`: each play's json.dumps (`_Stored.version_text`): joined as json.dumps encodes their list."""
     h = hashlib.sha256((previous or "").encode())
-    h.update(json.dumps(plays, sort_keys=True, default=str).encode())
+    h.update(("[" + ", ".join(plays) + "]").encode())
     return h.hexdigest()
 
 
@@ -112,8 +146,9 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    stored_values = _Stored()
     for key, play in wanted.items():
-        values = _values(play)
+        values = stored_values.values(play)
         row = stored.get(key)
         if row is None:
             inserts.append({"commune_id": commune_id, "device_id": key[0], "rule_key": key[1],
@@ -148,13 +183,13 @@ def materialize_commune(session: Session, commune_id: int, now: datetime,
         session.execute(sa.update(t).where(t.c.id == sa.bindparam("_id")), cuts)
     for i in range(0, len(deletes), 500):
         session.execute(sa.delete(t).where(t.c.id.in_(deletes[i:i + 500])))
-    _store_versions(session, commune_id, world.devices, tt, result, now)
+    _store_versions(session, commune_id, world.devices, tt, result, now, stored_values)
     result.notices = _dropped_notices(session, commune_id, tt, world.library.items, now)
     return result, tt
 
 
 def _store_versions(session: Session, commune_id: int, devices: Iterable[int], tt: Timetable,
-                    result: MaterializeResult, now: datetime) -> None:
+                    result: MaterializeResult, now: datetime, stored_values: _Stored) -> None:
     t = table_of(DeviceTimetable)
     versions: dict[int, str] = {device_id: version for device_id, version in session.execute(
         sa.select(t.c.device_id, t.c.version).where(t.c.commune_id == commune_id)).all()}
@@ -165,8 +200,7 @@ def _store_versions(session: Session, commune_id: int, devices: Iterable[int], t
         if device_id in versions and device_id not in result.changed:
             unchanged.append(device_id)
             continue
-        plays = [{"rule": p.rule_id, "planned": p.planned_start.isoformat(), **_values(p)}
-                 for p in tt.plays.get(str(device_id), ())]
+        plays = [stored_values.version_text(p) for p in tt.plays.get(str(device_id), ())]
         version = _version(versions.get(device_id) or "", plays)
         row = {"device_id": device_id, "commune_id": commune_id, "version": version, "updated_at": now,
                "computed_at": now}

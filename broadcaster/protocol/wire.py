@@ -34,7 +34,10 @@ def format_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("Thời gian thiếu múi giờ / naive datetime: " + value.isoformat())
     utc = value.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat is C and several times faster than strftime (a manifest formats two instants per entry, tens
+    # of thousands for an emergency "until cancelled"); the same text for years ≥ 1000, strftime's below.
+    text = utc.replace(tzinfo=None, microsecond=0).isoformat() if utc.year >= 1000 else \
+        utc.strftime("%Y-%m-%dT%H:%M:%S")
     millis = utc.microsecond // 1000
     if millis:
         text += f".{millis:03d}"

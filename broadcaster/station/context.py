@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcaster.signing import KeyRing, StationKey
+from broadcaster.station.entries import EntryCache
 from broadcaster.station.relays import RelayRouting
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class StationContext:
     grants: "GrantCache | None" = None         # device → hashes granted by this process (the audio fast path)
     # which URL a scheduled relay gets in the manifests: the station's hub mount (default), Icecast, or direct
     relays: RelayRouting = field(default_factory=RelayRouting)
+    # stored play → its manifest entries, encoded: shared by every manifest that lists the play (entries.py)
+    entries: EntryCache = field(default_factory=EntryCache, repr=False)
 
     # device id → monotonic instant until which a signed start command already put what it must play on air
     # (the first repetition of an emergency): its nudge may be paced (broadcaster/station/nudges.py).

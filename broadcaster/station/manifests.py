@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -24,14 +24,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from broadcaster.manifest_builder import build_manifest, coverage
+from broadcaster.manifest_builder import assemble_manifest, coverage
+from broadcaster.protocol.manifest import HOLE, Entry, versioned
 from broadcaster.station.context import StationContext
 from broadcaster.station.deviceauth import DeviceIdentity, revoked
+from broadcaster.station.entries import Encoded
 from broadcaster.station.models import DeviceAudioGrant, DeviceManifestRow
 from broadcaster.station.standby import StandbySet, standby_for
 from broadcaster.station.status import insert_for
 from broadcaster.station.stored import stored_id
-from broadcaster.station.timetable_plays import StationPlay
 from loa.db import table_of
 from loa.errors import NotFound
 from loa.org.models import Device
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
 RECENT_GRANT = timedelta(days=7)
+HOLE_PLAIN = json.dumps(HOLE, ensure_ascii=False)  # the entries' placeholder as the envelope encodes it
 
 
 @dataclass(frozen=True)
@@ -178,29 +180,19 @@ def grant(engine: Engine, device_ids: list[int], hashes: set[str], now: datetime
 
 def play_rows(session: Session, device_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Any]]:
     """The stored plays overlapping [start, end) of many devices in ONE query (the nudger builds
-    a whole batch of manifests at once), by device, each by start time (as schedules.store.device_plays orders them)."""
+    a whole batch of manifests at once), by device, each by start time (as schedules.store.device_plays orders them).
+    Segments come as their stored text (`segments_text`): the entry cache keys on it, and decodes only a miss."""
     from schedules.tables import TimetablePlay
 
     t = table_of(TimetablePlay)
-    query = sa.select(t.c.device_id, t.c.start, t.c.end, t.c.priority, t.c.segments, t.c.rule_key,
+    query = sa.select(t.c.device_id, t.c.start, t.c.end, t.c.priority,
+                      sa.cast(t.c.segments, sa.Text).label("segments_text"), t.c.rule_key,
                       t.c.planned_start).where(t.c.device_id.in_(sorted(device_ids)), t.c.start < end,
                                                t.c.end > start).order_by(t.c.device_id, t.c.start, t.c.id)
     out: dict[int, list[Any]] = {d: [] for d in device_ids}
     for row in session.execute(query):
         out[row.device_id].append(row)
     return out
-
-
-def _plays(session: Session, ctx: StationContext, device_id: int, start: datetime,
-           end: datetime, rows: list[Any] | None = None) -> list[StationPlay]:
-    """The device's stored plays, typed, each item sized (from its segment; a size never recorded is looked
-    up), without the items whose file is nowhere."""
-    if rows is None:
-        rows = play_rows(session, [device_id], start, end)[device_id]
-    stored = [StationPlay.from_row(r, ctx.relays.segments if ctx.relays else None) for r in rows]
-    unsized = set().union(*(p.unsized() for p in stored)) if stored else set()
-    sizes = _sizes(ctx, unsized) if unsized else {}
-    return [p for p in (play.airable(sizes) for play in stored) if p is not None]
 
 
 @dataclass(frozen=True)
@@ -219,10 +211,12 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
     lower seq, so the device takes this manifest after it)."""
     device_id = stored_id(device)
     window_start, window_end = coverage(now, ctx.timezone)
-    plays = _plays(session, ctx, device_id, window_start, window_end, rows)
+    if rows is None:
+        rows = play_rows(session, [device_id], window_start, window_end)[device_id]
+    # Each play's entries, expanded and encoded once per process for every manifest listing it (entries.py):
+    # plays a file is nowhere for are left out (an item whose size is known nowhere cannot be fetched).
+    plays = ctx.entries.entries(rows, uid, ctx.relays, lambda hashes: _sizes(ctx, hashes))
     standby = _standby(session, ctx, device.commune_id, device.village_id, now)
-    manifest = build_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted), tz=ctx.timezone,
-                              standby=standby.files)
     if seq is None:
         from broadcaster.station.seq import allocate, allocate_in
 
@@ -231,9 +225,24 @@ def prepare(session: Session, ctx: StationContext, device: Device, uid: str, key
         # hold the database until the request ends, and a thousand requests building at once then sleep in
         # SQLite's busy handler). PostgreSQL: on the session's own connection (no second pooled connection).
         seq = allocate(bind) if isinstance(bind, Engine) and bind.dialect.name == "sqlite" else allocate_in(session)
-    manifest = replace(manifest, seq=seq)
-    envelope = ctx.active_key().sign(manifest)
-    body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    encoded: dict[int, Encoded] = {}
+
+    def listed(play: tuple[Encoded, ...]) -> list[Entry]:
+        for e in play:
+            encoded[id(e.entry)] = e  # alive for this build: ids are stable
+        return [e.entry for e in play]
+
+    manifest = assemble_manifest(uid, plays, now, volume=int(device.volume), muted=bool(device.muted),
+                                 tz=ctx.timezone, standby=standby.files, seq=seq, expand=listed)
+    pieces = [encoded[id(e)] for e in manifest.entries]
+    # The version, the signature and the envelope are encoded around the entries' pieces (same bytes as
+    # encoding the whole: broadcaster.protocol.manifest.versioned).
+    manifest, signed, canonical = versioned(manifest, b"[" + b",".join(p.canonical for p in pieces) + b"]")
+    envelope = ctx.active_key().sign_canonical(signed, canonical)
+    text = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    if signed["entries"] is HOLE:
+        text = text.replace(HOLE_PLAIN, "[" + ",".join(p.plain for p in pieces) + "]", 1)
+    body = text.encode("utf-8")
     hashes = frozenset(manifest.needed_hashes())
     return Built(device_id, CachedManifest(key, manifest.version, manifest.emergency, body, hashes, seq), hashes)
 

@@ -66,6 +66,8 @@ class StationPlay:
     def airable(self, sizes: Mapping[str, int]) -> StationPlay | None:
         """The play with every item sized (from the segment, else `sizes`); an item whose size is known nowhere
         cannot be fetched, so it is left out, and a play left with nothing is None."""
+        if all(s.size > 0 and s.sha256 for s in self.segments if s.is_item):
+            return self if self.segments else None  # the usual case: every item carries its size
         segments = []
         for s in self.segments:
             if s.is_item:
