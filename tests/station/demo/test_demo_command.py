@@ -78,5 +78,5 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
     text = out.decode()
     assert "canbo" in text and "bithu" in text  # accounts printed once, at first start
     # The agents are children of the demo: none survives it.
-    leftover = subprocess.run(["pgrep", "-f", f"--data-dir {tmp_path}/agents"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "--", f"--data-dir {tmp_path}/agents"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
