@@ -43,19 +43,35 @@ def _operations_of(app) -> list[tuple[Any, Any]]:  # noqa: ANN001 (a FastAPI app
     return operations
 
 
+def _fresh_token(app, world, role: str) -> dict[str, str]:  # noqa: ANN001 (a FastAPI app, a station_rig World)
+    """A new bearer token of `role` for one operation. Among the generated requests are POST /api/v1/auth/logout
+    and DELETE /api/v1/auth/tokens/{id}, which end the token they are sent with: with one token for the whole
+    run, every operation after the logout stopped at 401 (about 2,430 of 2,540 requests) and was never fuzzed."""
+    from datetime import timedelta
+
+    from loa.accounts import auth
+    from loa.accounts.models import User
+    from loa.db import session_scope
+
+    with session_scope(app.state.engine) as s:
+        _, secret = auth.issue_token(s, s.get(User, world.users[role]), auth.BEARER, app.state.clock(),
+                                     timedelta(days=30), "fuzz")
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(app, client, world):
     # imported here, not at collection: every xdist worker collects this file, one runs it (~1 CPU-s each)
     from hypothesis import HealthCheck, given, settings as hsettings
     from schemathesis.python import asgi
 
-    headers = world.h("cadre")
     failures = []
     statuses: dict[int, int] = {}
     operations = _operations_of(app)
     assert len(operations) >= 30
 
     for operation, strategy in operations:
+        headers = _fresh_token(app, world, "cadre")
         # One in-process client per operation instead of a new one per request (as case.call makes without it):
         # its cookies are cleared before every request, so each starts as from a fresh client. trust_env off: the
         # request never leaves the process, so proxy and .netrc settings from the environment have no business
@@ -70,7 +86,7 @@ def test_schemathesis_finds_no_server_errors(app, client, world):
             def run(case):
                 session.cookies.clear()  # noqa: B023 (run() is called below, in this iteration)
                 response = case.call(session=session, app=app,  # noqa: B023
-                                     headers={**(case.headers or {}), **headers})
+                                     headers={**(case.headers or {}), **headers})  # noqa: B023
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 if response.status_code >= 500:
                     failures.append((operation.label, response.status_code, response.text[:300]))  # noqa: B023
