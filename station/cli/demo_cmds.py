@@ -75,8 +75,17 @@ def register(app: typer.Typer) -> None:
             120, min=5, help="Giây tới lần phát thử đầu tiên / seconds until the first test broadcast"),
     ) -> None:
         """Xã trình diễn: đài, 9 thôn, 9 cụm loa / the demo commune: station, 9 villages, 9 agents."""
-        import uvicorn
         from rich.console import Console
+
+        console = Console(stderr=True)
+        # before anything is written, and before the station's modules are imported (a CPU-second or two that a
+        # demo which cannot start does not need): another program (or demo) holds the port
+        if not _port_free(host, port):
+            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
+                          "[/bold red] — thử / try: --port 8080", soft_wrap=True)
+            raise typer.Exit(1)
+
+        import uvicorn
         from rich.progress import Progress
         from rich.table import Table
 
@@ -86,11 +95,6 @@ def register(app: typer.Typer) -> None:
         from station.demo import COMMUNE, find_demo_commune, seed
         from loa.settings import Settings
 
-        console = Console(stderr=True)
-        if not _port_free(host, port):  # before anything is written: another program (or demo) holds it
-            console.print(f"[bold red]Cổng {port} đang bị chương trình khác dùng / port {port} is already in use"
-                          "[/bold red] — thử / try: --port 8080", soft_wrap=True)
-            raise typer.Exit(1)
         settings = Settings.load(data_dir)
         engine = make_engine(settings.db_url)
         upgrade(engine)

@@ -12,6 +12,8 @@ import time
 import httpx
 import pytest
 
+from tests.hooks import loa_render_cache
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -40,9 +42,11 @@ def _answers_again_after_idle(port: int, idle_s: float) -> bool:
 
 
 @pytest.mark.slow
-def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache):
+def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
     port = _free_port()
-    env = {**os.environ, **render_cache, "LOA_TTS_ONLINE": "0"}
+    # only the demo child renders: it gets the shared cache through its environment (the `render_cache` fixture
+    # would also patch, and so import, the content pipeline in this process, a CPU-second for nothing)
+    env = {**os.environ, **loa_render_cache.env(render_cache_dir), "LOA_TTS_ONLINE": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "station.cli.main", "demo", "--port", str(port), "--data-dir", str(tmp_path),
          "--first-broadcast-in", "25"],
@@ -74,5 +78,5 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache):
     text = out.decode()
     assert "canbo" in text and "bithu" in text  # accounts printed once, at first start
     # The agents are children of the demo: none survives it.
-    leftover = subprocess.run(["pgrep", "-f", f"--data-dir {tmp_path}/agents"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "--", f"--data-dir {tmp_path}/agents"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""

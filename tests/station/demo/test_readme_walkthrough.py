@@ -58,7 +58,7 @@ def demo(tmp_path_factory, render_cache_dir):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
-    leftover = subprocess.run(["pgrep", "-f", f"--data-dir {data}/agents"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "--", f"--data-dir {data}/agents"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "village agents outlived the demo"
 
 
