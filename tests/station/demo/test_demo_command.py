@@ -51,6 +51,8 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
         [sys.executable, "-m", "station.cli.main", "demo", "--port", str(port), "--data-dir", str(tmp_path),
          "--first-broadcast-in", "25"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        # Ctrl+C as at a terminal: a suite started as a background job hands its children SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         sinks = [tmp_path / "agents" / f"device-{i}" / "sink.jsonl" for i in range(1, 10)]
