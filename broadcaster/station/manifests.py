@@ -65,13 +65,22 @@ class CachedManifest:
 
 
 class ManifestCache:
-    """device id → last built manifest, in this process. Bounded: a station has thousands of devices, not
-    millions, and each entry is a few kilobytes."""
+    """device id → last built manifest, in this process. Bounded by count and by bytes: a manifest is a few
+    kilobytes, but one that lists an emergency repeated until cancelled of a short clip is megabytes (13,500
+    entries, 5.4 MB), and a thousand of those would exhaust the station's memory in the very hour it is needed.
+    Past the bounds the oldest entries go (the stored row answers for them). The newest seq cached for each
+    device is remembered after eviction, so an entry signed earlier never comes back in its place."""
 
-    def __init__(self, limit: int = 50_000) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = 50_000, max_bytes: int = 512 * 1024 * 1024) -> None:
+        self.limit, self.max_bytes = limit, max_bytes
         self._data: dict[int, CachedManifest] = {}
+        self._seqs: dict[int, int] = {}  # device id → newest seq ever cached here (a few bytes per device)
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
     def get(self, device_id: int, source_key: str) -> CachedManifest | None:
         hit = self._data.get(device_id)
@@ -79,14 +88,25 @@ class ManifestCache:
 
     def put(self, device_id: int, entry: CachedManifest) -> None:
         with self._lock:
-            if not entry.newer_than(self._data.get(device_id)):
-                return  # a later-signed manifest is cached already (see CachedManifest.newer_than)
-            if len(self._data) >= self.limit and device_id not in self._data:
-                self._data.pop(next(iter(self._data)))
-            self._data[device_id] = entry
+            if entry.seq < self._seqs.get(device_id, 0):
+                return  # a later-signed manifest was cached already (see CachedManifest.newer_than)
+            self._seqs[device_id] = entry.seq
+            old = self._data.pop(device_id, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            while self._data and (len(self._data) >= self.limit or self._bytes + len(entry.body) > self.max_bytes):
+                evicted = self._data.pop(next(iter(self._data)))
+                self._bytes -= len(evicted.body)
+            if len(entry.body) <= self.max_bytes:
+                self._data[device_id] = entry
+                self._bytes += len(entry.body)
 
     def drop(self, device_id: int) -> None:
-        self._data.pop(device_id, None)
+        with self._lock:
+            old = self._data.pop(device_id, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            self._seqs.pop(device_id, None)  # revoked or re-enrolled: the next manifest starts afresh
 
 
 class GrantCache:
