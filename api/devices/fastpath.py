@@ -8,7 +8,7 @@ before FastAPI.
 The device's identity comes from the process's identity cache (broadcaster/station/identities.py); on a miss
 one indexed lookup runs in a worker thread and fills it. Its manifest must be in the manifest cache for its
 current source (timetable version, sound, day, key, standby set). Audio is served from memory only when this
-process granted the hash to the device (`manifests.GrantCache`: a manifest it stored, a start command's files,
+process granted the hash to the device (`manifest_cache.GrantCache`: a manifest it stored, a start command's files,
 each written to the database first) or the cached manifest lists it (the grant the route checks in the database
 is a superset: recent manifests too, other replicas) and the file is small; files are immutable (named by their hash), so the memory copy cannot go stale. Anything else (unknown
 or revoked token, no cached manifest, a new day, a Range request, a big file) falls through to the regular

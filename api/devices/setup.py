@@ -19,7 +19,7 @@ from broadcaster.station.commands import Commander
 from broadcaster.station.context import StationContext
 from broadcaster.station.identities import IdentityCache
 from broadcaster.station.live.service import LiveService
-from broadcaster.station.manifests import GrantCache, ManifestCache
+from broadcaster.station.manifest_cache import GrantCache, ManifestCache
 from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.sse import SseHub
 from broadcaster.station.push.command_relay import CommandRelay

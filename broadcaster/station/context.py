@@ -13,7 +13,7 @@ from broadcaster.station.relays import RelayRouting
 
 if TYPE_CHECKING:
     from broadcaster.station.identities import IdentityCache
-    from broadcaster.station.manifests import GrantCache, ManifestCache
+    from broadcaster.station.manifest_cache import GrantCache, ManifestCache
     from broadcaster.station.standby import StandbyCache
 
 

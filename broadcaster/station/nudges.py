@@ -39,6 +39,7 @@ from broadcaster.protocol.wire import format_time
 from broadcaster.station import manifests
 from broadcaster.station.context import StationContext, device_topic, village_topic
 from broadcaster.station.deviceauth import DeviceIdentity
+from broadcaster.station.manifest_cache import CachedManifest
 from broadcaster.station.models import DeviceCredential, VillageNudge
 from broadcaster.station.push.sse import SseHub
 from broadcaster.station.seq import allocate as allocate_seq
@@ -182,7 +183,7 @@ class Nudger:
             stamps = manifests.timetable_stamps(session, ids)
             versions = {d: v for d, (v, _) in stamps.items()}
             stored = manifests.stored_keys(session, ids)
-            todo: list[tuple[Device, int, str, manifests.CachedManifest | None, str]] = []
+            todo: list[tuple[Device, int, str, CachedManifest | None, str]] = []
             for (device, uid), device_id in zip(rows, ids):
                 session.expunge(device)
                 entry, key = manifests.lookup(session, self.ctx, device, uid, versions.get(device_id), now,

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from broadcaster.signing import KeyRing
 from broadcaster.station.context import StationContext
 from broadcaster.station.standby import StandbyCache
-from broadcaster.station.manifests import ManifestCache
+from broadcaster.station.manifest_cache import ManifestCache
 from broadcaster.station.nudges import Nudger
 from broadcaster.station.push.sse import SseHub
 

@@ -8,28 +8,17 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 
 from content.audio.ffmpeg import ffmpeg_exe
 from tests.broadcaster.station.agentproc import enrollment_code
-from tests.broadcaster.station.live import RealClock, wait_until
+from tests.broadcaster.station.live import wait_until
 from tests.broadcaster.station.streams.audio import speech_webm
 from tests.broadcaster.station.streams.feeder import PhoneFeeder
 from tests.broadcaster.station.streams.liverig import (  # noqa: F401  (fixtures)
-    LiveAgent, SilentableLink, boxes, wall_clock_station,
+    LiveAgent, SilentableLink, boxes, live_station, real_clock, wall_clock_station,
 )
 
 STOP_WITHIN, QUIET_WITHIN = 2.0, 5.0
-
-
-@pytest.fixture
-def clock():
-    return RealClock()
-
-
-@pytest.fixture
-def station(wall_clock_station):
-    return wall_clock_station
 
 
 def _box(station_url, cadre, world, village, tmp_path, boxes, n) -> LiveAgent:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from sqlmodel import select
 
@@ -22,24 +21,14 @@ from broadcaster.station.models import PlayRecordRow
 from content.audio.ffmpeg import ffmpeg_exe
 from loa.db import session_scope
 from tests.broadcaster.station.agentproc import enrollment_code
-from tests.broadcaster.station.live import RealClock, wait_until
+from tests.broadcaster.station.live import wait_until
 from tests.broadcaster.station.streams.audio import speech_webm
 from tests.broadcaster.station.streams.feeder import PhoneFeeder
 from tests.broadcaster.station.streams.liverig import (  # noqa: F401  (fixtures)
-    LiveAgent, SilentableLink, boxes, wall_clock_station,
+    LiveAgent, SilentableLink, boxes, live_station, real_clock, wall_clock_station,
 )
 
 JOIN_WITHIN = 8.0  # switched on → the session's audio out of its ffmpeg (enrollment done, manifest to fetch)
-
-
-@pytest.fixture
-def clock():
-    return RealClock()
-
-
-@pytest.fixture
-def station(wall_clock_station):
-    return wall_clock_station
 
 
 def _box(station_url: str, cadre: httpx.Client, world, tmp_path: Path, boxes: list[LiveAgent], n: int,

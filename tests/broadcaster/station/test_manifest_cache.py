@@ -3,7 +3,7 @@ emergency repeated until cancelled of a short clip makes manifests of megabytes)
 after it evicted a device's entry."""
 from __future__ import annotations
 
-from broadcaster.station.manifests import CachedManifest, ManifestCache
+from broadcaster.station.manifest_cache import CachedManifest, ManifestCache
 
 
 def _entry(seq: int, size: int, key: str = "k") -> CachedManifest:

@@ -116,7 +116,7 @@ def test_fast_audio_path_refuses_unauthenticated_revoked_and_unlisted(
 
 def test_grants_age_out_in_the_fast_path_as_in_the_database(app, client, engine, world, facts, clock, settings,
                                                             tmp_path):
-    from broadcaster.station.manifests import RECENT_GRANT, GrantCache
+    from broadcaster.station.manifest_cache import RECENT_GRANT, GrantCache
 
     cache = GrantCache(limit=3)
     now = clock()

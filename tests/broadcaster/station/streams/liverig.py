@@ -209,6 +209,14 @@ class SilentableLink:
 
 
 # ---- fixtures of the live tests with real agents (tests/broadcaster/station/test_live_*.py) ----
+@pytest.fixture(name="clock")
+def real_clock():  # noqa: ANN201
+    """`clock` for the tests that import it: the world, the tokens and the station on the wall clock."""
+    from tests.broadcaster.station.live import RealClock
+
+    return RealClock()
+
+
 @pytest.fixture
 def wall_clock_station(settings, engine):
     """The station on the wall clock (the agents play in real time), serving on its own port."""
@@ -217,6 +225,12 @@ def wall_clock_station(settings, engine):
     live = start_station(settings)
     yield live
     live.stop()
+
+
+@pytest.fixture(name="station")
+def live_station(wall_clock_station):  # noqa: ANN001, ANN201
+    """`station` for the tests that import it: the wall-clock station."""
+    return wall_clock_station
 
 
 @pytest.fixture
