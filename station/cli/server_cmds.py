@@ -10,12 +10,19 @@ import typer
 DATA_DIR_HELP = "Thư mục dữ liệu / data directory (default: $LOA_DATA_DIR or ./data)"
 
 
+# Seconds a stopping server gives requests in flight (an upload, a manifest) before it closes what is left.
+GRACEFUL_STOP_S = 5
+
+
 def uvicorn_options(settings) -> dict:
     """What `loa serve` and `loa demo` both give uvicorn: the keep-alive setting (LOA_HTTP_KEEP_ALIVE_S), and
     no proxy-header rewrite of the client address: api/limits.py `client_address` reads X-Forwarded-For, and
     only from LOA_TRUSTED_PROXIES (uvicorn would believe it from 127.0.0.1, or from anyone with
-    FORWARDED_ALLOW_IPS=*)."""
-    return {"timeout_keep_alive": settings.http_keep_alive_s, "proxy_headers": False}
+    FORWARDED_ALLOW_IPS=*). And a limit on the graceful stop: every loudspeaker holds an event stream open that
+    never ends by itself, so without one uvicorn waits on SIGTERM until it is killed (`docker stop` after 10 s,
+    systemd after 90 s) and the job worker never shuts down cleanly."""
+    return {"timeout_keep_alive": settings.http_keep_alive_s, "proxy_headers": False,
+            "timeout_graceful_shutdown": GRACEFUL_STOP_S}
 
 
 def stdin_is_terminal() -> bool:

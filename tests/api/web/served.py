@@ -28,6 +28,13 @@ def loa_serve(data: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """The station's base URL once /api/v1/health answers (the test fails with the server's log if it does not
     within a minute); stopped at the end. `env` adds to this process's environment; its output goes to
     data/server.log."""
+    with loa_serve_process(data, env) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def loa_serve_process(data: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`loa_serve`, with the server's process too (a test that signals it)."""
     port = free_port()
     env = {**os.environ, "LOA_TTS_ONLINE": "0", "LOA_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", **(env or {})}
     log = (data / "server.log").open("wb")
@@ -46,7 +53,7 @@ def loa_serve(data: Path, env: dict[str, str] | None = None) -> Iterator[str]:
             proc.kill()
             pytest.fail("the server did not start:\n" + (data / "server.log").read_text(errors="replace")[-3000:])
         time.sleep(0.2)
-    yield base
+    yield base, proc
     proc.terminate()
     try:
         proc.wait(timeout=20)

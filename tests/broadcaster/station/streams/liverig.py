@@ -146,8 +146,12 @@ class LiveAgent:
         self.stop_event.set()
         self.agent.wake.set()
         self.agent.nudge.set()
-        for t in self.threads:
-            t.join(timeout=5)
+        runner, push = self.threads[1], self.threads[0]
+        runner.join(timeout=5)
+        # The push thread sits in a read of the station's open event stream, which only the station's stop ends
+        # (it checks `stop_event` between events, as the real agent does, whose process exit ends it). It was
+        # left running after a 5 s join before too; waiting for that cost 5 s per box in every live test.
+        push.join(timeout=0.2)
         self.threads = []
 
 
@@ -163,6 +167,7 @@ class SilentableLink:
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(64)
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.sockets: list[socket.socket] = []  # every connection either side, hung up by close()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -176,6 +181,7 @@ class SilentableLink:
             except OSError:
                 client.close()
                 continue
+            self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
@@ -205,7 +211,14 @@ class SilentableLink:
         self.silent.clear()
 
     def close(self) -> None:
+        """Stop accepting and hang up every connection, so a box still waiting on the silenced link (its
+        read timeout is tens of seconds) sees the end now rather than after the test."""
         self.server.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 # ---- fixtures of the live tests with real agents (tests/broadcaster/station/test_live_*.py) ----
