@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from content.audio.ffmpeg import decode_to_pcm
 from content.audio.meter import integrated_lufs
 from content.pipeline import MasteringSettings, encode_and_store, master_pcm, master_recording, render_text
 from content.store import AudioStore
+from content.types import AudioFacts
 from tests.content import fixtures
 
 DEFAULT = MasteringSettings()
@@ -19,6 +21,23 @@ DEFAULT = MasteringSettings()
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     return AudioStore(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="module")
+def mastered(store):
+    """master_recording into the module's store, once per recording and settings. Mastering is deterministic
+    (test_same_upload_twice_is_stored_once), so a test needing the plain mastering another test made (the 6 s
+    noisy WAV three times, the hummy FLAC of the matrix) reads the same facts instead of paying ~0.4-0.8 CPU-s
+    for the same file again. The tests of mastering itself with other settings call master_recording."""
+    done: dict[tuple[str, MasteringSettings], AudioFacts] = {}
+
+    def master(path: Path, settings: MasteringSettings = DEFAULT) -> AudioFacts:
+        key = (str(path), settings)
+        if key not in done:
+            done[key] = master_recording(path, store, settings)
+        return done[key]
+
+    return master
 
 
 def _check_file(store: AudioStore, facts, settings: MasteringSettings = DEFAULT):
@@ -38,8 +57,8 @@ def _check_file(store: AudioStore, facts, settings: MasteringSettings = DEFAULT)
 
 @pytest.mark.parametrize("fmt", sorted(fixtures.FORMATS))
 @pytest.mark.parametrize("name", fixtures.VARIANTS)
-def test_every_fixture_in_every_format_is_mastered_to_target(store, name, fmt):
-    facts = master_recording(fixtures.recording(name, fmt), store)
+def test_every_fixture_in_every_format_is_mastered_to_target(store, mastered, name, fmt):
+    facts = mastered(fixtures.recording(name, fmt))
     assert (facts.format, facts.codec, facts.bitrate_kbps, facts.sample_rate) == ("ogg-opus", "opus", 24, 48000)
     assert store.path_for(facts.sha256).suffix == ".ogg"
     assert 17.0 <= facts.duration_s <= 20.5
@@ -48,8 +67,8 @@ def test_every_fixture_in_every_format_is_mastered_to_target(store, name, fmt):
         assert ref.loudness_range_lu <= DEFAULT.max_loudness_range_lu
 
 
-def test_opus_is_fed_the_24khz_master_and_codes_no_empty_fullband(store):
-    facts = master_recording(fixtures.recording("noisy", "wav", 6.0), store)
+def test_opus_is_fed_the_24khz_master_and_codes_no_empty_fullband(store, mastered):
+    facts = mastered(fixtures.recording("noisy", "wav", 6.0))
     data = store.path_for(facts.sha256).read_bytes()
     head = data.index(b"OpusHead")
     assert int.from_bytes(data[head + 12: head + 16], "little") == 24000  # the input rate the encoder saw
@@ -70,9 +89,9 @@ def test_opus_is_fed_the_24khz_master_and_codes_no_empty_fullband(store):
     assert configs and not configs & {14, 15, 28, 29, 30, 31}, configs
 
 
-def test_hum_is_removed(store):
+def test_hum_is_removed(store, mastered):
     before = fixtures.band_energy_db(fixtures.variant("hum"), fixtures.HUM_HZ)
-    facts = master_recording(fixtures.recording("hum", "flac"), store)
+    facts = mastered(fixtures.recording("hum", "flac"))
     after = fixtures.band_energy_db(decode_to_pcm(str(store.path_for(facts.sha256)), 48000, mono=True),
                                     fixtures.HUM_HZ)
     assert before > -15  # the hum is strong in the upload
@@ -106,9 +125,9 @@ def test_other_targets(store):
     _check_file(store, facts, settings)
 
 
-def test_chime_and_repeat(store):
+def test_chime_and_repeat(store, mastered):
     settings = MasteringSettings(chime=True, repeat=2, repeat_gap_s=2.0)
-    plain = master_recording(fixtures.recording("noisy", "wav", 6.0), store)
+    plain = mastered(fixtures.recording("noisy", "wav", 6.0))
     facts = master_recording(fixtures.recording("noisy", "wav", 6.0), store, settings)
     one = plain.duration_s + 2 * (1.35 + 0.4)  # two chimes of 2 x 0.55 s + 0.25 s tail, each with a 0.4 s gap
     assert facts.duration_s == pytest.approx(2 * one + 2.0, abs=0.1)
@@ -118,14 +137,14 @@ def test_chime_and_repeat(store):
     assert np.max(np.abs(gap)) < 0.01  # silence between the repeats
 
 
-def test_supplied_chime(store, tmp_path):
+def test_supplied_chime(store, mastered, tmp_path):
     rate = 22050
     t = np.arange(int(0.8 * rate)) / rate
     bell = fixtures.Pcm((0.3 * np.sin(2 * np.pi * 523.25 * t) * np.exp(-3 * t)).astype(np.float32), rate)
     chime_path = fixtures.encode(bell, "wav", tmp_path / "bell.wav")
     settings = MasteringSettings(chime=True, chime_path=str(chime_path))
     facts = master_recording(fixtures.recording("noisy", "wav", 6.0), store, settings)
-    plain = master_recording(fixtures.recording("noisy", "wav", 6.0), store)
+    plain = mastered(fixtures.recording("noisy", "wav", 6.0))
     assert facts.duration_s == pytest.approx(plain.duration_s + 2 * (0.8 + 0.4), abs=0.1)
     _check_file(store, facts, settings)
 
