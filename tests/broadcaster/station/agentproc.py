@@ -213,6 +213,15 @@ class Attacker:
                             except OSError:
                                 break
                     self._drop()
+                    # Hang up on the station too, now: closing the response while `pump` sits in a read of it
+                    # sends nothing until that read returns (the station's next event, or its ping 20 s on), so
+                    # the station saw the link go down only by luck within a test's 10 s.
+                    upstream = r.extensions.get("network_stream")
+                    if upstream is not None:
+                        try:
+                            upstream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
 
             def do_GET(self):
                 self._forward("GET")
