@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     relay_runner: bool = Field(
         default=True, description="This process opens the stream hub's mounts of scheduled relays; at scale with "
         "Icecast set it true in exactly one API replica (Icecast takes one source per mount)")
+    relay_runner_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the relay runner opens the mounts of relays due within 20 s "
+        "and opens again one whose radio dropped")
     live_max_minutes: float = Field(
         default=120, gt=0, description="A live session ends by itself after this many minutes")
     live_link_timeout_s: float = Field(

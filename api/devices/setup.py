@@ -58,7 +58,8 @@ def install(app: FastAPI) -> None:
         nudger=Nudger(engine, context, clock, hub, None, background=not settings.device_nudge_sync),
         commander=commander, streams=streams,
         # scheduled relays: the hub pulls each radio once at its hours (broadcaster/station/relays.py)
-        relay_runner=(RelayRunner(engine, streams, clock, allowed_hosts=settings.relay_allowed_hosts.split(","))
+        relay_runner=(RelayRunner(engine, streams, clock, allowed_hosts=settings.relay_allowed_hosts.split(","),
+                                  interval_s=settings.relay_runner_interval_s)
                       if settings.relay_via_station and settings.relay_runner else None),
         live=LiveService(engine, streams, commander, clock, audio_dir=settings.audio_dir,
                          max_minutes=settings.live_max_minutes, link_timeout_s=settings.live_link_timeout_s))

@@ -33,6 +33,13 @@ def enrollment_code(cadre: httpx.Client, world, village_id: int) -> tuple[int, s
     return device_id, r.json()["code"]
 
 
+def _ctrl_c_default() -> None:
+    """In the child before exec: SIGINT as at a terminal. A suite started as a background job (and so its xdist
+    workers) has SIGINT ignored, which a child inherits: `stop()`'s Ctrl+C was then ignored and every box was
+    killed only after its 15 s wait (30-45 s of teardown per test, and no graceful stop where one was meant)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class AgentProc:
     """One village box: `loa agent --sink file` in its own process, enrolled with a cadre's code."""
 
@@ -55,7 +62,8 @@ class AgentProc:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.dir / "agent.out", "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env if self.env is not None else os.environ.copy())
+                                     env=self.env if self.env is not None else os.environ.copy(),
+                                     preexec_fn=_ctrl_c_default)
         return self
 
     def stop(self, kill: bool = False) -> None:
@@ -205,6 +213,15 @@ class Attacker:
                             except OSError:
                                 break
                     self._drop()
+                    # Hang up on the station too, now: closing the response while `pump` sits in a read of it
+                    # sends nothing until that read returns (the station's next event, or its ping 20 s on), so
+                    # the station saw the link go down only by luck within a test's 10 s.
+                    upstream = r.extensions.get("network_stream")
+                    if upstream is not None:
+                        try:
+                            upstream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
 
             def do_GET(self):
                 self._forward("GET")

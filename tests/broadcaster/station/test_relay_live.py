@@ -25,9 +25,19 @@ from tests.broadcaster.station.live import RealClock, start_station, wait_until
 from tests.icecast import Feeder, Icecast
 
 
+# The runner's tick (LOA_RELAY_RUNNER_INTERVAL_S, 5 s in production) bounds how early a relay may be scheduled
+# and how soon a mount whose radio came back is opened again: at 1 s a relay can start a few seconds after its
+# rule is written instead of ~15-18 s, with the same margin for the mount to be flowing before it starts.
+TICK_S = 1.0
+LEAD_S = 7  # from now to the relay's start: the rule written, the agent synced (~1 s), the mount flowing (~5 s)
+# At scale the mount reaches Icecast ~8 s after the hub opens it (ffmpeg's first 32 kB to Icecast are ~4 s of
+# MP3; production opens it 20 s ahead): a relay through Icecast is scheduled with that margin on top.
+ICECAST_LEAD_S = 15
+
+
 @pytest.fixture
 def settings(settings):  # the test radio runs on this machine: let the station open 127.0.0.1 (urls.py)
-    return settings.model_copy(update={"relay_allowed_hosts": "127.0.0.1"})
+    return settings.model_copy(update={"relay_allowed_hosts": "127.0.0.1", "relay_runner_interval_s": TICK_S})
 
 
 @pytest.fixture
@@ -90,8 +100,10 @@ def test_a_scheduled_relay_plays_on_the_loudspeaker_through_the_station(tmp_path
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             _, creds = enroll_by_code(cadre, world)
         upstream = radio.url("/vov1.mp3")
-        # the runner ticks every 5 s and opens a mount ahead of its relay (LEAD, 20 s on a real timetable)
-        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=18)
+        # the runner ticks every TICK_S and opens a mount up to 20 s ahead of its relay (LEAD): the mount is
+        # open and flowing a few seconds before the relay starts
+        lead = ICECAST_LEAD_S if way == "icecast" else LEAD_S
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=lead)
         _relay_rule(engine, world, upstream, start, 8.0)
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
         agent, sink = _agent(tmp_path, station, creds)
@@ -123,11 +135,13 @@ def test_a_relay_of_a_dead_radio_is_retried_then_fails_and_the_station_shows_why
     from loa.db import session_scope
     from schedules.service import ScheduleService
 
-    station = start_station(settings, RealClock())
+    # the production tick: at 1 s the runner would open (and the hub spawn ffmpeg for) the dead mount each second
+    station = start_station(settings.model_copy(update={"relay_runner_interval_s": 5.0}), RealClock())
     try:
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             device_id, creds = enroll_by_code(cadre, world)
-        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=8)
+        # nothing to wait for but the agent's sync: the relay fails on the agent's side whatever the runner does
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=5)
         _relay_rule(engine, world, radio.url("/off-air.mp3"), start, 60.0)  # nobody feeds this mount
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
         agent, sink = _agent(tmp_path, station, creds, relay_retry_s=4)
@@ -158,7 +172,7 @@ def test_the_station_relays_ogg_aac_and_hls_radios_to_the_loudspeaker(tmp_path, 
                 HlsStream(tone) as hls:
             with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
                 _, creds = enroll_by_code(cadre, world)
-            first = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=18)
+            first = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=LEAD_S)
             upstreams = [radio.url("/vov2.ogg"), radio.url("/vov3.aac"), hls.url]
             for i, url in enumerate(upstreams):
                 _relay_rule(engine, world, url, first + timedelta(seconds=9 * i), 6.0)
@@ -188,7 +202,7 @@ def test_a_radio_that_dies_mid_relay_comes_back_through_the_station(tmp_path, se
     try:
         with httpx.Client(base_url=station.url, headers=world.h("cadre"), timeout=30) as cadre:
             _, creds = enroll_by_code(cadre, world)
-        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=15)
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=LEAD_S)
         _relay_rule(engine, world, radio.url("/flaky.mp3"), start, 35.0)
         ScheduleService(engine).materialize_commune(world.a, datetime.now(timezone.utc))
         agent, sink = _agent(tmp_path, station, creds, relay_retry_s=30)

@@ -39,6 +39,15 @@ def test_routing_of_relay_urls_by_setting():
     assert RelayRouting().segments(segs) == [segs[0], {"kind": "relay", "url": f"/api/device/v1/streams/{name}"}]
 
 
+def test_the_station_runs_its_relay_runner_at_the_configured_tick(settings, clock):
+    """LOA_RELAY_RUNNER_INTERVAL_S: 5 s unless set (the live relay tests tick faster so as not to sit idle)."""
+    from api.app import create_app
+
+    assert create_app(settings, clock=clock).state.relay_runner.interval_s == 5.0
+    fast = settings.model_copy(update={"relay_runner_interval_s": 0.5})
+    assert create_app(fast, clock=clock).state.relay_runner.interval_s == 0.5
+
+
 def test_runner_opens_one_mount_per_radio_at_its_hours_reopens_and_closes(client, engine, world, clock,
                                                                           radio_file):
     from schedules.service import ScheduleService
