@@ -290,3 +290,33 @@ def test_what_the_fast_path_leaves_to_the_route(app, client, engine, world, fact
     with session_scope(engine) as s:
         # no beat of this device was ever stored: the refused one left nothing behind either
         assert s.execute(sa.text("SELECT count(*) FROM device_reports WHERE device_id = :d"), {"d": dev}).scalar() == 0
+
+
+def test_a_new_identity_starts_from_an_empty_report(app, client, engine, world, facts, clock, schedules_service):
+    """§6: a re-enrolled box's first beat, lean or not, finds nothing of the old identity's report; its later
+    beats update only what they carry (the one-statement way of broadcaster/station/status.py)."""
+    from broadcaster.station import enrollment
+    from tests.broadcaster.station.device_rig import INFO
+
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    now = clock().isoformat()
+    full = {"sent_at": now, "manifest_version": None, "uptime_s": 5, "disk_free_bytes": 123, "cache": {"files": 2}}
+    assert client.post(f"{DEV}/heartbeat", json=full, headers=dh(creds)).status_code == 204
+    code = client.post(f"/api/v1/devices/{dev}/enrollment-code", headers=world.h("cadre")).json()["code"]
+    with session_scope(engine) as s:
+        new = enrollment.claim(s, app.state.broadcaster, code, INFO, "198.51.100.9", clock())
+
+    def report() -> dict:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.text("SELECT uid, uptime_s, disk_free_bytes, cache FROM device_reports "
+                                             "WHERE device_id = :d"), {"d": dev}).mappings().one())
+
+    assert client.post(f"{DEV}/heartbeat", json={"sent_at": now}, headers=dh(new)).status_code == 204
+    r = report()
+    assert r["uid"] == new["device_id"] and r["uptime_s"] is None and r["disk_free_bytes"] is None
+    assert r["cache"] in ({}, "{}")
+    assert client.post(f"{DEV}/heartbeat", json={"sent_at": now, "uptime_s": 7}, headers=dh(new)).status_code == 204
+    assert client.post(f"{DEV}/heartbeat", json={"sent_at": now, "disk_free_bytes": 9}, headers=dh(new)).status_code \
+        == 204
+    r = report()
+    assert r["uid"] == new["device_id"] and r["uptime_s"] == 7 and r["disk_free_bytes"] == 9
