@@ -203,7 +203,9 @@ class DeviceFastPath:
     async def _fast_post(self, scope: Scope, receive: Receive, send: Send, path: str, read: list[Message]) -> bool:
         """True if answered here; False: the full stack must answer (nothing was sent; `read` holds the request
         messages taken from `receive`)."""
-        headers = dict(scope["headers"])
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)  # the first of repeated headers, as the route's `request.headers` reads
         if headers.get(b"content-type") != b"application/json":
             return False  # FastAPI's own rules for other (or no) content types
         try:

@@ -265,6 +265,8 @@ def test_what_the_fast_path_leaves_to_the_route(app, client, engine, world, fact
         dict(content=json.dumps({"sent_at": now}).encode(), headers={**dh(creds), "Content-Type": "text/plain"}),
         dict(json={"sent_at": now}),  # no token: 401
         dict(json={"sent_at": now}, headers={"Authorization": "Bearer ldt_nope"}),  # unknown token: 401
+        # two tokens: the route reads the first (unknown: 401), and so does the fast path
+        dict(json={"sent_at": now}, headers=[("Authorization", "Bearer ldt_nope"), *dh(creds).items()]),
         dict(content=b"{" + b" " * (1024 * 1024 + 1) + b"}",
              headers={**dh(creds), "Content-Type": "application/json"}),  # over the JSON limit: 413
     ]
