@@ -4,6 +4,13 @@ before FastAPI.
 - `GET /api/device/v1/manifest`: most are a device asking "still version X?" and the answer is `304`.
 - `GET /api/device/v1/audio/{sha256}` (whole file, no Range): after an emergency every device of the commune
   fetches the same new file at once.
+- `POST /api/device/v1/heartbeat` and `POST /api/device/v1/plays`: every device, every 5 minutes. Here only the
+  framework's share is skipped (routing over ~300 routes, middleware layers, dependency solving, a second thread
+  hop): the body is parsed and validated as FastAPI does (`json.loads`, then the route's model), and the reply is
+  the route's own, from the same function (api/devices/beats.py), with the headers the full stack adds. A body
+  that is not JSON, not valid, too big or of another content type, or any error, goes to the route: the body
+  read here is handed on unchanged. An error inside the function rolls its transaction back before the route
+  runs it again (both are safe to repeat: a device resends them after any lost reply).
 
 The device's identity comes from the process's identity cache (broadcaster/station/identities.py); on a miss
 one indexed lookup runs in a worker thread and fills it. Its manifest must be in the manifest cache for its
@@ -16,15 +23,21 @@ routes, which are the truth and fill the caches. The replies are byte-for-byte t
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import BaseModel, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.devices import beats
 from api.devices.middleware import _millis as millis
+from api.devices.schemas import HeartbeatIn, PlaysIn
 from api.devices.station import Station
-from api.security_headers import FAST_PATH_HEADERS
+from api.security_headers import FAST_PATH_HEADERS, add_security_headers
 from broadcaster.protocol.wire import API_PREFIX, SERVER_TIME_HEADER, is_sha256
 from broadcaster.station import deviceauth, manifests
 from broadcaster.station.secrets import TOKEN_PREFIX
@@ -32,6 +45,11 @@ from loa.errors import Unauthenticated
 
 MANIFEST = API_PREFIX + "/manifest"
 AUDIO = API_PREFIX + "/audio/"
+# POST path → (the route's body model, the route's function): api/devices/protocol.py
+POSTS: dict[str, tuple[type[BaseModel], Callable[..., Any]]] = {
+    API_PREFIX + "/heartbeat": (HeartbeatIn, beats.heartbeat),
+    API_PREFIX + "/plays": (PlaysIn, beats.upload_plays),
+}
 _PREFIX = b"bearer " + TOKEN_PREFIX.encode()
 MEDIA_TYPES = {".ogg": b"audio/ogg", ".mp3": b"audio/mpeg"}
 
@@ -92,8 +110,11 @@ class DeviceFastPath:
     framework's layers (error page, telemetry, body limits), so it adds the clock header (§9) itself, and any
     exception before a reply started hands the request to the full stack (`app`)."""
 
-    def __init__(self, app: ASGIApp, station: Station) -> None:
+    def __init__(self, app: ASGIApp, station: Station, security_headers: bool = False) -> None:
         self.app, self.station = app, station
+        # the full stack adds the security headers (api.app.StationApp; a plain FastAPI does not): a heartbeat
+        # or plays reply made here carries what the route's would
+        self.security_headers = security_headers
         self.files = SmallFiles()
         self.time_header = SERVER_TIME_HEADER.lower().encode()
         self._bound: tuple | None = None
@@ -102,12 +123,15 @@ class DeviceFastPath:
         """The station's parts, looked up once: they are set when the app is built and never replaced (one tuple
         unpacking instead of four attribute lookups, on the path of every request)."""
         st = self.station
-        self._bound = (st.clock, st.identities, st.context, st.engine)
+        self._bound = (st.clock, st.identities, st.context, st.engine, st.settings.max_json_bytes)
         return self._bound
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" and scope["method"] == "GET" else ""
-        if path != MANIFEST and not path.startswith(AUDIO):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope.get("method") == "POST" and path in POSTS:
+            await self._post(scope, receive, send, path)
+            return
+        if scope.get("method") != "GET" or (path != MANIFEST and not path.startswith(AUDIO)):
             await self.app(scope, receive, send)
             return
         started = False
@@ -129,13 +153,13 @@ class DeviceFastPath:
                 raise
         await self.app(scope, receive, send)
 
-    async def _fast(self, scope: Scope, send: Send, path: str) -> bool:
-        """True if answered here; False: the full stack must answer (nothing was sent)."""
-        headers = dict(scope["headers"])  # one value each is all the fast path needs
+    async def _identity(self, headers: dict[bytes, bytes]):  # noqa: ANN202
+        """The device of a well-formed device token, from the identity cache (one lookup on a miss); None: the
+        route decides (no or another kind of token, unknown, revoked)."""
         auth = headers.get(b"authorization")
-        clock, cache, ctx, engine = self._bound or self._bind()
-        if cache is None or auth is None or auth[:len(_PREFIX)].lower() != _PREFIX or b"range" in headers:
-            return False
+        _, cache, _, engine, _ = self._bound or self._bind()
+        if cache is None or auth is None or auth[:len(_PREFIX)].lower() != _PREFIX:
+            return None
         if cache.due():
             cache.changes(engine)  # at most once per recheck_s: other replicas' changes
         token = auth[7:].strip()
@@ -143,6 +167,85 @@ class DeviceFastPath:
         ident = cache.get(token_hash)
         if ident is None:
             ident = await anyio.to_thread.run_sync(self._lookup, cache, token, token_hash)
+        return ident
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """A heartbeat or a plays upload; whatever is not answered here goes to the full stack with the request
+        messages read so far replayed first."""
+        read: list[Message] = []
+        started = False
+        clock = (self._bound or self._bind())[0]
+
+        async def stamped(message: Message) -> None:
+            # what the full stack adds to the route's reply: the clock sample (ServerTime), then the security
+            # headers (StationApp.full_stack); uvicorn adds date and server to both
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), (self.time_header, millis(clock()).encode())]
+                if self.security_headers:
+                    add_security_headers(message, path)
+            await send(message)
+
+        try:
+            if await self._fast_post(scope, receive, stamped, path, read):
+                return
+        except Exception:  # noqa: BLE001 — the full stack answers (and reports) whatever went wrong
+            if started:
+                raise
+        pending = list(read)
+
+        async def replay() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _fast_post(self, scope: Scope, receive: Receive, send: Send, path: str, read: list[Message]) -> bool:
+        """True if answered here; False: the full stack must answer (nothing was sent; `read` holds the request
+        messages taken from `receive`)."""
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)  # the first of repeated headers, as the route's `request.headers` reads
+        if headers.get(b"content-type") != b"application/json":
+            return False  # FastAPI's own rules for other (or no) content types
+        try:
+            length = int(headers.get(b"content-length", b""))
+        except ValueError:
+            return False
+        if length > (self._bound or self._bind())[4]:
+            return False  # BodyLimit's 413
+        ident = await self._identity(headers)
+        if ident is None:
+            return False
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            read.append(message)
+            if message["type"] != "http.request":
+                return False
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        try:
+            model, handler = POSTS[path]
+            body = model.model_validate(json.loads(b"".join(chunks)))  # as FastAPI: json.loads, then the model
+        except (ValueError, ValidationError):  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
+            return False
+        reply = await anyio.to_thread.run_sync(handler, self.station, ident, body)
+        if isinstance(reply, BaseModel):  # the route's response_model, serialized as FastAPI does
+            from fastapi.responses import JSONResponse
+
+            reply = JSONResponse(reply.model_dump(mode="json"))
+        await reply(scope, receive, send)
+        return True
+
+    async def _fast(self, scope: Scope, send: Send, path: str) -> bool:
+        """True if answered here; False: the full stack must answer (nothing was sent)."""
+        headers = dict(scope["headers"])  # one value each is all the fast path needs
+        clock, _, ctx, _, _ = self._bound or self._bind()
+        if b"range" in headers:
+            return False
+        ident = await self._identity(headers)
         if ident is None:
             return False
         if path == MANIFEST:

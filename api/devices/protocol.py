@@ -9,15 +9,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.content.audio import serve_audio
 from api.deps import client_ip
-from api.devices import enroll_limits
+from api.devices import beats, enroll_limits
 from api.devices.deps import DeviceAuth
 from api.devices.fastpath import etag_matches
 from api.devices.station import Station, StationDep
 from api.devices.schemas import EnrollClaimIn, EnrollPollIn, EnrollStartIn, HeartbeatIn, PlaysIn, PlaysOut
 from api.errors import responses as R
-from broadcaster.protocol.wire import API_PREFIX, MANIFEST_VERSION_HEADER, format_time, is_sha256
-from broadcaster.station import enrollment, manifests, plays, status
-from broadcaster.station.live import late as live_late
+from broadcaster.protocol.wire import API_PREFIX, format_time, is_sha256
+from broadcaster.station import enrollment, manifests
 from loa.db import session_scope
 from loa.errors import NotFound, RateLimited
 from loa.org.models import Device
@@ -124,31 +123,14 @@ def get_keys(ident: DeviceAuth, station: StationDep) -> dict[str, Any]:
                         **R(401, 422)})
 def heartbeat(body: HeartbeatIn, ident: DeviceAuth, station: StationDep) -> Response:
     """§6: no body in the reply, 5 minutes apart from every device: the version rides in a header and the
-    time in `X-Loa-Server-Time`. Fields the device left out are unchanged since its previous heartbeat."""
-    now = station.clock()
-    with session_scope(station.engine) as s:
-        status.heartbeat(s, ident, body.model_dump(exclude_unset=True), now)
-        # a live session on air that this box is not in yet (offline at the start, restarted, its link back):
-        # the original signed commands, for the rare beat that has any (§4a "Live sessions", late joiners)
-        late = live_late.for_device(s, ident.commune_id, ident.uid, ident.village_id, now)
-    headers = {}
-    version: str | None = None
-    if ident.village_id is not None:
-        entry = manifests.cached_for(station.context, ident, now)
-        version = (entry or manifests.current_retrying(station.engine, station.context, ident, now)).version
-        headers[MANIFEST_VERSION_HEADER] = version
-    if late:
-        return JSONResponse({"manifest_version": version, "live": late.live, "live_ended": late.ended},
-                            headers=headers)
-    return Response(status_code=204, headers=headers)
+    time in `X-Loa-Server-Time`. Fields the device left out are unchanged since its previous heartbeat.
+    (Most heartbeats are answered by the fast path, api/devices/fastpath.py, with the same function.)"""
+    return beats.heartbeat(station, ident, body)
 
 
 @router.post("/plays", response_model=PlaysOut, responses=R(401, 413, 422))
 def upload_plays(body: PlaysIn, ident: DeviceAuth, station: StationDep) -> PlaysOut:
-    records = [r.model_dump(mode="json") for r in body.records]
-    with session_scope(station.engine) as s:
-        acked = plays.ingest(s, ident, records, station.clock())
-    return PlaysOut(acked_through=acked)
+    return beats.upload_plays(station, ident, body)
 
 
 # -- nudges ------------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def install(app: FastAPI) -> None:
     # Outermost, before FastAPI and every middleware: a 304 is most of a station's traffic. It stamps
     # X-Loa-Server-Time itself; what it does not answer passes on to the full stack unchanged.
     if hasattr(app, "full_stack"):  # api.app.StationApp
-        app.fast_path = DeviceFastPath(app.full_stack, station)
+        app.fast_path = DeviceFastPath(app.full_stack, station, security_headers=True)
     else:  # a plain FastAPI: in front of its middleware stack
         build_stack = app.build_middleware_stack
         app.build_middleware_stack = lambda: DeviceFastPath(build_stack(), station)

@@ -130,18 +130,27 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
     events = [e for e in body.get("events") or [] if isinstance(e, dict)]
     problems = [e for e in events if e.get("code") in PROBLEM_EVENTS]
     t = table_of(DeviceReport)
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        session.execute(insert_for(dialect)(t).values(device_id=device_id, uid=ident.uid, received_at=now,
-                                                   **_EMPTY_REPORT).on_conflict_do_nothing(
-            index_elements=[t.c.device_id]))
-    elif session.get(DeviceReport, device_id) is None:  # another database: no race-free insert spelled here
-        session.add(DeviceReport(device_id=device_id, uid=ident.uid, received_at=now, **_EMPTY_REPORT))
-        session.flush()
-    session.execute(sa.update(t).where(t.c.device_id == device_id, t.c.uid != ident.uid)
-                    .values(uid=ident.uid, **_EMPTY_REPORT))
-    playing = session.execute(sa.update(t).where(t.c.device_id == device_id)
-                              .values(received_at=now, **_report_values(body)).returning(t.c.playing)).scalar_one()
+    report = _report_values(body)
+    # Nearly every beat finds the row there and this identity's: step 3 alone, one statement. Only when it
+    # matches nothing (a first beat, a new identity, or another identity's beat committed meanwhile: the
+    # database re-checks `uid` on the locked row) do steps 1–3 run, exactly as for any beat.
+    mine = session.execute(sa.update(t).where(t.c.device_id == device_id, t.c.uid == ident.uid)
+                           .values(received_at=now, **report).returning(t.c.playing)).first()
+    if mine is not None:
+        playing = mine[0]
+    else:
+        dialect = session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            session.execute(insert_for(dialect)(t).values(device_id=device_id, uid=ident.uid, received_at=now,
+                                                       **_EMPTY_REPORT).on_conflict_do_nothing(
+                index_elements=[t.c.device_id]))
+        elif session.get(DeviceReport, device_id) is None:  # another database: no race-free insert spelled here
+            session.add(DeviceReport(device_id=device_id, uid=ident.uid, received_at=now, **_EMPTY_REPORT))
+            session.flush()
+        session.execute(sa.update(t).where(t.c.device_id == device_id, t.c.uid != ident.uid)
+                        .values(uid=ident.uid, **_EMPTY_REPORT))
+        playing = session.execute(sa.update(t).where(t.c.device_id == device_id)
+                                  .values(received_at=now, **report).returning(t.c.playing)).scalar_one()
     was_offline = device.status == "offline"
     # The device row, only while this identity is live: a beat that authenticated from a cache a moment before
     # a revocation (this process, or another replica within its re-check interval) must not mark a revoked

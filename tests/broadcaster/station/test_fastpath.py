@@ -1,8 +1,10 @@
-"""The manifest fast path (api/devices/fastpath.py + broadcaster/station/identities.py): 304s from memory, yet a
+"""The device fast path (api/devices/fastpath.py + broadcaster/station/identities.py): 304s from memory, yet a
 revocation, a new timetable or a sound change takes effect at once in this process, and another replica's
-changes (written straight to the database here) within the re-check interval."""
+changes (written straight to the database here) within the re-check interval. Heartbeats and plays uploads
+answered there are the route's replies, byte for byte; whatever it cannot answer reaches the route intact."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -180,3 +182,143 @@ def test_a_manifest_signed_earlier_never_replaces_a_later_one(app, client, engin
     with session_scope(engine) as s:
         assert s.execute(sa.text("SELECT seq FROM device_manifests WHERE device_id = :d"),
                          {"d": device_id}).scalar_one() == 10_001
+
+
+# -- heartbeat and plays: the fast path answers as the route would ------------------------------------------
+_VOLATILE = {b"date", b"server", b"x-loa-server-time"}
+
+
+class _FullStackCalls:
+    """Counts the requests the fast path hands to the full stack (and passes them on)."""
+
+    def __init__(self, fast_path) -> None:
+        self.fast_path, self.inner, self.calls = fast_path, fast_path.app, 0
+        fast_path.app = self
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.calls += 1
+        await self.inner(scope, receive, send)
+
+
+def _raw(r) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers in order (the per-request ones by name only) and body."""
+    headers = [(k, b"" if k in _VOLATILE else v) for k, v in r.headers.raw]
+    return r.status_code, headers, r.content
+
+
+def _both(app, client, path, **kw):
+    """The same request through the fast path, then the full stack alone (fast path off)."""
+    fast = client.post(path, **kw)
+    saved, app.fast_path = app.fast_path, None
+    try:
+        full = client.post(path, **kw)
+    finally:
+        app.fast_path = saved
+    return fast, full
+
+
+def _record(seq: int, at, result="played") -> dict:
+    return {"seq": seq, "play_id": f"p{seq}", "title": "Bản tin", "priority": "normal",
+            "planned_start": at.isoformat(), "actual_start": at.isoformat(), "actual_end": at.isoformat(),
+            "result": result, **({"reason": "sink_failed: no card"} if result == "failed" else {})}
+
+
+def test_heartbeat_and_plays_answered_as_the_route_would(app, client, engine, world, facts, clock,
+                                                         schedules_service):
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    spy = _FullStackCalls(app.fast_path)
+    beat = {"sent_at": clock().isoformat(), "manifest_version": None, "volume": 80, "events": []}
+    fast, full = _both(app, client, f"{DEV}/heartbeat", json=beat, headers=dh(creds))
+    assert spy.calls == 0  # the fast request never reached the full stack; the second went there on purpose
+    assert fast.status_code == 204 and fast.headers["x-loa-manifest-version"]
+    assert "x-loa-server-time" in fast.headers and "content-security-policy" in fast.headers
+    assert _raw(fast) == _raw(full)
+    # a lean beat keeps what it left out (the same function as the route: status.heartbeat)
+    fast, _ = _both(app, client, f"{DEV}/heartbeat", json={"sent_at": clock().isoformat()}, headers=dh(creds))
+    assert fast.status_code == 204
+    with session_scope(engine) as s:
+        assert s.execute(sa.text("SELECT status FROM devices WHERE id = :d"), {"d": dev}).scalar() == "online"
+    # plays: stored once, acknowledged alike (the second request resends the same records)
+    records = [_record(1, clock()), _record(2, clock(), "failed")]
+    calls = spy.calls
+    fast, full = _both(app, client, f"{DEV}/plays", json={"records": records}, headers=dh(creds))
+    assert spy.calls == calls
+    assert fast.status_code == 200 and fast.json() == {"acked_through": 2}
+    assert _raw(fast) == _raw(full)
+    with session_scope(engine) as s:
+        assert s.execute(sa.text("SELECT count(*) FROM device_plays WHERE device_id = :d"), {"d": dev}).scalar() == 2
+        assert s.execute(sa.text("SELECT count(*) FROM device_alerts WHERE device_id = :d AND kind = 'play_failed'"),
+                         {"d": dev}).scalar() == 1
+
+
+def test_what_the_fast_path_leaves_to_the_route(app, client, engine, world, facts, clock, schedules_service):
+    """Bad bodies, other content types, missing, unknown and revoked tokens: the full stack answers, with the
+    body the fast path read handed on, so the replies are the route's (422, 401, 413…)."""
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    spy = _FullStackCalls(app.fast_path)
+    path, now = f"{DEV}/heartbeat", clock().isoformat()
+    cases = [
+        dict(json={"manifest_version": None}, headers=dh(creds)),  # sent_at missing: 422
+        dict(json={"sent_at": now, "local_volume": 101}, headers=dh(creds)),  # out of range: 422
+        dict(json=["not", "an", "object"], headers=dh(creds)),
+        dict(content=b"{not json", headers={**dh(creds), "Content-Type": "application/json"}),
+        dict(content=json.dumps({"sent_at": now}).encode(), headers={**dh(creds), "Content-Type": "text/plain"}),
+        dict(json={"sent_at": now}),  # no token: 401
+        dict(json={"sent_at": now}, headers={"Authorization": "Bearer ldt_nope"}),  # unknown token: 401
+        # two tokens: the route reads the first (unknown: 401), and so does the fast path
+        dict(json={"sent_at": now}, headers=[("Authorization", "Bearer ldt_nope"), *dh(creds).items()]),
+        dict(content=b"{" + b" " * (1024 * 1024 + 1) + b"}",
+             headers={**dh(creds), "Content-Type": "application/json"}),  # over the JSON limit: 413
+    ]
+    for kw in cases:
+        calls = spy.calls
+        fast, full = _both(app, client, path, **kw)
+        assert spy.calls == calls + 1, kw.get("json")  # the fast path answered none of them
+        assert fast.status_code in (401, 413, 415, 422) and _raw(fast) == _raw(full), (kw.get("json"), fast.text)
+    bad_plays = {"records": [{**_record(1, clock()), "result": "maybe"}]}
+    fast, full = _both(app, client, f"{DEV}/plays", json=bad_plays, headers=dh(creds))
+    assert fast.status_code == 422 and _raw(fast) == _raw(full)
+    # Revoked by another replica, within this process's re-check interval: the identity is still cached, the beat's
+    # own check refuses it inside the function (rolled back), and the route, given the same body, answers 401.
+    cache = app.state.identities
+    fake_now = [1000.0]
+    cache.monotonic = lambda: fake_now[0]
+    cache._checked = cache._late_checked = fake_now[0]
+    with session_scope(engine) as s:
+        _revoke(s, dev, clock() + timedelta(seconds=1))
+    calls = spy.calls
+    r = client.post(path, json={"sent_at": now}, headers=dh(creds))
+    assert spy.calls == calls + 1 and r.status_code == 401 and r.json()["code"] == "device_revoked"
+    with session_scope(engine) as s:
+        # no beat of this device was ever stored: the refused one left nothing behind either
+        assert s.execute(sa.text("SELECT count(*) FROM device_reports WHERE device_id = :d"), {"d": dev}).scalar() == 0
+
+
+def test_a_new_identity_starts_from_an_empty_report(app, client, engine, world, facts, clock, schedules_service):
+    """§6: a re-enrolled box's first beat, lean or not, finds nothing of the old identity's report; its later
+    beats update only what they carry (the one-statement way of broadcaster/station/status.py)."""
+    from broadcaster.station import enrollment
+    from tests.broadcaster.station.device_rig import INFO
+
+    _, dev, creds = _world(client, engine, world, facts, clock, schedules_service)
+    now = clock().isoformat()
+    full = {"sent_at": now, "manifest_version": None, "uptime_s": 5, "disk_free_bytes": 123, "cache": {"files": 2}}
+    assert client.post(f"{DEV}/heartbeat", json=full, headers=dh(creds)).status_code == 204
+    code = client.post(f"/api/v1/devices/{dev}/enrollment-code", headers=world.h("cadre")).json()["code"]
+    with session_scope(engine) as s:
+        new = enrollment.claim(s, app.state.broadcaster, code, INFO, "198.51.100.9", clock())
+
+    def report() -> dict:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.text("SELECT uid, uptime_s, disk_free_bytes, cache FROM device_reports "
+                                             "WHERE device_id = :d"), {"d": dev}).mappings().one())
+
+    assert client.post(f"{DEV}/heartbeat", json={"sent_at": now}, headers=dh(new)).status_code == 204
+    r = report()
+    assert r["uid"] == new["device_id"] and r["uptime_s"] is None and r["disk_free_bytes"] is None
+    assert r["cache"] in ({}, "{}")
+    assert client.post(f"{DEV}/heartbeat", json={"sent_at": now, "uptime_s": 7}, headers=dh(new)).status_code == 204
+    assert client.post(f"{DEV}/heartbeat", json={"sent_at": now, "disk_free_bytes": 9}, headers=dh(new)).status_code \
+        == 204
+    r = report()
+    assert r["uid"] == new["device_id"] and r["uptime_s"] == 7 and r["disk_free_bytes"] == 9
