@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.tools import chromium
-from tests.api.web.web_rig import PASSWORD, T0, build_world
-from tests.api.web.served import loa_serve
+from tests.api.web.web_rig import PASSWORD
+from tests.api.web.served import loa_serve, station_data
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parent / "screenshots"
@@ -24,34 +24,28 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`loa serve` in its own process over a fresh data dir; the world is written to its database first."""
-    from datetime import datetime
-
-    from loa.db import make_engine, upgrade
-
-    data = tmp_path_factory.mktemp("station")
-    engine = make_engine(f"sqlite:///{data / 'loa.db'}")
-    upgrade(engine)
-    world = build_world(engine, datetime.now(T0.tzinfo))
-    engine.dispose()
+def server(tmp_path_factory, world_template):
+    """`loa serve` in its own process over a fresh data dir whose database already holds the world."""
+    data, world = station_data(tmp_path_factory, world_template)
     with loa_serve(data) as base:
         yield base, world, data
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def browser():
+    """A fresh browser context (its own cookies and storage) in this module's Chromium. Not a persistent
+    profile on disk: nothing here reads one back, and writing it cost ~0.3 CPU-s a module."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(exist_ok=True)
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=chromium(), headless=True, args=FLAGS, locale="vi-VN",
-            viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True,
-            permissions=["microphone"])
+        chrome = p.chromium.launch(executable_path=chromium(), headless=True, args=FLAGS)
+        context = chrome.new_context(
+            locale="vi-VN", viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
+            has_touch=True, permissions=["microphone"])
         yield context
         context.close()
+        chrome.close()
     print(f"\nscreenshots: {SHOTS}")
 
 

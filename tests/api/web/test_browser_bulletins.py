@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from tests.api.web.web_rig import PASSWORD, T0, build_world
-from tests.api.web.served import loa_serve, login
+from tests.api.web.web_rig import PASSWORD, T0
+from tests.api.web.served import loa_serve, login, station_data
 from tests.api.web.test_browser import browser, shot  # noqa: F401  (fixture: its own for this module)
 from tests.api.web.test_browser_csp import WATCH
 
@@ -21,21 +21,19 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, world_template):
     """`loa serve` over a fresh data dir: the web world, commune A under district Bát Xát, its two staff."""
     from loa.accounts.auth import CLI
     from loa.accounts.service import create_user
-    from loa.db import make_engine, session_scope, upgrade
+    from loa.db import make_engine, session_scope
     from loa.org import areas
     from loa.org import service as org
     from loa.org.models import Commune
     from schedules.bulletins.rollup import CommuneDay, record_commune_report
 
-    data = tmp_path_factory.mktemp("province-station")
+    data, world = station_data(tmp_path_factory, world_template, "province-station")
     engine = make_engine(f"sqlite:///{data / 'loa.db'}")
-    upgrade(engine)
     now = datetime.now(T0.tzinfo)
-    world = build_world(engine, now)
     with session_scope(engine) as s:
         province = s.get(Commune, world.a).province_id
         district = areas.create_district(s, CLI, province, "Bát Xát", now, "BX")

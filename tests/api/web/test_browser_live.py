@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import datetime
 
 import httpx
 import numpy as np
@@ -20,22 +19,16 @@ from tests.content import fixtures
 from tests.broadcaster.station.streams.browserphone import go_live, log_in, phone
 from tests.broadcaster.station.streams.liverig import LiveAgent
 from tests.tools import chromium
-from tests.api.web.web_rig import PASSWORD, T0, build_world
-from tests.api.web.served import loa_serve
+from tests.api.web.web_rig import PASSWORD
+from tests.api.web.served import loa_serve, station_data
 from tests.api.web.test_browser import shot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def station(tmp_path_factory):
-    from loa.db import make_engine, upgrade
-
-    data = tmp_path_factory.mktemp("station")
-    engine = make_engine(f"sqlite:///{data / 'loa.db'}")
-    upgrade(engine)
-    world = build_world(engine, datetime.now(T0.tzinfo))
-    engine.dispose()
+def station(tmp_path_factory, world_template):
+    data, world = station_data(tmp_path_factory, world_template)
     with loa_serve(data) as base:
         yield base, world
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.web.web_rig import T0, build_world
-from tests.api.web.served import loa_serve, login
+from tests.api.web.web_rig import T0
+from tests.api.web.served import loa_serve, login, station_data
 from tests.api.web.streamserver import RadioServer
 from tests.api.web.test_browser import browser, shot  # noqa: F401  (the module's Chromium fixture)
 from tests.api.web.test_browser_csp import WATCH
@@ -60,15 +60,12 @@ def radio():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, radio):
-    from loa.db import make_engine, upgrade
+def server(tmp_path_factory, world_template, radio):
+    from loa.db import make_engine
 
-    data = tmp_path_factory.mktemp("station")
+    data, world = station_data(tmp_path_factory, world_template)
     engine = make_engine(f"sqlite:///{data / 'loa.db'}")
-    upgrade(engine)
-    now = datetime.now(TZ)
-    world = build_world(engine, now)
-    _records(engine, world, now)
+    _records(engine, world, datetime.now(TZ))
     engine.dispose()
     with loa_serve(data, {"LOA_RELAY_ALLOWED_HOSTS": radio.host}) as base:  # the test radio runs on this machine
         yield base, world, data
