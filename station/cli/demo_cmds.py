@@ -17,13 +17,15 @@ def _wait_healthy(url: str, timeout_s: float = 60.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    # one client for every poll: each new one loads the whole CA bundle (~30 ms of CPU), for a local http URL
+    with httpx.Client(timeout=2, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"{url}/api/v1/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
     raise RuntimeError(f"the station did not start at {url}")
 
 
