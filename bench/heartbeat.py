@@ -25,13 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def emit(figure, value, unit, target, baseline_name=None, baseline_value=None, **extra):
-    line = {"figure": figure, "value": value, "unit": unit, "target": target}
-    if baseline_name:
-        line["baseline"] = {"name": baseline_name, "value": baseline_value}
-    line.update(extra)
-    print(json.dumps(line, ensure_ascii=False), flush=True)
+from bench.figures import emit  # noqa: E402
 
 
 async def post(app, path: str, token: str, body: bytes) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import subprocess
@@ -34,15 +33,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import emit  # noqa: E402
+
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def emit(figure, value, unit, target, baseline_name=None, baseline_value=None, **extra):
-    line = {"figure": figure, "value": value, "unit": unit, "target": target}
-    if baseline_name:
-        line["baseline"] = {"name": baseline_name, "value": baseline_value}
-    line.update(extra)
-    print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 # -- a station world ------------------------------------------------------------------------------------------
