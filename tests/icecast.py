@@ -164,10 +164,19 @@ class Icecast:
         mount = "/" + mount.lstrip("/")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if (mount in self.mounts()) == present:
+            if (mount in self.mounts()) == present and (not present or self._listenable(mount)):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"icecast mount {mount} {'never came up' if present else 'stayed'}: {self._log_tail()}")
+
+    def _listenable(self, mount: str) -> bool:
+        """A listener is served now: the status page lists a mount from the source's connection on, and a
+        listener who came that early was refused (404), which a relay takes as the radio being off air."""
+        try:
+            with urllib.request.urlopen(self.url(mount), timeout=2) as reply:
+                return reply.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
 
     def stop(self) -> None:
         _stop(self.proc)
@@ -217,10 +226,14 @@ class Feeder:
             self.proc.wait()
 
     def stop(self) -> None:
+        running = self.proc is not None and self.proc.poll() is None
         _stop(self.proc)
         if self.proc is not None and self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None
+        if running:  # off air once Icecast has dropped the mount: a feeder started next is not mistaken for it
+            with contextlib.suppress(TimeoutError):
+                self.icecast.wait_mount(self.mount, 10, present=False)
 
     def __enter__(self) -> "Feeder":
         return self.start()
