@@ -31,6 +31,7 @@ from typing import Any
 
 import anyio
 from pydantic import BaseModel, ValidationError
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.devices import beats
@@ -233,8 +234,6 @@ class DeviceFastPath:
             return False
         reply = await anyio.to_thread.run_sync(handler, self.station, ident, body)
         if isinstance(reply, BaseModel):  # the route's response_model, serialized as FastAPI does
-            from fastapi.responses import JSONResponse
-
             reply = JSONResponse(reply.model_dump(mode="json"))
         await reply(scope, receive, send)
         return True

@@ -27,7 +27,7 @@ def test_sigterm_with_loudspeakers_listening_stops_within_the_grace(tmp_path):
     with loa_serve_process(tmp_path) as (base, server):
         token = httpx.post(f"{base}/api/v1/auth/token", json={"username": "cadre", "password": PASSWORD}).json()
         cadre = {"Authorization": f"Bearer {token['access_token']}"}
-        streams = []
+        device_tokens = []
         for n in range(2):
             r = httpx.post(f"{base}/api/v1/communes/{world.a}/devices", headers=cadre,
                            json={"name": f"Cụm loa {n}", "village_id": world.village_a})
@@ -35,8 +35,8 @@ def test_sigterm_with_loudspeakers_listening_stops_within_the_grace(tmp_path):
             r = httpx.post(f"{base}/api/v1/devices/{r.json()['id']}/enrollment-code", headers=cadre)
             r = httpx.post(f"{base}{DEV}/enroll/claim", json={"code": r.json()["code"], **INFO})
             assert r.status_code == 200, r.text
-            streams.append(r.json()["token"])
-        opened = threading.Barrier(len(streams) + 1, timeout=30)
+            device_tokens.append(r.json()["token"])
+        opened = threading.Barrier(len(device_tokens) + 1, timeout=30)
         ended: list[float] = []
 
         def listen(device_token: str) -> None:
@@ -51,7 +51,7 @@ def test_sigterm_with_loudspeakers_listening_stops_within_the_grace(tmp_path):
                     pass
             ended.append(time.monotonic())
 
-        listeners = [threading.Thread(target=listen, args=(t,), daemon=True) for t in streams]
+        listeners = [threading.Thread(target=listen, args=(t,), daemon=True) for t in device_tokens]
         for t in listeners:
             t.start()
         opened.wait()
@@ -62,7 +62,7 @@ def test_sigterm_with_loudspeakers_listening_stops_within_the_grace(tmp_path):
         for t in listeners:
             t.join(timeout=5)
     assert took <= GRACEFUL_STOP_S + 5, took
-    assert len(ended) == len(streams)  # each loudspeaker saw its stream end (it reconnects, by its own rule)
+    assert len(ended) == len(device_tokens)  # each loudspeaker saw its stream end (it reconnects, by its own rule)
     log = (tmp_path / "server.log").read_text(errors="replace")
     # uvicorn re-raises the signal once it has shut down: the exit systemd and Docker count as a clean stop
     assert server.returncode in (0, -signal.SIGTERM), log[-2000:]
