@@ -14,6 +14,13 @@ def _minutes(hhmm: str) -> int:
     return int(hh) * 60 + int(mm)
 
 
+def _seconds(clock: str) -> int:
+    """Seconds into the day of "HH:MM" or "HH:MM:SS" (a one-off play starts where the cadre's click put it,
+    seconds and all)."""
+    parts = [int(p) for p in clock.split(":")]
+    return parts[0] * 3600 + parts[1] * 60 + (parts[2] if len(parts) > 2 else 0)
+
+
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -28,15 +35,17 @@ def shifted(times: list[str], minutes: int) -> list[str] | None:
 
 def after_clash(times: list[str], own_s: float, clash_times: list[str], clash_s: float) -> list[str] | None:
     """Each of `times` whose play (`own_s` long) overlaps a play of the other schedule (at `clash_times`,
-    `clash_s` long, the same days) moved to a minute after that play ends; the others kept. None when nothing
-    overlaps on the clock or a moved time would leave the day."""
+    "HH:MM" or "HH:MM:SS", `clash_s` long, the same days) moved to the first whole minute at least a minute
+    after that play ends; the others kept. None when nothing overlaps on the clock or a moved time would leave
+    the day. Worked in seconds: a one-off at 06:09:20 that lasts 100 s ends at 06:11:00.2, so 06:11 still meets
+    it (reading it as 06:09 would say 06:11 is free, and the real conflict check would refuse that way)."""
     out, moved = [], False
     for t in times:
-        start = _minutes(t) * 60
-        for c in sorted(clash_times, key=_minutes):
-            c_start = _minutes(c) * 60
+        start = _seconds(t)
+        for c in sorted(clash_times, key=_seconds):
+            c_start = _seconds(c)
             if start < c_start + clash_s and c_start < start + own_s:
-                start = c_start + math.ceil((clash_s + GAP_S) / 60) * 60
+                start = math.ceil((c_start + clash_s + GAP_S) / 60) * 60
                 moved = True
         if start >= 24 * 3600:
             return None

@@ -27,7 +27,7 @@ from loa.db import session_scope
 from loa.jobs.worker import Worker
 from loa.org import service as org
 from loa.org.models import Commune, Device
-from schedules.rules_service import create_schedule
+from schedules.rules_service import create_schedule, preview
 from schedules.schemas import ScheduleIn, StationSettingsIn
 from schedules.station import put_settings
 from station.handlers import default_handlers
@@ -56,6 +56,7 @@ ACCOUNTS = [
     ("truongthon", "village_head", "Trưởng thôn Ún Tà"),
 ]
 DAILY_TIMES = ["06:00", "17:00"]
+WELCOME_TRIES = 60  # minutes the welcome play may wait for the daily pack to end (it lasts about ten)
 
 
 @dataclass
@@ -135,10 +136,18 @@ def seed(engine, now: datetime, progress: Callable[[str, int, int], None] | None
                                targets={"commune": True},
                                programme=[{"type": "item", "content_id": i} for i in approved])
             create_schedule(s, who("canbo"), result.commune_id, daily, now)
-            # So a newcomer hears something within minutes, not at the next 06:00 or 17:00.
-            soon = ScheduleIn(title="Phát thử: chào mừng đến với Loa", priority="normal",
-                              at=now + first_broadcast_in, targets={"commune": True},
-                              programme=[{"type": "item", "content_id": i} for i in approved[:2]])
+            # So a newcomer hears something within minutes, not at the next 06:00 or 17:00. Started in the
+            # minutes before 06:00 or 17:00, the welcome would overlap the pack's play and be refused: it waits
+            # for the first free minute after the pack (the same conflict check as every schedule: the demo must
+            # start at any hour).
+            at = now + first_broadcast_in
+            for _ in range(WELCOME_TRIES):
+                soon = ScheduleIn(title="Phát thử: chào mừng đến với Loa", priority="normal", at=at,
+                                  targets={"commune": True},
+                                  programme=[{"type": "item", "content_id": i} for i in approved[:2]])
+                if not preview(s, who("canbo"), result.commune_id, soon, now).refused:
+                    break
+                at += timedelta(minutes=1)
             create_schedule(s, who("canbo"), result.commune_id, soon, now)
     return result
 

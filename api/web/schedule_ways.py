@@ -82,7 +82,7 @@ def propose(session, user: Principal, commune_id: int, form: ScheduleForm, progr
                 continue
             seen.add(c.schedule_id)
             row = rules.get_schedule(session, user, c.schedule_id)
-            at = [row.at.astimezone(tz).strftime("%H:%M")] if row.at else []
+            at = [row.at.astimezone(tz).strftime("%H:%M:%S")] if row.at else []  # a one-off, to the second
             found.append((row.title, list(row.times) if row.times else at, rules.schedule_out(session, row).duration_s))
         return found
 

@@ -28,6 +28,14 @@ def test_after_the_clashing_play_with_a_minute_of_quiet():
     assert after_clash(["06:00"], 60, ["06:00"], 601.5) == ["06:12"]
 
 
+def test_after_clash_counts_a_one_off_to_the_second():
+    # a one-off at 06:09:20 lasting 100.2 s ends at 06:11:00.2: 06:11 still meets it, 06:13 is a minute after
+    assert after_clash(["06:11"], 60, ["06:09:20"], 100.2) == ["06:13"]
+    # read as 06:09 it would have seemed over at 06:10:40, and nothing moved
+    assert after_clash(["06:11"], 60, ["06:09"], 100.2) is None
+    assert after_clash(["06:00"], 60, ["05:58:30"], 95) == ["06:02"]
+
+
 def test_after_clash_says_none_when_nothing_overlaps_or_the_day_ends():
     assert after_clash(["07:00"], 120, ["06:00"], 600) is None
     assert after_clash(["23:55"], 120, ["23:55"], 600) is None

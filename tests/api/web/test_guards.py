@@ -7,6 +7,7 @@ JSON); a favicon."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -255,6 +256,44 @@ def test_right_after_the_clash_skips_past_the_next_play_too(client, app, world, 
     after = re.search(r'id="way-after">(.*?)</form>', check.text, re.S).group(1)
     assert 'name="times" value="06:04"' in after and "Phát ngay sau «Tin hai», lúc 06:04" in after
 
+
+
+def test_right_after_the_clash_counts_a_one_off_to_the_second(client, app, world, facts, clock):
+    """A one-off starts where the cadre's click put it, seconds and all. Read as a whole minute, a one-off at
+    06:01:55 lasting a few seconds seemed over by 06:02, so "just after" the 06:00 play offered nothing (the real
+    check refused 06:02), as the README walkthrough met when its demo's test play fell just before 06:11."""
+    import math
+    from datetime import timedelta
+
+    first = make_item(app, world, facts, clock(), title="Tin một", status="approved")
+    mine = make_item(app, world, facts, clock(), title="Tin ba", status="approved")
+    token = login(client, "cadre")
+    base = {"csrf": token, "preset": "daily", "villages": [str(world.village_a)], "start_date": "2026-03-02"}
+    r = client.post(f"/app/c/{world.a}/schedule", data={**base, "item_id": str(first), "times": "06:00",
+                                                         "action": "save"}, follow_redirects=False)
+    assert r.status_code == 303
+    daily = client.get(f"/api/v1/communes/{world.a}/schedules").json()[0]
+    d = daily["duration_s"]
+    assert 0 < d % 60 < 59, d  # a play that ends within a minute, not on one
+    # "just after" the daily play is the first whole minute a minute after it ends; the one-off ends past it
+    after_first = datetime(2026, 3, 3, 6, 0, tzinfo=clock().tzinfo) + timedelta(seconds=math.ceil((d + 60) / 60) * 60)
+    at = after_first - timedelta(seconds=math.floor(d)) - timedelta(seconds=0 if d % 1 else 1)
+    assert at.second != 0 and at.replace(second=0) + timedelta(seconds=d) <= after_first < at + timedelta(seconds=d)
+    one_off = {"title": "Thông báo lẻ", "at": at.isoformat(), "targets": {"villages": [world.village_a]},
+               "programme": [{"type": "item", "content_id": first}]}
+    r = client.post(f"/api/v1/communes/{world.a}/schedules", json=one_off, headers={"X-CSRF-Token": token})
+    assert r.status_code == 201, r.text
+    check = client.post(f"/app/c/{world.a}/schedule", data={**base, "item_id": str(mine), "times": "06:00",
+                                                            "action": "check"})
+    ways = dict(re.findall(r'class="way" id="way-(\w+)">(.*?)</form>', check.text, re.S))
+    assert "after" in ways, ways.keys()
+    later = math.ceil((at.hour * 3600 + at.minute * 60 + at.second + d + 60) / 60)
+    assert f'name="times" value="{later // 60:02d}:{later % 60:02d}"' in ways["after"]
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', ways["after"]):
+        fields.setdefault(name, []).append(value)
+    r = client.post(f"/app/c/{world.a}/schedule", data={**fields, "action": "save"}, follow_redirects=False)
+    assert r.status_code == 303
 
 def test_flash_codes_are_the_only_messages():
     from api.web.flash import MESSAGES, message_for, pending_code, with_done

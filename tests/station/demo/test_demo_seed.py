@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sqlmodel import select
 
 from content.library.models import ContentItem, Status
@@ -47,3 +49,30 @@ def test_seed_builds_a_working_commune(engine, settings, clock, app, render_cach
     assert local[0] - now <= timedelta(minutes=2, seconds=1)  # the first test broadcast
     daily = sorted({(t.hour, t.minute) for t in local[1:]})
     assert daily == [(6, 0), (17, 0)]
+
+
+@pytest.mark.parametrize("hhmm", ["05:58", "06:04", "16:59"])
+def test_the_demo_starts_at_any_hour(engine, settings, clock, app, render_cache, hhmm):
+    """Started in the minutes before 06:00 or 17:00, the welcome play (in two minutes, ~100 s long) overlapped
+    the daily pack's first play, the conflict check refused it, and `loa demo` stopped with a traceback. It now
+    waits for the first free minute after the pack. (Seeded at 06:04 the pack's 06:00 play never airs: the
+    schedule did not exist yet.)"""
+    from schedules.service import ScheduleService
+    from schedules.store import device_plays
+
+    hour, minute = map(int, hhmm.split(":"))
+    now = clock().replace(hour=hour, minute=minute, second=0)
+    created = seed(engine, now, settings=settings)
+    ScheduleService(engine).materialize_commune(created.commune_id, now)
+    with session_scope(engine) as s:
+        plays = device_plays(s, created.device_ids[0], now - timedelta(minutes=10), now + timedelta(hours=25))
+    local = [(p, p.planned_start.astimezone(settings.tz)) for p in plays]
+    welcome = [p for p, at in local if at.minute != 0]
+    assert len(welcome) == 1, plays
+    assert welcome[0].planned_start >= now + timedelta(minutes=2)
+    # never over the pack: the welcome starts within a minute of the later of "in two minutes" and the pack's end
+    # (the pack's play at this hour airs only if the schedule existed by then: not when seeded at 06:04)
+    packs = [p for p, at in local if at.minute == 0]
+    assert all(p.end <= welcome[0].planned_start or welcome[0].end <= p.planned_start for p in packs), plays
+    meets = [p.end for p in packs if p.planned_start <= now + timedelta(minutes=2) + (welcome[0].end - welcome[0].planned_start)]
+    assert welcome[0].planned_start - max([now + timedelta(minutes=2), *meets]) < timedelta(minutes=1)
