@@ -19,7 +19,7 @@ import os
 import pytest
 
 from tests import scheduling, tools
-from tests.hooks import fastapi_routes, httpx_tls
+from tests.hooks import fastapi_routes, httpx_tls, testclient_whole
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -53,6 +53,8 @@ def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201
 def pytest_configure(config: pytest.Config) -> None:
     fastapi_routes.install()  # every test's app shares FastAPI's per-route analysis (tests/hooks/fastapi_routes.py)
     httpx_tls.install()  # the suite's httpx clients share one verifying TLS context (tests/hooks/httpx_tls.py)
+    if not os.environ.get("LOA_TEST_STARLETTE_STREAMED"):  # set only to measure the hook against Starlette's path
+        testclient_whole.install()  # a TestClient request read whole is one hop (tests/hooks/testclient_whole.py)
     if scheduling.recording():
         config.pluginmanager.register(scheduling.DurationRecorder(), "loa-durations")
 
