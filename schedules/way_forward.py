@@ -10,8 +10,7 @@ GAP_S = 60  # a minute of quiet after the other play, so the two are heard as tw
 
 
 def _minutes(hhmm: str) -> int:
-    hh, mm = hhmm.split(":")
-    return int(hh) * 60 + int(mm)
+    return _seconds(hhmm) // 60
 
 
 def _seconds(clock: str) -> int:

@@ -6,8 +6,9 @@ never ticked for the cadre; unknown URLs and server errors are pages in the read
 JSON); a favicon."""
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -262,9 +263,6 @@ def test_right_after_the_clash_counts_a_one_off_to_the_second(client, app, world
     """A one-off starts where the cadre's click put it, seconds and all. Read as a whole minute, a one-off at
     06:01:55 lasting a few seconds seemed over by 06:02, so "just after" the 06:00 play offered nothing (the real
     check refused 06:02), as the README walkthrough met when its demo's test play fell just before 06:11."""
-    import math
-    from datetime import timedelta
-
     first = make_item(app, world, facts, clock(), title="Tin một", status="approved")
     mine = make_item(app, world, facts, clock(), title="Tin ba", status="approved")
     token = login(client, "cadre")
