@@ -18,8 +18,18 @@ from loa.errors import Invalid
 _hasher = PasswordHasher()
 MIN_LENGTH = 10
 
-# Verifying against this keeps a login for an unknown user as slow as one for a known user.
-_DUMMY_HASH = _hasher.hash("loa-timing-equaliser")
+# What an unknown user's login is verified against, so that it is as slow as a known user's: one per hasher (its
+# cost is in the hash), made at the first such login, not at import. Hashing at import cost every process that
+# loads the station ~0.2 CPU-s (every `loa` command, each worker and scheduler), ~1 s on a Raspberry Pi-class box.
+_dummy_hashes: dict[tuple[object, ...], str] = {}
+
+
+def _dummy_hash() -> str:
+    h = _hasher
+    key = (h.type, h.time_cost, h.memory_cost, h.parallelism, h.hash_len, h.salt_len)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = h.hash("loa-timing-equaliser")
+    return _dummy_hashes[key]
 
 
 COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
@@ -72,6 +82,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
