@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -69,6 +70,30 @@ def build_agent_wheel(out_dir: Path) -> Path:
     return out_dir / loa_agent_build.build_wheel(str(out_dir))
 
 
+def run_to_end(cmd: list[str], **kwargs) -> int:
+    """Run `cmd` and return its exit code; Ctrl+C stops it, not this script.
+
+    Ctrl+C in a terminal reaches the whole process group: the station (or pytest) stops by itself and is waited
+    for here, instead of this script dying in the middle of the wait with a KeyboardInterrupt traceback (what a
+    cadre saw after "press Ctrl+C to stop"). If only this script got the signal (`kill -INT`), it is passed on,
+    so the station is never left running on its own. A second Ctrl+C terminates it, a third kills it."""
+    child = subprocess.Popen(cmd, **kwargs)
+    presses, passed_on = 0, False
+    while True:
+        try:
+            code = child.wait(timeout=2.0 if presses and not passed_on else None)
+            return 128 - code if code < 0 else code  # killed by signal N: what a shell reports, 128 + N
+        except subprocess.TimeoutExpired:  # still running 2 s after Ctrl+C: the signal reached only this script
+            child.send_signal(signal.SIGINT)
+            passed_on = True
+        except KeyboardInterrupt:
+            presses += 1
+            if presses == 2:
+                child.terminate()
+            elif presses > 2:
+                child.kill()
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "test", "agent-wheel"}:
         print(__doc__)
@@ -80,12 +105,12 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "run":
         ensure_venv("")
-        return subprocess.call([str(BIN / "loa"), "demo", *rest], cwd=ROOT)
+        return run_to_end([str(BIN / "loa"), "demo", *rest], cwd=ROOT)
     ensure_venv("test")
     # Bytecode on for the tests even where the shell turns it off: without it every xdist worker compiles and
     # assertion-rewrites every test module again (measured ~8 CPU-s per worker instead of ~4 to collect).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return subprocess.call([str(PYTHON), "-m", "pytest", *pytest_args(rest)], cwd=ROOT, env=env)
+    return run_to_end([str(PYTHON), "-m", "pytest", *pytest_args(rest)], cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":

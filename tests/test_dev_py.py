@@ -28,3 +28,74 @@ def test_usage_lists_the_commands():
     out = subprocess.run([sys.executable, str(ROOT / "dev.py")], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "dev.py test" in out.stdout and "dev.py agent-wheel" in out.stdout and "-n 0" in out.stdout
+
+
+# A stand-in for `loa demo`: stops on SIGINT like the station does, saying so; or ignores it.
+_CHILD = """
+import signal, sys, time
+if sys.argv[1] == "stops":
+    def stop(*_):
+        print("stopped cleanly", flush=True)
+        sys.exit(130)
+    signal.signal(signal.SIGINT, stop)
+else:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+_PARENT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("dev", sys.argv[1])
+dev = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(dev)
+sys.exit(dev.run_to_end([sys.executable, "-c", sys.argv[2], sys.argv[3]]))
+"""
+
+
+def _started(behaviour: str) -> subprocess.Popen:
+    import select
+
+    # its own process group, as a terminal gives `python3 dev.py run`
+    proc = subprocess.Popen([sys.executable, "-c", _PARENT, str(ROOT / "dev.py"), _CHILD, behaviour],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert select.select([proc.stdout], [], [], 30)[0], "the command never started"
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_ctrl_c_stops_the_command_and_prints_no_traceback():
+    import os
+    import signal
+
+    proc = _started("stops")
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in the terminal does: the whole group gets it
+    out, err = proc.communicate(timeout=30)
+    assert "stopped cleanly" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert proc.returncode == 130  # the command's own exit code
+
+
+def test_a_sigint_to_dev_py_alone_is_passed_on_so_nothing_is_left_running():
+    import os
+    import signal
+
+    proc = _started("stops")
+    os.kill(proc.pid, signal.SIGINT)  # only dev.py: the station must not be left playing on its own
+    out, err = proc.communicate(timeout=30)
+    assert "stopped cleanly" in out and "Traceback" not in err, err
+    assert proc.returncode == 130
+
+
+def test_a_command_that_ignores_ctrl_c_is_terminated_by_the_second():
+    import os
+    import signal
+    import time
+
+    proc = _started("ignores")
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(3)  # past the 2 s in which the command may stop by itself; dev.py passed it on; still ignored
+    assert proc.poll() is None
+    os.kill(proc.pid, signal.SIGINT)  # the second press
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
