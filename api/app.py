@@ -25,7 +25,7 @@ from api.security_headers import add_security_headers
 from api.org.router import router as org_router
 from api.schedules import setup as schedules_setup
 from content.store import AudioStore
-from loa.accounts import auth
+from loa.accounts import auth, passwords
 from loa.db import make_engine, session_scope, upgrade
 from station.handlers import default_handlers
 from loa.jobs.worker import Worker
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
             leftover.unlink(missing_ok=True)
         # half-written audio a crash left in the store (older than an hour: a render of this process is younger)
         AudioStore(settings.audio_dir).sweep_temp()
+        passwords.warm_up()  # the unknown-user login's equaliser hash, before the first login (not at import)
         with session_scope(engine) as session:
             token = auth.new_setup_token(session, clock())
         app.state.setup_token = token

@@ -19,9 +19,14 @@ _hasher = PasswordHasher()
 MIN_LENGTH = 10
 
 # What an unknown user's login is verified against, so that it is as slow as a known user's: one per hasher (its
-# cost is in the hash), made at the first such login, not at import. Hashing at import cost every process that
-# loads the station ~0.2 CPU-s (every `loa` command, each worker and scheduler), ~1 s on a Raspberry Pi-class box.
+# cost is in the hash). Made when the API starts serving (warm_up, from the app's lifespan), not at import:
+# hashing at import cost every process that loads the station ~0.2 CPU-s, also every `loa` command, scheduler
+# and worker that never checks a password. Made before the first login, so that login is not the slow one.
 _dummy_hashes: dict[tuple[object, ...], str] = {}
+
+
+def warm_up() -> None:
+    _dummy_hash()
 
 
 def _dummy_hash() -> str:

@@ -1,5 +1,5 @@
-"""The timing equaliser: an unknown user's login is verified against a hash of the hasher in use, made when first
-needed (not when the station is imported)."""
+"""The timing equaliser: an unknown user's login is verified against a hash of the hasher in use, made when the API
+starts serving (not when the station is imported, which every `loa` command does)."""
 from __future__ import annotations
 
 import subprocess
@@ -33,3 +33,15 @@ def test_an_unknown_user_is_checked_against_a_hash_as_costly_as_the_hasher_makes
     real = passwords.hash_password("ga-gay-o-bo-suoi-2026")
     assert passwords.verify_password(real, "ga-gay-o-bo-suoi-2026") is True
     assert passwords.verify_password(real, "wrong") is False
+
+
+def test_the_api_makes_it_before_the_first_login(settings, clock, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from api.app import create_app
+
+    monkeypatch.setattr(passwords, "_dummy_hashes", {})
+    with TestClient(create_app(settings, clock=clock)):
+        assert len(passwords._dummy_hashes) == 1  # made at start-up: the first unknown login is not the slow one
+        params = argon2.extract_parameters(next(iter(passwords._dummy_hashes.values())))
+        assert params.time_cost == passwords._hasher.time_cost
