@@ -51,6 +51,29 @@ def _session(cadre: httpx.Client, sid: int) -> dict:
     return r.json()
 
 
+def _why_joined(engine, boxes: list[LiveAgent], sid: int) -> str:
+    """For a failing count: per box, what the station holds (last heartbeat's play, play records) and what the
+    agent holds (its play log's records of the session, and how far the station acknowledged them)."""
+    from broadcaster.station.models import DeviceReport
+
+    play_id, out = f"live-l{sid}", []
+    with session_scope(engine) as s:
+        for box in boxes:
+            report = s.get(DeviceReport, box.device_id)
+            records = s.exec(select(PlayRecordRow).where(PlayRecordRow.device_id == box.device_id,
+                                                         PlayRecordRow.play_id == play_id)).all()
+            agent = getattr(box, "agent", None)
+            out.append({
+                "device": box.device_id,
+                "beat_playing": report.playing if report is not None else "no report",
+                "station_records": [(r.seq, r.result, r.actual_start is not None) for r in records],
+                "agent_records": [(r["seq"], r["result"], r["actual_start"] is not None)
+                                  for r in agent.playlog.records() if r["play_id"] == play_id] if agent else None,
+                "agent_acked_seq": agent.playlog.acked_seq if agent else None,
+                "agent_events": agent.events[-5:] if agent else None})
+    return "\n".join(map(str, out))  # a string: pytest prints it whole (a list's repr is cut short)
+
+
 def _no_token_on_any_command_line(box: LiveAgent) -> None:
     token = box.agent.creds["token"]
     assert box.sink.argv and all(token not in " ".join(argv) and "Bearer" not in " ".join(argv)
@@ -103,7 +126,7 @@ def test_late_and_restarted_loudspeakers_join_and_one_switched_on_after_the_stop
             phone.stop()
         assert r.status_code == 200 and r.json()["end_reason"] == "stopped"
         # afterwards the count comes from their play records (uploaded right after the stop cut them)
-        assert wait_until(lambda: _session(cadre, sid)["joined"] == 2, 5), _session(cadre, sid)
+        assert wait_until(lambda: _session(cadre, sid)["joined"] == 2, 5), _why_joined(engine, boxes, sid)
 
         # switched on after the stop: its heartbeat reply hands it the stop, nothing plays
         after.start()
@@ -115,7 +138,7 @@ def test_late_and_restarted_loudspeakers_join_and_one_switched_on_after_the_stop
         time.sleep(1.5)  # what it would take to start a stream (it joined within 1 s above)
         assert after.sink.of(play_id) == [] and after.agent.player.state.current is None
         # counted from the play records the two uploaded (the station accepts a `live` record: §7)
-        assert _session(cadre, sid)["joined"] == 2
+        assert _session(cadre, sid)["joined"] == 2, _why_joined(engine, boxes, sid)
         with session_scope(engine) as s:
             records = s.exec(select(PlayRecordRow).where(PlayRecordRow.play_id == play_id)).all()
             assert {r.device_id for r in records} == {early.device_id, late.device_id}
