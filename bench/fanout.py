@@ -124,7 +124,7 @@ def main() -> None:
     watchdog(min(args.hard_limit, 3600.0))
 
     from schedules.service import ScheduleService
-    from tests.broadcaster.station.live import free_port
+    from tests.ports import free_port
 
     import broadcaster.station.enrollment  # noqa: F401
 

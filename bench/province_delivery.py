@@ -38,7 +38,6 @@ import io
 import os
 import statistics
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,15 +50,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench shares the tests' helpers
+from tests.ports import free_port  # noqa: E402
+
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PROVINCE, COMMUNES = "tinh-lao-cai", "tram-xa"
 PASSWORD = "mat-khau-rat-dai"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def speech_facts(store_dir: Path, number: int = 3):

@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync import emit, make_world, serve  # noqa: E402  (bench/sync.py: world builder, uvicorn runner)
 from tests.broadcaster.helpers import tone_file  # noqa: E402
 from tests.broadcaster.relaying import RecordingSink  # noqa: E402
-from tests.icecast import Feeder, Icecast, free_port  # noqa: E402
+from tests.icecast import Feeder, Icecast
+from tests.ports import free_port  # noqa: E402
 
 STATION = '''
 from api.app import create_app

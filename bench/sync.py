@@ -204,7 +204,7 @@ def drive(port: int, requests: list[tuple[str, str | None]], seconds: float, con
 def manifest_rate(devices: int, seconds: float) -> None:
     import httpx
 
-    from tests.broadcaster.station.live import free_port
+    from tests.ports import free_port
 
     now = datetime.now(TZ)
     root = Path(tempfile.mkdtemp(prefix="loa-bench-sync-"))

@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -34,6 +33,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from tests.tools import require_tool
+from tests.ports import free_port
 
 # How each format is encoded and which Content-Type Icecast announces for it.
 FORMATS: dict[str, tuple[list[str], str]] = {
@@ -49,12 +49,6 @@ def _ffmpeg() -> str:
     from content.audio.ffmpeg import ffmpeg_exe
 
     return ffmpeg_exe()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:

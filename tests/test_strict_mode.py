@@ -3,10 +3,11 @@ LOA_TEST_STRICT=1 (CI) every skip is a failure. Checked on an inner pytest run w
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,9 +36,7 @@ def test_present_tool():
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when this returns: nothing listens there
+    return free_port()  # nothing listens there, and no server of another worker will take it
 
 
 def _run(tmp_path: Path, strict: str | None) -> subprocess.CompletedProcess:

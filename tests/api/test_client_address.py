@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from api.limits import client_address, trusted_networks
-from tests.station.ops.proc import free_port, stop, wait_port
+from tests.station.ops.proc import stop, wait_port
+from tests.ports import free_port
 
 LOA = str(Path(sys.executable).with_name("loa"))
 

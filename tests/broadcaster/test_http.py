@@ -12,6 +12,7 @@ import pytest
 from broadcaster.agent.http import HttpTransport, Request, TransportError
 
 from tests.serving import FAST_SHUTDOWN
+from tests.ports import free_port
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -137,9 +138,7 @@ def test_an_idle_connection_the_server_dropped_is_retried_once_on_a_fresh_one():
 
 
 def test_refused_is_a_transport_error():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there: our slice, below the ephemeral range
     with pytest.raises(TransportError):
         HttpTransport(connect_timeout=2).handle(Request("GET", f"http://127.0.0.1:{port}/", [("Host", "x")]))
 

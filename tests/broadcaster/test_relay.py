@@ -8,7 +8,8 @@ import pytest
 from broadcaster.protocol.wire import parse_time
 from tests.broadcaster.helpers import tone_file
 from tests.broadcaster.relaying import Rig
-from tests.icecast import Feeder, HlsStream, Icecast, free_port
+from tests.icecast import Feeder, HlsStream, Icecast
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import socket
 import time
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from content.tts import EngineError, GttsEngine
 from content.tts.gtts_engine import GOOGLE_RATE
 from tests.content.speech import assert_speech
+from tests.ports import free_port
 
 # Three gTTS chunks: the tokenizer splits at ":" and ",".
 CHUNKS = ["Ủy ban nhân dân xã thông báo", "từ ngày mười lăm tháng tám",
@@ -118,9 +118,7 @@ def test_disabled_and_offline_are_reported(fake_google, monkeypatch, tmp_path):
     assert "online=false" in make_engine(tmp_path, enabled=False).unavailable_reason()
     import gtts.tts
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there: our slice, below the ephemeral range
     monkeypatch.setattr(gtts.tts, "_translate_url", lambda tld="com", path="": f"http://127.0.0.1:{port}/{path}")
     engine = make_engine(tmp_path)
     assert "offline" in engine.unavailable_reason()

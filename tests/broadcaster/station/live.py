@@ -19,6 +19,7 @@ import uvicorn
 from tests.station_rig import T0, RealClock  # noqa: F401  (RealClock: imported from here by the live tests)
 
 from tests.serving import FAST_SHUTDOWN
+from tests.ports import free_port
 
 
 def wait_until(cond: Callable[[], object], seconds: float = 10.0) -> bool:
@@ -29,12 +30,6 @@ def wait_until(cond: Callable[[], object], seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(cond())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveStation:

@@ -18,7 +18,8 @@ import pytest
 
 from broadcaster.agent.nudges import MqttListener
 from tests.broadcaster.station.device_rig import DEV, enroll_by_code, schedule
-from tests.broadcaster.station.live import LinkedClock, LiveStation, free_port, wait_until
+from tests.broadcaster.station.live import LinkedClock, LiveStation, wait_until
+from tests.ports import free_port
 from tests.station_rig import T0, make_item
 from tests.tools import require_tool
 

@@ -13,12 +13,7 @@ import httpx
 import pytest
 
 from tests.hooks import loa_render_cache
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port as _free_port
 
 
 def _answers_again_after_idle(port: int, idle_s: float) -> bool:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,12 @@ import httpx
 import pytest
 
 from tests.hooks import loa_render_cache
+from tests.ports import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 README = Path(__file__).resolve().parents[3] / "README.md"
 ROLES = ("bithu", "canbo", "pho-chu-tich", "truongthon", "quantri")
 NOTICE = "7h30 sáng mai, UBND xã hướng dẫn cài VNeID tại nhà văn hóa thôn Ún Tà."
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,6 @@ ROOT = Path(__file__).resolve().parents[3]
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

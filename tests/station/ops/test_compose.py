@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from loa.settings import Settings
-from tests.station.ops.proc import ROOT, free_port, stop, wait_port
+from tests.station.ops.proc import ROOT, stop, wait_port
+from tests.ports import free_port
 from tests.tools import require_tool
 
 COMPOSE = ROOT / "docker-compose.yml"

@@ -13,7 +13,8 @@ import urllib.error
 import urllib.request
 
 from tests.broadcaster.helpers import tone_file
-from tests.icecast import Feeder, Icecast, _ffmpeg, free_port
+from tests.icecast import Feeder, Icecast, _ffmpeg
+from tests.ports import free_port
 from tests.station.ops.proc import ROOT
 
 DEPLOY = ROOT / "deploy" / "icecast"

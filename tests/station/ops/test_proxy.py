@@ -11,7 +11,8 @@ import pytest
 from content.store import AudioStore
 from tests.broadcaster.station.device_rig import DEV, dh, enroll_by_code, schedule
 from tests.broadcaster.station.live import LiveStation
-from tests.station.ops.proc import free_port, start_caddy, stop
+from tests.station.ops.proc import start_caddy, stop
+from tests.ports import free_port
 from tests.station_rig import make_item
 
 

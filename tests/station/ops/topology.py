@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from tests.station.ops.proc import free_port, start_caddy, stop, wait_port
+from tests.station.ops.proc import start_caddy, stop, wait_port
+from tests.ports import free_port
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOA = str(Path(sys.executable).with_name("loa"))
