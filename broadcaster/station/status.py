@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from broadcaster.protocol.wire import parse_time
 from broadcaster.station.deviceauth import DeviceIdentity, revoked
+from broadcaster.station.live.late import remember_aired
 from broadcaster.station.models import DeviceAlert, DeviceCredential, DeviceReport
 from broadcaster.station.stored import stored_id
 from loa.db import table_of
@@ -151,6 +152,8 @@ def heartbeat(session: Session, ident: DeviceIdentity, body: dict[str, Any], now
                         .values(uid=ident.uid, **_EMPTY_REPORT))
         playing = session.execute(sa.update(t).where(t.c.device_id == device_id)
                                   .values(received_at=now, **report).returning(t.c.playing)).scalar_one()
+    if "playing" in report:  # what it plays changed: a live session it airs is kept as joined, for good
+        remember_aired(session, device.commune_id, device_id, playing, now)
     was_offline = device.status == "offline"
     # The device row, only while this identity is live: a beat that authenticated from a cache a moment before
     # a revocation (this process, or another replica within its re-check interval) must not mark a revoked

@@ -37,3 +37,16 @@ class LiveSession(SQLModel, table=True):
     @property
     def on_air(self) -> bool:
         return self.ended_at is None
+
+
+class LiveAired(SQLModel, table=True):
+    """A loudspeaker's own report that it aired a live session: a heartbeat saying it plays `live-l<id>`, kept
+    from the first such beat. The beat after the stop says idle, and the play record may come a moment later
+    (or never, for a box cut by its own restart), so without this row the count of loudspeakers that joined
+    could drop while the cadre watches it (docs/device-protocol.md §4a "Live sessions")."""
+
+    __tablename__ = "live_aired"
+
+    session_id: int = Field(foreign_key="live_sessions.id", primary_key=True)
+    device_id: int = Field(foreign_key="devices.id", primary_key=True)
+    first_heard_at: datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -131,3 +131,41 @@ def test_the_heartbeat_hands_the_original_live_command_to_its_targets_only_then_
     assert stop["command"]["action"] == "stop" and stop["command"]["source"] == f"l{sid}"
     reply = client.post("/api/device/v1/heartbeat", json=beat, headers=dh(named))
     assert reply.status_code == 200 and reply.json()["live"] == [] and reply.json()["live_ended"] == [stop]
+
+
+def test_joined_never_drops_when_the_box_goes_idle_and_counts_only_real_named_boxes(client, engine, world):
+    """A box's beat saying it plays the session is kept: its idle beat after the stop (the play record still on
+    its way, or never sent by a box cut by its own restart) leaves `joined` as it was. A box the session did not
+    name, a session of another commune or one that does not exist, add nothing and fail no beat."""
+    from broadcaster.station.live.models import LiveAired
+    from tests.broadcaster.station.device_rig import dh
+
+    _, named = enroll_by_code(client, world)
+    _, elsewhere = enroll_by_code(client, world, village_id=world.village_a2)
+    r = client.post(f"/api/v1/communes/{world.a}/live", json={"villages": [world.village_a]},
+                    headers=world.h("cadre"))
+    sid = r.json()["id"]
+
+    def beat(key, play_id: str | None) -> int:
+        playing = play_id and {"play_id": play_id, "sha256": None, "title": "live", "priority": "live",
+                               "started_at": "2026-11-22T19:00:01Z"}
+        body = {"sent_at": "2026-11-22T19:00:02Z", "manifest_version": None, "playing": playing}
+        return client.post("/api/device/v1/heartbeat", json=body, headers=dh(key)).status_code
+
+    def joined() -> int:
+        return client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()["joined"]
+
+    assert beat(elsewhere, f"live-l{sid}") in (200, 204)  # not named by the session: never counted
+    for nonsense in (f"live-l{sid + 1000}", "live-l99999999999999999999", "live-lx", "live-l", f"live-l{sid}x"):
+        assert beat(named, nonsense) in (200, 204), nonsense
+    assert joined() == 0
+    assert beat(named, f"live-l{sid}") == 200
+    assert joined() == 1
+    assert client.post(f"/api/v1/live/{sid}/stop", headers=world.h("cadre")).status_code == 200
+    assert beat(named, None) == 200  # idle now, and no play record sent
+    assert joined() == 1
+    assert beat(named, f"live-l{sid}") == 200  # a late beat: nothing doubles
+    assert joined() == 1
+    with engine.connect() as c:
+        rows = c.execute(sa.select(LiveAired.session_id, LiveAired.device_id)).all()
+    assert {s for s, _ in rows} == {sid} and len(rows) == 2  # the named box, and the other one's own report
