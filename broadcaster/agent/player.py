@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from broadcaster.agent.clock import Clock
-from broadcaster.agent.playlog import PlayLog
+from broadcaster.agent.playlog import AGENT_STOPPED, PlayLog
 from broadcaster.agent.sinks import Sink, SinkItem
 from broadcaster.protocol.manifest import Entry, Manifest
 from broadcaster.protocol.wire import LEVELS, format_time
@@ -41,6 +41,9 @@ class PlayerState:
     handled: set[str] = field(default_factory=set)
     # Entries that ended before the device's first run are not this device's business (not logged skipped).
     not_before: datetime | None = None
+    # Plays on air when the agent was last stopped (logged interrupted, `AGENT_STOPPED`): due again within their
+    # grace, as if never started; past it, not logged skipped (they did air, and their record says so).
+    stopped: set[str] = field(default_factory=set)
 
 
 class Store(Protocol):
@@ -107,7 +110,8 @@ def decide(manifest: Manifest | None, now: datetime, state: PlayerState, availab
             if manifest.muted and current.entry.priority != "emergency":
                 return Stop("muted")
     pending = [e for e in manifest.entries if e.play_id not in state.handled and e.start <= now
-               and (state.not_before is None or e.end > state.not_before)]
+               and (state.not_before is None or e.end > state.not_before)
+               and not (e.play_id in state.stopped and now > deadline(e, grace))]
     for e in pending:
         if manifest.muted and e.priority != "emergency":
             return Skip(e, "muted")
@@ -177,7 +181,8 @@ class Player:
         # ffmpeg's command line; an absolute one (Icecast, a radio) is opened by ffmpeg itself, without it.
         self.open_stream = open_stream
         self.applied_volume: int | None = None  # what the sink plays the current item at
-        self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before)
+        self.state = PlayerState(handled=playlog.handled_play_ids(), not_before=not_before,
+                                 stopped=playlog.stopped_play_ids())
         self.line_open = False  # whether the "before" hook ran (amplifier on)
         self.manifest: Manifest | None = None
         self.wake = threading.Event()
@@ -367,5 +372,10 @@ class Player:
             cap = self.clock.now() + timedelta(seconds=max_sleep)
             self.clock.sleep_until(cap if until is None or until > cap else until, self.wake)
         with self._lock:
-            if self.state.current:
-                self.sink.stop(self.clock.now())
+            cur = self.state.current
+            if cur:
+                now = self.clock.now()
+                self.sink.stop(now)
+                self.state.current = None
+                if not cur.is_fallback:  # it aired until now: the station hears so (uploaded on the next run)
+                    self._log(cur.entry, cur.started_at, now, "interrupted", AGENT_STOPPED)

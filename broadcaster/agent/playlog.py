@@ -15,6 +15,10 @@ from typing import Any, Callable
 
 from broadcaster.protocol.wire import RESULTS
 
+# The reason of an "interrupted" record written when the agent itself was stopped (systemd stop, an upgrade, a
+# restart) while a play was on air: the station learns it aired until then, and the play may start again on
+# the box's next run within its grace (docs/device-protocol.md §7).
+AGENT_STOPPED = "agent_stopped"
 
 @dataclass(frozen=True)
 class PlayRecord:
@@ -90,8 +94,15 @@ class PlayLog:
             return list(self._records)
 
     def handled_play_ids(self) -> set[str]:
+        """Plays this box is done with: every play id with a record, except one whose only records say the agent
+        was stopped while it aired (`AGENT_STOPPED`): that one may start again after the restart, as before."""
         with self._lock:
-            return {r["play_id"] for r in self._records}
+            return {r["play_id"] for r in self._records if r.get("reason") != AGENT_STOPPED}
+
+    def stopped_play_ids(self) -> set[str]:
+        """Plays that were on air here when the agent was stopped (a record with reason `AGENT_STOPPED`)."""
+        with self._lock:
+            return {r["play_id"] for r in self._records if r.get("reason") == AGENT_STOPPED}
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         """The oldest records the station has not acknowledged yet, ascending seq."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -144,6 +145,82 @@ def test_restart_does_not_replay_or_double_log(tmp_path, audio_files):
     player2.set_manifest(manifest([e1, e2]))
     player2.run_until(T0 + timedelta(seconds=120))
     assert [(r["seq"], r["play_id"], r["result"]) for r in log2.records()] == [(1, "p1", "played"), (2, "p2", "played")]
+
+
+def _stop_agent(player: Player) -> None:
+    """What the agent's clean stop does (systemd stop, an upgrade): the player's loop ends with this event set."""
+    stop = threading.Event()
+    stop.set()
+    player.run(stop)
+
+
+def test_a_play_on_air_when_the_agent_stops_is_logged_then_starts_over_within_its_grace(tmp_path, audio_files):
+    """The station hears what aired: the play cut by the agent's own stop is logged interrupted (agent_stopped)
+    at the instant it stopped, and on the next run, still within its grace, it starts over as before."""
+    store = _store_with(tmp_path, audio_files)
+    _, sha, size = audio_files["a"]
+    e1 = entry("p1", T0 + timedelta(seconds=5), 60, sha=sha, size=size)
+    clock = VirtualClock(T0)
+    player, log, sink = _player(tmp_path, store, clock)
+    player.set_manifest(manifest([e1]))
+    player.run_until(T0 + timedelta(seconds=20))
+    _stop_agent(player)
+    stopped = log.records()
+    assert [(r["play_id"], r["result"], r["reason"]) for r in stopped] == [("p1", "interrupted", "agent_stopped")]
+    assert parse_time(stopped[0]["actual_start"]) == e1.start
+    assert parse_time(stopped[0]["actual_end"]) == T0 + timedelta(seconds=20)
+    events = [json.loads(line)["event"] for line in sink.log_path.read_text().splitlines()]
+    assert events[-1] == "stop"  # the sink really stopped
+    clock.advance(30)  # back 35 s after the start: inside the 120 s grace
+    player2, log2, _ = _player(tmp_path, store, clock)
+    player2.set_manifest(manifest([e1]))
+    player2.run_until(T0 + timedelta(seconds=200))
+    records = log2.records()
+    assert [(r["seq"], r["play_id"], r["result"]) for r in records] == [(1, "p1", "interrupted"), (2, "p1", "played")]
+    assert parse_time(records[1]["actual_start"]) == T0 + timedelta(seconds=50)
+
+
+def test_past_its_grace_a_play_cut_by_the_stop_is_not_logged_skipped_and_an_emergency_resumes(tmp_path, audio_files):
+    store = _store_with(tmp_path, audio_files)
+    _, sha, size = audio_files["a"]
+    normal = entry("n1", T0 + timedelta(seconds=5), 600, sha=sha, size=size)
+    later = entry("n2", T0 + timedelta(seconds=900), 30, sha=sha, size=size)
+    clock = VirtualClock(T0)
+    player, log, _ = _player(tmp_path, store, clock)
+    player.set_manifest(manifest([normal, later]))
+    player.run_until(T0 + timedelta(seconds=60))
+    _stop_agent(player)
+    clock.advance(240)  # back after the grace (5 s + 120 s) but while the programme would still run
+    player2, log2, _ = _player(tmp_path, store, clock)
+    player2.set_manifest(manifest([normal, later]))
+    player2.run_until(T0 + timedelta(seconds=1000))
+    assert [(r["play_id"], r["result"], r["reason"]) for r in log2.records()] == [
+        ("n1", "interrupted", "agent_stopped"), ("n2", "played", None)]  # no "skipped: missed_start" for n1
+
+    alarm = entry("e1", T0 + timedelta(seconds=1100), 900, "emergency", sha=sha, size=size)
+    player2.set_manifest(manifest([alarm]))
+    player2.run_until(T0 + timedelta(seconds=1200))
+    _stop_agent(player2)
+    clock.advance(300)  # an emergency is due until its end: it airs again after the restart
+    player3, log3, _ = _player(tmp_path, store, clock)
+    player3.set_manifest(manifest([alarm]))
+    player3.run_until(T0 + timedelta(seconds=2500))
+    assert [(r["play_id"], r["result"], r["reason"]) for r in log3.records()][2:] == [
+        ("e1", "interrupted", "agent_stopped"), ("e1", "played", None)]
+
+
+def test_a_stop_while_idle_or_on_the_fallback_logs_nothing(tmp_path, audio_files):
+    store = _store_with(tmp_path, audio_files)
+    _, sha, size = audio_files["c"]
+    fb = entry("fb", T0, 600, "fallback", sha=sha, size=size)
+    clock = VirtualClock(T0)
+    player, log, _ = _player(tmp_path, store, clock)
+    _stop_agent(player)  # nothing on air
+    player.set_manifest(manifest([], fallback=fb))
+    player.run_until(T0 + timedelta(seconds=30))
+    assert player.state.current is not None and player.state.current.is_fallback
+    _stop_agent(player)  # the fallback loops and is never logged
+    assert log.records() == []
 
 
 def test_file_missing_at_play_time_fails_and_is_logged(tmp_path, audio_files):
