@@ -21,6 +21,9 @@ import pytest
 from tests import scheduling, tools
 from tests.hooks import fastapi_routes, httpx_tls, testclient_whole
 
+# The test databases (`pg_url`, `sqlite_template`): one definition for the whole run, so one of each per process.
+pytest_plugins = ("tests.databases",)
+
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for key in tools.SERVICES:

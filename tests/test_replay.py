@@ -7,9 +7,10 @@ import pytest
 
 from loa.db import make_engine, session_scope
 from tests.replay import Replay, _rows, _sequences, _tables
-from tests.station_rig import T0, _empty_pg, build_world
+from tests.databases import _empty_pg
+from tests.station_rig import T0, build_world
 
-from tests.station_rig import _cheap_argon2, pg_url, sqlite_template  # noqa: F401  (fixtures)
+from tests.station_rig import _cheap_argon2  # noqa: F401  (fixture)
 
 
 def _state(engine):

@@ -1,6 +1,5 @@
 """The station under test (SQLite and PostgreSQL, real audio, a world of communes and roles): fixtures from tests/station_rig.py.
 Helpers are imported from that module by the tests themselves; this file only exposes its fixtures."""
 from tests.station_rig import (  # noqa: F401  (fixtures)
-    _cheap_argon2, app, client, clock, db_url, engine, facts, mastered, pg_url, settings, sqlite_template,
-    wav_bytes, world,
+    _cheap_argon2, app, client, clock, db_url, engine, facts, mastered, settings, wav_bytes, world,
 )

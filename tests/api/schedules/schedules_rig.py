@@ -9,7 +9,7 @@ import pytest
 from tests.replay import Replay
 from tests.station_rig import (  # noqa: F401  (fixtures re-exported for this folder)
     PASSWORD, T0, TZ, Clock, World, _cheap_argon2, app, client, clock, db_url, engine, facts, make_item, mastered,
-    pg_url, settings, sqlite_template, wav_bytes, world,
+    settings, wav_bytes, world,
 )
 
 

@@ -3,5 +3,5 @@ Helpers are imported from that module by the tests themselves; this file only ex
 browser stations' per-worker database template from served.py)."""
 from tests.api.web.served import world_template  # noqa: F401  (fixture)
 from tests.api.web.web_rig import (  # noqa: F401  (fixtures)
-    _cheap_argon2, app, client, clock, facts, mastered, settings, sqlite_template, world,
+    _cheap_argon2, app, client, clock, facts, mastered, settings, world,
 )

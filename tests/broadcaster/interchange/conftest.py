@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from tests.broadcaster.station.live import LiveStation
 from tests.ports import free_port
 from tests.broadcaster.interchange import stations
+from tests.databases import PG_ADMIN_URL, _empty_pg
 from tests.station_rig import (  # noqa: F401  (the shared fixtures: real audio, cheap argon2, PG template)
-    PG_ADMIN_URL, T0, Clock, _cheap_argon2, _empty_pg, mastered, pg_url, sqlite_template, wav_bytes,
+    T0, Clock, _cheap_argon2, mastered, wav_bytes,
 )
 
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.station_rig import (  # noqa: F401  (the station on SQLite and PostgreSQL, with its world)
-    _cheap_argon2, app, client, clock, db_url, engine, pg_url, settings, sqlite_template, world,
+    _cheap_argon2, app, client, clock, db_url, engine, settings, world,
 )
 
 

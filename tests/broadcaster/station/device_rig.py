@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.station_rig import (  # noqa: F401  (fixtures)
-    Clock, World, _cheap_argon2, app, client, clock, db_url, engine, facts, make_item, mastered, pg_url, settings,
-    sqlite_template, wav_bytes, world,
+    Clock, World, _cheap_argon2, app, client, clock, db_url, engine, facts, make_item, mastered, settings,
+    wav_bytes, world,
 )
 
 DEV = "/api/device/v1"

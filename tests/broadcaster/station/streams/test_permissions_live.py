@@ -12,7 +12,7 @@ import pytest
 
 from tests.broadcaster.station.device_rig import enroll_by_code
 from tests.station_rig import (  # noqa: F401  (fixtures)
-    _cheap_argon2, app, client, clock, db_url, engine, pg_url, settings, sqlite_template, world,
+    _cheap_argon2, app, client, clock, db_url, engine, settings, world,
 )
 from tests.api.matrix_roles import ROLES, row
 from tests.broadcaster.station.streams.audio import speech_webm
