@@ -150,6 +150,11 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             pass
         finally:
+            # The stop is under way. A second Ctrl+C (an impatient press, or dev.py passing the first one on) or
+            # a second `kill` must not cut this clean-up short and leave village agents playing on their own; it
+            # is bounded anyway (10 s an agent, then kill).
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
             for proc in procs:
                 proc.terminate()
             for proc in procs:

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests import tools
 from tests.hooks import loa_render_cache
 from tests.ports import free_port as _free_port
 
@@ -67,6 +68,8 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
         assert _answers_again_after_idle(port, 6.5)
     finally:
         proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # pressed twice: the second must not cut the clean-up short
         try:
             out, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
@@ -74,6 +77,8 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
             out, _ = proc.communicate()
     text = out.decode()
     assert "canbo" in text and "bithu" in text  # accounts printed once, at first start
+    assert "Traceback" not in text and "Aborted" not in text, text[-3000:]
+    assert proc.returncode == 0, (proc.returncode, text[-3000:])  # stopped as asked, not aborted mid-way
     # The agents are children of the demo: none survives it.
-    leftover = subprocess.run(["pgrep", "-f", "--", f"--data-dir {tmp_path}/agents"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    leftover = tools.processes_running(f"--data-dir {tmp_path}/agents")
+    assert leftover == []
