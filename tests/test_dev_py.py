@@ -30,19 +30,22 @@ def test_usage_lists_the_commands():
     assert "dev.py test" in out.stdout and "dev.py agent-wheel" in out.stdout and "-n 0" in out.stdout
 
 
-# A stand-in for `loa demo`: stops on SIGINT like the station does, saying so; or ignores it.
+# A stand-in for `loa demo`: stops on SIGINT like the station does, saying so; or ignores it. The handler only
+# notes the stop and the loop says it: printing from the handler itself failed when the signal came while the
+# child was still inside print("ready") (the test reads the line as soon as it is written, and a second print
+# into the same buffer is "reentrant call inside BufferedWriter").
 _CHILD = """
 import signal, sys, time
+stop = []
 if sys.argv[1] == "stops":
-    def stop(*_):
-        print("stopped cleanly", flush=True)
-        sys.exit(130)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
 else:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 print("ready", flush=True)
-while True:
+while not stop:
     time.sleep(0.05)
+print("stopped cleanly", flush=True)
+sys.exit(130)
 """
 _PARENT = """
 import importlib.util, sys
@@ -71,7 +74,7 @@ def test_ctrl_c_stops_the_command_and_prints_no_traceback():
     proc = _started("stops")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in the terminal does: the whole group gets it
     out, err = proc.communicate(timeout=30)
-    assert "stopped cleanly" in out
+    assert "stopped cleanly" in out, (proc.returncode, out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert proc.returncode == 130  # the command's own exit code
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import tools
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +67,16 @@ def test_strict_mode_turns_every_skip_into_a_failure(tmp_path):
     assert "skipped" not in done.stdout.splitlines()[-1], done.stdout
     assert done.stdout.count("LOA_TEST_STRICT=1") >= 3, done.stdout
     assert "apt-get install loa-no-such-package" in done.stdout and "some other reason" in done.stdout
+
+
+def test_processes_running_finds_a_process_by_its_arguments_until_it_ends(tmp_path):
+    """The demo tests' "no village agent outlived the demo" check, without procps' pgrep."""
+    marker = f"--data-dir {tmp_path}/agents"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *marker.split(" ")])
+    try:
+        found = tools.processes_running(marker)
+        assert len(found) == 1 and found[0].endswith(marker), found
+    finally:
+        proc.kill()
+        proc.wait()
+    assert tools.processes_running(marker) == []

@@ -45,6 +45,23 @@ def require_tool(name: str, *, apt: str, why: str = "") -> str:
     return exe  # type: ignore[return-value]  # missing() never returns
 
 
+def processes_running(fragment: str) -> list[str]:
+    """The command lines (arguments joined by spaces) of this machine's processes that contain `fragment`, read
+    from /proc as `pgrep -f` would (procps, which gives pgrep, is not on a minimal machine with only Python)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                line = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended while we looked, or is not ours to read
+            continue
+        if fragment in line:
+            found.append(line)
+    return found
+
+
 # Services this project's machines start (.ci/run starts them if they are down). Checked once per process.
 SERVICES = {
     "postgres": ("PostgreSQL", "127.0.0.1", 5432, "postgresql",

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import tools
 from tests.hooks import loa_render_cache
 from tests.ports import free_port as _free_port
 
@@ -52,8 +53,8 @@ def demo(tmp_path_factory, render_cache_dir):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
-    leftover = subprocess.run(["pgrep", "-f", "--", f"--data-dir {data}/agents"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == "", "village agents outlived the demo"
+    leftover = tools.processes_running(f"--data-dir {data}/agents")
+    assert leftover == [], f"village agents outlived the demo: {leftover}"
 
 
 def test_a_second_demo_on_a_taken_port_says_so(demo):

@@ -19,6 +19,7 @@ from broadcaster.protocol.manifest import verify_manifest
 from broadcaster.protocol.wire import b64decode
 from station.ops.backup import BackupError, Layout, create_backup
 from station.ops.restore import restore_backup
+from tests import tools
 from tests.broadcaster.station.device_rig import DEV, dh, enroll_by_code, schedule
 from tests.station_rig import make_item
 
@@ -56,6 +57,9 @@ def _wipe(settings, db_url: str) -> None:
 @pytest.fixture
 def station(tmp_path, settings, clock, db_url, world, facts, schedules_service, client, engine):
     """A station with an approved item scheduled on one enrolled device."""
+    if db_url.startswith("postgresql"):  # a PostgreSQL station is backed up by pg_dump and restored by pg_restore
+        for name in ("pg_dump", "pg_restore"):
+            tools.require_tool(name, apt="postgresql-client", why="sao lưu PostgreSQL / PostgreSQL backups")
     item = make_item(engine, world, facts, clock, status="approved")
     _, creds = enroll_by_code(client, world)
     schedule(engine, world, [item], clock() + timedelta(hours=1))
