@@ -29,6 +29,14 @@ def _box(station_url, cadre, world, village, tmp_path, boxes, n) -> LiveAgent:
     return box
 
 
+def _what_boxes_did(boxes, sid) -> list[dict]:
+    """For a failed wait: what each box received of the session, played, logged and reported."""
+    return [{"device": b.device_id, "takes": [(t.play_id, t.kind, len(t.pcm), t.stopped_wall, t.ended_wall)
+                                              for t in b.sink.takes],
+             "loud_s": [t.loud_seconds() for t in b.sink.of(f"live-l{sid}")],
+             "plays": b.plays(), "reported": b.reported()} for b in boxes]
+
+
 def _on_air(cadre, world, villages) -> int:
     r = cadre.post(f"/api/v1/communes/{world.a}/live", json={"villages": villages})
     assert r.status_code == 201, r.text
@@ -50,7 +58,7 @@ def test_the_chosen_village_hears_it_and_the_stop_silences_it(station, world, tm
         sid = _on_air(cadre, world, [world.village_a])
         phone = PhoneFeeder(station.url, world.h("cadre"), sid, speech_webm("loud", 20.0), 20.0).start()
         assert wait_until(lambda: all(b.sink.of(f"live-l{sid}") and b.sink.of(f"live-l{sid}")[0].loud_seconds() > 4
-                                      for b in heard), 20), [b.sink.takes for b in heard]
+                                      for b in heard), 20), _what_boxes_did(heard, sid)
         t_stop = time.time()
         r = cadre.post(f"/api/v1/live/{sid}/stop")
         assert r.status_code == 200 and r.json()["end_reason"] == "stopped"
@@ -75,7 +83,7 @@ def test_a_silent_phone_ends_the_session_and_a_silent_loudspeaker_stops_and_repo
         sid = _on_air(cadre, world, None)
         phone = PhoneFeeder(station.url, world.h("cadre"), sid, speech_webm("quiet", 60.0), 60.0).start()
         assert wait_until(lambda: all(b.sink.of(f"live-l{sid}") and b.sink.of(f"live-l{sid}")[0].loud_seconds() > 2
-                                      for b in (near, far)), 20)
+                                      for b in (near, far)), 20), _what_boxes_did((near, far), sid)
 
         # the far loudspeaker's link drops: its ffmpeg gives up after the read timeout, the play is failed
         link.silence()
