@@ -67,17 +67,6 @@ from tests.station_rig import _cheap_argon2  # noqa: E402,F401  (autouse: real a
 _replay = Replay()
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    from loa.db import make_engine, upgrade
-
-    path = tmp_path_factory.mktemp("web-template") / "loa.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
 def clock():
     return Clock()
