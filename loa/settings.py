@@ -148,6 +148,9 @@ class Settings(BaseSettings):
         default=120, gt=0, description="A live session ends by itself after this many minutes")
     live_link_timeout_s: float = Field(
         default=3.0, gt=0, description="A live session ends when the phone sent nothing this long (link lost)")
+    live_first_input_timeout_s: float = Field(
+        default=15.0, gt=0, description="A live session whose phone has not sent its first audio this long after "
+        "going on air ends (link lost); after the first audio the link timeout above applies")
 
     @field_validator("public_url")
     @classmethod

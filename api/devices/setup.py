@@ -62,7 +62,8 @@ def install(app: FastAPI) -> None:
                                   interval_s=settings.relay_runner_interval_s)
                       if settings.relay_via_station and settings.relay_runner else None),
         live=LiveService(engine, streams, commander, clock, audio_dir=settings.audio_dir,
-                         max_minutes=settings.live_max_minutes, link_timeout_s=settings.live_link_timeout_s))
+                         max_minutes=settings.live_max_minutes, link_timeout_s=settings.live_link_timeout_s,
+                         first_input_timeout_s=settings.live_first_input_timeout_s))
     st.station = station
     # The same objects under their old names, for the rest of the app (web pages, schedules wiring, tests).
     st.broadcaster, st.identities, st.sse_hub, st.sse_guard = context, identities, hub, station.sse_guard

@@ -61,11 +61,16 @@ def _missing() -> NotFound:
 
 class LiveService:
     def __init__(self, engine: Engine, hub: StreamHub, commander: Any, clock: Callable[[], datetime], *,
-                 audio_dir: str | Path, max_minutes: float = 120.0, link_timeout_s: float = 3.0) -> None:
+                 audio_dir: str | Path, max_minutes: float = 120.0, link_timeout_s: float = 3.0,
+                 first_input_timeout_s: float = 15.0) -> None:
         self.engine, self.hub, self.commander, self.clock = engine, hub, commander, clock
         self.store = AudioStore(audio_dir)
         self.max_s = max_minutes * 60
         self.link_timeout_s = link_timeout_s
+        # Before its first slice a phone is not "quiet": it is still asking for the microphone, starting its
+        # recorder and sending the first slice over 3G. The 3 s link timeout from the session's creation ended
+        # sessions before they began (seen under load in tests; on a slow link, a cadre's every attempt).
+        self.first_input_timeout_s = max(first_input_timeout_s, link_timeout_s)
         self.running: dict[int, _Running] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -223,13 +228,15 @@ class LiveService:
             self._watchdog.start()
 
     def _watch(self) -> None:
-        """The phone went quiet (link dropped), the session ran too long, or its ffmpeg died: end it."""
+        """The phone went quiet (link dropped; or it never sent its first slice), the session ran too long, or
+        its ffmpeg died: end it."""
         while not self._stop.wait(0.25):
             for session_id, running in list(self.running.items()):
                 reason = None
                 if not running.mount.alive:
                     reason = "failed"
-                elif running.mount.idle_seconds() > self.link_timeout_s:
+                elif running.mount.idle_seconds() > (self.link_timeout_s if running.mount.bytes_in
+                                                     else self.first_input_timeout_s):
                     reason = "link_lost"
                 elif time.monotonic() - running.started_mono > self.max_s:
                     reason = "max_duration"

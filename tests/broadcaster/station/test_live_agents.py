@@ -5,6 +5,7 @@ quiet ends the session and the loudspeakers within 5 s; a loudspeaker whose own 
 timeout, logs the play failed and reports."""
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -29,12 +30,13 @@ def _box(station_url, cadre, world, village, tmp_path, boxes, n) -> LiveAgent:
     return box
 
 
-def _what_boxes_did(boxes, sid) -> list[dict]:
-    """For a failed wait: what each box received of the session, played, logged and reported."""
-    return [{"device": b.device_id, "takes": [(t.play_id, t.kind, len(t.pcm), t.stopped_wall, t.ended_wall)
+def _what_boxes_did(boxes, sid) -> str:
+    """For a failed wait: what each box received of the session, played, logged and reported (as text: pytest
+    shortens a long repr to '...')."""
+    return json.dumps([{"device": b.device_id, "takes": [(t.play_id, t.kind, len(t.pcm), t.stopped_wall, t.ended_wall)
                                               for t in b.sink.takes],
              "loud_s": [t.loud_seconds() for t in b.sink.of(f"live-l{sid}")],
-             "plays": b.plays(), "reported": b.reported()} for b in boxes]
+             "plays": b.plays(), "reported": b.reported(), "events": b.agent.events} for b in boxes], default=str)
 
 
 def _on_air(cadre, world, villages) -> int:

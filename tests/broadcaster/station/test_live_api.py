@@ -102,6 +102,31 @@ def test_a_phone_that_stops_sending_ends_the_session(app, client, world):
     assert _last_command(app).action == "stop"
 
 
+def test_a_phone_gets_time_for_its_first_slice_and_one_that_never_sends_ends_the_session(app, client, world):
+    """Before its first slice a phone is starting its microphone and uploading over 3G: the 3 s link timeout
+    starts counting at the first slice, not at going on air. One that never sends ends after the first-input
+    timeout (15 s by default; 5 s here)."""
+    app.state.live.first_input_timeout_s = 5.0
+    enroll_by_code(client, world)
+    h = {**world.h("cadre"), "Content-Type": "audio/webm"}
+    sid = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre")).json()["id"]
+    time.sleep(3.5)  # longer than the link timeout, without a slice yet
+    assert client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()["on_air"]
+    for i, chunk in enumerate(_slices(speech_webm("loud", 1.0))):
+        assert client.post(f"/api/v1/live/{sid}/audio", params={"seq": i}, content=chunk, headers=h).status_code == 204
+    client.post(f"/api/v1/live/{sid}/stop", headers=world.h("cadre"))
+
+    sid = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre")).json()["id"]
+    went_on_air = time.monotonic()
+    while time.monotonic() - went_on_air < 10:
+        row = client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()
+        if not row["on_air"]:
+            break
+        time.sleep(0.1)
+    assert row["end_reason"] == "link_lost"
+    assert 5.0 <= time.monotonic() - went_on_air < 7.0
+
+
 def test_the_heartbeat_hands_the_original_live_command_to_its_targets_only_then_the_stop(app, client, world):
     """§4a late joiners: while the session is on air, a heartbeat of a loudspeaker it targets is answered 200
     with the session's signed `live` envelope exactly as pushed; one in another village still gets 204; after
