@@ -150,7 +150,7 @@ class Settings(BaseSettings):
         default=3.0, gt=0, description="A live session ends when the phone sent nothing this long (link lost)")
     live_first_input_timeout_s: float = Field(
         default=15.0, gt=0, description="A live session whose phone has not sent its first audio this long after "
-        "going on air ends (link lost); after the first audio the link timeout above applies")
+        "going on air ends (link lost); from the first audio on, `LOA_LIVE_LINK_TIMEOUT_S` applies")
 
     @field_validator("public_url")
     @classmethod
