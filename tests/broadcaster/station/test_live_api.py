@@ -116,15 +116,15 @@ def test_a_phone_gets_time_for_its_first_slice_and_one_that_never_sends_ends_the
         assert client.post(f"/api/v1/live/{sid}/audio", params={"seq": i}, content=chunk, headers=h).status_code == 204
     client.post(f"/api/v1/live/{sid}/stop", headers=world.h("cadre"))
 
+    went_on_air = time.monotonic()  # before the request: the station's clock for the first slice starts inside it
     sid = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre")).json()["id"]
-    went_on_air = time.monotonic()
     while time.monotonic() - went_on_air < 10:
         row = client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()
         if not row["on_air"]:
             break
         time.sleep(0.1)
     assert row["end_reason"] == "link_lost"
-    assert 5.0 <= time.monotonic() - went_on_air < 7.0
+    assert 5.0 <= time.monotonic() - went_on_air < 8.0  # the timeout, plus the watchdog's tick and our polling
 
 
 def test_the_heartbeat_hands_the_original_live_command_to_its_targets_only_then_the_stop(app, client, world):
