@@ -16,6 +16,7 @@ The request is written exactly as `Request.headers` lists it (no header added be
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -88,10 +89,11 @@ class Response:
 
     def __init__(self, status_code: int, reason_phrase: str, headers: Headers,
                  stream: Iterator[bytes] | None = None, on_close: Callable[[], None] | None = None,
-                 content: bytes | None = None) -> None:
+                 content: bytes | None = None, on_read_timeout: Callable[[float], None] | None = None) -> None:
         self.status_code, self.reason_phrase, self.headers = status_code, reason_phrase, headers
         self._stream = stream
         self._on_close = on_close
+        self._on_read_timeout = on_read_timeout
         self._content = content
         self.closed = False
 
@@ -113,6 +115,12 @@ class Response:
                 yield chunk
         finally:
             self.close()
+
+    def set_read_timeout(self, seconds: float) -> None:
+        """How long each further read of the body may wait for bytes (the request's `read_timeout` until then):
+        a live stream waits longer for its first bytes than between two of them (sinks.py)."""
+        if self._on_read_timeout is not None and not self.closed:
+            self._on_read_timeout(seconds)
 
     def read(self) -> bytes:
         if self._content is None:
@@ -221,6 +229,7 @@ class HttpTransport:
                 h.connect()
                 h.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             h.sock.settimeout(request.read_timeout)
+            sock = h.sock  # the body reads from it even after http.client lets go of it (a reply that closes)
             h.putrequest(request.method, request.target, skip_host=True, skip_accept_encoding=True)
             for name, value in request.headers:
                 h.putheader(name, value)
@@ -272,7 +281,12 @@ class HttpTransport:
             complete = True
             finish()
             return Response(reply.status, reply.reason, headers, content=b"")
-        return Response(reply.status, reply.reason, headers, stream=body(), on_close=finish)
+        def set_timeout(seconds: float) -> None:
+            with contextlib.suppress(OSError):  # already gone: the next read says so
+                sock.settimeout(seconds)
+
+        return Response(reply.status, reply.reason, headers, stream=body(), on_close=finish,
+                        on_read_timeout=set_timeout)
 
 
 class _Stale(Exception):

@@ -35,13 +35,22 @@ class SinkItem:
 class StreamBody(Protocol):
     def iter_raw(self) -> Iterator[bytes]: ...
 
+    def set_read_timeout(self, seconds: float) -> None: ...
+
     def close(self) -> None: ...
 
 
-# A live session's stream: start decoding after a few kB instead of ffmpeg's default 5 s analysis (measured in
-# bench/live.py), and give up after LIVE_READ_TIMEOUT_S without bytes (the link dropped: stop and report).
+# A live session's stream: give up after LIVE_READ_TIMEOUT_S without bytes (the link dropped: stop and report).
 LIVE_READ_TIMEOUT_S = 3.0
-LIVE_INPUT = ("-fflags", "+nobuffer", "-probesize", "8192", "-analyzeduration", "0")
+# ...except before its first bytes: the station opens the session at once but the phone may take a while to send
+# its first slice (opening the microphone, a slow upload over 3G); the station waits LOA_LIVE_FIRST_INPUT_TIMEOUT_S
+# (15 s by default) for it. Giving up after 3 s there made every box report the link lost and join again.
+LIVE_FIRST_BYTES_TIMEOUT_S = 20.0
+# ...and decode from its first MP3 frame. The stream is MP3 by protocol (docs/device-protocol.md §4a), so ffmpeg
+# is told so (`-f mp3`) and probes 32 bytes, not 8 kB: with `+nobuffer` whatever it read while probing is thrown
+# away, and 8 kB is the first second of the session at 64 kb/s. Measured with the stream piped at its own pace:
+# first sound after 1.13 s and 8.99 s of 10 heard before, 0.13 s and all 10 s now (ffmpeg's defaults: 1.38 s).
+LIVE_INPUT = ("-f", "mp3", "-fflags", "+nobuffer", "-probesize", "32", "-analyzeduration", "0")
 
 
 @dataclass(frozen=True)
@@ -180,22 +189,30 @@ class FfmpegSink:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if item.feed else subprocess.DEVNULL, stdout=stdout,
                                 stderr=subprocess.PIPE)
         if item.feed is not None and proc.stdin is not None:  # stdin is the pipe whenever there is a feed
-            # a live stream that sends nothing for LIVE_READ_TIMEOUT_S is a lost link (stop and report it)
+            # a live stream that sends nothing for LIVE_READ_TIMEOUT_S is a lost link (stop and report it), once it
+            # has begun: it gets LIVE_FIRST_BYTES_TIMEOUT_S for its first bytes
             timeout = LIVE_READ_TIMEOUT_S if item.kind == "live" else (self.read_timeout_s or 30.0)
-            threading.Thread(target=self._pump, args=(item.feed, proc, proc.stdin, timeout),
+            first = max(timeout, LIVE_FIRST_BYTES_TIMEOUT_S) if item.kind == "live" else timeout
+            threading.Thread(target=self._pump, args=(item.feed, proc, proc.stdin, timeout, first),
                              name="loa-stream-feed", daemon=True).start()
         return proc
 
     def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen[bytes], stdin: IO[bytes],
-              read_timeout_s: float) -> None:
+              read_timeout_s: float, first_bytes_timeout_s: float | None = None) -> None:
         """Stream → ffmpeg until either ends. The stream's own error (404, refused, silent too long) is kept
-        for `poll`: it says more than ffmpeg's "end of input"."""
+        for `poll`: it says more than ffmpeg's "end of input". Until its first bytes the stream may be silent for
+        `first_bytes_timeout_s` (default: `read_timeout_s`), then for `read_timeout_s` between two reads."""
         body = None
+        first = first_bytes_timeout_s or read_timeout_s
+        waiting_first = first != read_timeout_s
         try:
-            body = feed(read_timeout_s)
+            body = feed(first)
             for chunk in body.iter_raw():
                 if proc.poll() is not None:
                     break
+                if waiting_first:
+                    body.set_read_timeout(read_timeout_s)
+                    waiting_first = False
                 stdin.write(chunk)
                 stdin.flush()
         except (BrokenPipeError, ValueError):  # ffmpeg stopped (or was stopped): nothing more to pump

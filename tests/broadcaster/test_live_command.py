@@ -150,6 +150,8 @@ def test_the_agents_ffmpeg_opens_a_live_stream_with_low_latency_options_and_neve
     assert cmd[i + 1] == "pipe:0" and "-t" not in cmd  # it ends when the session's stream ends
     before = cmd[:i]
     assert "nobuffer" in " ".join(before) and "-analyzeduration" in before and "-headers" not in cmd
+    # MP3 by protocol, decoded from its first frame: no probe whose bytes `+nobuffer` would throw away
+    assert before[before.index("-f") + 1] == "mp3" and int(before[before.index("-probesize") + 1]) <= 64
     assert token not in " ".join(cmd) and "Bearer" not in " ".join(cmd)
     # an absolute URL (an Icecast mount) is opened by ffmpeg itself, with its own read timeout, and no token
     icecast = SinkItem("live-l3", "live", "http://icecast.example/live-3", 7200.0, 80)
