@@ -17,7 +17,7 @@ from broadcaster.protocol.wire import RESULTS
 
 # The reason of an "interrupted" record written when the agent itself was stopped (systemd stop, an upgrade, a
 # restart) while a play was on air: the station learns it aired until then, and the play may start again on
-# the box's next run within its grace (docs/device-protocol.md §7).
+# the box's next run within its grace (docs/device-protocol.md, "What a device plays, when", rule 7).
 AGENT_STOPPED = "agent_stopped"
 
 @dataclass(frozen=True)

@@ -130,15 +130,21 @@ def test_72_hours_offline_every_play_within_one_second(tmp_path, audio_files):
     assert [r["seq"] for r in records] == list(range(1, 217))
 
 
-def test_restart_does_not_replay_or_double_log(tmp_path, audio_files):
+def _ran_until(tmp_path, audio_files, plays: list[tuple[str, int, int]], seconds: int):
+    """A player from T0 on the manifest of `plays` (play id, start and length in seconds, all audio "a"), run
+    to T0 + `seconds`: before the restarts below. Returns the entries, the store, the clock and the player."""
     store = _store_with(tmp_path, audio_files)
     _, sha, size = audio_files["a"]
-    e1 = entry("p1", T0 + timedelta(seconds=5), 2, sha=sha, size=size)
-    e2 = entry("p2", T0 + timedelta(seconds=60), 2, sha=sha, size=size)
+    entries = [entry(pid, T0 + timedelta(seconds=start), length, sha=sha, size=size) for pid, start, length in plays]
     clock = VirtualClock(T0)
-    player, log, _ = _player(tmp_path, store, clock)
-    player.set_manifest(manifest([e1, e2]))
-    player.run_until(T0 + timedelta(seconds=30))
+    player, _, _ = _player(tmp_path, store, clock)
+    player.set_manifest(manifest(entries))
+    player.run_until(T0 + timedelta(seconds=seconds))
+    return entries, store, clock, player
+
+
+def test_restart_does_not_replay_or_double_log(tmp_path, audio_files):
+    (e1, e2), store, clock, _ = _ran_until(tmp_path, audio_files, [("p1", 5, 2), ("p2", 60, 2)], 30)
     # "reboot": a new player on the same log, same manifest, 20 s later (p1 would still be inside its grace)
     clock.advance(20)
     player2, log2, _ = _player(tmp_path, store, clock)
@@ -181,14 +187,7 @@ def test_a_play_on_air_when_the_agent_stops_is_logged_then_starts_over_within_it
 
 
 def test_past_its_grace_a_play_cut_by_the_stop_is_not_logged_skipped_and_an_emergency_resumes(tmp_path, audio_files):
-    store = _store_with(tmp_path, audio_files)
-    _, sha, size = audio_files["a"]
-    normal = entry("n1", T0 + timedelta(seconds=5), 600, sha=sha, size=size)
-    later = entry("n2", T0 + timedelta(seconds=900), 30, sha=sha, size=size)
-    clock = VirtualClock(T0)
-    player, log, _ = _player(tmp_path, store, clock)
-    player.set_manifest(manifest([normal, later]))
-    player.run_until(T0 + timedelta(seconds=60))
+    (normal, later), store, clock, player = _ran_until(tmp_path, audio_files, [("n1", 5, 600), ("n2", 900, 30)], 60)
     _stop_agent(player)
     clock.advance(240)  # back after the grace (5 s + 120 s) but while the programme would still run
     player2, log2, _ = _player(tmp_path, store, clock)
@@ -197,7 +196,7 @@ def test_past_its_grace_a_play_cut_by_the_stop_is_not_logged_skipped_and_an_emer
     assert [(r["play_id"], r["result"], r["reason"]) for r in log2.records()] == [
         ("n1", "interrupted", "agent_stopped"), ("n2", "played", None)]  # no "skipped: missed_start" for n1
 
-    alarm = entry("e1", T0 + timedelta(seconds=1100), 900, "emergency", sha=sha, size=size)
+    alarm = entry("e1", T0 + timedelta(seconds=1100), 900, "emergency", sha=normal.sha256, size=normal.size)
     player2.set_manifest(manifest([alarm]))
     player2.run_until(T0 + timedelta(seconds=1200))
     _stop_agent(player2)

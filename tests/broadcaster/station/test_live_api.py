@@ -85,6 +85,16 @@ def test_a_session_airs_is_audited_recorded_and_published(app, client, engine, w
     assert r.status_code == 409 and r.json()["code"] == "live_published"
 
 
+def _off_air(client, world, sid: int, within: float) -> dict:
+    """The session's row once it is off air, or as it is after `within` seconds of polling."""
+    started = time.monotonic()
+    while True:
+        row = client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()
+        if not row["on_air"] or time.monotonic() - started >= within:
+            return row
+        time.sleep(0.1)
+
+
 def test_a_phone_that_stops_sending_ends_the_session(app, client, world):
     enroll_by_code(client, world)
     sid = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre")).json()["id"]
@@ -92,11 +102,7 @@ def test_a_phone_that_stops_sending_ends_the_session(app, client, world):
     for i, chunk in enumerate(_slices(speech_webm("loud", 2.0))):
         client.post(f"/api/v1/live/{sid}/audio", params={"seq": i}, content=chunk, headers=h)
     went_quiet = time.monotonic()
-    while time.monotonic() - went_quiet < 8:
-        row = client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()
-        if not row["on_air"]:
-            break
-        time.sleep(0.1)
+    row = _off_air(client, world, sid, 8)
     assert row["end_reason"] == "link_lost"
     assert time.monotonic() - went_quiet < 5  # link timeout 3 s + the watchdog's tick
     assert _last_command(app).action == "stop"
@@ -118,11 +124,7 @@ def test_a_phone_gets_time_for_its_first_slice_and_one_that_never_sends_ends_the
 
     went_on_air = time.monotonic()  # before the request: the station's clock for the first slice starts inside it
     sid = client.post(f"/api/v1/communes/{world.a}/live", json={}, headers=world.h("cadre")).json()["id"]
-    while time.monotonic() - went_on_air < 10:
-        row = client.get(f"/api/v1/live/{sid}", headers=world.h("cadre")).json()
-        if not row["on_air"]:
-            break
-        time.sleep(0.1)
+    row = _off_air(client, world, sid, 10)
     assert row["end_reason"] == "link_lost"
     assert 5.0 <= time.monotonic() - went_on_air < 8.0  # the timeout, plus the watchdog's tick and our polling
 
