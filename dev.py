@@ -51,7 +51,7 @@ def ensure_venv(extras: str) -> None:
 
 
 def pytest_args(rest: list[str]) -> list[str]:
-    """Parallel by default: `-n auto` is two workers per core (4 to 12), as the suite mostly waits on real
+    """Parallel by default: `-n auto` is three workers per core (4 to 12), as the suite mostly waits on real
     processes and the clock (tests/scheduling.py); each test file on one worker, longest files first (its
     module-scoped browser or server is built once; see tests/conftest.py for what keeps workers apart).
     `--dist loadgroup` would be finer, but xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2

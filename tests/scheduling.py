@@ -4,10 +4,13 @@ Most of the suite's time is waiting, not computing: real agents playing in real 
 starting, PostgreSQL committing. Measured one directory at a time with `-n 0`, tests/broadcaster/station
 used 110 s of CPU in 446 s, tests/api/web 123 s in 389 s. So:
 
-- `-n auto` starts two workers per core (at least 4, at most 12), not one: while one worker waits for an agent
-  to play, another computes. On the 2-core CI machine, whole strict runs took 427 s with 4 workers and a median
-  of 348 s with 6 (five runs), but at 6 the load made real-time tests flaky in CI (an HLS relay failed in both
-  dialects in one clean-clone run; a live session's first slice came too late in others), so 4 it stays.
+- `-n auto` starts three workers per core (at least 4, at most 12), not one: while one worker waits for an
+  agent to play, another computes. On a 2-core machine, whole strict runs took 427 s with 4 workers and a median
+  of 348 s with 6 (five runs); the README's command on a fresh machine with only Python 299 s with 4 and 242 s
+  with 6. On a slower 2-core machine (December 2026) both are CPU-bound and the difference is within its noise:
+  368 s fresh with 4, 350 and 400 s with 6. Six once made real-time tests fail under the load: a live box gave
+  up on the phone's first slice after 3 s (a fault of the agent, fixed), and once, in CI, an HLS relay (not
+  seen again: three strict runs and one clean-clone CI at 6 passed whole).
   At most 12: a worker holds up to ~9 PostgreSQL connections at its peak and the server allows 100.
 - Files still stay whole on one worker (their module-scoped browser or server is built once), but they are
   handed out longest first, from the per-file times in tests/durations.json, so the long files do not start
@@ -43,9 +46,9 @@ SPREAD = frozenset({
 
 
 def auto_workers(cores: int) -> int:
-    """Workers for `-n auto`: two per core, at least 4, at most 12 (the suite is mostly waiting, see the
+    """Workers for `-n auto`: three per core, at least 4, at most 12 (the suite is mostly waiting, see the
     docstring)."""
-    return min(12, max(4, 2 * cores))
+    return min(12, max(4, 3 * cores))
 
 
 def file_of(nodeid: str) -> str:

@@ -41,5 +41,5 @@ def test_the_record_is_read_back_and_a_broken_one_is_ignored(tmp_path):
     assert scheduling.load_durations(tmp_path / "missing.json") == {}
 
 
-def test_auto_means_two_workers_per_core_and_at_least_four():
-    assert [scheduling.auto_workers(n) for n in (1, 2, 4, 8)] == [4, 4, 8, 12]
+def test_auto_means_three_workers_per_core_at_least_four_at_most_twelve():
+    assert [scheduling.auto_workers(n) for n in (1, 2, 4, 8)] == [4, 6, 12, 12]
