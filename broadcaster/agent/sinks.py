@@ -198,15 +198,14 @@ class FfmpegSink:
         return proc
 
     def _pump(self, feed: Callable[[float], StreamBody], proc: subprocess.Popen[bytes], stdin: IO[bytes],
-              read_timeout_s: float, first_bytes_timeout_s: float | None = None) -> None:
+              read_timeout_s: float, first_bytes_timeout_s: float) -> None:
         """Stream → ffmpeg until either ends. The stream's own error (404, refused, silent too long) is kept
         for `poll`: it says more than ffmpeg's "end of input". Until its first bytes the stream may be silent for
-        `first_bytes_timeout_s` (default: `read_timeout_s`), then for `read_timeout_s` between two reads."""
+        `first_bytes_timeout_s`, then for `read_timeout_s` between two reads."""
         body = None
-        first = first_bytes_timeout_s or read_timeout_s
-        waiting_first = first != read_timeout_s
+        waiting_first = first_bytes_timeout_s != read_timeout_s
         try:
-            body = feed(first)
+            body = feed(first_bytes_timeout_s)
             for chunk in body.iter_raw():
                 if proc.poll() is not None:
                     break
