@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests import tools
@@ -74,7 +75,11 @@ def test_processes_running_finds_a_process_by_its_arguments_until_it_ends(tmp_pa
     marker = f"--data-dir {tmp_path}/agents"
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *marker.split(" ")])
     try:
-        found = tools.processes_running(marker)
+        # Popen returns once exec closed the child's error pipe, which the kernel does before it writes the new
+        # command line into the process: on a loaded machine /proc/<pid>/cmdline is empty for a moment after.
+        deadline = time.monotonic() + 10
+        while not (found := tools.processes_running(marker)) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert len(found) == 1 and found[0].endswith(marker), found
     finally:
         proc.kill()
