@@ -82,3 +82,7 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
     # The agents are children of the demo: none survives it.
     leftover = tools.processes_running(f"--data-dir {tmp_path}/agents")
     assert leftover == []
+    # and the station itself stopped, not only the demo around it: its shutdown closed the database, and SQLite
+    # folds its write-ahead log back and removes it when the last connection closes. (A Ctrl+C that landed in
+    # Thread.join made the demo return with the station still running: the log stayed, every time.)
+    assert not (tmp_path / "loa.db-wal").exists(), "the station did not close its database"

@@ -52,9 +52,13 @@ def demo(tmp_path_factory, render_cache_dir):
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
     log.close()
     leftover = tools.processes_running(f"--data-dir {data}/agents")
     assert leftover == [], f"village agents outlived the demo: {leftover}"
+    assert proc.returncode == 0, (proc.returncode, log_path.read_text(errors="replace")[-3000:])
+    # the station's own shutdown ran and closed the database (SQLite removes its write-ahead log then)
+    assert not (data / "loa.db-wal").exists(), "the station did not close its database"
 
 
 def test_a_second_demo_on_a_taken_port_says_so(demo):
