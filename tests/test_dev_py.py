@@ -56,12 +56,21 @@ sys.exit(dev.run_to_end([sys.executable, "-c", sys.argv[2], sys.argv[3]]))
 """
 
 
+def _ctrl_c_default() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _started(behaviour: str) -> subprocess.Popen:
     import select
 
-    # its own process group, as a terminal gives `python3 dev.py run`
+    # its own process group, as a terminal gives `python3 dev.py run`; and Ctrl+C as at a terminal: a suite
+    # started as a background job (`python3 dev.py test &`, nohup) has SIGINT ignored, which a child inherits,
+    # and dev.py then never saw the SIGINTs these tests send (both failed after 30 s)
     proc = subprocess.Popen([sys.executable, "-c", _PARENT, str(ROOT / "dev.py"), _CHILD, behaviour],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_ctrl_c_default)
     assert select.select([proc.stdout], [], [], 30)[0], "the command never started"
     assert proc.stdout.readline().strip() == "ready"
     return proc
