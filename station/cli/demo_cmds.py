@@ -54,7 +54,8 @@ def _catch_stop_signals(stop: threading.Event) -> None:
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, request_stop)
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # started with it ignored (a background job): so be it
+            signal.signal(sig, request_stop)
 
 
 def _start_agents(engine, commune_id: int, url: str, root: Path, now: datetime,
