@@ -62,6 +62,52 @@ def pytest_args(rest: list[str]) -> list[str]:
     return ["-n", "auto", "--dist", "loadfile", *rest]
 
 
+def _runs_in_parallel(args: list[str]) -> bool:
+    """Whether pytest_args(...) hands the run to several xdist workers (not `-n 0`, `-n 1`, `-p no:xdist`)."""
+    if any(a in ("no:xdist", "-pno:xdist") for a in args):
+        return False
+    workers = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-n", "--numprocesses")]
+    workers += [a[2:] for a in args if a.startswith("-n") and len(a) > 2 and a[2:].isdigit()]
+    return not workers or workers[-1] not in ("0", "1")
+
+
+def cold_test_modules(tests: Path) -> list[Path]:
+    """The test modules that pytest has not yet compiled and assertion-rewritten (its cached .pyc in
+    __pycache__, named `<module>.<python>-pytest-<version>.pyc`, missing or older than the source)."""
+    cold = []
+    for path in sorted(tests.rglob("test_*.py")):
+        cached = list(path.parent.glob(f"__pycache__/{path.stem}.*-pytest-*.pyc"))
+        if not cached or max(c.stat().st_mtime for c in cached) < path.stat().st_mtime:
+            cold.append(path)
+    return cold
+
+
+def warm_test_modules(rest: list[str], env: dict[str, str]) -> None:
+    """On a fresh clone, collect the suite once, split over the cores, before xdist's workers start: each worker
+    would otherwise compile and assertion-rewrite every module itself, all at once. Measured on a 2-core machine
+    with six workers: starting them took 21 s and 42 CPU-s cold, 12 s and 24 CPU-s warm; this warm-up 5 s and
+    10 CPU-s. Skipped when the caches are warm, when the run is not parallel, or when the caller names test
+    paths (then only those are collected)."""
+    tests = ROOT / "tests"
+    if not _runs_in_parallel(rest) or any((ROOT / a).exists() for a in rest if not a.startswith("-")):
+        return
+    cold = cold_test_modules(tests)
+    if len(cold) < 20:  # a few edited files: the workers redo those few, cheaper than starting more processes
+        return
+    parts = max(1, min(os.cpu_count() or 1, 4))
+    procs = [subprocess.Popen([str(PYTHON), "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
+                               "--collect-only", "-q", *map(str, cold[i::parts])],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for i in range(parts)]
+    try:
+        for proc in procs:  # a module that fails to import fails here silently, and in the real run loudly
+            proc.wait()
+    except KeyboardInterrupt:  # Ctrl+C in the first seconds: stop quietly, as the run itself would
+        for proc in procs:
+            proc.terminate()
+        raise SystemExit(130) from None
+
+
 def build_agent_wheel(out_dir: Path) -> Path:
     """The village agent as its own wheel, built by packaging/agent's stdlib-only backend (no pip, no network)."""
     sys.path.insert(0, str(ROOT / "packaging" / "agent"))
@@ -110,6 +156,7 @@ def main(argv: list[str]) -> int:
     # Bytecode on for the tests even where the shell turns it off: without it every xdist worker compiles and
     # assertion-rewrites every test module again (measured ~8 CPU-s per worker instead of ~4 to collect).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    warm_test_modules(rest, env)
     return run_to_end([str(PYTHON), "-m", "pytest", *pytest_args(rest)], cwd=ROOT, env=env)
 
 

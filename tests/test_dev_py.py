@@ -24,6 +24,34 @@ def test_test_command_is_parallel_and_the_callers_arguments_win():
     assert dev.pytest_args(["-p", "no:xdist"]) == ["-p", "no:xdist"]  # no -n for a pytest without xdist
 
 
+def test_only_a_parallel_run_is_warmed_up():
+    dev = _dev()
+    assert dev._runs_in_parallel([]) and dev._runs_in_parallel(["-n", "4"]) and dev._runs_in_parallel(["-n4"])
+    assert not dev._runs_in_parallel(["-n", "0"]) and not dev._runs_in_parallel(["-n", "auto", "-n", "1"])
+    assert not dev._runs_in_parallel(["-p", "no:xdist"]) and not dev._runs_in_parallel(["-n0"])
+
+
+def test_cold_test_modules_are_those_pytest_has_not_rewritten(tmp_path):
+    import os
+    import time
+
+    dev = _dev()
+    (tmp_path / "sub").mkdir()
+    for name in ("test_a.py", "sub/test_b.py", "sub/helper.py"):
+        (tmp_path / name).write_text("def test_x():\n    assert 1\n")
+    assert dev.cold_test_modules(tmp_path) == [tmp_path / "sub" / "test_b.py", tmp_path / "test_a.py"]
+    # pytest itself writes the cache: a real run in that folder
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
+                          "--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert dev.cold_test_modules(tmp_path) == []
+    later = time.time() + 5  # edited after it was rewritten: cold again
+    os.utime(tmp_path / "test_a.py", (later, later))
+    assert dev.cold_test_modules(tmp_path) == [tmp_path / "test_a.py"]
+
+
 def test_usage_lists_the_commands():
     out = subprocess.run([sys.executable, str(ROOT / "dev.py")], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
