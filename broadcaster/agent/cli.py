@@ -144,13 +144,29 @@ def run(args: argparse.Namespace) -> int:
                              daemon=True).start()
     systemd = SystemdNotifier()  # deploy/loa-agent.service: Type=notify with a watchdog
 
-    def on_sigterm(signum: int, frame: object) -> None:
-        # `systemctl stop` sends SIGTERM: end the loop so the player stops its sound and STOPPING=1 goes out
+    asked: list[int] = []  # the stop signals received so far
+
+    def wake_everyone() -> None:
         stop.set()
         runner.nudge.set()
         runner.wake.set()
+        runner.player.wake.set()
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    def on_stop_signal(signum: int, frame: object) -> None:
+        # `systemctl stop` sends SIGTERM, Ctrl+C at the console SIGINT: end the loop, so that the player stops its
+        # sound and logs the play it cut (the station hears what aired), and STOPPING=1 goes out. Raised as
+        # KeyboardInterrupt, SIGINT left the loop without waiting for the player: a sound that got no signal of
+        # its own played on, and the cut play was never logged. A second Ctrl+C does not wait.
+        if signum == signal.SIGINT and asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+        # Set from another thread: this handler runs in the main thread between two of its steps, possibly
+        # inside one of these events' own wait, whose lock it would then wait for forever.
+        threading.Thread(target=wake_everyone, name="loa-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # started with it ignored (a background job): keep
+        signal.signal(signal.SIGINT, on_stop_signal)
     systemd.ready(f"device {runner.creds['device_id']}")
     try:
         runner.run(stop, watchdog=systemd.ping)

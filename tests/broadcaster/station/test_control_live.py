@@ -411,3 +411,34 @@ def test_an_approved_emergency_message_is_held_ahead_and_airs_without_a_download
         assert cadre.post(f"/api/v1/emergencies/{emergency_id}/cancel").status_code == 200
         for _, agent in targeted:
             assert _delay(_first(agent, "stop", t1), t1) <= STOP_WITHIN
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the stop is the box's own: one database and
+@pytest.mark.parametrize("transport", ["sse"])                    # one transport are enough
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_a_box_stopped_mid_emergency_stops_its_sound_and_reports_the_cut(
+        tmp_path, station, transport, how, world, long_facts, clock, engine, agents):
+    """Ctrl+C at the box's console (SIGINT) ends the agent as `systemctl stop` (SIGTERM) does: the player stops
+    the sound it is playing, and the play it cut is in the box's proof of play as interrupted by the agent's own
+    stop (the station hears what aired). SIGINT used to raise KeyboardInterrupt out of the agent's loop, which
+    returned without waiting for the player: the sound went on (when only the agent got the signal) and the cut
+    play was never logged."""
+    import signal
+
+    item = make_item(engine, world, long_facts, clock, status="approved")
+    with _cadre(station, world) as cadre:
+        pair = _enroll(station, cadre, world, agents, tmp_path, world.village_a)
+        _ready(station, [pair], transport)
+        t0 = _now()
+        _emergency(cadre, world, item, [world.village_a])
+    agent = pair[1]
+    started = _first(agent, "start", t0, priority="emergency")
+    assert started is not None, agent.sink()[-3:]
+    time.sleep(1.0)  # on air for a moment
+    assert agent.proc is not None
+    agent.proc.send_signal(getattr(signal, how))  # the agent alone, as `kill -INT` / `kill` would
+    agent.proc.wait(15)
+    assert agent.proc.returncode == 0, agent.output()[-2000:]
+    stopped = _first(agent, "stop", t0, 1.0, play_id=started["play_id"])
+    assert stopped is not None, (agent.sink()[-3:], agent.output()[-2000:])
+    _check_interrupted(agent, started, stopped, "agent_stopped")
