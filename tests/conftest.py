@@ -14,7 +14,6 @@ publish side by side.
 """
 from __future__ import annotations
 
-import gc
 import os
 
 import pytest
@@ -61,18 +60,6 @@ def pytest_configure(config: pytest.Config) -> None:
         testclient_whole.install()  # a TestClient request read whole is one hop (tests/hooks/testclient_whole.py)
     if scheduling.recording():
         config.pluginmanager.register(scheduling.DurationRecorder(), "loa-durations")
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The collector, tuned for a test process: what collection built (every test module, the station's modules,
-    ~2,000 items) lives to the end, so it leaves the generations the collector scans (as the station does at
-    start-up, api/app.py), and the youngest generation is collected after 10,000 new objects instead of 700.
-    Each test makes and drops a whole app, a database engine and clients: at 700 a worker ran ~30 collections a
-    test. Measured on 348 tests of tests/api and tests/schedules in one process: 10,394 collections, 2.2 s, to
-    770 and 1.0 s; the process's CPU 54.6 to 51.7 s. What a test checks is unchanged: objects without cycles
-    are freed at once as before, and a test that needs a collection calls gc.collect()."""
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
 
 
 @pytest.hookimpl(optionalhook=True)
