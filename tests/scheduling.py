@@ -11,10 +11,10 @@ used 110 s of CPU in 446 s, tests/api/web 123 s in 389 s. So:
   368 s fresh with 4, 350 and 400 s with 6. Six once made real-time tests fail under the load: a live box gave
   up on the phone's first slice after 3 s (a fault of the agent, fixed), and once, in CI, an HLS relay (not
   seen again: three strict runs and one clean-clone CI at 6 passed whole). On a third 2-core machine the fresh
-  run at 6 took 293 s, then 273, 306 and 342 s with the warm-up of dev.py (`warm_test_modules`): there the
+  run at 6 took 293 s, then 273, 306, 342 and 370 s with the warm-up of dev.py (`warm_test_modules`): there the
   run is CPU-bound from the first test to the last (all six workers end within 8 s of each other), so only
-  less CPU makes it shorter, and the same code took from 545 to 691 busy core-seconds from one run to the
-  next (mypy alone: 13.5 and 15.4 CPU-s).
+  less CPU makes it shorter. That machine slowed down during the session: the same collection took 3.2 s at
+  its start and 4.5 s at its end, and the fresh run took 370 s then (545 busy core-seconds became 741).
   At most 12: a worker holds up to ~9 PostgreSQL connections at its peak and the server allows 100.
 - Files still stay whole on one worker (their module-scoped browser or server is built once), but they are
   handed out longest first, from the per-file times in tests/durations.json, so the long files do not start
