@@ -66,9 +66,20 @@ def _runs_in_parallel(args: list[str]) -> bool:
     """Whether pytest_args(...) hands the run to several xdist workers (not `-n 0`, `-n 1`, `-p no:xdist`)."""
     if any(a in ("no:xdist", "-pno:xdist") for a in args):
         return False
-    workers = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-n", "--numprocesses")]
-    workers += [a[2:] for a in args if a.startswith("-n") and len(a) > 2 and a[2:].isdigit()]
-    return not workers or workers[-1] not in ("0", "1")
+    workers = "auto"  # pytest_args' own, unless the caller's later one says otherwise
+    for i, a in enumerate(args):
+        if a in ("-n", "--numprocesses") and i + 1 < len(args):
+            workers = args[i + 1]
+        elif a.startswith("--numprocesses="):
+            workers = a.split("=", 1)[1]
+        elif a.startswith("-n") and a[2:].lstrip("=").isdigit():
+            workers = a[2:].lstrip("=")
+    return workers not in ("0", "1")
+
+
+def _names_tests(args: list[str]) -> bool:
+    """Whether the caller names test files, folders or node ids (`tests/x.py::test_y`): only those are collected."""
+    return any((ROOT / a.split("::", 1)[0]).exists() for a in args if not a.startswith("-"))
 
 
 def cold_test_modules(tests: Path) -> list[Path]:
@@ -89,7 +100,7 @@ def warm_test_modules(rest: list[str], env: dict[str, str]) -> None:
     10 CPU-s. Skipped when the caches are warm, when the run is not parallel, or when the caller names test
     paths (then only those are collected)."""
     tests = ROOT / "tests"
-    if not _runs_in_parallel(rest) or any((ROOT / a).exists() for a in rest if not a.startswith("-")):
+    if not _runs_in_parallel(rest) or _names_tests(rest):
         return
     cold = cold_test_modules(tests)
     if len(cold) < 20:  # a few edited files: the workers redo those few, cheaper than starting more processes

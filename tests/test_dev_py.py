@@ -29,6 +29,10 @@ def test_only_a_parallel_run_is_warmed_up():
     assert dev._runs_in_parallel([]) and dev._runs_in_parallel(["-n", "4"]) and dev._runs_in_parallel(["-n4"])
     assert not dev._runs_in_parallel(["-n", "0"]) and not dev._runs_in_parallel(["-n", "auto", "-n", "1"])
     assert not dev._runs_in_parallel(["-p", "no:xdist"]) and not dev._runs_in_parallel(["-n0"])
+    assert not dev._runs_in_parallel(["--numprocesses=0"]) and dev._runs_in_parallel(["--numprocesses=3"])
+    # a run of named tests collects only those: nothing to warm
+    assert dev._names_tests(["tests/test_dev_py.py::test_usage_lists_the_commands", "-q"])
+    assert dev._names_tests(["tests/content"]) and not dev._names_tests(["-k", "normalizer"])
 
 
 def test_cold_test_modules_are_those_pytest_has_not_rewritten(tmp_path):
