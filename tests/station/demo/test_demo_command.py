@@ -83,6 +83,6 @@ def test_demo_runs_station_and_nine_playing_agents(tmp_path, render_cache_dir):
     leftover = tools.processes_running(f"--data-dir {tmp_path}/agents")
     assert leftover == []
     # and the station itself stopped, not only the demo around it: its shutdown closed the database, and SQLite
-    # folds its write-ahead log back and removes it when the last connection closes. (A Ctrl+C that landed in
-    # Thread.join made the demo return with the station still running: the log stayed, every time.)
+    # folds its write-ahead log back and removes it when the last connection closes. (A stop signal that landed
+    # in Thread.join made the demo return with the station still running and its log left behind.)
     assert not (tmp_path / "loa.db-wal").exists(), "the station did not close its database"
