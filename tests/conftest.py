@@ -60,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         testclient_whole.install()  # a TestClient request read whole is one hop (tests/hooks/testclient_whole.py)
     if scheduling.recording():
         config.pluginmanager.register(scheduling.DurationRecorder(), "loa-durations")
+        config.pluginmanager.register(scheduling.CpuMeter(), "loa-cpu-meter")
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -22,16 +22,25 @@ used 110 s of CPU in 446 s, tests/api/web 123 s in 389 s. So:
   that record counts as its number of tests times the median seconds per test.
 - The few files in SPREAD, whose tests each start their own station and agents and share nothing costly, are
   split test by test, so that no single file sets a floor under the whole run.
+- Waiting files and computing files are mixed through the whole run, by the CPU each used in the recorded run
+  (`interleave`). Longest first alone queued the ~40 live tests (each ~10 s of real time for ~1 CPU-s) next to
+  each other: in a fresh run all six workers ran them at once for ~50 s in the middle of the run, the CPU ~45 %
+  idle there (vmstat), while the computing files waited in the queue behind them.
 
 Refresh the record after adding slow tests: `LOA_TEST_DURATIONS_WRITE=1 python3 dev.py test` (it only orders
-the work; a stale record costs time, never correctness)."""
+the work; a stale record costs time, never correctness). Each file's entry is `[seconds, CPU-seconds]`: the sum
+of its tests' setup, call and teardown times, and the CPU its worker process used for them, with the children it
+reaped (agents, stations, ffmpeg)."""
 from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 from collections import defaultdict
+from collections.abc import Generator, Mapping
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -59,15 +68,38 @@ def file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
-def load_durations(path: Path = DURATIONS) -> dict[str, float]:
+class Record(NamedTuple):
+    """One file's recorded cost: wall seconds, and CPU-seconds (None where the record has no CPU figure)."""
+
+    seconds: float
+    cpu: float | None = None
+
+
+def _record(value: object) -> Record:
+    if isinstance(value, (int, float)):  # the older record: seconds only
+        return Record(float(value))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        seconds, cpu = value
+        return Record(float(seconds), None if cpu is None else float(cpu))
+    raise ValueError(f"not a duration record: {value!r}")
+
+
+def load_durations(path: Path | None = None) -> dict[str, Record]:
     try:
-        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
-    except (OSError, ValueError):
+        return {k: _record(v) for k, v in json.loads((path or DURATIONS).read_text()).items()}
+    except (OSError, ValueError, TypeError):
         return {}
 
 
-def work_units(collection: list[str], durations: dict[str, float]) -> list[tuple[str, list[str]]]:
-    """The collection cut into units (a whole file, or one test of a SPREAD file), longest first."""
+class Unit(NamedTuple):
+    scope: str  # a file, or one test of a SPREAD file
+    nodeids: list[str]
+    seconds: float
+    cpu: float
+
+
+def work_units(collection: list[str], durations: Mapping[str, Record | float]) -> list[tuple[str, list[str]]]:
+    """The collection cut into units (a whole file, or one test of a SPREAD file), in the order of `interleave`."""
     units: dict[str, list[str]] = {}
     for nodeid in collection:
         path = file_of(nodeid)
@@ -75,16 +107,54 @@ def work_units(collection: list[str], durations: dict[str, float]) -> list[tuple
     counts: dict[str, int] = defaultdict(int)
     for nodeid in collection:
         counts[file_of(nodeid)] += 1
-    known = [durations[f] / n for f, n in counts.items() if f in durations and n]
+    records = {f: _record(r) for f, r in durations.items()}
+    known = [records[f].seconds / n for f, n in counts.items() if f in records and n]
     per_test = statistics.median(known) if known else 1.0
+    with_cpu = [records[f] for f in counts if f in records and records[f].cpu is not None]
+    recorded_seconds = sum(r.seconds for r in with_cpu)
+    share = sum(r.cpu or 0.0 for r in with_cpu) / recorded_seconds if recorded_seconds > 0 else 0.0
 
-    def cost(unit: str, nodeids: list[str]) -> float:
-        path = file_of(unit)
-        if path in durations:
-            return durations[path] * len(nodeids) / counts[path]
-        return per_test * len(nodeids)
+    def unit(scope: str, nodeids: list[str]) -> Unit:
+        path = file_of(scope)
+        record = records.get(path)
+        part = len(nodeids) / counts[path]
+        seconds = record.seconds * part if record else per_test * len(nodeids)
+        # a file with no CPU figure counts as the recorded files' average: neither waiting nor computing
+        cpu = record.cpu * part if record and record.cpu is not None else seconds * share
+        return Unit(scope, nodeids, seconds, cpu)
 
-    return sorted(units.items(), key=lambda kv: -cost(*kv))
+    return [(u.scope, u.nodeids) for u in interleave([unit(s, n) for s, n in units.items()])]
+
+
+def interleave(units: list[Unit]) -> list[Unit]:
+    """Longest first, with waiting and computing units mixed in proportion through the whole queue.
+
+    The units that use less CPU per second than the average (live tests waiting on real agents in real time)
+    and the others each go longest first; the queue takes the next from whichever group keeps the CPU handed
+    out so far in step with the time handed out so far (when they are even, as at the start, the longer of the
+    two: the longest unit of all still starts first). Six workers on two cores then always have both kinds
+    in hand, instead of running the computing files first and then only waiting ones, with the cores idle."""
+    total_seconds = sum(u.seconds for u in units)
+    total_cpu = sum(u.cpu for u in units)
+    by_length = sorted(units, key=lambda u: -u.seconds)
+    if total_seconds <= 0 or total_cpu <= 0:
+        return by_length
+    share = total_cpu / total_seconds
+    computing = [u for u in by_length if u.cpu >= share * u.seconds]
+    waiting = [u for u in by_length if u.cpu < share * u.seconds]
+    order: list[Unit] = []
+    seconds = cpu = 0.0
+    while computing or waiting:
+        ahead = cpu / total_cpu - seconds / total_seconds  # > 0: more CPU handed out than its share of the time
+        if not waiting or (computing and (ahead < -1e-9 or (ahead <= 1e-9 and computing[0].seconds
+                                                              >= waiting[0].seconds))):
+            group = computing
+        else:
+            group = waiting
+        u = group.pop(0)
+        order.append(u)
+        seconds, cpu = seconds + u.seconds, cpu + u.cpu
+    return order
 
 
 def make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201  (xdist's Producer and scheduler)
@@ -121,20 +191,61 @@ def make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201  (xdist'
     return LongestFirstFiles(config, log)
 
 
-class DurationRecorder:
-    """With LOA_TEST_DURATIONS_WRITE=1: sum each file's setup, call and teardown times into durations.json."""
+def format_record(records: Mapping[str, Record]) -> str:
+    """durations.json's text: one file per line, so that a refresh reads as a diff of the files that changed."""
+    lines = [f"{json.dumps(k)}: {json.dumps(list(r))}" for k, r in sorted(records.items())]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+CPU_PROPERTY = "loa_cpu_seconds"
+
+
+def _cpu_seconds() -> float:
+    """CPU used so far by this process and the children it has waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class CpuMeter:
+    """With LOA_TEST_DURATIONS_WRITE=1, where the tests run (each worker): the CPU of each phase of a test, put
+    in its report for the recorder in the controller (xdist sends a report's user_properties along)."""
 
     def __init__(self) -> None:
+        self.mark = _cpu_seconds()
+
+    def pytest_runtest_logstart(self) -> None:
+        self.mark = _cpu_seconds()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self) -> Generator[None, Any, None]:
+        outcome = yield
+        now = _cpu_seconds()
+        report = outcome.get_result()
+        # a new list: the report's is the item's own, which every later phase's report starts from again
+        report.user_properties = [*report.user_properties, (CPU_PROPERTY, now - self.mark)]
+        self.mark = now
+
+
+class DurationRecorder:
+    """With LOA_TEST_DURATIONS_WRITE=1: sum each file's setup, call and teardown times, and their CPU (CpuMeter),
+    into durations.json."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or DURATIONS
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.seconds[file_of(report.nodeid)] += report.duration
+        self.cpu[file_of(report.nodeid)] += sum(
+            float(v) for k, v in report.user_properties if k == CPU_PROPERTY and isinstance(v, (int, float)))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.seconds or hasattr(session.config, "workerinput"):
             return
-        merged = {**load_durations(), **{k: round(v, 1) for k, v in self.seconds.items()}}
-        DURATIONS.write_text(json.dumps(dict(sorted(merged.items())), indent=0) + "\n")
+        fresh = {k: Record(round(v, 1), round(self.cpu[k], 1)) for k, v in self.seconds.items()}
+        merged = {**load_durations(self.path), **fresh}
+        self.path.write_text(format_record(merged))
 
 
 def recording() -> bool:

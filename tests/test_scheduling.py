@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from tests import scheduling
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LIVE = "tests/broadcaster/station/test_control_live.py"
 
@@ -34,11 +42,110 @@ def test_spread_files_are_cut_into_single_tests_with_their_share_of_the_time():
 
 def test_the_record_is_read_back_and_a_broken_one_is_ignored(tmp_path):
     path = tmp_path / "durations.json"
-    path.write_text(json.dumps({"tests/a/test_x.py": 1.5}))
-    assert scheduling.load_durations(path) == {"tests/a/test_x.py": 1.5}
-    path.write_text("{not json")
-    assert scheduling.load_durations(path) == {}
+    path.write_text(json.dumps({"tests/a/test_x.py": [1.5, 0.4], "tests/b/test_old.py": 2.0}))
+    assert scheduling.load_durations(path) == {"tests/a/test_x.py": (1.5, 0.4), "tests/b/test_old.py": (2.0, None)}
+    for broken in ("{not json", json.dumps({"tests/a/test_x.py": [1.5, 0.4, 9]}), json.dumps({"t.py": "x"})):
+        path.write_text(broken)
+        assert scheduling.load_durations(path) == {}, broken
     assert scheduling.load_durations(tmp_path / "missing.json") == {}
+
+
+def _unit(name: str, seconds: float, cpu: float) -> scheduling.Unit:
+    return scheduling.Unit(name, [f"{name}::t"], seconds, cpu)
+
+
+def test_waiting_and_computing_units_are_mixed_through_the_queue():
+    # Ten live files (10 s waiting, 0.5 CPU-s each) and ten computing ones (10 s, 8 CPU-s): longest first alone
+    # kept the order they came in, all the live ones in a row.
+    live = [_unit(f"live{i}", 10.0 + i * 0.01, 0.5) for i in range(10)]
+    busy = [_unit(f"busy{i}", 10.0 - i * 0.01, 8.0) for i in range(10)]
+    order = [u.scope for u in scheduling.interleave(live + busy)]
+    assert sorted(order) == sorted(u.scope for u in live + busy)  # every unit, once
+    kinds = "".join(s[0] for s in order)
+    assert "lll" not in kinds and "bbb" not in kinds, order  # never three of a kind in a row
+    # each group still goes longest first
+    assert [s for s in order if s.startswith("live")] == [f"live{i}" for i in reversed(range(10))]
+    assert [s for s in order if s.startswith("busy")] == [f"busy{i}" for i in range(10)]
+
+
+def test_in_every_stretch_of_the_queue_the_cpu_is_near_its_share():
+    units = ([_unit(f"live{i}", 8.0 + i % 5, 0.6) for i in range(40)]
+             + [_unit(f"busy{i}", 1.0 + i % 30, 0.6 * (1.0 + i % 30)) for i in range(120)]
+             + [_unit("fuzz", 110.0, 40.0), _unit("walk", 60.0, 28.0)])
+    order = scheduling.interleave(units)
+    assert order[0].scope == "fuzz"  # the longest unit still starts first
+    share = sum(u.cpu for u in units) / sum(u.seconds for u in units)
+    seconds = cpu = 0.0
+    for u in order:
+        seconds, cpu = seconds + u.seconds, cpu + u.cpu
+        assert abs(cpu - share * seconds) <= 45.0, (u.scope, seconds, cpu)  # never more than one long unit off
+
+
+def test_without_cpu_figures_the_order_is_longest_first():
+    units = [_unit("a", 1.0, 0.0), _unit("b", 3.0, 0.0), _unit("c", 2.0, 0.0)]
+    assert [u.scope for u in scheduling.interleave(units)] == ["b", "c", "a"]
+
+
+def test_a_file_without_a_cpu_figure_counts_as_the_average():
+    collection = ["tests/live.py::t", "tests/busy.py::t", "tests/old.py::t"]
+    record = {"tests/live.py": (10.0, 1.0), "tests/busy.py": (8.0, 9.0), "tests/old.py": 12.0}
+    # old.py counts as the average (10 CPU-s in 18 s): the longest, it goes first and leaves CPU and time even;
+    # then the longer of the two others
+    assert [scope for scope, _ in scheduling.work_units(collection, record)] == [
+        "tests/old.py", "tests/live.py", "tests/busy.py"]
+
+
+_RECORDED_SUITE = {
+    "conftest.py": """
+import os
+from pathlib import Path
+from tests import scheduling
+
+def pytest_configure(config):
+    config.pluginmanager.register(scheduling.DurationRecorder(Path(os.environ["RECORD"])), "rec")
+    config.pluginmanager.register(scheduling.CpuMeter(), "cpu")
+""",
+    "test_busy.py": """
+import subprocess, sys, time
+
+def test_computes():
+    end = time.process_time() + 0.6
+    while time.process_time() < end:
+        pass
+
+""",
+    "test_child.py": """
+import subprocess, sys
+
+def test_a_child_computes():  # a child's CPU counts once the test has waited for it
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(10_000_000))"], check=True)
+""",
+    "test_waits.py": """
+import time
+
+def test_waits():
+    time.sleep(0.8)
+""",
+}
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_recorder_writes_each_files_seconds_and_cpu(tmp_path, workers):
+    for name, text in _RECORDED_SUITE.items():
+        (tmp_path / name).write_text(text)
+    record = tmp_path / "durations.json"
+    record.write_text(json.dumps({"test_gone.py": 3.0}))  # an older entry, kept
+    env = {**os.environ, "RECORD": str(record), "PYTHONPATH": str(ROOT)}
+    env.pop(scheduling.WRITE_ENV, None)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                          "-n", workers, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    written = scheduling.load_durations(record)
+    busy, child, waits = written["test_busy.py"], written["test_child.py"], written["test_waits.py"]
+    assert busy.cpu is not None and 0.6 <= busy.cpu <= busy.seconds + 0.1, busy
+    assert child.cpu is not None and 0.2 <= child.cpu, child
+    assert waits.seconds >= 0.8 and waits.cpu is not None and waits.cpu < 0.3, waits
+    assert written["test_gone.py"] == (3.0, None)
 
 
 def test_auto_means_three_workers_per_core_at_least_four_at_most_twelve():

@@ -43,7 +43,8 @@ def _closed_port() -> int:
 
 def _run(tmp_path: Path, strict: str | None) -> subprocess.CompletedProcess:
     (tmp_path / "test_inner.py").write_text(INNER.replace("{port}", str(_closed_port())))
-    env = {k: v for k, v in os.environ.items() if k != "LOA_TEST_STRICT"}
+    # not LOA_TEST_DURATIONS_WRITE either: this inner run would write its own file into the suite's record
+    env = {k: v for k, v in os.environ.items() if k not in ("LOA_TEST_STRICT", "LOA_TEST_DURATIONS_WRITE")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the suite's hooks: schemathesis & co. take seconds to load
     if strict is not None:
