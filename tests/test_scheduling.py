@@ -135,8 +135,10 @@ def test_the_recorder_writes_each_files_seconds_and_cpu(tmp_path, workers):
         (tmp_path / name).write_text(text)
     record = tmp_path / "durations.json"
     record.write_text(json.dumps({"test_gone.py": 3.0}))  # an older entry, kept
-    env = {**os.environ, "RECORD": str(record), "PYTHONPATH": str(ROOT)}
-    env.pop(scheduling.WRITE_ENV, None)
+    env = {**os.environ, "RECORD": str(record),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    for outer in (scheduling.WRITE_ENV, "PYTEST_ADDOPTS"):  # the outer run's own, not this inner run's
+        env.pop(outer, None)
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                           "-n", workers, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
