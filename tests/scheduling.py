@@ -98,8 +98,19 @@ class Unit(NamedTuple):
     cpu: float
 
 
+class Plan(NamedTuple):
+    order: list[Unit]  # the queue, in the order of `interleave`
+    waiting: frozenset[str]  # the scopes of the units that use less CPU per second than the average
+    waiting_share: float  # their part of all the units' seconds
+
+
 def work_units(collection: list[str], durations: Mapping[str, Record | float]) -> list[tuple[str, list[str]]]:
     """The collection cut into units (a whole file, or one test of a SPREAD file), in the order of `interleave`."""
+    return [(u.scope, u.nodeids) for u in work_plan(collection, durations).order]
+
+
+def work_plan(collection: list[str], durations: Mapping[str, Record | float]) -> Plan:
+    """The units of `work_units`, with which of them mostly wait."""
     units: dict[str, list[str]] = {}
     for nodeid in collection:
         path = file_of(nodeid)
@@ -123,7 +134,16 @@ def work_units(collection: list[str], durations: Mapping[str, Record | float]) -
         cpu = record.cpu * part if record and record.cpu is not None else seconds * share
         return Unit(scope, nodeids, seconds, cpu)
 
-    return [(u.scope, u.nodeids) for u in interleave([unit(s, n) for s, n in units.items()])]
+    order = interleave([unit(s, n) for s, n in units.items()])
+    total_seconds, total_cpu = sum(u.seconds for u in order), sum(u.cpu for u in order)
+    if total_seconds <= 0 or total_cpu <= 0:
+        return Plan(order, frozenset(), 0.0)
+    waiting = [u for u in order if _waits(u, total_cpu / total_seconds)]
+    return Plan(order, frozenset(u.scope for u in waiting), sum(u.seconds for u in waiting) / total_seconds)
+
+
+def _waits(unit: Unit, share: float) -> bool:
+    return unit.cpu < share * unit.seconds
 
 
 def interleave(units: list[Unit]) -> list[Unit]:
@@ -140,8 +160,8 @@ def interleave(units: list[Unit]) -> list[Unit]:
     if total_seconds <= 0 or total_cpu <= 0:
         return by_length
     share = total_cpu / total_seconds
-    computing = [u for u in by_length if u.cpu >= share * u.seconds]
-    waiting = [u for u in by_length if u.cpu < share * u.seconds]
+    computing = [u for u in by_length if not _waits(u, share)]
+    waiting = [u for u in by_length if _waits(u, share)]
     order: list[Unit] = []
     seconds = cpu = 0.0
     while computing or waiting:
@@ -157,11 +177,28 @@ def interleave(units: list[Unit]) -> list[Unit]:
     return order
 
 
+def next_scope(queue: list[str], waiting: frozenset[str], in_flight: list[str], waiting_share: float) -> str:
+    """The unit to give a worker that asks for more work, given the units the workers hold and have not finished.
+
+    The queue's first unit of the kind the workers are short of: a waiting one while fewer than `waiting_share`
+    of the units in flight wait, else a computing one (the first of the queue where the other kind has run out).
+    The queue's own order alone cannot keep the mix, because the run differs from the record: on a machine
+    without Icecast or qemu whole files of waiting tests skip in a moment, and the queue then hands out their
+    neighbours, which were chosen to run beside them."""
+    waiting_now = sum(1 for scope in in_flight if scope in waiting)
+    want_waiting = waiting_now < waiting_share * (len(in_flight) + 1)
+    return next((scope for scope in queue if (scope in waiting) == want_waiting), queue[0])
+
+
 def make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201  (xdist's Producer and scheduler)
     from xdist.scheduler import LoadFileScheduling
 
     class LongestFirstFiles(LoadFileScheduling):
-        """xdist's `loadfile`, with the units and their order of `work_units`."""
+        """xdist's `loadfile`, with the units and their order of `work_plan`, and `next_scope` choosing which
+        queued unit a worker gets."""
+
+        waiting: frozenset[str] = frozenset()
+        waiting_share = 0.0  # until schedule() has the plan: the queue's own order
 
         def _split_scope(self, nodeid: str) -> str:
             path = file_of(nodeid)
@@ -174,8 +211,10 @@ def make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201  (xdist'
             self.collection = list(next(iter(self.registered_collections.values())))
             if not self.collection:
                 return
-            for scope, nodeids in work_units(self.collection, load_durations()):
-                self.workqueue[scope] = dict.fromkeys(nodeids, False)
+            plan = work_plan(self.collection, load_durations())
+            self.waiting, self.waiting_share = plan.waiting, plan.waiting_share
+            for unit in plan.order:
+                self.workqueue[unit.scope] = dict.fromkeys(unit.nodeids, False)
             for _ in range(max(0, len(self.nodes) - len(self.workqueue))):
                 unused, _work = self.assigned_work.popitem()
                 unused.shutdown()
@@ -187,6 +226,16 @@ def make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201  (xdist'
             if not self.workqueue:
                 for node in self.nodes:
                     node.shutdown()
+
+        def _assign_work_unit(self, node: Any) -> None:  # node: xdist's WorkerController
+            """xdist's LoadScopeScheduling._assign_work_unit, with the unit `next_scope` picks, not the first."""
+            in_flight = [scope for work in self.assigned_work.values() for scope, tests in work.items()
+                         if not all(tests.values())]
+            scope = next_scope(list(self.workqueue), self.waiting, in_flight, self.waiting_share)
+            work_unit = self.workqueue.pop(scope)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
 
     return LongestFirstFiles(config, log)
 

@@ -95,6 +95,30 @@ def test_a_file_without_a_cpu_figure_counts_as_the_average():
         "tests/old.py", "tests/live.py", "tests/busy.py"]
 
 
+def test_a_worker_gets_the_kind_of_unit_the_workers_are_short_of():
+    queue = ["busy1", "live1", "busy2", "live2"]
+    waiting = frozenset({"live0", "live1", "live2", "live8", "live9"})
+    # half the time is waiting: with one waiting unit among four in flight the next is a waiting one ...
+    assert scheduling.next_scope(queue, waiting, ["live0", "busy7", "busy8", "busy9"], 0.5) == "live1"
+    # ... with two of four, not (2 < 0.5 * 5 is true: three of five may wait) ...
+    assert scheduling.next_scope(queue, waiting, ["live0", "live9", "busy8", "busy9"], 0.5) == "live1"
+    assert scheduling.next_scope(queue, waiting, ["live0", "live9", "live8", "busy9"], 0.5) == "busy1"
+    # ... and where the kind wanted has run out, the queue's first
+    assert scheduling.next_scope(["busy1", "busy2"], waiting, [], 0.5) == "busy1"
+    assert scheduling.next_scope(["live1"], waiting, ["live0", "live9", "live8"], 0.5) == "live1"
+    # without a record of CPU nothing waits: the queue's own order
+    assert scheduling.next_scope(queue, frozenset(), ["live0"], 0.0) == "busy1"
+
+
+def test_the_plan_names_the_waiting_units_and_their_part_of_the_time():
+    collection = [f"{LIVE}::t{i}" for i in range(4)] + ["tests/a/test_x.py::t1", "tests/b/test_y.py::t1"]
+    plan = scheduling.work_plan(collection, {LIVE: (40.0, 2.0), "tests/a/test_x.py": (30.0, 20.0),
+                                             "tests/b/test_y.py": (30.0, 12.0)})
+    assert plan.waiting == frozenset(f"{LIVE}::t{i}" for i in range(4))  # 0.05 CPU-s a second, the average 0.34
+    assert plan.waiting_share == 0.4
+    assert [u.scope for u in plan.order][:2] == ["tests/a/test_x.py", f"{LIVE}::t0"]
+
+
 _RECORDED_SUITE = {
     "conftest.py": """
 import os
