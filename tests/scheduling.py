@@ -178,7 +178,7 @@ def interleave(units: list[Unit]) -> list[Unit]:
 
 
 def next_scope(queue: list[str], waiting: frozenset[str], in_flight: list[str], waiting_share: float) -> str:
-    """The unit to give a worker that asks for more work, given the units the workers hold and have not finished.
+    """The unit to give a worker that asks for more work, given the units the workers are running.
 
     The queue's first unit of the kind the workers are short of: a waiting one while fewer than `waiting_share`
     of the units in flight wait, else a computing one (the first of the queue where the other kind has run out).
@@ -229,8 +229,11 @@ def make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201  (xdist'
 
         def _assign_work_unit(self, node: Any) -> None:  # node: xdist's WorkerController
             """xdist's LoadScopeScheduling._assign_work_unit, with the unit `next_scope` picks, not the first."""
-            in_flight = [scope for work in self.assigned_work.values() for scope, tests in work.items()
-                         if not all(tests.values())]
+            # what each worker runs now: its first unfinished unit (a worker is also sent the next one or two
+            # before it finishes, ~3 tests ahead; counted too, those made five of six workers run live tests)
+            running = [next((scope for scope, tests in work.items() if not all(tests.values())), None)
+                       for work in self.assigned_work.values()]
+            in_flight = [scope for scope in running if scope is not None]
             scope = next_scope(list(self.workqueue), self.waiting, in_flight, self.waiting_share)
             work_unit = self.workqueue.pop(scope)
             self.assigned_work.setdefault(node, {})[scope] = work_unit
