@@ -22,10 +22,14 @@ used 110 s of CPU in 446 s, tests/api/web 123 s in 389 s. So:
   that record counts as its number of tests times the median seconds per test.
 - The few files in SPREAD, whose tests each start their own station and agents and share nothing costly, are
   split test by test, so that no single file sets a floor under the whole run.
-- Waiting files and computing files are mixed through the whole run, by the CPU each used in the recorded run
-  (`interleave`). Longest first alone queued the ~40 live tests (each ~10 s of real time for ~1 CPU-s) next to
-  each other: in a fresh run all six workers ran them at once for ~50 s in the middle of the run, the CPU ~45 %
-  idle there (vmstat), while the computing files waited in the queue behind them.
+- Waiting files and computing files are mixed through the whole run, by the CPU each used in the recorded run.
+  Longest first alone queued the ~40 live tests (each ~10 s of real time for ~1 CPU-s) next to each other: in a
+  fresh run all six workers ran them at once for ~50 s in the middle of the run, the CPU ~45 % idle there
+  (vmstat, 10 s windows), while the computing files waited in the queue behind them. The queue is now
+  interleaved (`interleave`), and a worker asking for work gets the first queued unit of the kind the running
+  units are short of (`next_scope`), so the mix holds when the run differs from the record (on a machine
+  without Icecast or qemu whole waiting files skip in a moment). The fresh run on this machine (with a per-test
+  CPU profiler): 259.7 s longest first, 232-233 s with the mix by the average CPU, 221.6 s with `_waits` as now.
 
 Refresh the record after adding slow tests: `LOA_TEST_DURATIONS_WRITE=1 python3 dev.py test` (it only orders
 the work; a stale record costs time, never correctness). Each file's entry is `[seconds, CPU-seconds]`: the sum
