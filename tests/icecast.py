@@ -204,14 +204,28 @@ class Feeder:
                 self.icecast.source_url(self.mount)]
 
     def start(self, timeout: float = 15.0) -> "Feeder":
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        try:
-            self.icecast.wait_mount(self.mount, timeout)
-        except TimeoutError:
-            self.stop()
-            raise
-        return self
+        """ffmpeg on air, its mount listenable. A source client that exits before its mount is up (as one did
+        once in CI, with nothing in Icecast's log: it never got its source in) is started again, as a radio's
+        encoder reconnects; what it said goes into the error if the mount never comes."""
+        deadline = time.monotonic() + timeout
+        said: list[str] = []
+        while True:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    self.icecast.wait_mount(self.mount, min(1.0, max(0.1, deadline - time.monotonic())))
+                    return self
+                except TimeoutError:
+                    continue
+            if self.proc.poll() is not None and self.proc.stderr:
+                said.append(f"ffmpeg exited {self.proc.returncode}: "
+                            + self.proc.stderr.read().decode("utf-8", "replace")[-500:])
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise TimeoutError(f"icecast mount {self.mount} never came up: {' | '.join(said)[-1500:]}\n"
+                                   f"{self.icecast._log_tail()}")
+            time.sleep(0.2)
 
     def kill(self) -> None:
         """The station dies without a goodbye (SIGKILL): listeners see the stream stop mid-way."""
