@@ -25,11 +25,11 @@ used 110 s of CPU in 446 s, tests/api/web 123 s in 389 s. So:
 - Waiting files and computing files are mixed through the whole run, by the CPU each used in the recorded run.
   Longest first alone queued the ~40 live tests (each ~10 s of real time for ~1 CPU-s) next to each other: in a
   fresh run all six workers ran them at once for ~50 s in the middle of the run, the CPU ~45 % idle there
-  (vmstat, 10 s windows), while the computing files waited in the queue behind them. The queue is now
-  interleaved (`interleave`), and a worker asking for work gets the first queued unit of the kind the running
-  units are short of (`next_scope`), so the mix holds when the run differs from the record (on a machine
-  without Icecast or qemu whole waiting files skip in a moment). The fresh run on this machine (with a per-test
-  CPU profiler): 259.7 s longest first, 232-233 s with the mix by the average CPU, 221.6 s with `_waits` as now.
+  (vmstat, 10 s windows), while the computing files waited in the queue behind them. Now a worker asking for
+  work gets the longest queued unit of the kind the running units are short of (`next_scope`), so the mix
+  holds however the run differs from the record (on a machine without Icecast or qemu whole waiting files skip
+  in a moment). The fresh run on this machine (with a per-test CPU profiler): 259.7 s longest first, 232-233 s
+  with a mix by the average CPU, 221.6 s with `_waits` as now.
 
 Refresh the record after adding slow tests: `LOA_TEST_DURATIONS_WRITE=1 python3 dev.py test` (it only orders
 the work; a stale record costs time, never correctness). Each file's entry is `[seconds, CPU-seconds]`: the sum
@@ -103,13 +103,13 @@ class Unit(NamedTuple):
 
 
 class Plan(NamedTuple):
-    order: list[Unit]  # the queue, in the order of `interleave`
+    order: list[Unit]  # the queue, longest first
     waiting: frozenset[str]  # the scopes of the units that mostly wait (`_waits`)
     waiting_share: float  # their part of all the units' seconds
 
 
 def work_units(collection: list[str], durations: Mapping[str, Record | float]) -> list[tuple[str, list[str]]]:
-    """The collection cut into units (a whole file, or one test of a SPREAD file), in the order of `interleave`."""
+    """The collection cut into units (a whole file, or one test of a SPREAD file), longest first."""
     return [(u.scope, u.nodeids) for u in work_plan(collection, durations).order]
 
 
@@ -138,7 +138,7 @@ def work_plan(collection: list[str], durations: Mapping[str, Record | float]) ->
         cpu = record.cpu * part if record and record.cpu is not None else seconds * share
         return Unit(scope, nodeids, seconds, cpu)
 
-    order = interleave([unit(s, n) for s, n in units.items()])
+    order = sorted((unit(s, n) for s, n in units.items()), key=lambda u: -u.seconds)
     total_seconds, total_cpu = sum(u.seconds for u in order), sum(u.cpu for u in order)
     if total_seconds <= 0 or total_cpu <= 0:
         return Plan(order, frozenset(), 0.0)
@@ -158,45 +158,14 @@ def _waits(unit: Unit, share: float) -> bool:
     return unit.cpu < WAITING_PART * share * unit.seconds
 
 
-def interleave(units: list[Unit]) -> list[Unit]:
-    """Longest first, with waiting and computing units mixed in proportion through the whole queue.
-
-    The units that mostly wait (`_waits`: live tests waiting on real agents in real time) and the others each
-    go longest first; the queue takes the next from whichever group keeps the CPU handed
-    out so far in step with the time handed out so far (when they are even, as at the start, the longer of the
-    two: the longest unit of all still starts first). Six workers on two cores then always have both kinds
-    in hand, instead of running the computing files first and then only waiting ones, with the cores idle."""
-    total_seconds = sum(u.seconds for u in units)
-    total_cpu = sum(u.cpu for u in units)
-    by_length = sorted(units, key=lambda u: -u.seconds)
-    if total_seconds <= 0 or total_cpu <= 0:
-        return by_length
-    share = total_cpu / total_seconds
-    computing = [u for u in by_length if not _waits(u, share)]
-    waiting = [u for u in by_length if _waits(u, share)]
-    order: list[Unit] = []
-    seconds = cpu = 0.0
-    while computing or waiting:
-        ahead = cpu / total_cpu - seconds / total_seconds  # > 0: more CPU handed out than its share of the time
-        if not waiting or (computing and (ahead < -1e-9 or (ahead <= 1e-9 and computing[0].seconds
-                                                              >= waiting[0].seconds))):
-            group = computing
-        else:
-            group = waiting
-        u = group.pop(0)
-        order.append(u)
-        seconds, cpu = seconds + u.seconds, cpu + u.cpu
-    return order
-
-
 def next_scope(queue: list[str], waiting: frozenset[str], in_flight: list[str], waiting_share: float) -> str:
     """The unit to give a worker that asks for more work, given the units the workers are running.
 
-    The queue's first unit of the kind the workers are short of: a waiting one while fewer than `waiting_share`
-    of the units in flight wait, else a computing one (the first of the queue where the other kind has run out).
-    The queue's own order alone cannot keep the mix, because the run differs from the record: on a machine
-    without Icecast or qemu whole files of waiting tests skip in a moment, and the queue then hands out their
-    neighbours, which were chosen to run beside them."""
+    The queue's first (longest) unit of the kind the workers are short of: a waiting one while fewer than
+    `waiting_share` of the units in flight wait, else a computing one (the first of the queue where the other
+    kind has run out). Chosen when a worker asks, not planned ahead in the queue's order: the run differs from
+    the record (on a machine without Icecast or qemu whole files of waiting tests skip in a moment), and a
+    queue interleaved from the record alone still left live tests on most workers at once in a fresh run."""
     waiting_now = sum(1 for scope in in_flight if scope in waiting)
     want_waiting = waiting_now < waiting_share * (len(in_flight) + 1)
     return next((scope for scope in queue if (scope in waiting) == want_waiting), queue[0])

@@ -54,45 +54,53 @@ def _unit(name: str, seconds: float, cpu: float) -> scheduling.Unit:
     return scheduling.Unit(name, [f"{name}::t"], seconds, cpu)
 
 
-def test_waiting_and_computing_units_are_mixed_through_the_queue():
-    # Ten live files (10 s waiting, 0.5 CPU-s each) and ten computing ones (10 s, 8 CPU-s): longest first alone
-    # kept the order they came in, all the live ones in a row.
-    live = [_unit(f"live{i}", 10.0 + i * 0.01, 0.5) for i in range(10)]
-    busy = [_unit(f"busy{i}", 10.0 - i * 0.01, 8.0) for i in range(10)]
-    order = [u.scope for u in scheduling.interleave(live + busy)]
-    assert sorted(order) == sorted(u.scope for u in live + busy)  # every unit, once
-    kinds = "".join(s[0] for s in order)
-    assert "lll" not in kinds and "bbb" not in kinds, order  # never three of a kind in a row
-    # each group still goes longest first
-    assert [s for s in order if s.startswith("live")] == [f"live{i}" for i in reversed(range(10))]
-    assert [s for s in order if s.startswith("busy")] == [f"busy{i}" for i in range(10)]
+def _most_live_at_once(plan: scheduling.Plan, pick, workers: int = 6) -> int:  # noqa: ANN001 (a chooser)
+    """Workers taking units from the plan's queue (each unit lasting its seconds), choosing with `pick`: the
+    largest number of waiting units run at one time."""
+    queue = [u.scope for u in plan.order]
+    length = {u.scope: u.seconds for u in plan.order}
+    running: dict[int, tuple[float, str]] = {}  # worker -> (ends at, unit)
+    now, most = 0.0, 0
+    free = list(range(workers))
+    while queue or running:
+        for worker in free:
+            if queue:
+                scope = pick(queue, [unit for _, unit in running.values()])
+                queue.remove(scope)
+                running[worker] = (now + length[scope], scope)
+        most = max(most, sum(1 for _, unit in running.values() if unit in plan.waiting))
+        now = min(end for end, _ in running.values())
+        free = [w for w, (end, _) in running.items() if end == now]
+        for w in free:
+            del running[w]
+    return most
 
 
-def test_in_every_stretch_of_the_queue_the_cpu_is_near_its_share():
-    units = ([_unit(f"live{i}", 8.0 + i % 5, 0.6) for i in range(40)]
-             + [_unit(f"busy{i}", 1.0 + i % 30, 0.6 * (1.0 + i % 30)) for i in range(120)]
-             + [_unit("fuzz", 110.0, 40.0), _unit("walk", 60.0, 28.0)])
-    order = scheduling.interleave(units)
-    assert order[0].scope == "fuzz"  # the longest unit still starts first
-    share = sum(u.cpu for u in units) / sum(u.seconds for u in units)
-    seconds = cpu = 0.0
-    for u in order:
-        seconds, cpu = seconds + u.seconds, cpu + u.cpu
-        assert abs(cpu - share * seconds) <= 45.0, (u.scope, seconds, cpu)  # never more than one long unit off
-
-
-def test_without_cpu_figures_the_order_is_longest_first():
-    units = [_unit("a", 1.0, 0.0), _unit("b", 3.0, 0.0), _unit("c", 2.0, 0.0)]
-    assert [u.scope for u in scheduling.interleave(units)] == ["b", "c", "a"]
+def test_workers_taking_the_kind_they_are_short_of_never_all_wait_at_once():
+    # 40 live tests (8 s of real time, ~1 CPU-s each), 80 computing files of 1-40 s, one 110 s file
+    collection = ([f"{LIVE}::t{i}" for i in range(40)] + [f"tests/c/test_{i}.py::t" for i in range(80)]
+                  + ["tests/api/test_fuzz.py::t"])
+    record: dict[str, tuple[float, float]] = {LIVE: (320.0, 40.0), "tests/api/test_fuzz.py": (110.0, 40.0)}
+    record.update({f"tests/c/test_{i}.py": (1.0 + i % 40, 0.4 * (1.0 + i % 40)) for i in range(80)})
+    plan = scheduling.work_plan(collection, record)
+    assert plan.waiting == frozenset(f"{LIVE}::t{i}" for i in range(40))
+    assert plan.order[0].scope == "tests/api/test_fuzz.py"  # the longest unit still starts first
+    mixed = _most_live_at_once(plan, lambda queue, running: scheduling.next_scope(
+        queue, plan.waiting, running, plan.waiting_share))
+    longest_first = _most_live_at_once(plan, lambda queue, running: queue[0])
+    assert longest_first == 6  # the queue's order alone: every worker on a live test at some time
+    assert plan.waiting_share == pytest.approx(320.0 / 2070.0)  # 15 % of the time waits ...
+    assert mixed <= 2, mixed  # ... so one or two of six workers at a time, never all
 
 
 def test_a_file_without_a_cpu_figure_counts_as_the_average():
     collection = ["tests/live.py::t", "tests/busy.py::t", "tests/old.py::t"]
     record = {"tests/live.py": (10.0, 1.0), "tests/busy.py": (8.0, 9.0), "tests/old.py": 12.0}
-    # old.py counts as the average (10 CPU-s in 18 s): the longest, it goes first and leaves CPU and time even;
-    # then the longer of the two others
-    assert [scope for scope, _ in scheduling.work_units(collection, record)] == [
-        "tests/old.py", "tests/live.py", "tests/busy.py"]
+    # old.py is counted at the average (10 CPU-s in 18 s), so it does not wait; live.py does
+    plan = scheduling.work_plan(collection, record)
+    assert [u.scope for u in plan.order] == ["tests/old.py", "tests/live.py", "tests/busy.py"]  # longest first
+    assert plan.order[0].cpu == 12.0 * 10.0 / 18.0
+    assert plan.waiting == frozenset({"tests/live.py"})
 
 
 def test_a_worker_gets_the_kind_of_unit_the_workers_are_short_of():
@@ -116,7 +124,7 @@ def test_the_plan_names_the_waiting_units_and_their_part_of_the_time():
                                              "tests/b/test_y.py": (30.0, 12.0)})
     assert plan.waiting == frozenset(f"{LIVE}::t{i}" for i in range(4))  # 0.05 CPU-s a second, the average 0.34
     assert plan.waiting_share == 0.4
-    assert [u.scope for u in plan.order][:2] == ["tests/a/test_x.py", f"{LIVE}::t0"]
+    assert [u.scope for u in plan.order][:3] == ["tests/a/test_x.py", "tests/b/test_y.py", f"{LIVE}::t0"]
 
 
 _RECORDED_SUITE = {
