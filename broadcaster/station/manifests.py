@@ -174,7 +174,7 @@ def build(session: Session, ctx: StationContext, device: Device, uid: str, key: 
     """Build, sign and store in the caller's transaction."""
     built = prepare(session, ctx, device, uid, key, now)
     _write(session, built, now)
-    if ctx.cache is not None:
+    if ctx.cache is not None and _kept(session, [built]):
         ctx.cache.put(built.device_id, built.entry)
     # (no GrantCache entry: the caller's transaction has not committed yet; the route serves until a store)
     return built.entry
@@ -191,12 +191,14 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
 
 
 def store(engine: Engine, ctx: StationContext, built: list[Built], now: datetime,
-          also: Callable[[Session], None] | None = None, attempts: int = 4) -> None:
-    """Store built manifests (and `also`'s writes) in one short write transaction, then cache them."""
+          also: Callable[[Session], None] | None = None, attempts: int = 4) -> list[Built]:
+    """Store built manifests (and `also`'s writes) in one short write transaction, then cache the ones stored.
+    Returns those: a manifest signed earlier than the device's stored one is neither stored nor cached."""
     from sqlalchemy.exc import OperationalError
 
     from loa.db import session_scope
 
+    kept: list[Built] = []
     for attempt in range(attempts):
         try:
             with write_lock(engine), session_scope(engine) as s:
@@ -205,6 +207,7 @@ def store(engine: Engine, ctx: StationContext, built: list[Built], now: datetime
                 else:
                     for b in built:
                         _write(s, b, now)
+                kept = _kept(s, built)
                 if also is not None:
                     also(s)
             break
@@ -213,11 +216,34 @@ def store(engine: Engine, ctx: StationContext, built: list[Built], now: datetime
                 raise
             time.sleep(0.01 * (attempt + 1))
     if ctx.cache is not None:
-        for b in built:
+        # Only what the database kept. The cache's own guard (the newest seq it has seen) knows nothing of a
+        # manifest that another replica stored, nor of one cached before a drop: caching the one that lost the
+        # race would serve a device a manifest signed before the one it may hold already (manifest_replayed).
+        for b in kept:
             ctx.cache.put(b.device_id, b.entry)
-    if ctx.grants is not None:
+    if ctx.grants is not None:  # the grants were written for every manifest, kept or not
         for b in built:
             ctx.grants.add((b.device_id,), b.hashes, now)
+    return kept
+
+
+def _kept(session: Session, built: list[Built]) -> list[Built]:
+    """The manifests of `built` that are the stored ones now, in the writer's transaction (the upsert leaves a
+    row signed later in place)."""
+    if not built:
+        return []
+    t = table_of(DeviceManifestRow)
+    seqs = dict(session.execute(sa.select(t.c.device_id, t.c.seq).where(
+        t.c.device_id.in_(sorted({b.device_id for b in built})))).all())
+    return [b for b in built if seqs.get(b.device_id) == b.entry.seq]
+
+
+def stored_entry(session: Session, device_id: int) -> CachedManifest | None:
+    """The device's stored manifest, whatever its source key."""
+    row = session.get(DeviceManifestRow, device_id)
+    if row is None:
+        return None
+    return CachedManifest(row.source_key, row.version, row.emergency, row.envelope.encode("utf-8"), seq=int(row.seq))
 
 
 def _write(session: Session, built: Built, now: datetime) -> None:
@@ -328,9 +354,8 @@ def lookup(session: Session, ctx: StationContext, device: Device, uid: str, time
             return hit, key
     if stored_key is not _UNKNOWN and stored_key != key:
         return None, key
-    row = session.get(DeviceManifestRow, device_id)
-    if row is not None and row.source_key == key:
-        entry = CachedManifest(key, row.version, row.emergency, row.envelope.encode("utf-8"), seq=int(row.seq))
+    entry = stored_entry(session, device_id)
+    if entry is not None and entry.source_key == key:
         if ctx.cache is not None:
             ctx.cache.put(device_id, entry)
         return entry, key
@@ -357,8 +382,16 @@ def current_retrying(engine: Engine, ctx: StationContext, ident: DeviceIdentity,
         if hit is not None:
             return hit
         built = prepare(s, ctx, device, ident.uid, key, now)
-    store(engine, ctx, [built], now)
-    if ctx.cache is not None:  # another writer may have stored one signed later meanwhile: serve that one
+    if not store(engine, ctx, [built], now):
+        # Another writer (the nudger, another request, another replica) stored one signed later meanwhile:
+        # serve that one, the device may have it already.
+        with session_scope(engine) as s:
+            newest = stored_entry(s, built.device_id)
+        if newest is not None and newest.seq > built.entry.seq:
+            if ctx.cache is not None:
+                ctx.cache.put(built.device_id, newest)
+            return newest
+    if ctx.cache is not None:  # one signed later may have been stored and cached since our commit
         newest = ctx.cache.get(built.device_id, key)
         if newest is not None and newest.seq > built.entry.seq:
             return newest

@@ -184,6 +184,75 @@ def test_a_manifest_signed_earlier_never_replaces_a_later_one(app, client, engin
                          {"d": device_id}).scalar_one() == 10_001
 
 
+
+def _earlier_and_later(app, client, engine, world, facts, clock, schedules_service):
+    """A device with a stored manifest, and two more for its current source, signed in this order."""
+    from broadcaster.station import manifests
+    from loa.org.models import Device
+
+    _, device_id, creds = _world(client, engine, world, facts, clock, schedules_service)
+    ctx = app.state.broadcaster
+    uid = _fetch(client, creds).json()["manifest"]["device_id"]
+    app.state.nudger.flush()  # the nudges _world's changes started are done: no other writer from here on
+    with session_scope(engine) as s:
+        device = s.get(Device, device_id)
+        _, key = manifests.lookup(s, ctx, device, uid, manifests.timetable_version(s, device_id), clock())
+        earlier = manifests.prepare(s, ctx, device, uid, key, clock(), seq=10_000)
+        later = manifests.prepare(s, ctx, device, uid, key, clock(), seq=10_001)
+    return device_id, creds, earlier, later
+
+
+def _another_replica(ctx):
+    """The same station's keys and database, with its own memory (another API replica)."""
+    from dataclasses import replace
+
+    from broadcaster.station.manifest_cache import GrantCache, ManifestCache
+
+    return replace(ctx, cache=ManifestCache(), grants=GrantCache())
+
+
+def test_a_manifest_that_lost_the_race_is_not_cached_by_a_replica_that_never_saw_the_winner(
+        app, client, engine, world, facts, clock, schedules_service):
+    """Another replica stored the manifest signed later; this one, which never cached it, then stores the one
+    signed earlier. The database keeps the later one, and so must this replica's cache: its own guard (the
+    newest seq it has seen) cannot know of the other's. Cached, the earlier one was served (seq 10000)."""
+    from broadcaster.station import manifests
+
+    device_id, creds, earlier, later = _earlier_and_later(app, client, engine, world, facts, clock,
+                                                          schedules_service)
+    ctx = app.state.broadcaster
+    ctx.cache.drop(device_id)  # this replica has not cached the device's manifest since
+    assert manifests.store(engine, _another_replica(ctx), [later], clock()) == [later]
+    assert manifests.store(engine, ctx, [earlier], clock()) == []  # not stored, and not cached
+    assert _fetch(client, creds).json()["manifest"]["seq"] == 10_001
+
+
+def test_a_request_whose_manifest_lost_the_race_serves_the_one_stored(
+        app, client, engine, world, facts, clock, schedules_service, monkeypatch):
+    """A device's request builds its manifest while another replica stores one signed later: the request's
+    write loses, and the device gets the stored one, not its own older one (which it would refuse, as
+    `manifest_replayed`, had it taken the other)."""
+    from broadcaster.station import manifests
+
+    device_id, creds, _, later = _earlier_and_later(app, client, engine, world, facts, clock, schedules_service)
+    ctx = app.state.broadcaster
+    ctx.cache.drop(device_id)
+    with session_scope(engine) as s:  # nothing stored: the request builds and signs its own
+        s.execute(sa.text("DELETE FROM device_manifests WHERE device_id = :d"), {"d": device_id})
+    real_store, raced = manifests.store, []
+
+    def store_after_the_other_replica(engine_, ctx_, built, now, **kw):  # noqa: ANN001, ANN003, ANN202
+        if ctx_ is ctx and not raced:  # the request's write: the other replica commits first
+            raced.append(built[0].entry.seq)
+            real_store(engine_, _another_replica(ctx), [later], now)
+        return real_store(engine_, ctx_, built, now, **kw)
+
+    monkeypatch.setattr(manifests, "store", store_after_the_other_replica)
+    got = _fetch(client, creds)
+    assert raced and raced[0] < 10_001  # the request did build its own, signed earlier
+    assert got.status_code == 200 and got.json()["manifest"]["seq"] == 10_001
+    assert _fetch(client, creds).json()["manifest"]["seq"] == 10_001  # and so does the next, from memory
+
 # -- heartbeat and plays: the fast path answers as the route would ------------------------------------------
 _VOLATILE = {b"date", b"server", b"x-loa-server-time"}
 
