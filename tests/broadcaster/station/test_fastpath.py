@@ -163,16 +163,10 @@ def test_a_manifest_signed_earlier_never_replaces_a_later_one(app, client, engin
     one signed later (higher control seq) stays, in the database and in the cache, or a device that took it
     would be served the earlier one and refuse it (manifest_replayed) until the next change."""
     from broadcaster.station import manifests
-    from loa.org.models import Device
 
-    _, device_id, creds = _world(client, engine, world, facts, clock, schedules_service)
+    device_id, creds, earlier, later = _earlier_and_later(app, client, engine, world, facts, clock,
+                                                          schedules_service)
     ctx = app.state.broadcaster
-    uid = _fetch(client, creds).json()["manifest"]["device_id"]
-    with session_scope(engine) as s:
-        device = s.get(Device, device_id)
-        _, key = manifests.lookup(s, ctx, device, uid, manifests.timetable_version(s, device_id), clock())
-        earlier = manifests.prepare(s, ctx, device, uid, key, clock(), seq=10_000)
-        later = manifests.prepare(s, ctx, device, uid, key, clock(), seq=10_001)
     manifests.store(engine, ctx, [later], clock())
     manifests.store(engine, ctx, [earlier], clock())  # finishes last, signed first
     stored = _fetch(client, creds)
